@@ -1,0 +1,1 @@
+//! TwiML parsing and validation (being written; see issue 3).

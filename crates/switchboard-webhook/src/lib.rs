@@ -1,0 +1,1 @@
+//! Webhook requests and the failover policy (being written; see issue 4).
