@@ -1,5 +1,9 @@
 //! Test helpers shared by the end-to-end and compatibility tests.
 //!
-//! `python` finds the interpreter with the official `twilio` package that `scripts/test` prepared.
+//! - `python`: the interpreter with the official `twilio` package that `scripts/test` prepared.
+//! - `postgres`: throw-away databases on the server named by `SWITCHBOARD_TEST_POSTGRES`.
+//! - `engine`: the real `switchboard` binary spawned on port 0 with a fresh database.
 
+pub mod engine;
+pub mod postgres;
 pub mod python;

@@ -1,0 +1,132 @@
+//! Backend-independent store cases.
+
+use serde_json::json;
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, Store, StoreError};
+
+pub fn number(sid: &str, account: &str, phone: &str) -> Record {
+    let mut record = Record::new(
+        Kind::PhoneNumber,
+        sid.to_owned(),
+        account.to_owned(),
+        1_700_000_000_000,
+        json!({"sid": sid, "phone_number": phone, "friendly_name": "it's \"quoted\"; DROP TABLE resources;--"}),
+    );
+    record.unique_key = Some(format!("number:{phone}"));
+    record.phone_number = Some(phone.to_owned());
+    record.friendly_name = Some(format!("name {phone}"));
+    record
+}
+
+fn sid(n: usize) -> String {
+    format!("PN{n:032x}")
+}
+
+pub async fn run_all(store: &dyn Store) {
+    crud_round_trip(store).await;
+    uniqueness(store).await;
+    paging_in_both_orders(store).await;
+    filters(store).await;
+    parents(store).await;
+}
+
+async fn crud_round_trip(store: &dyn Store) {
+    let mut record = number(&sid(1), "ACcrud", "+15551000001");
+    store.insert(&record).await.unwrap();
+    let got = store.get(Kind::PhoneNumber, &record.sid).await.unwrap().unwrap();
+    assert!(got.seq > 0);
+    record.seq = got.seq;
+    assert_eq!(got, record, "a stored record reads back identically, SQL metacharacters included");
+    assert!(store.get(Kind::Application, &record.sid).await.unwrap().is_none(), "kind is part of the key");
+
+    record.doc["voice_url"] = json!("https://example.com/voice?a=1&b='2'");
+    record.friendly_name = Some("renamed".into());
+    assert!(store.update(&record).await.unwrap());
+    assert_eq!(store.get(Kind::PhoneNumber, &record.sid).await.unwrap().unwrap(), record);
+
+    assert!(store.delete(Kind::PhoneNumber, &record.sid).await.unwrap());
+    assert!(!store.delete(Kind::PhoneNumber, &record.sid).await.unwrap());
+    assert!(store.get(Kind::PhoneNumber, &record.sid).await.unwrap().is_none());
+    assert!(!store.update(&record).await.unwrap(), "updating a deleted row reports it missing");
+}
+
+async fn uniqueness(store: &dyn Store) {
+    store.insert(&number(&sid(10), "ACuniq", "+15552000001")).await.unwrap();
+    let taken = store.insert(&number(&sid(11), "ACother", "+15552000001")).await.unwrap_err();
+    assert!(matches!(taken, StoreError::Conflict(ref key) if key == "number:+15552000001"), "{taken}");
+    let same_sid = store.insert(&number(&sid(10), "ACuniq", "+15552000002")).await.unwrap_err();
+    assert!(matches!(same_sid, StoreError::Conflict(_)), "{same_sid}");
+    // Deleting frees the number for someone else.
+    store.delete(Kind::PhoneNumber, &sid(10)).await.unwrap();
+    store.insert(&number(&sid(11), "ACother", "+15552000001")).await.unwrap();
+}
+
+async fn paging_in_both_orders(store: &dyn Store) {
+    let account = "ACpaging";
+    for n in 0..7 {
+        store.insert(&number(&sid(100 + n), account, &format!("+1555300000{n}"))).await.unwrap();
+    }
+    store.insert(&number(&sid(200), "ACsomeoneelse", "+15553999999")).await.unwrap();
+    for order in [Order::Ascending, Order::Descending] {
+        let mut query = ListQuery::new(Kind::PhoneNumber, account);
+        query.order = order;
+        query.limit = 3;
+        let mut seen = Vec::new();
+        loop {
+            let page = store.list(&query).await.unwrap();
+            seen.extend(page.iter().map(|record| record.sid.clone()));
+            match page.last() {
+                Some(last) if page.len() == 3 => query.after_seq = Some(last.seq),
+                _ => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..7).map(|n| sid(100 + n)).collect();
+        if order == Order::Descending {
+            expected.reverse();
+        }
+        assert_eq!(seen, expected, "{order:?}");
+    }
+    let mut offset = ListQuery::new(Kind::PhoneNumber, account);
+    offset.offset = 5;
+    offset.limit = 10;
+    let tail: Vec<String> = store.list(&offset).await.unwrap().into_iter().map(|r| r.sid).collect();
+    assert_eq!(tail, vec![sid(105), sid(106)]);
+}
+
+async fn filters(store: &dyn Store) {
+    let account = "ACfilters";
+    let mut first = number(&sid(300), account, "+14155550100");
+    first.date_key = Some(1_000);
+    first.status = Some("in-use".into());
+    let mut second = number(&sid(301), account, "+14155551234");
+    second.date_key = Some(2_000);
+    second.friendly_name = Some("100%_literal".into());
+    store.insert(&first).await.unwrap();
+    store.insert(&second).await.unwrap();
+    let run = |filters: Vec<Filter>| {
+        let mut query = ListQuery::new(Kind::PhoneNumber, account);
+        query.filters = filters;
+        async move { store.list(&query).await.unwrap().into_iter().map(|r| r.sid).collect::<Vec<_>>() }
+    };
+    assert_eq!(run(vec![Filter::Like(Column::PhoneNumber, "%555_1%".into())]).await, vec![sid(300), sid(301)]);
+    assert_eq!(run(vec![Filter::Like(Column::PhoneNumber, "%1234".into())]).await, vec![sid(301)]);
+    assert_eq!(run(vec![Filter::Equals(Column::Status, "in-use".into())]).await, vec![sid(300)]);
+    assert_eq!(run(vec![Filter::Between(Column::DateKey, Some(1_500), None)]).await, vec![sid(301)]);
+    assert_eq!(run(vec![Filter::Between(Column::DateKey, None, Some(2_000))]).await, vec![sid(300)]);
+    let escaped = Filter::Like(Column::FriendlyName, "100\\%\\_literal".into());
+    assert_eq!(run(vec![escaped]).await, vec![sid(301)], "escaped wildcards match literally");
+    let unescaped = Filter::Like(Column::FriendlyName, "name _1415555%".into());
+    assert_eq!(run(vec![unescaped]).await, vec![sid(300)]);
+}
+
+async fn parents(store: &dyn Store) {
+    let account = "ACparents";
+    for (n, parent) in [(400, "CA1"), (401, "CA2"), (402, "CA1")] {
+        let mut record = Record::new(Kind::Recording, format!("RE{n:032x}"), account.into(), 0, json!({}));
+        record.parent_sid = Some(parent.into());
+        store.insert(&record).await.unwrap();
+    }
+    let mut query = ListQuery::new(Kind::Recording, account);
+    query.parent_sid = Some("CA1".into());
+    let sids: Vec<String> = store.list(&query).await.unwrap().into_iter().map(|r| r.sid).collect();
+    assert_eq!(sids, vec![format!("RE{:032x}", 400), format!("RE{:032x}", 402)]);
+}
