@@ -1,0 +1,201 @@
+//! The connection edge of the executor: the engine's own DNS resolver hook and the mapping of
+//! reqwest's error chain onto [`TransportError`].
+//!
+//! The resolver answers every name under the `.invalid` TLD (RFC 6761) as "not found" locally,
+//! without asking any server, so 11210 can be tested and configured hosts like `x.invalid` never
+//! leak a query; other names go to the system resolver. Its failures carry a [`HostNotFound`]
+//! marker that the classifier finds in the error chain.
+
+use std::error::Error as StdError;
+use std::io;
+use std::net::SocketAddr;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use rustls::CertificateError;
+use switchboard_core::error_code as codes;
+
+use crate::outcome::TransportError;
+
+/// A name that did not resolve.
+#[derive(Debug, thiserror::Error)]
+#[error("host name {0:?} could not be resolved")]
+pub struct HostNotFound(pub String);
+
+/// The engine's resolver: `.invalid` never resolves; everything else uses the system resolver.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EngineResolver;
+
+/// Whether `host` is under the reserved `.invalid` TLD.
+pub fn is_reserved_invalid(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host == "invalid" || host.ends_with(".invalid")
+}
+
+impl Resolve for EngineResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            if is_reserved_invalid(&host) {
+                return Err(Box::new(HostNotFound(host)) as Box<dyn StdError + Send + Sync>);
+            }
+            let found: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), 0)).await {
+                Ok(addrs) => addrs.collect(),
+                Err(_) => Vec::new(),
+            };
+            if found.is_empty() {
+                return Err(Box::new(HostNotFound(host)) as Box<dyn StdError + Send + Sync>);
+            }
+            Ok(Box::new(found.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Maps a reqwest error from sending a request or reading its headers.
+pub fn classify_send_error(error: &reqwest::Error) -> TransportError {
+    let causes = chain(error);
+    if causes.iter().any(|cause| cause.is::<HostNotFound>()) {
+        return TransportError::BadHostName;
+    }
+    if let Some(tls) = causes
+        .iter()
+        .find_map(|cause| cause.downcast_ref::<rustls::Error>())
+    {
+        return TransportError::Tls(tls_code(tls));
+    }
+    if error.is_connect() {
+        if error.is_timeout() {
+            return TransportError::ConnectTimeout;
+        }
+        let refused = causes.iter().any(|cause| {
+            cause
+                .downcast_ref::<io::Error>()
+                .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused)
+        });
+        return if refused {
+            TransportError::ConnectionRefused
+        } else {
+            TransportError::ConnectFailed
+        };
+    }
+    if error.is_timeout() {
+        return TransportError::ReadTimeout {
+            response_started: false,
+        };
+    }
+    classify_broken_exchange(&causes)
+}
+
+/// Maps a reqwest error while reading the body (the response had started).
+pub fn classify_body_error(error: &reqwest::Error) -> TransportError {
+    if error.is_timeout() {
+        return TransportError::ReadTimeout {
+            response_started: true,
+        };
+    }
+    classify_broken_exchange(&chain(error))
+}
+
+fn classify_broken_exchange(causes: &[&(dyn StdError + 'static)]) -> TransportError {
+    let parse_error = causes.iter().any(|cause| {
+        cause
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_parse())
+    });
+    if parse_error {
+        TransportError::ProtocolViolation
+    } else {
+        TransportError::ConnectionLost
+    }
+}
+
+/// Certificate problems get their own codes; any other TLS failure is a handshake error.
+pub fn tls_code(error: &rustls::Error) -> switchboard_core::ErrorCode {
+    match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                codes::CERTIFICATE_DOMAIN_MISMATCH
+            }
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                codes::CERTIFICATE_EXPIRED
+            }
+            CertificateError::UnknownIssuer
+            | CertificateError::BadSignature
+            | CertificateError::BadEncoding
+            | CertificateError::NotValidYet
+            | CertificateError::NotValidYetContext { .. }
+            | CertificateError::Revoked
+            | CertificateError::InvalidPurpose => codes::CERTIFICATE_PATH_NOT_FOUND,
+            _ => codes::CERTIFICATE_PATH_NOT_FOUND,
+        },
+        _ => codes::TLS_HANDSHAKE_ERROR,
+    }
+}
+
+/// Every error in the chain, including the ones an `io::Error` wraps (its `source()` skips them).
+fn chain<'a>(error: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'static)> {
+    let mut causes = Vec::new();
+    let mut next: Option<&(dyn StdError + 'static)> = Some(error);
+    while let Some(cause) = next {
+        causes.push(cause);
+        if let Some(inner) = cause
+            .downcast_ref::<io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            causes.push(inner);
+            // The wrapped error's own chain continues through `io::Error::source`.
+        }
+        next = cause.source();
+        if causes.len() > 32 {
+            break; // Defensive bound against a cyclic chain.
+        }
+    }
+    causes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_names() {
+        for host in ["x.invalid", "X.INVALID.", "invalid", "a.b.invalid"] {
+            assert!(is_reserved_invalid(host), "{host}");
+        }
+        for host in ["invalid.example.com", "localhost", "127.0.0.1"] {
+            assert!(!is_reserved_invalid(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn certificate_codes() {
+        let cases = [
+            (
+                rustls::Error::InvalidCertificate(CertificateError::NotValidForName),
+                11235,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::Expired),
+                11236,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+                11237,
+            ),
+            (rustls::Error::HandshakeNotComplete, 11220),
+            (
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                11220,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(tls_code(&error).code, code, "{error:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn invalid_tld_never_resolves() {
+        let name: Name = "x.invalid".parse().expect("name");
+        let result = EngineResolver.resolve(name).await;
+        assert!(result.is_err_and(|e| e.is::<HostNotFound>()));
+    }
+}

@@ -1,0 +1,449 @@
+//! The thin IO driver: sends one logical webhook with reqwest, honouring the connection
+//! overrides, and returns an [`Exchange`] (answer or transport failure, plus its record).
+//!
+//! Mapping of the overrides (ecosystem.md §2): `ct` is `connect_timeout` and `rt` is
+//! `read_timeout`, both client-level in reqwest, so clients are cached per (ct, rt, sni) — a small,
+//! bounded set in practice. `tt` is one deadline over all attempts (`tokio::time::timeout`), and
+//! `rc`/`rp` drive our own retry loop, so every retry carries the same idempotency token.
+//! Redirects and the 401 challenge are followed here (reqwest's redirect policy is `none`) so
+//! each hop is signed, gets the session's cookies, and is classified (11215/11216).
+//!
+//! TLS: reqwest 0.13's `rustls` feature brings rustls with the aws-lc-rs provider and uses the
+//! process default provider if one was installed, else aws-lc-rs; nothing needs installing unless
+//! another crate in the binary also enables rustls' `ring` feature — then the binary must call
+//! `rustls::crypto::aws_lc_rs::default_provider().install_default()` first thing in `main`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use url::Url;
+
+use crate::connect::{EngineResolver, classify_body_error, classify_send_error};
+use crate::cookies::CookieJar;
+use crate::outcome::{Exchange, HttpAnswer, RequestRecord, ResponseRecord, TransportError};
+use crate::overrides::{Overrides, RetryPolicy};
+use crate::request::{Method, Target, WebhookRequest, new_idempotency_token, prepare};
+
+/// Limits of the client; the defaults are Twilio's.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// Hard cap on a TwiML / text body (Twilio: 64 kB, 11750 beyond).
+    pub body_limit: usize,
+    /// Cap on an audio answer (`audio/*`), which is played rather than parsed.
+    pub audio_body_limit: usize,
+    /// Redirects followed before 11215.
+    pub max_redirects: u32,
+    /// Extra trust anchors (PEM) for self-hosters' private CAs.
+    pub extra_root_certificates_pem: Vec<Vec<u8>>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            body_limit: 64 * 1024,
+            audio_body_limit: 16 * 1024 * 1024,
+            max_redirects: 10,
+            extra_root_certificates_pem: Vec::new(),
+        }
+    }
+}
+
+/// The client could not be built (bad certificate or TLS set-up).
+#[derive(Debug, thiserror::Error)]
+#[error("could not build the webhook HTTP client: {0}")]
+pub struct ClientBuildError(String);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ClientKey {
+    connect: Duration,
+    read: Duration,
+    sni: bool,
+}
+
+/// Sends webhooks. Cheap to share (`Arc`); one per engine.
+pub struct WebhookClient {
+    settings: ClientSettings,
+    certificates: Vec<reqwest::Certificate>,
+    clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
+}
+
+impl WebhookClient {
+    pub fn new(settings: ClientSettings) -> Result<Self, ClientBuildError> {
+        let certificates = settings
+            .extra_root_certificates_pem
+            .iter()
+            .map(|pem| {
+                reqwest::Certificate::from_pem(pem).map_err(|e| ClientBuildError(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let client = WebhookClient {
+            settings,
+            certificates,
+            clients: Mutex::new(HashMap::new()),
+        };
+        client.client_for(&Overrides::default())?;
+        Ok(client)
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.settings
+    }
+
+    fn client_for(&self, overrides: &Overrides) -> Result<reqwest::Client, ClientBuildError> {
+        let key = ClientKey {
+            connect: overrides.connect_timeout,
+            read: overrides.read_timeout,
+            sni: overrides.sni,
+        };
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(key.connect)
+            .read_timeout(key.read)
+            .tls_sni(key.sni)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .http1_only()
+            .http1_title_case_headers()
+            .tcp_nodelay(true)
+            .dns_resolver(Arc::new(EngineResolver));
+        for certificate in &self.certificates {
+            builder = builder.add_root_certificate(certificate.clone());
+        }
+        let client = builder
+            .build()
+            .map_err(|e| ClientBuildError(e.to_string()))?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+
+    /// Sends one logical webhook (all attempts, redirects and the 401 round) and records it.
+    pub async fn send(
+        &self,
+        request: &WebhookRequest,
+        auth_token: &str,
+        cookies: &mut CookieJar,
+    ) -> Exchange {
+        let started = Instant::now();
+        let idempotency_token = new_idempotency_token();
+        let target = match Target::parse(&request.url) {
+            Ok(target) => target,
+            Err(invalid) => {
+                let record = RequestRecord {
+                    url: invalid.0,
+                    method: request.method.as_str().to_string(),
+                    params: request.params.clone(),
+                    headers: Vec::new(),
+                };
+                return failed_before_sending(
+                    record,
+                    TransportError::InvalidUrl,
+                    started,
+                    Vec::new(),
+                    false,
+                );
+            }
+        };
+        let overrides = &target.overrides.overrides;
+        let first = prepare(
+            &target.url,
+            request.method,
+            &request.params,
+            request.json_body.as_deref(),
+            auth_token,
+            &idempotency_token,
+        );
+        let record = RequestRecord {
+            url: target.redacted.clone(),
+            method: first.method.as_str().to_string(),
+            params: request.params.clone(),
+            headers: first.headers,
+        };
+        let warnings = target.overrides.warnings.clone();
+        if let Some(finding) = &target.overrides.error {
+            let error = TransportError::Override(finding.clone());
+            return failed_before_sending(record, error, started, warnings, overrides.present);
+        }
+        let client = match self.client_for(overrides) {
+            Ok(client) => client,
+            Err(_) => {
+                return failed_before_sending(
+                    record,
+                    TransportError::ConnectFailed,
+                    started,
+                    warnings,
+                    true,
+                );
+            }
+        };
+        let deadline = started + overrides.total_timeout;
+        let mut response = ResponseRecord::default();
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let hop = Hop {
+                client: &client,
+                target: &target,
+                request,
+                auth_token,
+                idempotency_token: &idempotency_token,
+            };
+            let outcome =
+                match tokio::time::timeout(remaining, self.attempt(hop, cookies, &mut response))
+                    .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => break Err(TransportError::TotalTimeout),
+                };
+            if attempts > overrides.retry_count || !should_retry(&outcome, overrides.retry_policy) {
+                break outcome;
+            }
+            if Instant::now() >= deadline {
+                break Err(TransportError::TotalTimeout);
+            }
+        };
+        if let Err(error) = &result {
+            synthesize_error_headers(&mut response, error, attempts, overrides.present);
+        }
+        Exchange {
+            request: record,
+            response,
+            result,
+            attempts,
+            duration: started.elapsed(),
+            warnings,
+            overrides_present: overrides.present,
+        }
+    }
+
+    /// One attempt: the request, any redirects and the 401 challenge, and the capped body.
+    async fn attempt(
+        &self,
+        hop: Hop<'_>,
+        cookies: &mut CookieJar,
+        record: &mut ResponseRecord,
+    ) -> Result<HttpAnswer, TransportError> {
+        let mut url = hop.target.url.clone();
+        let mut method = hop.request.method;
+        let mut params: &[(String, String)] = &hop.request.params;
+        let mut json = hop.request.json_body.as_deref();
+        let mut redirects = 0;
+        let mut authorize = false;
+        loop {
+            let prepared = prepare(
+                &url,
+                method,
+                params,
+                json,
+                hop.auth_token,
+                hop.idempotency_token,
+            );
+            let reqwest_method = match prepared.method {
+                Method::Get => reqwest::Method::GET,
+                Method::Post => reqwest::Method::POST,
+            };
+            let mut builder = hop.client.request(reqwest_method, prepared.url.as_str());
+            for (name, value) in &prepared.headers {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            if let Some(cookie) = cookies.header_for(&url) {
+                builder = builder.header("Cookie", cookie);
+            }
+            if let (true, Some(credentials)) = (authorize, &hop.target.credentials) {
+                builder = builder.basic_auth(&credentials.username, Some(&credentials.password));
+            }
+            if let Some(body) = prepared.body {
+                builder = builder.body(body);
+            }
+            let response = builder.send().await.map_err(|e| classify_send_error(&e))?;
+            let status = response.status().as_u16();
+            *record = ResponseRecord {
+                status: Some(status),
+                headers: header_pairs(response.headers()),
+                body: String::new(),
+            };
+            for set_cookie in response.headers().get_all(SET_COOKIE) {
+                if let Ok(value) = set_cookie.to_str() {
+                    cookies.store(&url, value);
+                }
+            }
+            if status == 401
+                && !authorize
+                && hop.target.credentials.is_some()
+                && same_origin(&url, &hop.target.url)
+            {
+                if response.headers().contains_key(WWW_AUTHENTICATE) {
+                    authorize = true;
+                    continue;
+                }
+            }
+            if (300..400).contains(&status) {
+                url = redirect_target(status, &url, response.headers())?;
+                redirects += 1;
+                if redirects > self.settings.max_redirects {
+                    return Err(TransportError::TooManyRedirects);
+                }
+                if status == 302 || status == 303 {
+                    (method, params, json) = (Method::Get, &[], None);
+                }
+                continue;
+            }
+            return self.read_answer(response, url, record).await;
+        }
+    }
+
+    async fn read_answer(
+        &self,
+        mut response: reqwest::Response,
+        url: Url,
+        record: &mut ResponseRecord,
+    ) -> Result<HttpAnswer, TransportError> {
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let is_audio = content_type
+            .as_deref()
+            .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("audio/"));
+        let limit = if is_audio {
+            self.settings.audio_body_limit
+        } else {
+            self.settings.body_limit
+        };
+        let mut body = Vec::new();
+        let mut result = Ok(());
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            result = Err(TransportError::BodyTooLarge);
+        }
+        while result.is_ok() {
+            match response.chunk().await {
+                Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
+                    let room = limit - body.len();
+                    body.extend_from_slice(&chunk[..room]);
+                    result = Err(TransportError::BodyTooLarge);
+                }
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(error) => result = Err(classify_body_error(&error)),
+            }
+        }
+        let shown = body.len().min(self.settings.body_limit);
+        record.body = String::from_utf8_lossy(&body[..shown]).into_owned();
+        result.map(|()| HttpAnswer {
+            status,
+            content_type,
+            body,
+            final_url: url.to_string(),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Hop<'a> {
+    client: &'a reqwest::Client,
+    target: &'a Target,
+    request: &'a WebhookRequest,
+    auth_token: &'a str,
+    idempotency_token: &'a str,
+}
+
+fn should_retry(outcome: &Result<HttpAnswer, TransportError>, policy: RetryPolicy) -> bool {
+    match outcome {
+        Ok(answer) => {
+            (policy.client_errors && (400..500).contains(&answer.status))
+                || (policy.server_errors && (500..600).contains(&answer.status))
+        }
+        Err(error) if error.is_connect_failure() => policy.connect_failures,
+        Err(TransportError::ReadTimeout {
+            response_started: false,
+        }) => policy.read_timeouts,
+        Err(_) => false,
+    }
+}
+
+/// 301, 302, 303 and 307 with a usable `Location` are followed; anything else is 11216.
+fn redirect_target(status: u16, current: &Url, headers: &HeaderMap) -> Result<Url, TransportError> {
+    if !matches!(status, 301 | 302 | 303 | 307) {
+        return Err(TransportError::InvalidRedirect);
+    }
+    let location = headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(TransportError::InvalidRedirect)?;
+    let mut next = current
+        .join(location.trim())
+        .map_err(|_| TransportError::InvalidRedirect)?;
+    if !matches!(next.scheme(), "http" | "https") || next.host_str().is_none() {
+        return Err(TransportError::InvalidRedirect);
+    }
+    next.set_fragment(None);
+    Ok(next)
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Twilio shows these synthetic headers in the debugger when no HTTP answer was usable.
+fn synthesize_error_headers(
+    response: &mut ResponseRecord,
+    error: &TransportError,
+    attempts: u32,
+    present: bool,
+) {
+    let code = error.code(present);
+    response
+        .headers
+        .push(("X-Twilio-WebhookAttempt".to_string(), attempts.to_string()));
+    response.headers.push((
+        "X-Twilio-WebhookError".to_string(),
+        format!("{} {}", code.code, code.message),
+    ));
+}
+
+fn failed_before_sending(
+    request: RequestRecord,
+    error: TransportError,
+    started: Instant,
+    warnings: Vec<crate::overrides::OverrideFinding>,
+    overrides_present: bool,
+) -> Exchange {
+    let mut response = ResponseRecord::default();
+    synthesize_error_headers(&mut response, &error, 0, overrides_present);
+    Exchange {
+        request,
+        response,
+        result: Err(error),
+        attempts: 0,
+        duration: started.elapsed(),
+        warnings,
+        overrides_present,
+    }
+}

@@ -1,0 +1,210 @@
+//! Async helpers the engines call: one TwiML fetch driven through the failover policy, and one
+//! notification-only webhook (status callback, debugger webhook).
+//!
+//! These glue the pure parts (policy, classification, alert records) to the executor; all
+//! decisions live in the pure parts.
+
+use serde::{Deserialize, Serialize};
+use switchboard_core::ErrorCode;
+
+use crate::alert::{AlertLevel, AlertRecord, describe_failure};
+use crate::classify::{Channel, Reply, classify_exchange, classify_notification};
+use crate::cookies::CookieJar;
+use crate::executor::WebhookClient;
+use crate::failover::{Action, Failover, FetchPlan, FetchReport, Verdict};
+use crate::outcome::Exchange;
+use crate::request::WebhookRequest;
+
+/// One request as the call/message transcript shows it (product.md `webhook` event).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    pub url: String,
+    pub method: String,
+    pub http_status: Option<u16>,
+    pub error_code: Option<u32>,
+    pub fallback: bool,
+    pub duration_ms: u64,
+    pub attempts: u32,
+}
+
+/// How a TwiML fetch ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TwimlOutcome<T> {
+    /// A usable answer; `from_fallback` when the fallback URL gave it.
+    Answer {
+        reply: Reply<T>,
+        from_fallback: bool,
+    },
+    /// No usable answer: voice plays the platform prompt and hangs up; messaging sends nothing.
+    GiveUp { error_code: ErrorCode },
+}
+
+/// The outcome plus everything to record: alerts to store and the transcript's webhook events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TwimlFetchResult<T> {
+    pub outcome: TwimlOutcome<T>,
+    pub alerts: Vec<AlertRecord>,
+    pub events: Vec<WebhookEvent>,
+}
+
+/// Fetches TwiML for one step of a session, falling back per the policy.
+///
+/// `parse` is the document parser (`switchboard_twiml::parse` with the right context, mapped to
+/// its rejection code — 12100, 12102, …). `cookies` is the session's jar.
+pub async fn fetch_twiml<T>(
+    client: &WebhookClient,
+    auth_token: &str,
+    cookies: &mut CookieJar,
+    plan: FetchPlan,
+    channel: Channel,
+    parse: impl Fn(&[u8]) -> Result<T, ErrorCode>,
+) -> TwimlFetchResult<T> {
+    let mut failover = Failover::new(plan);
+    let mut alerts = Vec::new();
+    let mut events = Vec::new();
+    let mut last_reply = None;
+    loop {
+        match failover.poll_next() {
+            Some(Action::Send(planned)) => {
+                let request = WebhookRequest::form(
+                    planned.endpoint.url,
+                    planned.endpoint.method,
+                    planned.params,
+                );
+                let exchange = client.send(&request, auth_token, cookies).await;
+                let classified = classify_exchange(&exchange, channel, &parse);
+                events.push(event(
+                    &exchange,
+                    classified.as_ref().err().copied(),
+                    planned.fallback,
+                ));
+                let warnings = warning_alerts(&exchange, channel, planned.fallback);
+                let report = match classified {
+                    Ok(reply) => {
+                        last_reply = Some(reply);
+                        FetchReport::Usable { warnings }
+                    }
+                    Err(code) => {
+                        let message = describe_failure(&exchange, code);
+                        let alert = AlertRecord::from_exchange(
+                            &exchange,
+                            code,
+                            AlertLevel::Error,
+                            message,
+                            channel,
+                            planned.fallback,
+                        );
+                        FetchReport::Failed {
+                            code,
+                            alert,
+                            warnings,
+                        }
+                    }
+                };
+                failover.handle_outcome(report);
+            }
+            Some(Action::Alert(alert)) => alerts.push(alert),
+            Some(Action::Finish(Verdict::UseAnswer { from_fallback })) => {
+                let outcome = match last_reply.take() {
+                    Some(reply) => TwimlOutcome::Answer {
+                        reply,
+                        from_fallback,
+                    },
+                    // The policy only says UseAnswer right after a usable report, which set it.
+                    None => TwimlOutcome::GiveUp {
+                        error_code: switchboard_core::error_code::INTERNAL_FAILURE,
+                    },
+                };
+                return TwimlFetchResult {
+                    outcome,
+                    alerts,
+                    events,
+                };
+            }
+            Some(Action::Finish(Verdict::GiveUp { error_code })) => {
+                return TwimlFetchResult {
+                    outcome: TwimlOutcome::GiveUp { error_code },
+                    alerts,
+                    events,
+                };
+            }
+            // The policy always queues an action after each report; an empty queue is a bug in it.
+            None => {
+                let error_code = switchboard_core::error_code::INTERNAL_FAILURE;
+                return TwimlFetchResult {
+                    outcome: TwimlOutcome::GiveUp { error_code },
+                    alerts,
+                    events,
+                };
+            }
+        }
+    }
+}
+
+/// The result of a notification-only webhook: its alerts (an ERROR on failure, Decision 21).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationResult {
+    pub error_code: Option<ErrorCode>,
+    pub alerts: Vec<AlertRecord>,
+    pub event: WebhookEvent,
+}
+
+/// Sends a status callback or debugger webhook: body ignored, 2xx expected, never a fallback.
+pub async fn send_notification(
+    client: &WebhookClient,
+    auth_token: &str,
+    cookies: &mut CookieJar,
+    request: &WebhookRequest,
+    channel: Channel,
+) -> NotificationResult {
+    let exchange = client.send(request, auth_token, cookies).await;
+    let error_code = classify_notification(&exchange).err();
+    let mut alerts = warning_alerts(&exchange, channel, false);
+    if let Some(code) = error_code {
+        let message = describe_failure(&exchange, code);
+        alerts.push(AlertRecord::from_exchange(
+            &exchange,
+            code,
+            AlertLevel::Error,
+            message,
+            channel,
+            false,
+        ));
+    }
+    NotificationResult {
+        error_code,
+        alerts,
+        event: event(&exchange, error_code, false),
+    }
+}
+
+fn event(exchange: &Exchange, error: Option<ErrorCode>, fallback: bool) -> WebhookEvent {
+    WebhookEvent {
+        url: exchange.request.url.clone(),
+        method: exchange.request.method.clone(),
+        http_status: exchange.response.status,
+        error_code: error.map(|code| code.code),
+        fallback,
+        duration_ms: u64::try_from(exchange.duration.as_millis()).unwrap_or(u64::MAX),
+        attempts: exchange.attempts,
+    }
+}
+
+/// Clamped override values become WARNING alerts (product.md Decision 18).
+fn warning_alerts(exchange: &Exchange, channel: Channel, fallback: bool) -> Vec<AlertRecord> {
+    exchange
+        .warnings
+        .iter()
+        .map(|finding| {
+            let message = format!("Connection override: {}", finding.message);
+            AlertRecord::from_exchange(
+                exchange,
+                finding.code,
+                AlertLevel::Warning,
+                message,
+                channel,
+                fallback,
+            )
+        })
+        .collect()
+}
