@@ -1,1 +1,42 @@
-//! (being written)
+//! The Twilio 2010-04-01 REST API (and, as they arrive, Monitor v1 and the sandbox) over axum.
+//!
+//! This is the only crate that knows Twilio's REST wire format: paths, PascalCase parameters,
+//! snake_case fields, RFC 2822 dates, the paging envelope and the error JSON (`ApiError`).
+
+pub mod auth;
+pub mod error;
+pub mod form;
+mod metrics;
+pub mod paging;
+pub mod resources;
+pub mod validate;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use switchboard_store::Store;
+
+pub use error::{ApiError, ApiResult};
+
+/// What every request handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+}
+
+/// Milliseconds since the Unix epoch, the engine's timestamp unit.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// The whole HTTP surface but `/metrics` (which the composition root owns with its recorder).
+pub fn router(state: AppState) -> Router {
+    let api = resources::routes()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(resources::not_found)
+        .with_state(state);
+    api.layer(axum::middleware::from_fn(metrics::record))
+}

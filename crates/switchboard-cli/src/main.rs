@@ -1,1 +1,96 @@
-fn main() {}
+//! The `switchboard` binary: `serve`, `account`, `twiml check`.
+
+mod settings;
+mod twiml_check;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "A self-hostable, Twilio-compatible voice and messaging engine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the engine.
+    Serve(settings::ServeArgs),
+    /// Print the main account's SID (and, with --show-token, its auth token).
+    Account {
+        #[arg(long)]
+        show_token: bool,
+        #[command(flatten)]
+        settings: settings::StoreArgs,
+    },
+    /// Work with TwiML documents.
+    Twiml {
+        #[command(subcommand)]
+        command: TwimlCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TwimlCommand {
+    /// Parse and validate TwiML files, printing findings with line and column.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Validate as a messaging (SMS) response instead of voice.
+        #[arg(long)]
+        messaging: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Twiml { command: TwimlCommand::Check { files, messaging } } => twiml_check::run(&files, messaging),
+        Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(args))),
+        Command::Account { show_token, settings } => {
+            runtime().and_then(|runtime| runtime.block_on(account(show_token, settings)))
+        }
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn serve(args: settings::ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = args.resolve()?;
+    switchboard_server::run(config, switchboard_server::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn account(show_token: bool, args: settings::StoreArgs) -> anyhow::Result<ExitCode> {
+    let database = args.resolve_database()?;
+    let store = switchboard_store::open(&database).await?;
+    let main = switchboard_api::resources::account::main_account(store.as_ref()).await?;
+    store.close().await;
+    let Some(account) = main else {
+        anyhow::bail!("no account in {database} yet: run `switchboard serve` once first");
+    };
+    println!("{}", account.sid);
+    if show_token {
+        println!("{}", account.auth_token);
+    }
+    Ok(ExitCode::SUCCESS)
+}

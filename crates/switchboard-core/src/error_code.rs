@@ -156,6 +156,7 @@ registry! {
     // REST API (2xxxx) and others.
     UNKNOWN_PARAMETER = 20001, "Unknown parameter";
     AUTHENTICATION_FAILED = 20003, "Authenticate";
+    METHOD_NOT_ALLOWED = 20004, "Method not allowed";
     ACCOUNT_NOT_ACTIVE = 20005, "Account not active";
     FORBIDDEN = 20403, "Forbidden";
     NOT_FOUND = 20404, "The requested resource was not found";

@@ -1,1 +1,86 @@
-//! (being written)
+//! The composition root: opens the store, makes sure the bootstrap account exists, binds the
+//! listeners, serves until told to stop, then drains.
+//!
+//! Everything here is wiring; behaviour lives in the crates it composes.
+
+mod config;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use axum::routing::get;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use switchboard_api::AppState;
+use switchboard_api::resources::account::{self, Bootstrap};
+
+pub use config::{Config, FallbackScope};
+
+/// The process-wide Prometheus recorder (a `metrics` recorder can be installed once).
+fn prometheus() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
+    Ok(HANDLE.get_or_init(|| handle).clone())
+}
+
+/// Runs the engine until `shutdown` resolves, then stops accepting, lets in-flight requests
+/// finish and closes the store.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    config.validate()?;
+    let store = switchboard_store::open(&config.database)
+        .await
+        .with_context(|| format!("opening the database {}", config.database))?;
+    let configured = match (&config.account_sid, &config.auth_token) {
+        (Some(sid), Some(token)) => Some((sid.as_str(), token.as_str())),
+        (None, None) => None,
+        _ => anyhow::bail!("SWITCHBOARD_ACCOUNT_SID and SWITCHBOARD_AUTH_TOKEN must be set together"),
+    };
+    match account::bootstrap(store.as_ref(), configured).await? {
+        Bootstrap::Created(account) => {
+            eprintln!("created account {} with auth token {}", account.sid, account.auth_token);
+            eprintln!("(shown once; `switchboard account --show-token` prints it again)");
+        }
+        Bootstrap::Existing(account) => tracing::info!(account = %account.sid, "main account ready"),
+    }
+    let listener = tokio::net::TcpListener::bind(&config.http)
+        .await
+        .with_context(|| format!("binding the HTTP listener on {}", config.http))?;
+    let address: SocketAddr = listener.local_addr()?;
+    let handle = prometheus()?;
+    let state = AppState { store: store.clone() };
+    let app = switchboard_api::router(state).route("/metrics", get(move || async move { handle.render() }));
+    println!("http listening on {address}");
+    if config.sip != "off" {
+        eprintln!("note: SIP ({}) is not part of this build yet; calls run in the sandbox only", config.sip);
+    }
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+    store.close().await;
+    eprintln!("stopped");
+    Ok(())
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

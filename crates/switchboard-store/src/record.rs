@@ -84,6 +84,8 @@ pub enum Column {
     Status,
     DateKey,
     CreatedMs,
+    ParentSid,
+    Sid,
 }
 
 impl Column {
@@ -95,6 +97,8 @@ impl Column {
             Column::Status => "status",
             Column::DateKey => "date_key",
             Column::CreatedMs => "created_ms",
+            Column::ParentSid => "parent_sid",
+            Column::Sid => "sid",
         }
     }
 }
@@ -109,6 +113,8 @@ pub enum Filter {
     Like(Column, String),
     /// The column's number is within `[from, until)`; either end may be open.
     Between(Column, Option<i64>, Option<i64>),
+    /// The column is NULL.
+    Absent(Column),
 }
 
 /// Newest first or oldest first.
@@ -122,7 +128,8 @@ pub enum Order {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ListQuery {
     pub kind: Kind,
-    pub account_sid: String,
+    /// The owning account; `None` lists across every account (engine-internal scans).
+    pub account_sid: Option<String>,
     pub parent_sid: Option<String>,
     pub filters: Vec<Filter>,
     pub order: Order,
@@ -137,7 +144,7 @@ impl ListQuery {
     pub fn new(kind: Kind, account_sid: &str) -> ListQuery {
         ListQuery {
             kind,
-            account_sid: account_sid.to_owned(),
+            account_sid: Some(account_sid.to_owned()),
             parent_sid: None,
             filters: Vec::new(),
             order: Order::Ascending,
@@ -150,12 +157,15 @@ impl ListQuery {
     /// The WHERE/ORDER/LIMIT tail shared by both backends, with its bind values in order.
     /// Only static fragments and `$n` placeholders are written into the SQL text.
     pub(crate) fn sql_tail(&self) -> (String, Vec<Bind>) {
-        let mut binds = vec![Bind::Text(self.kind.as_str().to_owned()), Bind::Text(self.account_sid.clone())];
-        let mut sql = String::from(" WHERE kind = $1 AND account_sid = $2");
+        let mut binds = vec![Bind::Text(self.kind.as_str().to_owned())];
+        let mut sql = String::from(" WHERE kind = $1");
         let mut push = |sql: &mut String, fragment: &str, bind: Bind| {
             binds.push(bind);
             sql.push_str(&fragment.replace('?', &format!("${}", binds.len())));
         };
+        if let Some(account) = &self.account_sid {
+            push(&mut sql, " AND account_sid = ?", Bind::Text(account.clone()));
+        }
         if let Some(parent) = &self.parent_sid {
             push(&mut sql, " AND parent_sid = ?", Bind::Text(parent.clone()));
         }
@@ -169,6 +179,7 @@ impl ListQuery {
                     &format!(" AND {} LIKE ? ESCAPE '\\'", column.sql()),
                     Bind::Text(pattern.clone()),
                 ),
+                Filter::Absent(column) => sql.push_str(&format!(" AND {} IS NULL", column.sql())),
                 Filter::Between(column, from, until) => {
                     if let Some(from) = from {
                         push(&mut sql, &format!(" AND {} >= ?", column.sql()), Bind::Int(*from));

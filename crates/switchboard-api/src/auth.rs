@@ -1,0 +1,92 @@
+//! HTTP Basic authentication (AccountSid:AuthToken or ApiKeySid:Secret) and account scoping.
+//!
+//! A caller may act on its own account and on its subaccounts; any other account in a path is
+//! answered like bad credentials (401, 20003), so the existence of other accounts is not revealed.
+
+use axum::http::HeaderMap;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use switchboard_core::{Sid, SidKind};
+use switchboard_store::Kind;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::resources::account::Account;
+use crate::resources::key::ApiKey;
+
+/// Who is making a request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub account: Account,
+    /// The API key used instead of the auth token, if any.
+    pub key_sid: Option<String>,
+}
+
+/// The hex SHA-256 under which an API key secret is stored (secrets are shown once, never kept).
+pub fn secret_digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+fn same_secret(given: &str, expected: &str) -> bool {
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
+}
+
+/// Authenticates the request's credentials.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    let (user, password) = basic_credentials(headers).ok_or_else(ApiError::unauthenticated)?;
+    if let Some(sid) = Sid::parse(SidKind::Account, &user) {
+        let account = load_account(state, sid.as_str()).await?.ok_or_else(ApiError::unauthenticated)?;
+        if !same_secret(&password, &account.auth_token) || account.status == "closed" {
+            return Err(ApiError::unauthenticated());
+        }
+        return Ok(Caller { account, key_sid: None });
+    }
+    if let Some(sid) = Sid::parse(SidKind::ApiKey, &user) {
+        let record = state.store.get(Kind::ApiKey, sid.as_str()).await?.ok_or_else(ApiError::unauthenticated)?;
+        let key: ApiKey = serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
+        if !same_secret(&secret_digest(&password), &key.secret_sha256) {
+            return Err(ApiError::unauthenticated());
+        }
+        let account = load_account(state, &key.account_sid).await?.ok_or_else(ApiError::unauthenticated)?;
+        if account.status == "closed" {
+            return Err(ApiError::unauthenticated());
+        }
+        return Ok(Caller { account, key_sid: Some(key.sid) });
+    }
+    Err(ApiError::unauthenticated())
+}
+
+pub async fn load_account(state: &AppState, sid: &str) -> ApiResult<Option<Account>> {
+    let Some(record) = state.store.get(Kind::Account, sid).await? else { return Ok(None) };
+    let account = serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
+    Ok(Some(account))
+}
+
+impl Caller {
+    /// The account named in a request path, if the caller may act on it.
+    pub async fn scope(&self, state: &AppState, path_sid: &str, path: &str) -> ApiResult<Account> {
+        let Some(sid) = Sid::parse(SidKind::Account, path_sid) else {
+            return Err(ApiError::not_found(path));
+        };
+        if sid.as_str() == self.account.sid {
+            return Ok(self.account.clone());
+        }
+        match load_account(state, sid.as_str()).await? {
+            Some(account) if account.owner_account_sid == self.account.sid => Ok(account),
+            _ => Err(ApiError::unauthenticated()),
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! `ApiError`: the one place an error becomes Twilio's JSON error body.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use switchboard_core::{ErrorCode, error_code};
+use switchboard_store::StoreError;
+
+/// An error answered to a REST client: HTTP status, Twilio code and a message for a developer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    /// A 400 with `code`, as every parameter validation answers.
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// Twilio's 404 for a path, with its exact message text.
+    pub fn not_found(path: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            error_code::NOT_FOUND,
+            format!("The requested resource {path} was not found"),
+        )
+    }
+
+    /// Twilio's 401 for missing or wrong credentials.
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, error_code::AUTHENTICATION_FAILED, "Authenticate")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "code": self.code.code,
+            "message": self.message,
+            "more_info": self.code.more_info(),
+            "status": self.status.as_u16(),
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert("www-authenticate", axum::http::HeaderValue::from_static("Basic realm=\"Twilio API\""));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        tracing::error!(%error, "store failure");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            error_code::INTERNAL_SERVER_ERROR,
+            "The store could not complete the request; it was not applied",
+        )
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,107 @@
+//! Request parameters: form bodies and query strings parsed strictly into ordered pairs.
+//!
+//! Written here rather than with `axum::Form`: Twilio clients repeat keys
+//! (`StatusCallbackEvent=a&StatusCallbackEvent=b`), and bad bytes must become a Twilio 400
+//! (malformed percent-escapes, invalid UTF-8, oversized bodies), not a plain-text rejection.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use switchboard_core::error_code;
+
+use crate::error::ApiError;
+
+/// The largest form body accepted. Twilio's largest parameter (`Twiml`) is 4,000 characters and
+/// ten `MediaUrl`s fit easily; anything near this is not a Twilio request.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Ordered request parameters.
+#[derive(Clone, Debug, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// Parses `a=1&b=%20x+y` strictly.
+    pub fn parse(bytes: &[u8]) -> Result<Params, ApiError> {
+        let mut pairs = Vec::new();
+        for piece in bytes.split(|byte| *byte == b'&').filter(|piece| !piece.is_empty()) {
+            let (name, value) = match piece.iter().position(|byte| *byte == b'=') {
+                Some(at) => (&piece[..at], &piece[at + 1..]),
+                None => (piece, &b""[..]),
+            };
+            pairs.push((decode(name)?, decode(value)?));
+        }
+        Ok(Params(pairs))
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).collect()
+    }
+}
+
+fn decode(raw: &[u8]) -> Result<String, ApiError> {
+    let malformed = || ApiError::bad_request(error_code::INVALID_PARAMETER, "The request body is not a valid form");
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut index = 0;
+    while index < raw.len() {
+        match raw[index] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = raw.get(index + 1..index + 3).ok_or_else(malformed)?;
+                let text = std::str::from_utf8(hex).map_err(|_| malformed())?;
+                bytes.push(u8::from_str_radix(text, 16).map_err(|_| malformed())?);
+                index += 2;
+            }
+            byte => bytes.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request(error_code::INVALID_PARAMETER, "The request is not valid UTF-8"))
+}
+
+/// Extracts a form body (any method) capped at `MAX_BODY_BYTES`.
+#[derive(Debug)]
+pub struct FormBody(pub Params);
+
+impl<S: Send + Sync> FromRequest<S> for FormBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request<Body>, _state: &S) -> Result<FormBody, ApiError> {
+        let bytes = to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                error_code::PAYLOAD_TOO_LARGE,
+                format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
+        Ok(FormBody(Params::parse(&bytes)?))
+    }
+}
+
+/// The query string's parameters.
+pub fn query_params(query: Option<&str>) -> Result<Params, ApiError> {
+    Params::parse(query.unwrap_or("").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_strictly() {
+        let params = Params::parse(b"To=%2B1555&Body=caf%C3%A9+au+lait&E=&F&E=2").unwrap();
+        assert_eq!(params.get("To"), Some("+1555"));
+        assert_eq!(params.get("Body"), Some("café au lait"));
+        assert_eq!(params.all("E"), vec!["", "2"]);
+        assert_eq!(params.get("F"), Some(""));
+        for bad in [&b"A=%"[..], b"A=%2", b"A=%zz", b"A=%C3", b"A=\xff", b"%ff=1"] {
+            assert!(Params::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! Accounts: the main account, its subaccounts, and their auth tokens.
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use switchboard_core::{Sid, SidKind, date, error_code};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, Store, StoreError};
+
+use super::{ACCOUNTS, created, json_sid, to_doc};
+use crate::auth::{Caller, load_account};
+use crate::error::{ApiError, ApiResult};
+use crate::form::{FormBody, Params, query_params};
+use crate::paging::{PageRequest, fetch_page};
+use crate::validate;
+use crate::{AppState, now_ms};
+
+/// A stored account.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Account {
+    pub sid: String,
+    pub friendly_name: String,
+    /// `active`, `suspended` or `closed`.
+    pub status: String,
+    pub auth_token: String,
+    /// The parent for a subaccount; the account itself for a main account.
+    pub owner_account_sid: String,
+    pub date_created: i64,
+    pub date_updated: i64,
+    /// Extension: where Debug Events for this account's alerts are posted.
+    #[serde(default)]
+    pub debugger_webhook_url: String,
+}
+
+impl Account {
+    fn new(sid: String, auth_token: String, owner: Option<&str>, friendly_name: String) -> Account {
+        let now = now_ms();
+        Account {
+            owner_account_sid: owner.map_or_else(|| sid.clone(), str::to_owned),
+            sid,
+            friendly_name,
+            status: "active".into(),
+            auth_token,
+            date_created: now,
+            date_updated: now,
+            debugger_webhook_url: String::new(),
+        }
+    }
+
+    pub fn is_main(&self) -> bool {
+        self.owner_account_sid == self.sid
+    }
+
+    fn record(&self) -> Record {
+        let mut record = Record::new(
+            Kind::Account,
+            self.sid.clone(),
+            self.owner_account_sid.clone(),
+            self.date_created,
+            to_doc(self),
+        );
+        record.parent_sid = (!self.is_main()).then(|| self.owner_account_sid.clone());
+        record.friendly_name = Some(self.friendly_name.clone());
+        record.status = Some(self.status.clone());
+        record
+    }
+
+    /// The Twilio representation.
+    pub fn render(&self) -> Value {
+        let base = format!("{ACCOUNTS}/{}", self.sid);
+        let subresources = [
+            ("addresses", "Addresses"),
+            ("applications", "Applications"),
+            ("calls", "Calls"),
+            ("conferences", "Conferences"),
+            ("incoming_phone_numbers", "IncomingPhoneNumbers"),
+            ("keys", "Keys"),
+            ("messages", "Messages"),
+            ("notifications", "Notifications"),
+            ("queues", "Queues"),
+            ("recordings", "Recordings"),
+            ("signing_keys", "SigningKeys"),
+            ("transcriptions", "Transcriptions"),
+        ];
+        let uris: serde_json::Map<String, Value> =
+            subresources.iter().map(|(key, path)| ((*key).to_owned(), json!(format!("{base}/{path}.json")))).collect();
+        json!({
+            "auth_token": self.auth_token,
+            "date_created": date::rfc2822(self.date_created),
+            "date_updated": date::rfc2822(self.date_updated),
+            "friendly_name": self.friendly_name,
+            "owner_account_sid": self.owner_account_sid,
+            "sid": self.sid,
+            "status": self.status,
+            "subresource_uris": uris,
+            "type": "Full",
+            "uri": format!("{base}.json"),
+        })
+    }
+}
+
+/// A new random auth token: 32 lower-case hex digits (128 bits).
+pub fn generate_auth_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Outcome of making sure the bootstrap account exists.
+#[derive(Debug)]
+pub enum Bootstrap {
+    /// The account already existed (its token was set to the configured one, if given).
+    Existing(Account),
+    /// The account was created now; a generated token must be shown to the operator once.
+    Created(Account),
+}
+
+/// Makes sure a main account exists: the configured one (SID and token) if given, else the first
+/// main account in the database, else a new random one.
+pub async fn bootstrap(store: &dyn Store, configured: Option<(&str, &str)>) -> Result<Bootstrap, BootstrapError> {
+    if let Some((sid, token)) = configured {
+        let sid = Sid::parse(SidKind::Account, sid).ok_or(BootstrapError::InvalidSid)?;
+        if token.len() < 8 {
+            return Err(BootstrapError::WeakToken);
+        }
+        if let Some(record) = store.get(Kind::Account, sid.as_str()).await? {
+            let mut account: Account = serde_json::from_value(record.doc)?;
+            if account.auth_token != token {
+                account.auth_token = token.to_owned();
+                account.date_updated = now_ms();
+                store.update(&account.record()).await?;
+            }
+            return Ok(Bootstrap::Existing(account));
+        }
+        let account = Account::new(sid.into_string(), token.to_owned(), None, "Switchboard".into());
+        store.insert(&account.record()).await?;
+        return Ok(Bootstrap::Existing(account));
+    }
+    if let Some(account) = main_account(store).await? {
+        return Ok(Bootstrap::Existing(account));
+    }
+    let account =
+        Account::new(Sid::generate(SidKind::Account).into_string(), generate_auth_token(), None, "Switchboard".into());
+    store.insert(&account.record()).await?;
+    Ok(Bootstrap::Created(account))
+}
+
+/// The oldest main account, if any.
+pub async fn main_account(store: &dyn Store) -> Result<Option<Account>, BootstrapError> {
+    let mut query = ListQuery::new(Kind::Account, "");
+    query.account_sid = None;
+    query.filters.push(Filter::Absent(Column::ParentSid));
+    query.limit = 1;
+    match store.list(&query).await?.into_iter().next() {
+        Some(record) => Ok(Some(serde_json::from_value(record.doc)?)),
+        None => Ok(None),
+    }
+}
+
+/// Why the bootstrap account could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error("SWITCHBOARD_ACCOUNT_SID must be AC followed by 32 hex digits")]
+    InvalidSid,
+    #[error("SWITCHBOARD_AUTH_TOKEN must be at least 8 characters")]
+    WeakToken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("stored account is corrupt: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let params = query_params(uri.query())?;
+    let request = PageRequest::from_params(&params)?;
+    let mut query = ListQuery::new(Kind::Account, &caller.account.sid);
+    query.order = Order::Ascending;
+    if !caller.account.is_main() {
+        // A subaccount sees only itself: its row is owned by its parent.
+        query.account_sid = Some(caller.account.owner_account_sid.clone());
+        query.filters.push(Filter::Equals(Column::Sid, caller.account.sid.clone()));
+    }
+    let mut filters = Vec::new();
+    if let Some(name) = params.get("FriendlyName") {
+        query.filters.push(Filter::Equals(Column::FriendlyName, name.to_owned()));
+        filters.push(("FriendlyName", name.to_owned()));
+    }
+    if let Some(status) = params.get("Status") {
+        query.filters.push(Filter::Equals(Column::Status, status.to_owned()));
+        filters.push(("Status", status.to_owned()));
+    }
+    let page = fetch_page(state.store.as_ref(), query, request).await?;
+    let mut items = Vec::new();
+    for record in &page.records {
+        let account: Account = serde_json::from_value(record.doc.clone()).map_err(StoreError::from)?;
+        items.push(account.render());
+    }
+    Ok(Json(page.envelope(&format!("{ACCOUNTS}.json"), &filters, "accounts", items)))
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    forbid_keys(&caller)?;
+    if !caller.account.is_main() {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, error_code::FORBIDDEN, "Subaccounts cannot create subaccounts"));
+    }
+    let sid = Sid::generate(SidKind::Account).into_string();
+    let default_name = format!("SubAccount Created at {}", switchboard_core::date::rfc2822(now_ms()));
+    let name = validate::friendly_name(params.get("FriendlyName").unwrap_or(&default_name))?;
+    let account = Account::new(sid, generate_auth_token(), Some(&caller.account.sid), name);
+    state.store.insert(&account.record()).await?;
+    Ok(created(account.render()))
+}
+
+pub(crate) async fn fetch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(file): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let sid = json_sid(&file, uri.path())?;
+    let account = caller.scope(&state, sid, uri.path()).await?;
+    Ok(Json(account.render()))
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(file): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Json<Value>> {
+    forbid_keys(&caller)?;
+    let sid = json_sid(&file, uri.path())?;
+    let mut account = caller.scope(&state, sid, uri.path()).await?;
+    apply_update(&mut account, &params)?;
+    account.date_updated = now_ms();
+    state.store.update(&account.record()).await?;
+    Ok(Json(account.render()))
+}
+
+fn apply_update(account: &mut Account, params: &Params) -> ApiResult<()> {
+    if let Some(name) = params.get("FriendlyName") {
+        account.friendly_name = validate::friendly_name(name)?;
+    }
+    if let Some(url) = params.get("DebuggerWebhookUrl") {
+        account.debugger_webhook_url = validate::webhook_url("DebuggerWebhookUrl", url, error_code::INVALID_URL)?;
+    }
+    if let Some(status) = params.get("Status") {
+        let invalid = |message: String| ApiError::bad_request(error_code::INVALID_PARAMETER, message);
+        if !matches!(status, "active" | "suspended" | "closed") {
+            return Err(invalid(format!("Status must be active, suspended or closed, not {status:?}")));
+        }
+        if account.is_main() && status != account.status {
+            return Err(invalid("The main account's status cannot be changed through the API".into()));
+        }
+        if account.status == "closed" && status != "closed" {
+            return Err(invalid("A closed account cannot be reopened".into()));
+        }
+        account.status = status.to_owned();
+    }
+    Ok(())
+}
+
+/// Twilio's standard API keys cannot manage accounts or keys.
+pub(crate) fn forbid_keys(caller: &Caller) -> ApiResult<()> {
+    match caller.key_sid {
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            error_code::FORBIDDEN,
+            "API keys cannot manage accounts or keys; use the account's auth token",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Loads an account by SID (for the CLI's `switchboard account`).
+pub async fn find(state: &AppState, sid: &str) -> ApiResult<Option<Account>> {
+    load_account(state, sid).await
+}

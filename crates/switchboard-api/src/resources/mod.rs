@@ -1,0 +1,102 @@
+//! One module per REST resource, and what they share: routing, the caller extractor, loading a
+//! resource the caller owns, and the 404/405 answers.
+
+pub mod account;
+mod fields;
+pub mod application;
+pub mod key;
+pub mod phone_number;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+use switchboard_core::error_code;
+use switchboard_store::{Kind, Record};
+
+use crate::AppState;
+use crate::auth::{Caller, authenticate};
+use crate::error::{ApiError, ApiResult};
+
+const ACCOUNTS: &str = "/2010-04-01/Accounts";
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/2010-04-01/Accounts.json", get(account::list).post(account::create))
+        .route("/2010-04-01/Accounts/{file}", get(account::fetch).post(account::update))
+        .route("/2010-04-01/Accounts/{account}/Keys.json", get(key::list).post(key::create))
+        .route("/2010-04-01/Accounts/{account}/Keys/{file}", get(key::fetch).post(key::update).delete(key::delete))
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
+            get(phone_number::list).post(phone_number::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers/{file}",
+            get(phone_number::fetch_or_list_type)
+                .post(phone_number::update_or_create_type)
+                .delete(phone_number::delete),
+        )
+        .route("/2010-04-01/Accounts/{account}/Applications.json", get(application::list).post(application::create))
+        .route(
+            "/2010-04-01/Accounts/{account}/Applications/{file}",
+            get(application::fetch).post(application::update).delete(application::delete),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        authenticate(state, &parts.headers).await
+    }
+}
+
+/// Twilio's 404 for any path the API does not have (including `.xml` and suffix-less forms).
+pub(crate) async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::not_found(uri.path())
+}
+
+async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        error_code::METHOD_NOT_ALLOWED,
+        format!("Method {method} is not allowed on {}", uri.path()),
+    )
+    .into_response()
+}
+
+/// The SID in a `{Sid}.json` path segment; anything else is Twilio's 404 for `path`.
+pub(crate) fn json_sid<'a>(file: &'a str, path: &str) -> ApiResult<&'a str> {
+    file.strip_suffix(".json").ok_or_else(|| ApiError::not_found(path))
+}
+
+/// Loads a resource of `kind` owned by `account_sid`; anything else is a 404 for `path`.
+pub(crate) async fn load_owned<T: DeserializeOwned>(
+    state: &AppState,
+    kind: Kind,
+    sid: &str,
+    account_sid: &str,
+    path: &str,
+) -> ApiResult<(Record, T)> {
+    let record = match state.store.get(kind, sid).await? {
+        Some(record) if record.account_sid == account_sid => record,
+        _ => return Err(ApiError::not_found(path)),
+    };
+    let value = serde_json::from_value(record.doc.clone()).map_err(switchboard_store::StoreError::from)?;
+    Ok((record, value))
+}
+
+/// Serialises a resource for its `doc` column.
+pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    // Serialising plain structs of strings, numbers and options cannot fail.
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+/// `201 Created` with a JSON body.
+pub(crate) fn created(body: serde_json::Value) -> Response {
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}

@@ -1,0 +1,349 @@
+//! IncomingPhoneNumbers: provisioning a number on this engine (there is no carrier to buy from)
+//! and its voice/SMS handler settings.
+//!
+//! Store columns: `phone_number` holds the E.164 number (also the engine-wide `unique_key`),
+//! `status` holds the number's type (`local`, `mobile`, `toll-free`) for the typed lists.
+//! A number already provisioned on this engine is refused with 21422 ("PhoneNumber is not
+//! available"), the code Twilio answers when a number cannot be bought.
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use switchboard_core::{Sid, SidKind, date, error_code};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, StoreError};
+
+use super::fields::{self, Default, Field, Rule};
+use super::{ACCOUNTS, created, json_sid, load_owned};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::form::{FormBody, Params, query_params};
+use crate::paging::{PageRequest, fetch_page};
+use crate::resources::account::Account;
+use crate::{AppState, now_ms, validate};
+
+const FIELDS: &[Field] = &[
+    Field { param: "FriendlyName", field: "friendly_name", rule: Rule::FriendlyName, default: Default::Null },
+    Field { param: "ApiVersion", field: "api_version", rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]), default: Default::Text("2010-04-01") },
+    Field::url("VoiceUrl", "voice_url"),
+    Field::method("VoiceMethod", "voice_method"),
+    Field::url("VoiceFallbackUrl", "voice_fallback_url"),
+    Field::method("VoiceFallbackMethod", "voice_fallback_method"),
+    Field::boolean("VoiceCallerIdLookup", "voice_caller_id_lookup"),
+    Field { param: "VoiceReceiveMode", field: "voice_receive_mode", rule: Rule::OneOf(&["voice", "fax"]), default: Default::Text("voice") },
+    Field::url("StatusCallback", "status_callback"),
+    Field::method("StatusCallbackMethod", "status_callback_method"),
+    Field::url("SmsUrl", "sms_url"),
+    Field::method("SmsMethod", "sms_method"),
+    Field::url("SmsFallbackUrl", "sms_fallback_url"),
+    Field::method("SmsFallbackMethod", "sms_fallback_method"),
+    Field { param: "EmergencyStatus", field: "emergency_status", rule: Rule::OneOf(&["Active", "Inactive"]), default: Default::Text("Inactive") },
+    Field::text("EmergencyAddressSid", "emergency_address_sid", Default::Null),
+    Field::text("AddressSid", "address_sid", Default::Null),
+    Field::text("IdentitySid", "identity_sid", Default::Null),
+    Field::text("BundleSid", "bundle_sid", Default::Null),
+];
+
+/// The typed sub-lists and what they provision.
+fn number_type(file: &str) -> Option<&'static str> {
+    match file {
+        "Local.json" => Some("local"),
+        "Mobile.json" => Some("mobile"),
+        "TollFree.json" => Some("toll-free"),
+        _ => None,
+    }
+}
+
+fn text<'a>(doc: &'a Map<String, Value>, name: &str) -> &'a str {
+    doc.get(name).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn record_of(doc: &Map<String, Value>, created_ms: i64) -> Record {
+    let number = text(doc, "phone_number").to_owned();
+    let mut record = Record::new(
+        Kind::PhoneNumber,
+        text(doc, "sid").to_owned(),
+        text(doc, "account_sid").to_owned(),
+        created_ms,
+        Value::Object(doc.clone()),
+    );
+    record.unique_key = Some(format!("number:{number}"));
+    record.phone_number = Some(number);
+    record.friendly_name = Some(text(doc, "friendly_name").to_owned());
+    record.status = Some(text(doc, "type").to_owned());
+    record
+}
+
+/// The Twilio representation of a stored number document.
+pub fn render(doc: &Value) -> Value {
+    let mut body = doc.clone();
+    let (Some(sid), Some(account)) = (doc["sid"].as_str(), doc["account_sid"].as_str()) else { return body };
+    let base = format!("{ACCOUNTS}/{account}/IncomingPhoneNumbers/{sid}");
+    body["uri"] = json!(format!("{base}.json"));
+    body["subresource_uris"] = json!({ "assigned_add_ons": format!("{base}/AssignedAddOns.json") });
+    for name in ["date_created", "date_updated"] {
+        body[name] = json!(date::rfc2822(doc[name].as_i64().unwrap_or_default()));
+    }
+    body
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    list_numbers(state, caller, account, uri, None).await
+}
+
+pub(crate) async fn fetch_or_list_type(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    if let Some(kind) = number_type(&file) {
+        return list_numbers(state, caller, account, uri, Some(kind)).await;
+    }
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, _) = load_owned::<Value>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
+    Ok(Json(render(&record.doc)))
+}
+
+async fn list_numbers(
+    state: AppState,
+    caller: Caller,
+    account: String,
+    uri: axum::http::Uri,
+    number_type: Option<&str>,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let params = query_params(uri.query())?;
+    let request = PageRequest::from_params(&params)?;
+    let mut query = ListQuery::new(Kind::PhoneNumber, &account.sid);
+    query.order = Order::Ascending;
+    let mut filters = Vec::new();
+    if let Some(kind) = number_type {
+        query.filters.push(Filter::Equals(Column::Status, kind.to_owned()));
+    }
+    if let Some(name) = params.get("FriendlyName") {
+        query.filters.push(Filter::Equals(Column::FriendlyName, name.to_owned()));
+        filters.push(("FriendlyName", name.to_owned()));
+    }
+    if let Some(number) = params.get("PhoneNumber") {
+        query.filters.push(Filter::Like(Column::PhoneNumber, number_pattern(number)));
+        filters.push(("PhoneNumber", number.to_owned()));
+    }
+    let page = fetch_page(state.store.as_ref(), query, request).await?;
+    let items = page.records.iter().map(|record| render(&record.doc)).collect();
+    let path = uri.path().to_owned();
+    Ok(Json(page.envelope(&path, &filters, "incoming_phone_numbers", items)))
+}
+
+/// Twilio's partial-number filter: a substring match where `*` stands for any one digit.
+fn number_pattern(filter: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in filter.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')) {
+        match c {
+            '*' => pattern.push('_'),
+            '%' | '_' | '\\' => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            other => pattern.push(other),
+        }
+    }
+    pattern.push('%');
+    pattern
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    create_number(state, caller, account, uri, params, None).await
+}
+
+pub(crate) async fn update_or_create_type(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    if let Some(kind) = number_type(&file) {
+        return create_number(state, caller, account, uri, params, Some(kind)).await;
+    }
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, mut doc) =
+        load_owned::<Map<String, Value>>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
+    apply_settings(&state, &caller, &account, &params, &mut doc).await?;
+    doc.insert("date_updated".into(), json!(now_ms()));
+    let updated = record_of(&doc, record.created_ms);
+    state.store.update(&updated).await?;
+    Ok(Json(render(&updated.doc)).into_response())
+}
+
+async fn create_number(
+    state: AppState,
+    caller: Caller,
+    account: String,
+    uri: axum::http::Uri,
+    params: Params,
+    requested_type: Option<&'static str>,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let now = now_ms();
+    let mut doc = fields::defaults(FIELDS);
+    doc.insert("sid".into(), json!(Sid::generate(SidKind::PhoneNumber).as_str()));
+    doc.insert("account_sid".into(), json!(account.sid));
+    doc.insert("date_created".into(), json!(now));
+    doc.insert("date_updated".into(), json!(now));
+    for (name, value) in [
+        ("beta", json!(false)),
+        ("capabilities", json!({"voice": true, "sms": true, "mms": true, "fax": false})),
+        ("origin", json!("twilio")),
+        ("status", json!("in-use")),
+        ("address_requirements", json!("none")),
+        ("emergency_address_status", json!("unregistered")),
+        ("voice_application_sid", Value::Null),
+        ("sms_application_sid", Value::Null),
+        ("trunk_sid", Value::Null),
+    ] {
+        doc.insert(name.into(), value);
+    }
+    apply_settings(&state, &caller, &account, &params, &mut doc).await?;
+    let number = match params.get("PhoneNumber") {
+        Some(given) => validate::e164(given).ok_or_else(|| {
+            ApiError::bad_request(error_code::INVALID_PHONE_NUMBER, format!("PhoneNumber {given:?} is not a valid E.164 number"))
+        })?,
+        None => match params.get("AreaCode") {
+            Some(area) => free_number_in_area(&state, area).await?,
+            None => {
+                return Err(ApiError::bad_request(error_code::INVALID_PHONE_NUMBER, "PhoneNumber or AreaCode is required"));
+            }
+        },
+    };
+    let number_type = match requested_type {
+        Some("toll-free") if !validate::is_toll_free(&number) => {
+            return Err(ApiError::bad_request(
+                error_code::INVALID_PHONE_NUMBER,
+                format!("{number} is not a toll-free number"),
+            ));
+        }
+        Some(kind) => kind,
+        None if validate::is_toll_free(&number) => "toll-free",
+        None => "local",
+    };
+    if text(&doc, "friendly_name").is_empty() {
+        doc.insert("friendly_name".into(), json!(validate::formatted_number(&number)));
+    }
+    doc.insert("phone_number".into(), json!(number));
+    doc.insert("type".into(), json!(number_type));
+    let record = record_of(&doc, now);
+    match state.store.insert(&record).await {
+        Ok(()) => Ok(created(render(&record.doc))),
+        Err(StoreError::Conflict(_)) => Err(ApiError::bad_request(
+            error_code::PHONE_NUMBER_NOT_AVAILABLE,
+            format!("{number} is not available: it is already provisioned on this engine"),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Applies every settable parameter (handler URLs, application and trunk links, owner).
+async fn apply_settings(
+    state: &AppState,
+    caller: &Caller,
+    account: &Account,
+    params: &Params,
+    doc: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    fields::apply(FIELDS, params, doc)?;
+    for (param, field) in [("VoiceApplicationSid", "voice_application_sid"), ("SmsApplicationSid", "sms_application_sid")] {
+        if let Some(sid) = params.get(param) {
+            let value = application_link(state, &account.sid, param, sid).await?;
+            doc.insert(field.into(), value);
+        }
+    }
+    // A trunk and a voice application exclude each other: setting one clears the other.
+    if let Some(trunk) = params.get("TrunkSid") {
+        doc.insert("trunk_sid".into(), if trunk.is_empty() { Value::Null } else { json!(trunk) });
+        if !trunk.is_empty() {
+            doc.insert("voice_application_sid".into(), Value::Null);
+        }
+    } else if params.get("VoiceApplicationSid").is_some_and(|sid| !sid.is_empty()) {
+        doc.insert("trunk_sid".into(), Value::Null);
+    }
+    if let Some(owner) = params.get("AccountSid") {
+        let target = caller.scope(state, owner, "AccountSid").await.map_err(|_| {
+            ApiError::bad_request(error_code::INVALID_PARAMETER, format!("AccountSid {owner} is not an account you control"))
+        })?;
+        doc.insert("account_sid".into(), json!(target.sid));
+    }
+    fields::check_fallbacks(doc)
+}
+
+async fn application_link(state: &AppState, account_sid: &str, param: &str, sid: &str) -> ApiResult<Value> {
+    if sid.is_empty() {
+        return Ok(Value::Null);
+    }
+    let invalid = || ApiError::bad_request(error_code::INVALID_APPLICATION_SID, format!("{param} {sid} is not an application of this account"));
+    let parsed = Sid::parse(SidKind::Application, sid).ok_or_else(invalid)?;
+    match state.store.get(Kind::Application, parsed.as_str()).await? {
+        Some(record) if record.account_sid == account_sid => Ok(json!(parsed.as_str())),
+        _ => Err(invalid()),
+    }
+}
+
+/// A free number in a North American area code (`+1 AAA NXX XXXX`), tried at random.
+async fn free_number_in_area(state: &AppState, area: &str) -> ApiResult<String> {
+    let valid = area.len() == 3 && area.bytes().all(|b| b.is_ascii_digit()) && !area.starts_with(['0', '1']);
+    if !valid {
+        return Err(ApiError::bad_request(error_code::INVALID_PHONE_NUMBER, format!("AreaCode {area:?} is not a valid area code")));
+    }
+    for _ in 0..64 {
+        let exchange = 200 + rand::random::<u32>() % 800;
+        let line = rand::random::<u32>() % 10_000;
+        let candidate = format!("+1{area}{exchange:03}{line:04}");
+        let mut query = ListQuery::new(Kind::PhoneNumber, "");
+        query.account_sid = None;
+        query.filters.push(Filter::Equals(Column::PhoneNumber, candidate.clone()));
+        query.limit = 1;
+        if state.store.list(&query).await?.is_empty() {
+            return Ok(candidate);
+        }
+    }
+    Err(ApiError::bad_request(error_code::NO_NUMBER_IN_AREA_CODE, format!("No phone numbers are free in area code {area}")))
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    load_owned::<Value>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
+    state.store.delete(Kind::PhoneNumber, sid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number_pattern;
+
+    #[test]
+    fn partial_number_filters_become_escaped_patterns() {
+        assert_eq!(number_pattern("+1415"), "%+1415%");
+        assert_eq!(number_pattern("555-**12"), "%555__12%");
+        assert_eq!(number_pattern("1%_\\"), "%1\\%\\_\\\\%");
+    }
+}

@@ -1,0 +1,99 @@
+//! Resolving `serve`'s settings: flag beats environment (`SWITCHBOARD_*`, read by clap) beats the
+//! TOML file (`--config`) beats the default.
+//!
+//! Environment values are taken as exact strings (clap), not through figment's typed env parser,
+//! so an auth token made of digits keeps its leading zeros.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::Serialize;
+use switchboard_server::{Config, FallbackScope};
+
+/// The flags of `switchboard serve`; each also reads `SWITCHBOARD_<FLAG>`.
+#[derive(Debug, Args, Serialize)]
+pub struct ServeArgs {
+    /// TOML file with any of the settings below (snake_case keys).
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// REST API, sandbox and console address [default: 127.0.0.1:8080].
+    #[arg(long, env = "SWITCHBOARD_HTTP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<String>,
+    /// SIP address (UDP and TCP), or `off` [default: 127.0.0.1:5060].
+    #[arg(long, env = "SWITCHBOARD_SIP")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sip: Option<String>,
+    /// RTP port range LOW-HIGH [default: 20000-20999].
+    #[arg(long, env = "SWITCHBOARD_RTP_PORTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rtp_ports: Option<String>,
+    /// sqlite://PATH or postgres://… [default: sqlite://switchboard.db].
+    #[arg(long, env = "SWITCHBOARD_DATABASE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<String>,
+    /// Base of the URLs the engine hands out [default: http://<http address>].
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_url: Option<String>,
+    /// Fallback on every TwiML fetch (`all`) or only the first (`initial`) [default: all].
+    #[arg(long, env = "SWITCHBOARD_FALLBACK_SCOPE", value_enum)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback_scope: Option<Scope>,
+    /// What callers hear when neither URL gave usable TwiML.
+    #[arg(long, env = "SWITCHBOARD_ERROR_PROMPT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_prompt: Option<String>,
+    /// The bootstrap account's SID (with SWITCHBOARD_AUTH_TOKEN).
+    #[arg(long, env = "SWITCHBOARD_ACCOUNT_SID", hide = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account_sid: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_AUTH_TOKEN", hide = true, hide_env_values = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_token: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Scope {
+    All,
+    Initial,
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> anyhow::Result<Config> {
+        resolve(self.config.as_deref(), self)
+    }
+}
+
+fn resolve(file: Option<&std::path::Path>, overrides: &impl Serialize) -> anyhow::Result<Config> {
+    let mut figment = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = file {
+        anyhow::ensure!(path.is_file(), "config file {} does not exist", path.display());
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let config: Config = figment.merge(Serialized::defaults(overrides)).extract()?;
+    debug_assert!(matches!(config.fallback_scope, FallbackScope::All | FallbackScope::Initial));
+    Ok(config)
+}
+
+/// The settings a command that only opens the store needs.
+#[derive(Debug, Args, Serialize)]
+pub struct StoreArgs {
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    #[serde(skip)]
+    config: Option<PathBuf>,
+    /// sqlite://PATH or postgres://… [default: sqlite://switchboard.db].
+    #[arg(long, env = "SWITCHBOARD_DATABASE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn resolve_database(&self) -> anyhow::Result<String> {
+        Ok(resolve(self.config.as_deref(), self)?.database)
+    }
+}

@@ -1,0 +1,70 @@
+//! The engine's settings, as `serve` resolves them: flag beats environment beats file beats default.
+
+use serde::{Deserialize, Serialize};
+
+/// Whether the fallback URL applies to every TwiML fetch of a session or only the first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FallbackScope {
+    #[default]
+    All,
+    Initial,
+}
+
+/// Every setting of `switchboard serve`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    /// REST API, sandbox, console, `/metrics` and `/healthz`.
+    pub http: String,
+    /// SIP over UDP and TCP, or `off`.
+    pub sip: String,
+    /// RTP port range `LOW-HIGH`.
+    pub rtp_ports: String,
+    /// `sqlite://PATH` (default) or `postgres://…`.
+    pub database: String,
+    /// Base of the URLs the engine hands out; defaults to `http://<http address>`.
+    pub public_url: Option<String>,
+    pub fallback_scope: FallbackScope,
+    /// What callers hear when neither the URL nor the fallback gave usable TwiML.
+    pub error_prompt: String,
+    /// The bootstrap account (`SWITCHBOARD_ACCOUNT_SID` / `SWITCHBOARD_AUTH_TOKEN`).
+    pub account_sid: Option<String>,
+    pub auth_token: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            http: "127.0.0.1:8080".into(),
+            sip: "127.0.0.1:5060".into(),
+            rtp_ports: "20000-20999".into(),
+            database: "sqlite://switchboard.db".into(),
+            public_url: None,
+            fallback_scope: FallbackScope::All,
+            error_prompt: "We're sorry, an application error has occurred. Goodbye.".into(),
+            account_sid: None,
+            auth_token: None,
+        }
+    }
+}
+
+impl Config {
+    /// Checks what can be checked before anything is opened.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let (low, high) = self
+            .rtp_ports
+            .split_once('-')
+            .and_then(|(low, high)| Some((low.trim().parse::<u16>().ok()?, high.trim().parse::<u16>().ok()?)))
+            .ok_or_else(|| anyhow::anyhow!("--rtp-ports must be LOW-HIGH, not {:?}", self.rtp_ports))?;
+        anyhow::ensure!(low > 0 && low < high, "--rtp-ports {low}-{high}: LOW must be above 0 and below HIGH");
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "--public-url must be an http(s) URL, not {url:?}"
+            );
+        }
+        anyhow::ensure!(!self.error_prompt.trim().is_empty(), "--error-prompt must not be empty");
+        Ok(())
+    }
+}
