@@ -1,0 +1,184 @@
+//! The walk from a well-formed tree to a typed [`Document`]: document rules (§7.1), verb
+//! dispatch per context, and the helpers every verb and noun uses to read its content.
+
+use switchboard_core::error_code::{
+    INVALID_TWIML_VERSION, INVALID_VERB_FOR_SMS_REPLY, REPLY_LIMIT_EXCEEDED,
+    ROOT_ELEMENT_MUST_BE_RESPONSE, SCHEMA_VALIDATION_WARNING,
+};
+
+use crate::Context;
+use crate::Document;
+use crate::attributes::Attributes;
+use crate::findings::Findings;
+use crate::limits::MAX_MESSAGES;
+use crate::tree::{Element, Node, Tree};
+use crate::verb::{self, Verb};
+
+/// Every verb name of voice TwiML, modelled or not (§7.1); `Message` is messaging-only.
+pub(crate) const VOICE_VERBS: &[&str] = &[
+    "Say", "Play", "Pause", "Gather", "Record", "Dial", "Hangup", "Redirect", "Reject", "Enqueue",
+    "Leave", "Sms", "Connect", "Start", "Stop", "Pay", "Prompt", "Refer", "Echo",
+];
+
+/// TwiML versions `<Response version>` may name.
+const VERSIONS: &[&str] = &["2010-04-01", "2008-08-01"];
+
+/// State of one validation pass.
+pub(crate) struct Validator<'t, 'a> {
+    pub tree: &'t Tree<'a>,
+    pub findings: Findings,
+    pub context: Context,
+}
+
+impl<'t, 'a> Validator<'t, 'a> {
+    pub fn new(tree: &'t Tree<'a>, context: Context) -> Self {
+        Validator {
+            tree,
+            findings: Findings::default(),
+            context,
+        }
+    }
+
+    pub fn element(&self, index: usize) -> &'t Element<'a> {
+        let tree: &'t Tree<'a> = self.tree;
+        &tree.elements[index]
+    }
+
+    pub fn attributes(&mut self, element: &'t Element<'a>) -> Attributes<'_, 'a> {
+        Attributes::new(element, &mut self.findings)
+    }
+
+    /// The element's text, trimmed; child elements draw a 12200 warning and are skipped.
+    pub fn text(&mut self, element: &'t Element<'a>) -> String {
+        let mut text = String::new();
+        for child in &element.children {
+            match child {
+                Node::Text { text: part, .. } => text.push_str(part),
+                Node::Element(index) => self.unexpected(element, *index),
+            }
+        }
+        text.trim_ascii().to_owned()
+    }
+
+    /// Warns (12200) about any text or child element inside an element that takes none.
+    pub fn no_content(&mut self, element: &'t Element<'a>) {
+        for index in self.child_elements(element) {
+            self.unexpected(element, index);
+        }
+    }
+
+    /// Child elements of `element`; non-blank text between them draws a 12200 warning.
+    pub fn child_elements(&mut self, element: &'t Element<'a>) -> Vec<usize> {
+        let mut children = Vec::new();
+        for child in &element.children {
+            match child {
+                Node::Element(index) => children.push(*index),
+                Node::Text { text, offset } if !text.trim_ascii().is_empty() => {
+                    let message = format!(
+                        "text is not allowed directly inside <{}>; it is ignored",
+                        element.name
+                    );
+                    self.findings
+                        .warning(SCHEMA_VALIDATION_WARNING, *offset, message);
+                }
+                Node::Text { .. } => {}
+            }
+        }
+        children
+    }
+
+    /// Warns (12200) that `child` is not expected inside `parent` and is skipped.
+    pub fn unexpected(&mut self, parent: &Element<'_>, child: usize) {
+        let child = &self.tree.elements[child];
+        let message = format!(
+            "<{}> is not allowed inside <{}>; it is ignored",
+            child.name, parent.name
+        );
+        self.findings
+            .warning(SCHEMA_VALIDATION_WARNING, child.offset, message);
+    }
+}
+
+/// Validates the whole tree.
+pub(crate) fn document(validator: &mut Validator<'_, '_>) -> Document {
+    let root = validator.element(0);
+    if root.name != "Response" {
+        let message = format!(
+            "the root element is <{}>; TwiML documents must start with <Response>",
+            root.name
+        );
+        validator
+            .findings
+            .error(ROOT_ELEMENT_MUST_BE_RESPONSE, root.offset, message);
+        return Document::default();
+    }
+    response_attributes(validator, root);
+    let mut verbs = Vec::new();
+    let mut messages = 0;
+    for index in validator.child_elements(root) {
+        count_message(validator, index, &mut messages);
+        if let Some(verb) = top_level_verb(validator, index) {
+            verbs.push(verb);
+        }
+    }
+    Document { verbs }
+}
+
+fn response_attributes<'t, 'a>(validator: &mut Validator<'t, 'a>, root: &'t Element<'a>) {
+    let mut attributes = validator.attributes(root);
+    let version = attributes.string("version");
+    attributes.finish();
+    if let Some(version) = version.filter(|version| !VERSIONS.contains(&version.as_str())) {
+        let message = format!("TwiML version \"{version}\" is not supported (use 2010-04-01)");
+        validator
+            .findings
+            .error(INVALID_TWIML_VERSION, root.offset, message);
+    }
+}
+
+fn top_level_verb(validator: &mut Validator<'_, '_>, index: usize) -> Option<Verb> {
+    let element = validator.element(index);
+    let messaging = validator.context == Context::Messaging;
+    if messaging
+        && !matches!(element.name, "Message" | "Sms" | "Redirect")
+        && VOICE_VERBS.contains(&element.name)
+    {
+        let message = format!(
+            "<{}> is a voice verb; a messaging response may only use <Message> and <Redirect>",
+            element.name
+        );
+        validator
+            .findings
+            .error(INVALID_VERB_FOR_SMS_REPLY, element.offset, message);
+        return None;
+    }
+    let parsed = verb::parse(validator, index);
+    if parsed.is_none() {
+        let context = match validator.context {
+            Context::Voice => "voice",
+            Context::Messaging => "messaging",
+        };
+        let message = format!(
+            "<{}> is not a {context} TwiML verb; it is ignored",
+            element.name
+        );
+        validator
+            .findings
+            .warning(SCHEMA_VALIDATION_WARNING, element.offset, message);
+    }
+    parsed
+}
+
+fn count_message(validator: &mut Validator<'_, '_>, index: usize, count: &mut usize) {
+    let element = validator.element(index);
+    if validator.context != Context::Messaging || element.name != "Message" {
+        return;
+    }
+    *count += 1;
+    if *count == MAX_MESSAGES + 1 {
+        let message = format!("a response may send at most {MAX_MESSAGES} <Message> replies");
+        validator
+            .findings
+            .error(REPLY_LIMIT_EXCEEDED, element.offset, message);
+    }
+}

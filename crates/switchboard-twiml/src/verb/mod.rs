@@ -1,0 +1,102 @@
+//! The closed set of verbs, one module per verb, and the dispatch from element name to parser.
+
+mod dial;
+mod enqueue;
+mod gather;
+mod hangup;
+mod leave;
+mod message;
+mod pause;
+mod play;
+mod record;
+mod redirect;
+mod reject;
+mod say;
+mod sms;
+mod unmodelled;
+
+pub use dial::{Dial, DialRecord, IfMachine, RecordingTrack, RingTone};
+pub use enqueue::{Enqueue, Task};
+pub use gather::{Gather, GatherInput, GatherPrompt, SpeechTimeout};
+pub use hangup::Hangup;
+pub use leave::Leave;
+pub use message::Message;
+pub use pause::Pause;
+pub use play::Play;
+pub use record::Record;
+pub use redirect::Redirect;
+pub use reject::{Reject, RejectReason};
+pub use say::Say;
+pub use sms::Sms;
+pub use unmodelled::{UnmodelledKind, UnmodelledVerb};
+
+use crate::Context;
+use crate::validate::Validator;
+use crate::writer::{WriteXml, XmlWriter};
+
+/// One verb of a `<Response>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Say(Say),
+    Play(Play),
+    Pause(Pause),
+    Gather(Gather),
+    Record(Record),
+    Dial(Dial),
+    Hangup(Hangup),
+    Redirect(Redirect),
+    Reject(Reject),
+    Enqueue(Enqueue),
+    Leave(Leave),
+    /// Legacy SMS during a call, or in a messaging response.
+    Sms(Sms),
+    /// Messaging only.
+    Message(Message),
+    /// A valid voice verb this engine does not model (`<Connect>`, `<Pay>`, …), kept as written.
+    Unmodelled(UnmodelledVerb),
+}
+
+/// Parses element `index` as a top-level verb of the validator's context; `None` when the name
+/// is not a verb there (the caller decides which finding that is).
+pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Option<Verb> {
+    let name = validator.element(index).name;
+    let verb = match (validator.context, name) {
+        (_, "Redirect") => Verb::Redirect(redirect::parse(validator, index)),
+        (_, "Sms") => Verb::Sms(sms::parse(validator, index)),
+        (Context::Messaging, "Message") => Verb::Message(message::parse(validator, index)),
+        (Context::Messaging, _) => return None,
+        (Context::Voice, "Say") => Verb::Say(say::parse(validator, index, say::Place::Response)),
+        (Context::Voice, "Play") => Verb::Play(play::parse(validator, index)),
+        (Context::Voice, "Pause") => Verb::Pause(pause::parse(validator, index)),
+        (Context::Voice, "Gather") => Verb::Gather(gather::parse(validator, index)),
+        (Context::Voice, "Record") => Verb::Record(record::parse(validator, index)),
+        (Context::Voice, "Dial") => Verb::Dial(dial::parse(validator, index)),
+        (Context::Voice, "Hangup") => Verb::Hangup(hangup::parse(validator, index)),
+        (Context::Voice, "Reject") => Verb::Reject(reject::parse(validator, index)),
+        (Context::Voice, "Enqueue") => Verb::Enqueue(enqueue::parse(validator, index)),
+        (Context::Voice, "Leave") => Verb::Leave(leave::parse(validator, index)),
+        (Context::Voice, _) => Verb::Unmodelled(unmodelled::parse(validator, index)?),
+    };
+    Some(verb)
+}
+
+impl WriteXml for Verb {
+    fn write_xml(&self, writer: &mut XmlWriter) {
+        match self {
+            Verb::Say(verb) => verb.write_xml(writer),
+            Verb::Play(verb) => verb.write_xml(writer),
+            Verb::Pause(verb) => verb.write_xml(writer),
+            Verb::Gather(verb) => verb.write_xml(writer),
+            Verb::Record(verb) => verb.write_xml(writer),
+            Verb::Dial(verb) => verb.write_xml(writer),
+            Verb::Hangup(verb) => verb.write_xml(writer),
+            Verb::Redirect(verb) => verb.write_xml(writer),
+            Verb::Reject(verb) => verb.write_xml(writer),
+            Verb::Enqueue(verb) => verb.write_xml(writer),
+            Verb::Leave(verb) => verb.write_xml(writer),
+            Verb::Sms(verb) => verb.write_xml(writer),
+            Verb::Message(verb) => verb.write_xml(writer),
+            Verb::Unmodelled(verb) => verb.write_xml(writer),
+        }
+    }
+}

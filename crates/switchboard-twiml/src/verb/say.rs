@@ -1,0 +1,237 @@
+//! `<Say voice language loop>` (§7.2): text to speech, SSML children kept for the speech engine.
+//!
+//! Text is whitespace-collapsed (runs of ASCII whitespace become one space) and trimmed at both
+//! ends of the verb, which is what reaches the TTS engine and makes printing idempotent. SSML
+//! elements are kept as [`Content::Element`] with their attributes; unknown ones draw a 12200
+//! warning and are dropped.
+
+use switchboard_core::ErrorCode;
+use switchboard_core::error_code::{
+    GATHER_SAY_INVALID_LOOP, GATHER_SAY_INVALID_TEXT, SAY_INVALID_LOOP, SAY_INVALID_TEXT,
+    SAY_INVALID_VOICE, SAY_TEXT_TOO_LONG, SCHEMA_VALIDATION_WARNING,
+};
+
+use crate::attributes::WARN;
+use crate::limits::MAX_SAY_CHARS;
+use crate::raw::{Content, RawElement, push_text, write_content};
+use crate::tree::Node;
+use crate::validate::Validator;
+use crate::writer::{WriteXml, XmlWriter};
+
+/// SSML elements allowed inside `<Say>`, with their attributes.
+const SSML: &[(&str, &[&str])] = &[
+    ("break", &["strength", "time"]),
+    ("emphasis", &["level"]),
+    ("lang", &["xml:lang"]),
+    ("p", &[]),
+    ("phoneme", &["alphabet", "ph"]),
+    ("prosody", &["volume", "rate", "pitch"]),
+    ("s", &[]),
+    ("say-as", &["interpret-as", "format"]),
+    ("sub", &["alias"]),
+    ("w", &["role"]),
+    (
+        "amazon:effect",
+        &["name", "vocal-tract-length", "phonation"],
+    ),
+    ("amazon:domain", &["name"]),
+];
+
+/// Speak text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Say {
+    /// `man`, `woman`, `alice`, `Polly.<Name>` or `Google.<Name>`; `None` = the account default.
+    pub voice: Option<String>,
+    /// Default `en-US`.
+    pub language: String,
+    /// Times to speak; 0 = until the call ends (the engine caps it). Default 1.
+    pub loop_count: u32,
+    /// Text and SSML elements in order.
+    pub content: Vec<Content>,
+}
+
+impl Say {
+    /// All the text to speak, SSML markup removed.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        push_text(&self.content, &mut out);
+        out
+    }
+}
+
+/// Where the `<Say>` sits: the codes differ inside `<Gather>`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Response,
+    Gather,
+}
+
+pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize, place: Place) -> Say {
+    let element = validator.element(index);
+    let (loop_code, text_code) = match place {
+        Place::Response => (SAY_INVALID_LOOP, SAY_INVALID_TEXT),
+        Place::Gather => (GATHER_SAY_INVALID_LOOP, GATHER_SAY_INVALID_TEXT),
+    };
+    let mut attributes = validator.attributes(element);
+    let voice = attributes.checked(
+        "voice",
+        SAY_INVALID_VOICE,
+        "man, woman, alice, Polly.<Name> or Google.<Name>",
+        valid_voice,
+    );
+    let language = attributes.checked(
+        "language",
+        WARN,
+        "a language tag such as en-US",
+        crate::noun::valid_language,
+    );
+    let loop_count = attributes.integer("loop", 1, 0..=1000, loop_code);
+    attributes.finish();
+    let content = ssml_children(validator, index);
+    check_text(validator, element.offset, &content, text_code);
+    Say {
+        voice,
+        language: language.unwrap_or_else(|| "en-US".to_owned()),
+        loop_count,
+        content,
+    }
+}
+
+fn check_text(
+    validator: &mut Validator<'_, '_>,
+    offset: usize,
+    content: &[Content],
+    code: ErrorCode,
+) {
+    let mut text = String::new();
+    push_text(content, &mut text);
+    let has_markup = content
+        .iter()
+        .any(|child| matches!(child, Content::Element(_)));
+    if text.trim_ascii().is_empty() && !has_markup {
+        validator
+            .findings
+            .error(code, offset, "<Say> has no text to speak");
+    }
+    let characters = text.chars().count();
+    if characters > MAX_SAY_CHARS {
+        let message =
+            format!("<Say> text is {characters} characters; the limit is {MAX_SAY_CHARS}");
+        validator.findings.error(SAY_TEXT_TOO_LONG, offset, message);
+    }
+}
+
+fn valid_voice(voice: &str) -> bool {
+    let named = |prefix: &str| {
+        voice.strip_prefix(prefix).is_some_and(|name| {
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        })
+    };
+    matches!(voice, "man" | "woman" | "alice") || named("Polly.") || named("Google.")
+}
+
+/// Converts the children of element `index`, collapsing whitespace and trimming the ends.
+fn ssml_children(validator: &mut Validator<'_, '_>, index: usize) -> Vec<Content> {
+    let mut content = ssml_content(validator, index);
+    if let Some(Content::Text(first)) = content.first_mut() {
+        *first = first.trim_start_matches(' ').to_owned();
+    }
+    if let Some(Content::Text(last)) = content.last_mut() {
+        *last = last.trim_end_matches(' ').to_owned();
+    }
+    content.retain(|child| !matches!(child, Content::Text(text) if text.is_empty()));
+    content
+}
+
+/// Converts children of element `index`. Recursion depth is bounded by the tree's MAX_DEPTH.
+fn ssml_content(validator: &mut Validator<'_, '_>, index: usize) -> Vec<Content> {
+    let element = validator.element(index);
+    let mut content: Vec<Content> = Vec::new();
+    for child in &element.children {
+        match child {
+            Node::Text { text, .. } => push_collapsed(&mut content, text),
+            Node::Element(child) => {
+                if let Some(converted) = ssml_element(validator, *child) {
+                    content.push(Content::Element(converted));
+                }
+            }
+        }
+    }
+    content
+}
+
+fn ssml_element(validator: &mut Validator<'_, '_>, index: usize) -> Option<RawElement> {
+    let element = validator.element(index);
+    let Some((name, allowed)) = SSML.iter().find(|(name, _)| *name == element.name) else {
+        let message = format!(
+            "<{}> is not an SSML element <Say> supports; it is ignored",
+            element.name
+        );
+        validator
+            .findings
+            .warning(SCHEMA_VALIDATION_WARNING, element.offset, message);
+        return None;
+    };
+    let mut attributes = Vec::new();
+    for attribute in &element.attributes {
+        if allowed.contains(&attribute.name) {
+            attributes.push((
+                attribute.name.to_owned(),
+                attribute.value.trim_ascii().to_owned(),
+            ));
+        } else {
+            let message = format!(
+                "<{name}> has no attribute `{}`; it is ignored",
+                attribute.name
+            );
+            validator
+                .findings
+                .warning(SCHEMA_VALIDATION_WARNING, attribute.offset, message);
+        }
+    }
+    let children = ssml_content(validator, index);
+    Some(RawElement {
+        name: (*name).to_owned(),
+        attributes,
+        children,
+    })
+}
+
+/// Appends text with whitespace runs collapsed, merging with a preceding text child.
+fn push_collapsed(content: &mut Vec<Content>, text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    if !matches!(content.last(), Some(Content::Text(_))) {
+        content.push(Content::Text(String::new()));
+    }
+    let Some(Content::Text(target)) = content.last_mut() else {
+        return;
+    };
+    for character in text.chars() {
+        if character.is_ascii_whitespace() {
+            if !target.ends_with(' ') {
+                target.push(' ');
+            }
+        } else {
+            target.push(character);
+        }
+    }
+}
+
+impl WriteXml for Say {
+    fn write_xml(&self, writer: &mut XmlWriter) {
+        let mut element = writer.element("Say");
+        element
+            .opt("voice", self.voice.as_deref())
+            .attr("language", &self.language)
+            .attr("loop", self.loop_count);
+        if self.content.is_empty() {
+            return element.empty();
+        }
+        element.children(|writer| write_content(&self.content, writer));
+    }
+}
