@@ -129,4 +129,16 @@ async fn parents(store: &dyn Store) {
     query.parent_sid = Some("CA1".into());
     let sids: Vec<String> = store.list(&query).await.unwrap().into_iter().map(|r| r.sid).collect();
     assert_eq!(sids, vec![format!("RE{:032x}", 400), format!("RE{:032x}", 402)]);
+
+    // Engine-wide scans: any owner, rows without a parent.
+    let mut orphan = Record::new(Kind::Recording, format!("RE{:032x}", 403), "ACelsewhere".into(), 0, json!({}));
+    orphan.status = Some("absent-parent".into());
+    store.insert(&orphan).await.unwrap();
+    let mut query = ListQuery::new(Kind::Recording, "");
+    query.account_sid = None;
+    query.filters.push(Filter::Absent(Column::ParentSid));
+    let sids: Vec<String> = store.list(&query).await.unwrap().into_iter().map(|r| r.sid).collect();
+    assert_eq!(sids, vec![format!("RE{:032x}", 403)]);
+    query.filters = vec![Filter::Equals(Column::Sid, format!("RE{:032x}", 401))];
+    assert_eq!(store.list(&query).await.unwrap().len(), 1);
 }

@@ -1,0 +1,27 @@
+//! Compatibility with the official twilio-python helper library (9.x), pointed at the engine.
+
+use std::process::Command;
+
+use switchboard_test_support::python::python;
+
+fn run_script(script: &str) {
+    let Some(python) = python(script) else { return };
+    let engine = crate::start();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat").join(script);
+    let output = Command::new(python)
+        .arg(&path)
+        .env("SWITCHBOARD_URL", &engine.base_url)
+        .env("SID", &engine.account_sid)
+        .env("TOKEN", &engine.auth_token)
+        .output()
+        .expect("running python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
+#[test]
+fn twilio_python_drives_the_rest_foundation() {
+    run_script("rest_foundation.py");
+}

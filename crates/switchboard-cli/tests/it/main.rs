@@ -1,0 +1,39 @@
+//! End-to-end tests: the real `switchboard` binary on port 0 with a fresh database, driven
+//! through its REST API exactly as a user (or a Twilio helper library) would.
+
+mod bad_input;
+mod compat;
+mod config;
+mod durability;
+mod rest;
+
+use serde_json::Value;
+use switchboard_test_support::engine::Engine;
+
+pub fn binary() -> &'static std::path::Path {
+    std::path::Path::new(env!("CARGO_BIN_EXE_switchboard"))
+}
+
+pub fn start() -> Engine {
+    Engine::start(binary())
+}
+
+/// Sends a form request with the main account's credentials; returns status and JSON body.
+pub async fn call(engine: &Engine, method: &str, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let response = engine.request(method, url).form(form).send().await.expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
+
+/// Asserts a Twilio error body with `status` and `code`.
+#[track_caller]
+pub fn assert_error(answer: &(u16, Value), status: u16, code: u64) {
+    assert_eq!(answer.0, status, "{answer:?}");
+    assert_eq!(answer.1["code"], code, "{answer:?}");
+    assert_eq!(answer.1["status"], status, "{answer:?}");
+    assert_eq!(answer.1["more_info"], format!("https://www.twilio.com/docs/errors/{code}"));
+    assert!(answer.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer:?}");
+}
