@@ -60,6 +60,15 @@ fn fail<T>(offset: usize, message: impl Into<String>) -> Result<T, XmlError> {
 
 /// Parses `input` (already known to be UTF-8 and under the size cap) into a tree.
 pub(crate) fn parse(input: &str) -> Result<Tree<'_>, XmlError> {
+    if input
+        .strip_prefix('\u{feff}')
+        .is_some_and(|rest| rest.starts_with("<?xml"))
+    {
+        return fail(
+            0,
+            "a byte-order mark before the XML declaration is not allowed",
+        );
+    }
     let mut builder = Builder::new(input);
     builder.run()?;
     Ok(Tree {
