@@ -1,0 +1,99 @@
+//! `switchboard twiml check` as a user runs it: the real binary on files in a temporary
+//! directory, checking the compiler-style output and the exit status.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh directory under the target's temporary area, unique to this test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("twiml-check-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write fixture");
+    path
+}
+
+fn check(args: &[&Path], messaging: bool) -> (Output, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command.args(["twiml", "check"]).args(args);
+    if messaging {
+        command.arg("--messaging");
+    }
+    let output = command.output().expect("run switchboard");
+    let stdout = String::from_utf8(output.stdout.clone()).expect("utf-8 output");
+    (output, stdout)
+}
+
+#[test]
+fn errors_print_like_a_compiler_and_fail() {
+    let dir = scratch("errors");
+    let good = write(&dir, "good.xml", "<Response><Say>Hello</Say></Response>");
+    let bad = write(
+        &dir,
+        "bad.xml",
+        "<Response>\n  <Say>unclosed\n</Response>\n",
+    );
+    let (output, stdout) = check(&[&good, &bad], false);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let expected = format!("{}:3:1: error 12100: ", bad.display());
+    assert!(stdout.starts_with(&expected), "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "the good file prints nothing: {stdout}"
+    );
+}
+
+#[test]
+fn warnings_alone_exit_zero() {
+    let dir = scratch("warnings");
+    let file = write(
+        &dir,
+        "typo.xml",
+        "<Response>\n<Sya>hi</Sya>\n<Dial>(415) 555-1212</Dial>\n</Response>",
+    );
+    let (output, stdout) = check(&[&file], false);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with(&format!("{}:2:1: warning 12200: ", file.display())),
+        "{stdout}"
+    );
+    assert!(lines[1].contains(":3:1: warning 13223: "), "{stdout}");
+}
+
+#[test]
+fn messaging_flag_switches_the_verb_set() {
+    let dir = scratch("messaging");
+    let file = write(
+        &dir,
+        "reply.xml",
+        "<Response><Message>Thanks!</Message></Response>",
+    );
+    let voice_only = write(&dir, "voice.xml", "<Response><Say>hi</Say></Response>");
+    let (output, stdout) = check(&[&file], true);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let (output, stdout) = check(&[&voice_only], true);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("error 14110: "), "{stdout}");
+}
+
+#[test]
+fn unreadable_files_are_errors() {
+    let dir = scratch("missing");
+    let missing = dir.join("missing.xml");
+    let (output, stdout) = check(&[&missing], false);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("missing.xml: error: cannot read"),
+        "{stdout}"
+    );
+}
