@@ -137,12 +137,18 @@ fn chain<'a>(error: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'st
     let mut next: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(cause) = next {
         causes.push(cause);
-        if let Some(inner) = cause
+        // `io::Error::source` skips the error it wraps: unwrap nested io::Errors by hand.
+        let mut wrapped = cause;
+        while let Some(inner) = wrapped
             .downcast_ref::<io::Error>()
             .and_then(|io| io.get_ref())
         {
+            let inner: &(dyn StdError + 'static) = inner;
             causes.push(inner);
-            // The wrapped error's own chain continues through `io::Error::source`.
+            wrapped = inner;
+            if causes.len() > 32 {
+                break;
+            }
         }
         next = cause.source();
         if causes.len() > 32 {

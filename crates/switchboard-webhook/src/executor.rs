@@ -8,9 +8,13 @@
 //! Redirects and the 401 challenge are followed here (reqwest's redirect policy is `none`) so
 //! each hop is signed, gets the session's cookies, and is classified (11215/11216).
 //!
-//! TLS: reqwest 0.13's `rustls` feature brings rustls with the aws-lc-rs provider and uses the
-//! process default provider if one was installed, else aws-lc-rs; nothing needs installing unless
-//! another crate in the binary also enables rustls' `ring` feature — then the binary must call
+//! TLS: reqwest 0.13's `rustls` feature brings rustls with the aws-lc-rs provider. One rustls
+//! `ClientConfig` (platform verifier plus any extra roots, HTTP/1.1 ALPN) is built when the
+//! `WebhookClient` is made, and each cached reqwest client gets a clone
+//! (`tls_backend_preconfigured`): loading the trust store costs tens of milliseconds, which would
+//! otherwise be paid inside the `ct` budget of the first request with new timeouts. The provider
+//! is the process default if one was installed, else aws-lc-rs, so nothing needs installing; only
+//! if another crate also enables rustls' `ring` feature must the binary call
 //! `rustls::crypto::aws_lc_rs::default_provider().install_default()` first thing in `main`.
 
 use std::collections::HashMap;
@@ -65,22 +69,16 @@ struct ClientKey {
 /// Sends webhooks. Cheap to share (`Arc`); one per engine.
 pub struct WebhookClient {
     settings: ClientSettings,
-    certificates: Vec<reqwest::Certificate>,
+    tls: rustls::ClientConfig,
     clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
 }
 
 impl WebhookClient {
     pub fn new(settings: ClientSettings) -> Result<Self, ClientBuildError> {
-        let certificates = settings
-            .extra_root_certificates_pem
-            .iter()
-            .map(|pem| {
-                reqwest::Certificate::from_pem(pem).map_err(|e| ClientBuildError(e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let tls = tls_config(&settings.extra_root_certificates_pem)?;
         let client = WebhookClient {
             settings,
-            certificates,
+            tls,
             clients: Mutex::new(HashMap::new()),
         };
         client.client_for(&Overrides::default())?;
@@ -104,20 +102,18 @@ impl WebhookClient {
         if let Some(client) = clients.get(&key) {
             return Ok(client.clone());
         }
-        let mut builder = reqwest::Client::builder()
+        let mut tls = self.tls.clone();
+        tls.enable_sni = key.sni;
+        let client = reqwest::Client::builder()
             .connect_timeout(key.connect)
             .read_timeout(key.read)
-            .tls_sni(key.sni)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .http1_only()
             .http1_title_case_headers()
             .tcp_nodelay(true)
-            .dns_resolver(Arc::new(EngineResolver));
-        for certificate in &self.certificates {
-            builder = builder.add_root_certificate(certificate.clone());
-        }
-        let client = builder
+            .dns_resolver(Arc::new(EngineResolver))
+            .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| ClientBuildError(e.to_string()))?;
         clients.insert(key, client.clone());
@@ -279,11 +275,10 @@ impl WebhookClient {
                 && !authorize
                 && hop.target.credentials.is_some()
                 && same_origin(&url, &hop.target.url)
+                && response.headers().contains_key(WWW_AUTHENTICATE)
             {
-                if response.headers().contains_key(WWW_AUTHENTICATE) {
-                    authorize = true;
-                    continue;
-                }
+                authorize = true;
+                continue;
             }
             if (300..400).contains(&status) {
                 url = redirect_target(status, &url, response.headers())?;
@@ -446,4 +441,37 @@ fn failed_before_sending(
         warnings,
         overrides_present,
     }
+}
+
+/// The shared TLS configuration: the process's crypto provider (aws-lc-rs by default), the
+/// platform verifier with any extra roots, and HTTP/1.1 ALPN (webhooks are HTTP/1.1).
+fn tls_config(extra_roots_pem: &[Vec<u8>]) -> Result<rustls::ClientConfig, ClientBuildError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let error = |e: &dyn std::fmt::Display| ClientBuildError(e.to_string());
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let mut roots = Vec::new();
+    for pem in extra_roots_pem {
+        for certificate in CertificateDer::pem_slice_iter(pem) {
+            roots.push(certificate.map_err(|e| error(&e))?);
+        }
+    }
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+            .map_err(|e| error(&e))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| error(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Starting one handshake here pays the crypto library's one-time set-up (tens of
+    // milliseconds) at start-up instead of inside the first HTTPS webhook's `ct` budget.
+    let warm_up_name =
+        rustls::pki_types::ServerName::try_from("localhost").map_err(|e| error(&e))?;
+    let _ = rustls::ClientConnection::new(Arc::new(config.clone()), warm_up_name);
+    Ok(config)
 }

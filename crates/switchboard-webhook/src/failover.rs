@@ -90,7 +90,7 @@ pub enum FetchReport {
     /// No usable answer: `alert` describes it.
     Failed {
         code: ErrorCode,
-        alert: AlertRecord,
+        alert: Box<AlertRecord>,
         warnings: Vec<AlertRecord>,
     },
 }
@@ -146,6 +146,7 @@ impl Failover {
     /// Enters the policy after a runtime failure of a document that was fetched from
     /// `plan.primary` (e.g. an ERROR-level 13xxx): `ErrorUrl` is that document's URL.
     pub fn after_execution_failure(plan: FetchPlan, code: ErrorCode, alert: AlertRecord) -> Self {
+        let alert = Box::new(alert);
         let mut failover = Failover {
             plan,
             stage: Stage::Primary,
@@ -182,7 +183,7 @@ impl Failover {
                 self.finish(Verdict::UseAnswer { from_fallback });
             }
             (Stage::Primary, Some((code, alert))) => {
-                self.queue.push_back(Action::Alert(alert));
+                self.queue.push_back(Action::Alert(*alert));
                 match (&self.plan.fallback, self.may_fall_back()) {
                     (Some(fallback), true) => {
                         let request = PlannedRequest {
@@ -201,7 +202,7 @@ impl Failover {
                 }
             }
             (Stage::Fallback { first_error }, Some((_, alert))) => {
-                self.queue.push_back(Action::Alert(alert));
+                self.queue.push_back(Action::Alert(*alert));
                 self.finish(Verdict::GiveUp {
                     error_code: first_error,
                 });
@@ -281,7 +282,7 @@ mod tests {
     fn failed(code: ErrorCode) -> FetchReport {
         FetchReport::Failed {
             code,
-            alert: alert(code.code, AlertLevel::Error),
+            alert: Box::new(alert(code.code, AlertLevel::Error)),
             warnings: Vec::new(),
         }
     }

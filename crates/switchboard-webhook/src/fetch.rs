@@ -96,7 +96,7 @@ pub async fn fetch_twiml<T>(
                         );
                         FetchReport::Failed {
                             code,
-                            alert,
+                            alert: Box::new(alert),
                             warnings,
                         }
                     }

@@ -305,7 +305,8 @@ mod tests {
 
     #[test]
     fn clamps_with_warnings() {
-        let cases: &[(&str, fn(&Overrides) -> u64, u64)] = &[
+        type Field = fn(&Overrides) -> u64;
+        let cases: &[(&str, Field, u64)] = &[
             ("ct=50", |o| o.connect_timeout.as_millis() as u64, 100),
             ("ct=99999", |o| o.connect_timeout.as_millis() as u64, 10_000),
             ("rt=20000", |o| o.read_timeout.as_millis() as u64, 15_000),

@@ -77,7 +77,8 @@ mod tests {
 
     #[test]
     fn spec_vectors() {
-        let cases: &[(&str, &[(&str, &str)], &str)] = &[
+        type Vector<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+        let cases: &[Vector] = &[
             (
                 "https://mycompany.com/myapp.php?foo=1&bar=2",
                 CALL,
