@@ -1,0 +1,133 @@
+//! The closed set of things that can happen to a call leg, fed through
+//! [`Call::handle_input`](crate::Call::handle_input).
+//!
+//! An input that does not fit the current state (digits while nothing listens, a document nobody
+//! asked for, anything after the call ended) is ignored, never an error: the interpreter is
+//! driven by the network and by customer servers, and must stay total.
+
+use switchboard_core::Sid;
+use switchboard_twiml::{Document, Finding};
+
+use crate::setup::Initial;
+
+/// One event for the interpreter.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Input {
+    /// The answer to the outstanding `Fetch` (or `ExecutionFailed`) was a TwiML document.
+    Document {
+        document: Document,
+        /// The URL the document came from (the fallback URL when `from_fallback`): the base for
+        /// relative URLs and the default `action`. `None` for inline TwiML.
+        url: Option<String>,
+        from_fallback: bool,
+        /// WARNING findings (12200, 13223) of the parse; each becomes a warning alert.
+        warnings: Vec<Finding>,
+    },
+    /// The answer was `text/plain` that is not TwiML: speak it, then hang up (§3.10).
+    TextResponse(String),
+    /// The answer was audio: play it, then hang up (§3.10). `url` is where it was fetched; the
+    /// driver already holds the body and plays that.
+    AudioResponse { url: String },
+    /// Neither the primary nor the fallback gave anything usable (the driver recorded the
+    /// alerts): the platform prompt is spoken and the call ends `completed` (Decision 2).
+    NoUsableTwiml,
+    /// Progress of an outbound leg (`outbound-api`, `outbound-dial`) before it is answered.
+    Progress(Progress),
+    /// The caller pressed keys (`0-9 * #`; `w` is ignored here, the driver paces digits).
+    Digits(String),
+    /// The caller's speech was recognised during a speech `<Gather>`.
+    Speech { result: String, confidence: f64 },
+    /// The last `Say`/`Play` action finished playing (all its loops). Not sent after
+    /// `StopMedia` for the stopped media.
+    PlaybackFinished,
+    /// The `Record` action ended (after silence, a finish key, `maxLength`, `StopRecording` or
+    /// the caller hanging up).
+    RecordingFinished {
+        recording_sid: Sid,
+        /// Without extension (§3.5).
+        recording_url: String,
+        /// 0 means nothing was captured: the action is skipped (Decision 8).
+        duration_s: u32,
+        /// The finish key pressed, or empty; the interpreter fills in keys it saw itself.
+        digits: String,
+    },
+    /// The `Dial` action's child leg ended (or never connected).
+    DialEnded(DialOutcome),
+    /// The `SendSms` action of an `<Sms action>` was handed over; its action is requested.
+    SmsSent { sms_sid: Sid, status: String },
+    /// The caller hung up.
+    CallerHungUp,
+    /// REST `Calls/{Sid}` update with `Status=completed|canceled`.
+    ApiEnd(ApiEnd),
+    /// `poll_timeout` was reached (early or spurious timers are ignored).
+    Timer,
+    /// REST `Calls/{Sid}` update with `Url` or `Twiml`: abandon what runs, continue there.
+    LiveUpdate(Initial),
+}
+
+/// What happened to an outbound leg while it was being placed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Progress {
+    Initiated,
+    Ringing,
+    /// The callee answered: TwiML starts (fetched with `CallStatus=in-progress`).
+    Answered,
+    Busy,
+    NoAnswer,
+    Failed,
+}
+
+/// The `Status` of a REST update that ends a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ApiEnd {
+    /// Hang up: `completed` when answered, `canceled` before.
+    Completed,
+    /// Cancel a call that is not answered yet; ignored once it is.
+    Canceled,
+}
+
+/// How a `<Dial>` ended (§3.6).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialOutcome {
+    pub status: DialCallStatus,
+    pub dial_call_sid: Sid,
+    /// Seconds the child leg was connected.
+    pub duration_s: u32,
+    /// Whether the two legs were bridged.
+    pub bridged: bool,
+    /// When `record` was used.
+    pub recording: Option<DialRecording>,
+}
+
+/// The recording of a recorded `<Dial>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialRecording {
+    pub sid: Sid,
+    pub url: String,
+    pub duration_s: u32,
+}
+
+/// `DialCallStatus` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DialCallStatus {
+    Completed,
+    /// Only for `<Conference>`.
+    Answered,
+    Busy,
+    NoAnswer,
+    Failed,
+    Canceled,
+}
+
+impl DialCallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DialCallStatus::Completed => "completed",
+            DialCallStatus::Answered => "answered",
+            DialCallStatus::Busy => "busy",
+            DialCallStatus::NoAnswer => "no-answer",
+            DialCallStatus::Failed => "failed",
+            DialCallStatus::Canceled => "canceled",
+        }
+    }
+}

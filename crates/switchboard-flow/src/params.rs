@@ -1,0 +1,158 @@
+//! The parameters of every voice request (§3.2): identity, parties, status and the legacy and
+//! geographic duplicates, in one fixed order so transcripts and tests are stable.
+//!
+//! Known-but-empty fields (`ForwardedFrom`, geo data) are sent as empty strings; fields that only
+//! exist in some calls (`CallerName`, `ParentCallSid`, `ApplicationSid`) are omitted when unknown
+//! (§3.1).
+
+use crate::setup::{CallSetup, CallStatus, Geo};
+
+/// An ordered list of request parameters.
+pub type Params = Vec<(String, String)>;
+
+/// The §3.2 parameters of a request made while the call has `status`.
+pub fn base_params(setup: &CallSetup, status: CallStatus) -> Params {
+    let mut params = Params::with_capacity(32);
+    let mut push = |name: &str, value: &str| params.push((name.to_owned(), value.to_owned()));
+    push("CallSid", setup.call_sid.as_str());
+    push("AccountSid", setup.account_sid.as_str());
+    push("From", &setup.from);
+    push("To", &setup.to);
+    push("CallStatus", status.as_str());
+    push("ApiVersion", &setup.api_version);
+    push("Direction", setup.direction.as_str());
+    push(
+        "ForwardedFrom",
+        setup.forwarded_from.as_deref().unwrap_or(""),
+    );
+    if let Some(name) = &setup.caller_name {
+        push("CallerName", name);
+    }
+    if let Some(parent) = &setup.parent_call_sid {
+        push("ParentCallSid", parent.as_str());
+    }
+    if let Some(application) = &setup.application_sid {
+        push("ApplicationSid", application.as_str());
+    }
+    push("Caller", &setup.from);
+    push("Called", &setup.to);
+    geo(&mut params, "From", &setup.from_geo);
+    geo(&mut params, "To", &setup.to_geo);
+    geo(&mut params, "Caller", &setup.from_geo);
+    geo(&mut params, "Called", &setup.to_geo);
+    params
+}
+
+fn geo(params: &mut Params, prefix: &str, geo: &Geo) {
+    for (field, value) in [
+        ("City", &geo.city),
+        ("State", &geo.state),
+        ("Zip", &geo.zip),
+        ("Country", &geo.country),
+    ] {
+        params.push((format!("{prefix}{field}"), value.clone()));
+    }
+}
+
+/// Appends one parameter.
+pub(crate) fn push(params: &mut Params, name: &str, value: impl Into<String>) {
+    params.push((name.to_owned(), value.into()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::setup::{Direction, Initial};
+    use switchboard_core::{Sid, SidKind};
+    use switchboard_twiml::Document;
+
+    fn setup() -> CallSetup {
+        let call = Sid::parse(SidKind::Call, "CA0123456789abcdef0123456789abcdef");
+        let account = Sid::parse(SidKind::Account, "AC0123456789abcdef0123456789abcdef");
+        let (Some(call), Some(account)) = (call, account) else {
+            panic!("test SIDs are well-formed");
+        };
+        let initial = Initial::Inline(Document::default());
+        CallSetup::new(
+            call,
+            account,
+            "+15005550006",
+            "+15005550001",
+            Direction::Inbound,
+            initial,
+        )
+    }
+
+    fn names(params: &Params) -> Vec<&str> {
+        params.iter().map(|(name, _)| name.as_str()).collect()
+    }
+
+    #[test]
+    fn every_standard_parameter_is_present_in_order() {
+        let params = base_params(&setup(), CallStatus::Ringing);
+        let expected = [
+            "CallSid",
+            "AccountSid",
+            "From",
+            "To",
+            "CallStatus",
+            "ApiVersion",
+            "Direction",
+            "ForwardedFrom",
+            "Caller",
+            "Called",
+            "FromCity",
+            "FromState",
+            "FromZip",
+            "FromCountry",
+            "ToCity",
+            "ToState",
+            "ToZip",
+            "ToCountry",
+            "CallerCity",
+            "CallerState",
+            "CallerZip",
+            "CallerCountry",
+            "CalledCity",
+            "CalledState",
+            "CalledZip",
+            "CalledCountry",
+        ];
+        assert_eq!(names(&params), expected);
+        let value = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("CallStatus"), Some("ringing"));
+        assert_eq!(value("Direction"), Some("inbound"));
+        assert_eq!(value("ApiVersion"), Some("2010-04-01"));
+        assert_eq!(value("ForwardedFrom"), Some(""));
+        assert_eq!(value("Caller"), Some("+15005550006"));
+        assert_eq!(value("Called"), Some("+15005550001"));
+        assert_eq!(value("ToCountry"), Some(""));
+    }
+
+    #[test]
+    fn optional_parameters_appear_when_known() {
+        let mut setup = setup();
+        setup.caller_name = Some("ALICE".into());
+        setup.forwarded_from = Some("+15005550009".into());
+        setup.parent_call_sid = Some(setup.call_sid.clone());
+        setup.from_geo.country = "US".into();
+        let params = base_params(&setup, CallStatus::InProgress);
+        let value = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(value("CallerName"), Some("ALICE"));
+        assert_eq!(value("ForwardedFrom"), Some("+15005550009"));
+        assert_eq!(value("ParentCallSid"), Some(setup.call_sid.as_str()));
+        assert_eq!(value("FromCountry"), Some("US"));
+        assert_eq!(value("CallerCountry"), Some("US"));
+        assert_eq!(value("ApplicationSid"), None);
+    }
+}

@@ -1,0 +1,314 @@
+//! Documents: the rest of the running document and its URL, control transfer (every fetch
+//! abandons what is left, §7.1), relative URL resolution (RFC 3986 via the `url` crate), the
+//! answers to fetches (§3.10, Decision 2) and the document limit (Decision 11).
+
+use switchboard_core::ErrorCode;
+use switchboard_core::error_code::{DOCUMENT_RETRIEVAL_LIMIT, INVALID_URL_FORMAT};
+use switchboard_twiml::{Document, Finding, Level, Method, Verb};
+use url::Url;
+
+use crate::action::{Action, Alert, ExecutionFailure, FetchPurpose, FetchRequest, HangupBy};
+use crate::call::{Call, Step};
+use crate::params::Params;
+use crate::setup::{CallStatus, Initial};
+
+/// The verbs of the current document not run yet, and where the document came from.
+#[derive(Debug, Default)]
+pub(crate) struct Program {
+    verbs: std::vec::IntoIter<Verb>,
+    /// The document URL as received (`ErrorUrl`, default `action`); `None` for inline TwiML.
+    url: Option<String>,
+    /// The same, parsed: the base of relative URLs.
+    base: Option<Url>,
+}
+
+impl Program {
+    fn new(document: Document, url: Option<String>) -> Self {
+        let base = url.as_deref().and_then(|url| Url::parse(url).ok());
+        Program {
+            verbs: document.verbs.into_iter(),
+            url,
+            base,
+        }
+    }
+
+    pub(crate) fn next_verb(&mut self) -> Option<Verb> {
+        self.verbs.next()
+    }
+
+    pub(crate) fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// Resolves a URL written in the document against the document URL; only `http`/`https`
+    /// results are usable. The error is the 11100 message.
+    pub(crate) fn resolve(&self, written: &str) -> Result<String, String> {
+        let parsed = match &self.base {
+            Some(base) => base.join(written),
+            None => Url::parse(written),
+        };
+        match parsed {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url.into()),
+            Ok(url) => Err(format!(
+                "\"{written}\" is a {} URL; only http and https URLs can be fetched",
+                url.scheme()
+            )),
+            Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
+                "\"{written}\" is relative but the document has no URL to resolve it against \
+                 (inline TwiML needs absolute URLs)"
+            )),
+            Err(error) => Err(format!("\"{written}\" is not a valid URL: {error}")),
+        }
+    }
+
+    /// The `action` of a verb: the written URL resolved, or the document URL by default.
+    pub(crate) fn action_url(&self, written: Option<&str>, verb: &str) -> Result<String, String> {
+        match written {
+            Some(written) => self.resolve(written),
+            None => self.url.clone().ok_or_else(|| {
+                format!(
+                    "<{verb}> has no action and the document has no URL to default to \
+                     (inline TwiML)"
+                )
+            }),
+        }
+    }
+}
+
+impl Call {
+    /// Starts a leg's first TwiML or a live update's.
+    pub(crate) fn start(&mut self, initial: Initial, purpose: FetchPurpose) {
+        match initial {
+            Initial::Fetch { url, method } => {
+                let params = self.params();
+                self.fetch(url, method, params, purpose);
+            }
+            Initial::Inline(document) => self.load(document, None),
+        }
+    }
+
+    fn load(&mut self, document: Document, url: Option<String>) {
+        self.program = Program::new(document, url);
+        self.step = Step::Idle;
+    }
+
+    /// Asks for a document, abandoning the rest of the current one (control transfer).
+    pub(crate) fn fetch(
+        &mut self,
+        url: String,
+        method: Method,
+        params: Params,
+        purpose: FetchPurpose,
+    ) {
+        if !self.count_document(&url) {
+            return;
+        }
+        self.program = Program::default();
+        self.emit(Action::Fetch(FetchRequest {
+            url,
+            method,
+            params,
+            purpose,
+            reply_ignored: false,
+        }));
+        self.step = Step::AwaitingDocument;
+    }
+
+    /// Counts one more document; past the limit, ends the call (Decision 11) and says no.
+    fn count_document(&mut self, url: &str) -> bool {
+        if self.documents_without_input < self.setup.max_documents {
+            self.documents_without_input += 1;
+            return true;
+        }
+        let message = format!(
+            "{} documents were requested without caller input in between; the call is ended",
+            self.setup.max_documents
+        );
+        self.alert(
+            DOCUMENT_RETRIEVAL_LIMIT,
+            Level::Error,
+            message,
+            Some(url.to_owned()),
+        );
+        self.platform_prompt();
+        false
+    }
+
+    /// The running document cannot execute: the driver runs the failover path for it.
+    pub(crate) fn execution_failure(&mut self, code: ErrorCode, message: String, params: Params) {
+        let error_url = self.program.url().map(str::to_owned);
+        if !self.count_document(error_url.as_deref().unwrap_or("")) {
+            return;
+        }
+        self.program = Program::default();
+        self.emit(Action::ExecutionFailed(ExecutionFailure {
+            code,
+            message,
+            error_url,
+            params,
+        }));
+        self.step = Step::AwaitingDocument;
+    }
+
+    /// Requests a verb's `action` (default: the document URL); 11100 when it cannot be resolved.
+    pub(crate) fn request_action(
+        &mut self,
+        written: Option<&str>,
+        method: Method,
+        params: Params,
+        purpose: FetchPurpose,
+        verb: &str,
+    ) {
+        match self.program.action_url(written, verb) {
+            Ok(url) => self.fetch(url, method, params, purpose),
+            Err(message) => self.execution_failure(INVALID_URL_FORMAT, message, params),
+        }
+    }
+
+    /// Requests an `action` whose answer cannot run (the caller hung up, §7.6/§7.7 [O]).
+    pub(crate) fn request_action_after_hangup(
+        &mut self,
+        written: Option<&str>,
+        method: Method,
+        extra: Params,
+        purpose: FetchPurpose,
+        verb: &str,
+    ) {
+        let mut params = crate::params::base_params(&self.setup, CallStatus::Completed);
+        params.extend(extra);
+        match self.program.action_url(written, verb) {
+            Ok(url) => self.emit(Action::Fetch(FetchRequest {
+                url,
+                method,
+                params,
+                purpose,
+                reply_ignored: true,
+            })),
+            Err(message) => {
+                let url = self.program.url().map(str::to_owned);
+                self.alert(INVALID_URL_FORMAT, Level::Error, message, url);
+            }
+        }
+    }
+
+    /// Resolves a notification URL (status callbacks); a bad one is a warning and is dropped.
+    pub(crate) fn resolve_callback(&mut self, written: Option<&str>) -> Option<String> {
+        match self.program.resolve(written?) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                let url = self.program.url().map(str::to_owned);
+                self.alert(INVALID_URL_FORMAT, Level::Warning, message, url);
+                None
+            }
+        }
+    }
+
+    pub(crate) fn alert(
+        &mut self,
+        code: ErrorCode,
+        level: Level,
+        message: String,
+        url: Option<String>,
+    ) {
+        self.emit(Action::Alert(Alert {
+            code,
+            level,
+            message,
+            url,
+        }));
+    }
+
+    pub(crate) fn on_document(
+        &mut self,
+        document: Document,
+        url: Option<String>,
+        warnings: Vec<Finding>,
+    ) {
+        if !matches!(self.step, Step::AwaitingDocument) {
+            return;
+        }
+        for finding in warnings {
+            let message = format!(
+                "line {}, column {}: {}",
+                finding.line, finding.column, finding.message
+            );
+            self.alert(finding.code, finding.level, message, url.clone());
+        }
+        self.load(document, url);
+    }
+
+    pub(crate) fn on_text_response(&mut self, text: String) {
+        if matches!(self.step, Step::AwaitingDocument) {
+            self.closing_say(text, crate::action::Source::Twiml, HangupBy::Twiml);
+        }
+    }
+
+    pub(crate) fn on_audio_response(&mut self, url: String) {
+        if matches!(self.step, Step::AwaitingDocument) {
+            self.closing_play(url);
+        }
+    }
+
+    pub(crate) fn on_no_usable_twiml(&mut self) {
+        if matches!(self.step, Step::AwaitingDocument) {
+            self.platform_prompt();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(url: Option<&str>) -> Program {
+        Program::new(Document::default(), url.map(str::to_owned))
+    }
+
+    #[test]
+    fn urls_resolve_against_the_document_url() {
+        let base = Some("https://app.example.com/ivr/menu.xml?lang=en#ct=1000");
+        let cases = [
+            (base, "next", Ok("https://app.example.com/ivr/next")),
+            (base, "/root", Ok("https://app.example.com/root")),
+            (base, "../up?x=1", Ok("https://app.example.com/up?x=1")),
+            (
+                base,
+                "?page=2",
+                Ok("https://app.example.com/ivr/menu.xml?page=2"),
+            ),
+            (base, "//other.example/a", Ok("https://other.example/a")),
+            (
+                base,
+                "http://abs.example/b#rc=2",
+                Ok("http://abs.example/b#rc=2"),
+            ),
+            (base, "ftp://files.example/x", Err("ftp")),
+            (None, "https://abs.example/", Ok("https://abs.example/")),
+            (
+                None,
+                "relative",
+                Err("relative but the document has no URL"),
+            ),
+            (None, "http://[::1", Err("not a valid URL")),
+        ];
+        for (base, written, expected) in cases {
+            let got = program(base).resolve(written);
+            match (expected, &got) {
+                (Ok(want), Ok(got)) => assert_eq!(got, want, "{written}"),
+                (Err(fragment), Err(message)) => assert!(message.contains(fragment), "{message}"),
+                _ => panic!("{base:?} + {written}: expected {expected:?}, got {got:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn default_action_is_the_document_url_as_received() {
+        let url = "https://app.example.com/ivr?step=1";
+        assert_eq!(
+            program(Some(url)).action_url(None, "Gather"),
+            Ok(url.to_owned())
+        );
+        let inline = program(None).action_url(None, "Gather");
+        assert!(inline.is_err_and(|message| message.contains("<Gather> has no action")));
+    }
+}

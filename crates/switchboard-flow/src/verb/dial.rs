@@ -1,0 +1,215 @@
+//! `<Dial>` with `<Number>` nouns or a number as text (§7.7).
+//!
+//! Other nouns (`<Client>`, `<Sip>`, `<Conference>`, `<Queue>`, …) are parsed but not dialled
+//! yet: each draws an ERROR alert (13000), and a `<Dial>` left with nothing to ring continues
+//! with the next verb. Ring timeout and `timeLimit` are the driver's (it knows when the child
+//! answers); `hangupOnStar` is seen here. When the leg ends, `action` is requested with
+//! `DialCallStatus`/`DialCallSid`/`DialCallDuration`/`DialBridged`, or, without `action`, the
+//! next verb runs. A whisper leg cannot dial (13201).
+
+use switchboard_core::error_code::{DIAL_FROM_DIAL_SEGMENT, DIAL_GENERIC, INVALID_URL_FORMAT};
+use switchboard_twiml::verb::Dial;
+use switchboard_twiml::{Level, Method, Noun};
+
+use crate::action::{self, Action, Callback, DialResult, DialTarget, FetchPurpose, HangupBy};
+use crate::call::{Call, STOP_GRACE_MS, Step};
+use crate::input::DialOutcome;
+use crate::params::{Params, push};
+use crate::verb::record::words;
+
+/// A running `<Dial>`.
+#[derive(Debug)]
+pub(crate) struct DialRun {
+    action: Option<String>,
+    method: Method,
+    hangup_on_star: bool,
+    /// `EndDial` was sent.
+    ending: bool,
+    caller_hung_up: bool,
+    /// After the caller hung up: give up waiting for `DialEnded` then.
+    grace_until_ms: Option<u64>,
+}
+
+impl DialRun {
+    pub(crate) fn deadline(&self) -> Option<u64> {
+        self.grace_until_ms
+    }
+
+    pub(crate) fn is_ending(&self) -> bool {
+        self.ending
+    }
+}
+
+fn noun_name(noun: &Noun) -> &'static str {
+    match noun {
+        Noun::Number(_) => "Number",
+        Noun::Client(_) => "Client",
+        Noun::Sip(_) => "Sip",
+        Noun::Conference(_) => "Conference",
+        Noun::Queue(_) => "Queue",
+        Noun::Application(_) => "Application",
+        Noun::Sim(_) => "Sim",
+        Noun::WhatsApp(_) => "WhatsApp",
+    }
+}
+
+impl Call {
+    pub(crate) fn start_dial(&mut self, dial: Dial) {
+        let url = self.program.url().map(str::to_owned);
+        if self.setup.whisper {
+            let message = "<Dial> cannot run in a whisper (<Number url>) document".to_owned();
+            return self.alert(DIAL_FROM_DIAL_SEGMENT, Level::Error, message, url);
+        }
+        let mut targets = Vec::new();
+        for noun in &dial.nouns {
+            let Noun::Number(number) = noun else {
+                let message = format!(
+                    "<Dial><{}> is not supported by this engine yet; only <Number> is dialled",
+                    noun_name(noun)
+                );
+                self.alert(DIAL_GENERIC, Level::Error, message, url.clone());
+                continue;
+            };
+            let whisper = match number
+                .callbacks
+                .url
+                .as_deref()
+                .map(|u| self.program.resolve(u))
+            {
+                None => None,
+                Some(Ok(whisper)) => Some(whisper),
+                Some(Err(message)) => {
+                    let params = self.params();
+                    return self.execution_failure(INVALID_URL_FORMAT, message, params);
+                }
+            };
+            let status_callback = self
+                .resolve_callback(number.callbacks.status_callback.as_deref())
+                .map(|url| Callback {
+                    url,
+                    method: number.callbacks.status_callback_method,
+                    events: words(&number.callbacks.status_callback_event),
+                });
+            targets.push(DialTarget {
+                number: number.phone_number.clone(),
+                send_digits: number.send_digits.clone(),
+                url: whisper,
+                method: number.callbacks.method,
+                status_callback,
+            });
+        }
+        if !targets.is_empty() {
+            self.ring(dial, targets);
+        }
+    }
+
+    fn ring(&mut self, dial: Dial, targets: Vec<DialTarget>) {
+        self.ensure_answered();
+        let recording_status_callback = self
+            .resolve_callback(dial.recording_status_callback.as_deref())
+            .map(|url| Callback {
+                url,
+                method: dial.recording_status_callback_method,
+                events: words(&dial.recording_status_callback_event),
+            });
+        self.emit(Action::Dial(action::Dial {
+            targets,
+            timeout_s: dial.timeout,
+            time_limit_s: dial.time_limit,
+            caller_id: dial.caller_id.unwrap_or_else(|| self.setup.from.clone()),
+            hangup_on_star: dial.hangup_on_star,
+            record: dial.record,
+            recording_status_callback,
+            answer_on_bridge: dial.answer_on_bridge,
+            ring_tone: dial.ring_tone,
+            sequential: dial.sequential,
+        }));
+        self.step = Step::Dial(Box::new(DialRun {
+            action: dial.action,
+            method: dial.method,
+            hangup_on_star: dial.hangup_on_star,
+            ending: false,
+            caller_hung_up: false,
+            grace_until_ms: None,
+        }));
+    }
+
+    pub(crate) fn dial_digits(&mut self, mut run: Box<DialRun>, digits: &str) {
+        if run.hangup_on_star && !run.ending && digits.contains('*') {
+            self.emit(Action::EndDial);
+            run.ending = true;
+        }
+        self.step = Step::Dial(run);
+    }
+
+    pub(crate) fn dial_caller_hung_up(&mut self, mut run: Box<DialRun>) {
+        if !run.ending {
+            self.emit(Action::EndDial);
+            run.ending = true;
+        }
+        if run.action.is_none() {
+            return self.hang_up(HangupBy::Caller);
+        }
+        run.caller_hung_up = true;
+        run.grace_until_ms = Some(self.now_ms.saturating_add(STOP_GRACE_MS));
+        self.step = Step::Dial(run);
+    }
+
+    pub(crate) fn dial_timer(&mut self, run: Box<DialRun>) {
+        match run.grace_until_ms {
+            Some(until) if self.now_ms >= until => self.hang_up(HangupBy::Caller),
+            _ => self.step = Step::Dial(run),
+        }
+    }
+
+    pub(crate) fn on_dial_ended(&mut self, outcome: DialOutcome) {
+        let run = match std::mem::replace(&mut self.step, Step::Idle) {
+            Step::Dial(run) => run,
+            other => return self.step = other,
+        };
+        self.emit(Action::DialResult(DialResult {
+            status: outcome.status,
+            dial_call_sid: outcome.dial_call_sid.clone(),
+            duration_s: outcome.duration_s,
+            bridged: outcome.bridged,
+        }));
+        let extra = outcome_params(outcome);
+        let (action, purpose) = (run.action.as_deref(), FetchPurpose::DialAction);
+        if run.caller_hung_up {
+            self.request_action_after_hangup(action, run.method, extra, purpose, "Dial");
+            return self.hang_up(HangupBy::Caller);
+        }
+        if action.is_some() {
+            let mut params = self.params();
+            params.extend(extra);
+            self.request_action(action, run.method, params, purpose, "Dial");
+        }
+    }
+}
+
+/// §3.6 parameters.
+fn outcome_params(outcome: DialOutcome) -> Params {
+    let mut params = Params::new();
+    push(&mut params, "DialCallStatus", outcome.status.as_str());
+    push(
+        &mut params,
+        "DialCallSid",
+        outcome.dial_call_sid.into_string(),
+    );
+    push(
+        &mut params,
+        "DialCallDuration",
+        outcome.duration_s.to_string(),
+    );
+    push(&mut params, "DialBridged", outcome.bridged.to_string());
+    if let Some(recording) = outcome.recording {
+        push(&mut params, "RecordingUrl", recording.url);
+        push(&mut params, "RecordingSid", recording.sid.into_string());
+        push(
+            &mut params,
+            "RecordingDuration",
+            recording.duration_s.to_string(),
+        );
+    }
+    params
+}
