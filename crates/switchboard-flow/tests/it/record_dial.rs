@@ -1,0 +1,217 @@
+//! `<Record>` and `<Dial>`.
+
+use switchboard_flow::{Action, DialCallStatus, Direction, Initial};
+
+use crate::{Feed, Harness, check, dial_ended, digits, hung_up, recorded, timer};
+
+const START: &str = "status ringing
+    fetch POST https://app.example.com/voice Initial [ringing]
+    answer
+    status in-progress";
+
+const RECORDING: &str = "RecordingUrl=https://engine.example/Recordings/REdd \
+    RecordingDuration=7 RecordingSid=REdddddddddddddddddddddddddddddddd";
+
+#[test]
+fn record_posts_the_recording_to_the_action() {
+    check(
+        r#"<Record action="/rec" maxLength="30" timeout="3" playBeep="false"/><Say>never</Say>"#,
+        vec![(7000, recorded(7, ""))],
+        &format!(
+            "{START}
+            record max=30 timeout=3 keys=1234567890*# beep=false
+            record-result 7s
+            fetch POST https://app.example.com/rec RecordAction [in-progress] {RECORDING} Digits="
+        ),
+    );
+}
+
+#[test]
+fn record_finish_key_is_seen_by_the_interpreter() {
+    check(
+        r##"<Record finishOnKey="#"/>"##,
+        vec![(3000, digits("5#")), (3100, recorded(7, ""))],
+        &format!(
+            "{START}
+            record max=3600 timeout=5 keys=# beep=true
+            stop-recording
+            record-result 7s
+            fetch POST https://app.example.com/voice RecordAction [in-progress] {RECORDING} Digits=#"
+        ),
+    );
+}
+
+#[test]
+fn record_max_length_is_timed_by_the_interpreter() {
+    let mut harness = Harness::inbound();
+    harness.feed(0, Feed::Doc(r#"<Record maxLength="10"/>"#));
+    assert_eq!(harness.call.poll_timeout(), Some(10_000));
+    harness.feed(10_000, timer());
+    assert_eq!(harness.actions.last(), Some(&Action::StopRecording));
+    // No result within the grace period: treated as empty, the document carries on.
+    harness.feed(15_000, timer());
+    assert!(harness.call.is_finished());
+    assert!(harness.transcript().contains("alert 12400 Warning"));
+}
+
+#[test]
+fn empty_recording_skips_the_action() {
+    check(
+        r#"<Record action="/rec"/><Say>Nothing recorded</Say>"#,
+        vec![(5000, recorded(0, "")), (6000, crate::played())],
+        &format!(
+            "{START}
+            record max=3600 timeout=5 keys=1234567890*# beep=true
+            record-result 0s
+            say twiml loop=1 voice=- lang=en-US: Nothing recorded
+            hangup twiml
+            status completed"
+        ),
+    );
+}
+
+#[test]
+fn caller_hanging_up_during_record_posts_digits_hangup() {
+    check(
+        r#"<Record action="/rec"/>"#,
+        vec![(7000, hung_up()), (7100, recorded(7, ""))],
+        &format!(
+            "{START}
+            record max=3600 timeout=5 keys=1234567890*# beep=true
+            stop-recording
+            record-result 7s
+            fetch POST https://app.example.com/rec RecordAction [completed] reply-ignored {RECORDING} Digits=hangup
+            hangup caller
+            status completed"
+        ),
+    );
+}
+
+#[test]
+fn dial_number_with_action_posts_the_dial_parameters() {
+    check(
+        r#"<Dial action="/dialed" timeout="20" timeLimit="600" callerId="+15005550002"><Number>+15005550003</Number></Dial><Say>never</Say>"#,
+        vec![(30_000, dial_ended(DialCallStatus::Completed, 12, true))],
+        &format!(
+            "{START}
+            dial +15005550003 timeout=20 limit=600 caller_id=+15005550002 star=false
+            dial-result completed 12s bridged=true
+            fetch POST https://app.example.com/dialed DialAction [in-progress] DialCallStatus=completed DialCallSid=CAcccccccccccccccccccccccccccccccc DialCallDuration=12 DialBridged=true"
+        ),
+    );
+}
+
+#[test]
+fn dial_without_action_continues_with_the_next_verb() {
+    check(
+        "<Dial>+15005550003</Dial><Hangup/>",
+        vec![(30_000, dial_ended(DialCallStatus::Busy, 0, false))],
+        &format!(
+            "{START}
+            dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
+            dial-result busy 0s bridged=false
+            hangup twiml
+            status completed"
+        ),
+    );
+}
+
+#[test]
+fn hangup_on_star_ends_the_child_leg() {
+    check(
+        r#"<Dial hangupOnStar="true">+15005550003</Dial>"#,
+        vec![(1000, digits("1*")), (1100, dial_ended(DialCallStatus::Completed, 1, true))],
+        &format!(
+            "{START}
+            dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=true
+            end-dial
+            dial-result completed 1s bridged=true
+            hangup twiml
+            status completed"
+        ),
+    );
+}
+
+#[test]
+fn unsupported_nouns_are_error_alerts_not_silent_skips() {
+    check(
+        "<Dial><Sip>sip:a@example.com</Sip><Number>+15005550003</Number></Dial>",
+        vec![(10, dial_ended(DialCallStatus::NoAnswer, 0, false))],
+        &format!(
+            "status ringing
+            fetch POST https://app.example.com/voice Initial [ringing]
+            alert 13000 Error: <Dial><Sip> is not supported by this engine yet; only <Number> is dialled
+            answer
+            status in-progress
+            dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
+            dial-result no-answer 0s bridged=false
+            hangup twiml
+            status completed"
+        ),
+    );
+    for noun in [
+        "<Client>alice</Client>",
+        "<Conference>room</Conference>",
+        "<Queue>support</Queue>",
+    ] {
+        let document: &'static str = format!("<Dial>{noun}</Dial><Say>next</Say>").leak();
+        let got = crate::run(document, vec![]);
+        assert!(got.contains("alert 13000 Error: <Dial><"), "{got}");
+        assert!(got.contains("say twiml loop=1 voice=- lang=en-US: next"), "{got}");
+    }
+}
+
+#[test]
+fn caller_hanging_up_during_dial_still_posts_the_action() {
+    check(
+        r#"<Dial action="/dialed">+15005550003</Dial>"#,
+        vec![(5000, hung_up()), (5100, dial_ended(DialCallStatus::Completed, 4, true))],
+        &format!(
+            "{START}
+            dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
+            end-dial
+            dial-result completed 4s bridged=true
+            fetch POST https://app.example.com/dialed DialAction [completed] reply-ignored DialCallStatus=completed DialCallSid=CAcccccccccccccccccccccccccccccccc DialCallDuration=4 DialBridged=true
+            hangup caller
+            status completed"
+        ),
+    );
+}
+
+#[test]
+fn whisper_url_is_resolved_and_whisper_legs_cannot_dial_and_bridge_at_the_end() {
+    let got = crate::run(r#"<Dial><Number url="whisper">+15005550003</Number></Dial>"#, vec![]);
+    assert!(got.contains("dial +15005550003"), "{got}");
+    let mut setup = crate::setup(
+        Direction::OutboundDial,
+        Initial::Inline(crate::twiml("<Say>Call for you</Say><Dial>+15005550004</Dial>")),
+    );
+    setup.whisper = true;
+    let mut harness = Harness::new(setup);
+    harness.feed(0, Feed::In(switchboard_flow::Input::Progress(switchboard_flow::Progress::Answered)));
+    harness.feed(900, crate::played());
+    harness.feed(5000, hung_up());
+    crate::assert_transcript(
+        &harness.transcript(),
+        "status initiated
+        status in-progress
+        say twiml loop=1 voice=- lang=en-US: Call for you
+        alert 13201 Error: <Dial> cannot run in a whisper (<Number url>) document
+        bridge
+        hangup caller
+        status completed",
+    );
+}
+
+#[test]
+fn whisper_target_carries_the_resolved_url() {
+    let mut harness = Harness::inbound();
+    harness.feed(0, Feed::Doc(r#"<Dial><Number url="/whisper" method="GET">+15005550003</Number></Dial>"#));
+    let dial = harness.actions.iter().find_map(|action| match action {
+        Action::Dial(dial) => Some(dial.clone()),
+        _ => None,
+    });
+    let target = &dial.expect("a dial action").targets[0];
+    assert_eq!(target.url.as_deref(), Some("https://app.example.com/whisper"));
+    assert_eq!(target.method, switchboard_twiml::Method::Get);
+}
