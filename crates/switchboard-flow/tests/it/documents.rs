@@ -8,8 +8,7 @@ use switchboard_twiml::{Finding, Level, Method};
 use crate::{Feed, Harness, assert_transcript, digits, hung_up, played};
 
 const START: &str = "status ringing\nfetch POST https://app.example.com/voice Initial [ringing]";
-const PROMPT: &str =
-    "say platform loop=1 voice=- lang=en-US: We're sorry, an application error has occurred. Goodbye.";
+const PROMPT: &str = "say platform loop=1 voice=- lang=en-US: We're sorry, an application error has occurred. Goodbye.";
 
 fn feed_all(harness: &mut Harness, feeds: Vec<(u64, Feed)>) -> String {
     for (now_ms, feed) in feeds {
@@ -39,7 +38,9 @@ fn text_and_audio_answers_are_spoken_or_played_then_hang_up() {
             "say twiml loop=1 voice=- lang=en-US: Hello from text",
         ),
         (
-            Input::AudioResponse { url: "https://app.example.com/voice".to_owned() },
+            Input::AudioResponse {
+                url: "https://app.example.com/voice".to_owned(),
+            },
             "play https://app.example.com/voice loop=1",
         ),
     ];
@@ -48,7 +49,9 @@ fn text_and_audio_answers_are_spoken_or_played_then_hang_up() {
         let got = feed_all(&mut harness, vec![(10, Feed::In(input)), (20, played())]);
         assert_transcript(
             &got,
-            &format!("{START}\nanswer\nstatus in-progress\n{media}\nhangup twiml\nstatus completed"),
+            &format!(
+                "{START}\nanswer\nstatus in-progress\n{media}\nhangup twiml\nstatus completed"
+            ),
         );
     }
 }
@@ -77,7 +80,12 @@ fn fifty_documents_without_input_end_the_call_with_an_alert() {
     for step in 1..=49 {
         harness.feed(step, Feed::Doc("<Redirect>/loop</Redirect>"));
     }
-    let fetches = |h: &Harness| h.actions.iter().filter(|a| matches!(a, switchboard_flow::Action::Fetch(_))).count();
+    let fetches = |h: &Harness| {
+        h.actions
+            .iter()
+            .filter(|a| matches!(a, switchboard_flow::Action::Fetch(_)))
+            .count()
+    };
     assert_eq!(fetches(&harness), 50);
     harness.feed(50, Feed::Doc("<Redirect>/loop</Redirect>"));
     harness.feed(60, played());
@@ -116,14 +124,22 @@ fn control_transfer_abandons_the_rest_of_the_document() {
     let got = feed_all(
         &mut harness,
         vec![
-            (0, Feed::Doc(r#"<Gather numDigits="1" action="/a"/><Say>unreached</Say>"#)),
+            (
+                0,
+                Feed::Doc(r#"<Gather numDigits="1" action="/a"/><Say>unreached</Say>"#),
+            ),
             (10, digits("3")),
             (20, Feed::Doc("<Say>From the action</Say>")),
             (30, played()),
         ],
     );
     assert!(!got.contains("unreached"), "{got}");
-    assert!(got.ends_with("say twiml loop=1 voice=- lang=en-US: From the action\nhangup twiml\nstatus completed"), "{got}");
+    assert!(
+        got.ends_with(
+            "say twiml loop=1 voice=- lang=en-US: From the action\nhangup twiml\nstatus completed"
+        ),
+        "{got}"
+    );
 }
 
 #[test]
@@ -187,7 +203,10 @@ fn live_update_with_inline_twiml_runs_it_at_once() {
     let update = Input::LiveUpdate(Initial::Inline(crate::twiml("<Hangup/>")));
     let got = feed_all(
         &mut harness,
-        vec![(0, Feed::Doc(r#"<Pause length="60"/>"#)), (5000, Feed::In(update))],
+        vec![
+            (0, Feed::Doc(r#"<Pause length="60"/>"#)),
+            (5000, Feed::In(update)),
+        ],
     );
     assert_transcript(
         &got,
@@ -203,7 +222,10 @@ fn caller_hanging_up_before_answer_is_canceled_after_is_completed() {
         &format!("{START}\nhangup caller\nstatus canceled"),
     );
     let mut answered = Harness::inbound();
-    let got = feed_all(&mut answered, vec![(0, Feed::Doc("<Say>Hi</Say>")), (10, hung_up())]);
+    let got = feed_all(
+        &mut answered,
+        vec![(0, Feed::Doc("<Say>Hi</Say>")), (10, hung_up())],
+    );
     assert!(got.ends_with("hangup caller\nstatus completed"), "{got}");
 }
 
@@ -212,7 +234,11 @@ fn api_end_completes_or_cancels() {
     let cases = [
         (None, ApiEnd::Completed, "hangup api\nstatus canceled"),
         (None, ApiEnd::Canceled, "hangup api\nstatus canceled"),
-        (Some("<Say>Hi</Say>"), ApiEnd::Completed, "stop-media\nhangup api\nstatus completed"),
+        (
+            Some("<Say>Hi</Say>"),
+            ApiEnd::Completed,
+            "stop-media\nhangup api\nstatus completed",
+        ),
     ];
     for (document, end, tail) in cases {
         let mut harness = Harness::inbound();
@@ -220,7 +246,11 @@ fn api_end_completes_or_cancels() {
             harness.feed(0, Feed::Doc(document));
         }
         harness.feed(100, Feed::In(Input::ApiEnd(end)));
-        assert!(harness.transcript().ends_with(tail), "{}", harness.transcript());
+        assert!(
+            harness.transcript().ends_with(tail),
+            "{}",
+            harness.transcript()
+        );
     }
     // `canceled` does not end an answered call.
     let mut harness = Harness::inbound();
@@ -234,9 +264,17 @@ fn inputs_after_the_end_are_ignored() {
     let mut harness = Harness::inbound();
     harness.feed(0, Feed::Doc("<Hangup/>"));
     let before = harness.actions.len();
-    for feed in [digits("1"), played(), hung_up(), Feed::Doc("<Say>late</Say>")] {
+    for feed in [
+        digits("1"),
+        played(),
+        hung_up(),
+        Feed::Doc("<Say>late</Say>"),
+    ] {
         harness.feed(10, feed);
     }
     assert_eq!(harness.actions.len(), before);
-    assert_eq!(harness.call.status(), switchboard_flow::CallStatus::Completed);
+    assert_eq!(
+        harness.call.status(),
+        switchboard_flow::CallStatus::Completed
+    );
 }

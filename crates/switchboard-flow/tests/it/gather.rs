@@ -90,9 +90,17 @@ fn timeout_runs_from_the_last_digit() {
 fn no_input_falls_through_to_the_next_verb() {
     let cases = [
         // Timeout with nothing.
-        (r#"<Gather timeout="1"/><Say>Bye</Say>"#, vec![(1000, timer())], ""),
+        (
+            r#"<Gather timeout="1"/><Say>Bye</Say>"#,
+            vec![(1000, timer())],
+            "",
+        ),
         // The finish key alone is no input (§10 question 14).
-        (r#"<Gather/><Say>Bye</Say>"#, vec![(300, digits("#"))], "key=Some('#')"),
+        (
+            r#"<Gather/><Say>Bye</Say>"#,
+            vec![(300, digits("#"))],
+            "key=Some('#')",
+        ),
     ];
     for (document, feeds, key) in cases {
         let key = if key.is_empty() { "key=None" } else { key };
@@ -191,17 +199,19 @@ fn inline_twiml_without_action_is_11100_when_the_action_is_needed() {
     harness.feed(10, digits("7"));
     crate::assert_transcript(
         &harness.transcript(),
-        &format!(
-            "status ringing
+        "status ringing
             answer
             status in-progress
             gather [Dtmf] timeout=5 num_digits=Some(1) finish=Some('#') barge_in=true
             gather-result digits=\"7\" speech=None key=None
-            execution-failed 11100 None: <Gather> has no action and the document has no URL to default to (inline TwiML)"
-        ),
+            execution-failed 11100 None: <Gather> has no action and the document has no URL to default to (inline TwiML)",
     );
     let Some(switchboard_flow::Action::ExecutionFailed(failure)) = harness.actions.last() else {
         panic!("the last action is the execution failure");
     };
-    assert!(failure.params.contains(&("Digits".to_owned(), "7".to_owned())));
+    assert!(
+        failure
+            .params
+            .contains(&("Digits".to_owned(), "7".to_owned()))
+    );
 }

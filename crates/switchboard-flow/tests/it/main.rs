@@ -155,7 +155,11 @@ impl Harness {
     }
 
     pub fn transcript(&self) -> String {
-        let lines: Vec<String> = self.actions.iter().map(|a| render(a, self.base_len)).collect();
+        let lines: Vec<String> = self
+            .actions
+            .iter()
+            .map(|a| render(a, self.base_len))
+            .collect();
         lines.join("\n")
     }
 }
@@ -205,7 +209,11 @@ pub fn render(action: &Action, base_len: usize) -> String {
                 .iter()
                 .map(|(name, value)| format!(" {name}={value}"))
                 .collect();
-            let ignored = if fetch.reply_ignored { " reply-ignored" } else { "" };
+            let ignored = if fetch.reply_ignored {
+                " reply-ignored"
+            } else {
+                ""
+            };
             format!(
                 "fetch {} {} {:?} [{status}]{ignored}{}",
                 fetch.method,
@@ -233,7 +241,11 @@ pub fn render(action: &Action, base_len: usize) -> String {
         Action::Pause { length_s } => format!("pause {length_s}"),
         Action::Gather(gather) => format!(
             "gather {:?} timeout={} num_digits={:?} finish={:?} barge_in={}",
-            gather.input, gather.timeout_s, gather.num_digits, gather.finish_on_key, gather.barge_in
+            gather.input,
+            gather.timeout_s,
+            gather.num_digits,
+            gather.finish_on_key,
+            gather.barge_in
         ),
         Action::GatherResult(result) => format!(
             "gather-result digits={:?} speech={:?} key={:?}",
@@ -266,12 +278,19 @@ pub fn render(action: &Action, base_len: usize) -> String {
             sms.from,
             sms.to,
             sms.body,
-            if sms.wants_result { " (wants result)" } else { "" }
+            if sms.wants_result {
+                " (wants result)"
+            } else {
+                ""
+            }
         ),
         Action::Redirect { url } => format!("redirect {url}"),
         Action::Hangup { by } => format!("hangup {}", by.as_str()),
         Action::Reject { reason } => format!("reject {reason}"),
-        Action::Alert(alert) => format!("alert {} {:?}: {}", alert.code.code, alert.level, alert.message),
+        Action::Alert(alert) => format!(
+            "alert {} {:?}: {}",
+            alert.code.code, alert.level, alert.message
+        ),
         Action::StatusChanged(status) => format!("status {status}"),
         Action::Answer => "answer".to_owned(),
         Action::StopMedia => "stop-media".to_owned(),

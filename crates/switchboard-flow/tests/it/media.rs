@@ -27,10 +27,7 @@ fn play_url_digits_and_loop_zero() {
             r#"<Play loop="0">hold.mp3</Play>"#,
             "play https://app.example.com/hold.mp3 loop=0",
         ),
-        (
-            r#"<Play digits="1w2#"/>"#,
-            "play digits=1w2# loop=1",
-        ),
+        (r#"<Play digits="1w2#"/>"#, "play digits=1w2# loop=1"),
         (
             r#"<Play>https://cdn.example/a.wav</Play>"#,
             "play https://cdn.example/a.wav loop=1",

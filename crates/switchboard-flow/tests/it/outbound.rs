@@ -65,7 +65,10 @@ fn unanswered_outbound_calls_end_with_their_status_only() {
 fn canceling_a_queued_call() {
     let mut harness = outbound();
     harness.feed(5, Feed::In(Input::ApiEnd(ApiEnd::Canceled)));
-    assert_transcript(&harness.transcript(), "status queued\nhangup api\nstatus canceled");
+    assert_transcript(
+        &harness.transcript(),
+        "status queued\nhangup api\nstatus canceled",
+    );
 }
 
 #[test]
@@ -77,7 +80,11 @@ fn a_live_update_before_answer_replaces_the_first_document() {
     };
     harness.feed(5, Feed::In(Input::LiveUpdate(update)));
     harness.feed(10, progress(Progress::Answered));
-    assert!(harness.transcript().ends_with("fetch GET https://other.example/first Initial [in-progress]"));
+    assert!(
+        harness
+            .transcript()
+            .ends_with("fetch GET https://other.example/first Initial [in-progress]")
+    );
 }
 
 #[test]
@@ -87,7 +94,12 @@ fn status_callback_parameters_carry_the_call_duration_when_ended() {
     harness.feed(1000, Feed::Doc("<Say>Hi</Say>"));
     harness.feed(43_999, crate::played());
     let params = harness.call.status_callback_params();
-    let value = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let value = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(value("CallStatus").as_deref(), Some("completed"));
     assert_eq!(value("CallDuration").as_deref(), Some("42"));
     assert_eq!(value("Direction").as_deref(), Some("outbound-api"));

@@ -120,7 +120,10 @@ fn dial_without_action_continues_with_the_next_verb() {
 fn hangup_on_star_ends_the_child_leg() {
     check(
         r#"<Dial hangupOnStar="true">+15005550003</Dial>"#,
-        vec![(1000, digits("1*")), (1100, dial_ended(DialCallStatus::Completed, 1, true))],
+        vec![
+            (1000, digits("1*")),
+            (1100, dial_ended(DialCallStatus::Completed, 1, true)),
+        ],
         &format!(
             "{START}
             dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=true
@@ -137,8 +140,7 @@ fn unsupported_nouns_are_error_alerts_not_silent_skips() {
     check(
         "<Dial><Sip>sip:a@example.com</Sip><Number>+15005550003</Number></Dial>",
         vec![(10, dial_ended(DialCallStatus::NoAnswer, 0, false))],
-        &format!(
-            "status ringing
+        "status ringing
             fetch POST https://app.example.com/voice Initial [ringing]
             alert 13000 Error: <Dial><Sip> is not supported by this engine yet; only <Number> is dialled
             answer
@@ -146,8 +148,7 @@ fn unsupported_nouns_are_error_alerts_not_silent_skips() {
             dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
             dial-result no-answer 0s bridged=false
             hangup twiml
-            status completed"
-        ),
+            status completed",
     );
     for noun in [
         "<Client>alice</Client>",
@@ -157,7 +158,10 @@ fn unsupported_nouns_are_error_alerts_not_silent_skips() {
         let document: &'static str = format!("<Dial>{noun}</Dial><Say>next</Say>").leak();
         let got = crate::run(document, vec![]);
         assert!(got.contains("alert 13000 Error: <Dial><"), "{got}");
-        assert!(got.contains("say twiml loop=1 voice=- lang=en-US: next"), "{got}");
+        assert!(
+            got.contains("say twiml loop=1 voice=- lang=en-US: next"),
+            "{got}"
+        );
     }
 }
 
@@ -180,15 +184,25 @@ fn caller_hanging_up_during_dial_still_posts_the_action() {
 
 #[test]
 fn whisper_url_is_resolved_and_whisper_legs_cannot_dial_and_bridge_at_the_end() {
-    let got = crate::run(r#"<Dial><Number url="whisper">+15005550003</Number></Dial>"#, vec![]);
+    let got = crate::run(
+        r#"<Dial><Number url="whisper">+15005550003</Number></Dial>"#,
+        vec![],
+    );
     assert!(got.contains("dial +15005550003"), "{got}");
     let mut setup = crate::setup(
         Direction::OutboundDial,
-        Initial::Inline(crate::twiml("<Say>Call for you</Say><Dial>+15005550004</Dial>")),
+        Initial::Inline(crate::twiml(
+            "<Say>Call for you</Say><Dial>+15005550004</Dial>",
+        )),
     );
     setup.whisper = true;
     let mut harness = Harness::new(setup);
-    harness.feed(0, Feed::In(switchboard_flow::Input::Progress(switchboard_flow::Progress::Answered)));
+    harness.feed(
+        0,
+        Feed::In(switchboard_flow::Input::Progress(
+            switchboard_flow::Progress::Answered,
+        )),
+    );
     harness.feed(900, crate::played());
     harness.feed(5000, hung_up());
     crate::assert_transcript(
@@ -206,12 +220,18 @@ fn whisper_url_is_resolved_and_whisper_legs_cannot_dial_and_bridge_at_the_end() 
 #[test]
 fn whisper_target_carries_the_resolved_url() {
     let mut harness = Harness::inbound();
-    harness.feed(0, Feed::Doc(r#"<Dial><Number url="/whisper" method="GET">+15005550003</Number></Dial>"#));
+    harness.feed(
+        0,
+        Feed::Doc(r#"<Dial><Number url="/whisper" method="GET">+15005550003</Number></Dial>"#),
+    );
     let dial = harness.actions.iter().find_map(|action| match action {
         Action::Dial(dial) => Some(dial.clone()),
         _ => None,
     });
     let target = &dial.expect("a dial action").targets[0];
-    assert_eq!(target.url.as_deref(), Some("https://app.example.com/whisper"));
+    assert_eq!(
+        target.url.as_deref(),
+        Some("https://app.example.com/whisper")
+    );
     assert_eq!(target.method, switchboard_twiml::Method::Get);
 }
