@@ -3,6 +3,10 @@
 //! A caller may act on its own account and on its subaccounts; any other account in a path is
 //! answered like bad credentials (401, 20003), so the existence of other accounts is not revealed.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use axum::http::HeaderMap;
 use base64::Engine;
 use sha2::{Digest, Sha256};
@@ -44,8 +48,54 @@ fn same_secret(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
+/// Recently verified credentials, so a burst of requests does not look the account up (and
+/// hash a key secret) for each one. Entries live one second: a token change, a closed account
+/// or a deleted key takes effect within that second on every node, and at once on the node that
+/// made the change (it calls `forget_all`).
+#[derive(Debug, Default)]
+pub struct AuthCache {
+    entries: Mutex<HashMap<String, (Caller, Instant)>>,
+}
+
+const AUTH_CACHE_TTL: Duration = Duration::from_secs(1);
+const AUTH_CACHE_CAPACITY: usize = 10_000;
+
+impl AuthCache {
+    fn get(&self, header: &str) -> Option<Caller> {
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (caller, verified) = entries.get(header)?;
+        (verified.elapsed() < AUTH_CACHE_TTL).then(|| caller.clone())
+    }
+
+    fn put(&self, header: &str, caller: &Caller) {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= AUTH_CACHE_CAPACITY {
+            entries.retain(|_, (_, verified)| verified.elapsed() < AUTH_CACHE_TTL);
+            if entries.len() >= AUTH_CACHE_CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(header.to_owned(), (caller.clone(), Instant::now()));
+    }
+
+    /// Drops every cached credential (after a change to accounts or keys).
+    pub fn forget_all(&self) {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+}
+
 /// Authenticates the request's credentials.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
+    let header = headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    if let Some(caller) = state.auth_cache.get(header) {
+        return Ok(caller);
+    }
+    let caller = verify(state, headers).await?;
+    state.auth_cache.put(header, &caller);
+    Ok(caller)
+}
+
+async fn verify(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     let (user, password) = basic_credentials(headers).ok_or_else(ApiError::unauthenticated)?;
     if let Some(sid) = Sid::parse(SidKind::Account, &user) {
         let account = load_account(state, sid.as_str()).await?.ok_or_else(ApiError::unauthenticated)?;

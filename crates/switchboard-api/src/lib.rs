@@ -3,6 +3,7 @@
 //! This is the only crate that knows Twilio's REST wire format: paths, PascalCase parameters,
 //! snake_case fields, RFC 2822 dates, the paging envelope and the error JSON (`ApiError`).
 
+pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod form;
@@ -16,13 +17,26 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use switchboard_store::Store;
+use switchboard_webhook::WebhookClient;
 
 pub use error::{ApiError, ApiResult};
 
 /// What every request handler can reach.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
+    /// Base of the absolute URLs the engine hands out (v1 paging, recordings, media).
+    pub public_url: String,
+    /// Recently verified credentials.
+    pub auth_cache: Arc<auth::AuthCache>,
+    /// Sends every outbound webhook (TwiML fetches, callbacks, debugger events).
+    pub webhooks: Arc<WebhookClient>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).field("public_url", &self.public_url).finish()
+    }
 }
 
 /// Milliseconds since the Unix epoch, the engine's timestamp unit.

@@ -7,13 +7,14 @@ mod config;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use switchboard_api::AppState;
 use switchboard_api::resources::account::{self, Bootstrap};
+use switchboard_webhook::{ClientSettings, WebhookClient};
 
 pub use config::{Config, FallbackScope};
 
@@ -51,7 +52,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
         .with_context(|| format!("binding the HTTP listener on {}", config.http))?;
     let address: SocketAddr = listener.local_addr()?;
     let handle = prometheus()?;
-    let state = AppState { store: store.clone() };
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
+    let webhooks = WebhookClient::new(ClientSettings::default()).context("building the webhook client")?;
+    let state = AppState {
+        store: store.clone(),
+        public_url: public_url.trim_end_matches('/').to_owned(),
+        webhooks: Arc::new(webhooks),
+        auth_cache: Arc::default(),
+    };
     let app = switchboard_api::router(state).route("/metrics", get(move || async move { handle.render() }));
     println!("http listening on {address}");
     if config.sip != "off" {

@@ -11,6 +11,7 @@
 //! `synchronous=FULL`; PostgreSQL's default commit), so a 201 means the row survives a crash.
 
 mod backend;
+mod cache;
 mod postgres;
 mod record;
 mod sqlite;
@@ -58,7 +59,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// applies its migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
+        Ok(Arc::new(cache::CachedStore::new(sqlite::SqliteStore::open(url).await?)))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {

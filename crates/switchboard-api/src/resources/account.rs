@@ -243,6 +243,7 @@ pub(crate) async fn update(
     apply_update(&mut account, &params)?;
     account.date_updated = now_ms();
     state.store.update(&account.record()).await?;
+    state.auth_cache.forget_all();
     Ok(Json(account.render()))
 }
 

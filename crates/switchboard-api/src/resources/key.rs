@@ -140,5 +140,6 @@ pub(crate) async fn delete(
     let sid = json_sid(&file, uri.path())?;
     load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
     state.store.delete(Kind::ApiKey, sid).await?;
+    state.auth_cache.forget_all();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

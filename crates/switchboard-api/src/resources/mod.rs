@@ -2,9 +2,11 @@
 //! resource the caller owns, and the 404/405 answers.
 
 pub mod account;
+mod alert;
 mod fields;
 pub mod application;
 pub mod key;
+mod notification;
 pub mod phone_number;
 
 use axum::Router;
@@ -44,6 +46,12 @@ pub(crate) fn routes() -> Router<AppState> {
             "/2010-04-01/Accounts/{account}/Applications/{file}",
             get(application::fetch).post(application::update).delete(application::delete),
         )
+        .route("/2010-04-01/Accounts/{account}/Notifications.json", get(notification::list))
+        .route("/2010-04-01/Accounts/{account}/Notifications/{file}", get(notification::fetch))
+        .route("/2010-04-01/Accounts/{account}/Calls/{call}/Notifications.json", get(notification::list_for_call))
+        .route("/2010-04-01/Accounts/{account}/Calls/{call}/Notifications/{file}", get(notification::fetch_for_call))
+        .route("/v1/Alerts", get(alert::list))
+        .route("/v1/Alerts/{sid}", get(alert::fetch))
         .method_not_allowed_fallback(method_not_allowed)
 }
 

@@ -1,0 +1,65 @@
+//! Recording alerts: every webhook failure or warning is stored once (Monitor v1 Alerts and 2010
+//! Notifications are two views of it) and pushed to the account's debugger webhook.
+//!
+//! The push is fire-and-forget on its own task: a slow or failing debugger endpoint never delays
+//! the call or message that raised the alert. Its own failure is logged, not alerted again (an
+//! alert about the alert pipe would loop).
+
+use serde_json::{Value, json};
+use switchboard_core::{Sid, SidKind, date};
+use switchboard_store::{Kind, Record};
+use switchboard_webhook::{AlertRecord, CookieJar, DebugEventContext, Method, WebhookRequest, debug_event_params};
+
+use crate::auth::load_account;
+use crate::error::ApiResult;
+use crate::{AppState, now_ms};
+
+/// Stores `alert` for `account_sid` (about `resource_sid`, a CallSid or MessageSid) and pushes
+/// it to the account's debugger webhook if one is set. Returns the alert's SID.
+pub async fn record(
+    state: &AppState,
+    account_sid: &str,
+    resource_sid: Option<&str>,
+    alert: &AlertRecord,
+) -> ApiResult<String> {
+    let sid = Sid::generate(SidKind::Notification).into_string();
+    let now = now_ms();
+    let mut doc = serde_json::to_value(alert).map_err(switchboard_store::StoreError::from)?;
+    doc["sid"] = json!(sid);
+    doc["account_sid"] = json!(account_sid);
+    doc["resource_sid"] = json!(resource_sid);
+    doc["date_created"] = json!(now);
+    let mut row = Record::new(Kind::Alert, sid.clone(), account_sid.to_owned(), now, doc);
+    row.parent_sid = resource_sid.map(str::to_owned);
+    row.status = Some(alert.level.monitor_name().to_owned());
+    row.date_key = Some(now);
+    state.store.insert(&row).await?;
+    metrics::counter!("switchboard_alerts_total", "level" => alert.level.monitor_name()).increment(1);
+    if let Some(account) = load_account(state, account_sid).await?
+        && !account.debugger_webhook_url.is_empty()
+    {
+        let context = DebugEventContext {
+            sid: sid.clone(),
+            account_sid: account.sid.clone(),
+            parent_account_sid: (!account.is_main()).then(|| account.owner_account_sid.clone()),
+            timestamp: date::iso8601(now),
+            resource_sid: resource_sid.map(str::to_owned),
+            service_sid: None,
+        };
+        let request = WebhookRequest::form(account.debugger_webhook_url.clone(), Method::Post, debug_event_params(alert, &context));
+        let client = state.webhooks.clone();
+        let token = account.auth_token.clone();
+        tokio::spawn(async move {
+            let exchange = client.send(&request, &token, &mut CookieJar::default()).await;
+            if !matches!(exchange.status(), Some(200..=299)) {
+                tracing::warn!(url = %exchange.request.url, status = ?exchange.status(), "debugger webhook failed");
+            }
+        });
+    }
+    Ok(sid)
+}
+
+/// The stored alert document's record, for the REST views.
+pub(crate) fn alert_of(doc: &Value) -> Option<AlertRecord> {
+    serde_json::from_value(doc.clone()).ok()
+}

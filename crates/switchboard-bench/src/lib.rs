@@ -1,0 +1,1 @@
+//! Benchmark harnesses and the baselines they are measured against; see `BENCHMARKS.md`.
