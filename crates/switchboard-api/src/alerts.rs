@@ -8,7 +8,9 @@
 use serde_json::{Value, json};
 use switchboard_core::{Sid, SidKind, date};
 use switchboard_store::{Kind, Record};
-use switchboard_webhook::{AlertRecord, CookieJar, DebugEventContext, Method, WebhookRequest, debug_event_params};
+use switchboard_webhook::{
+    AlertRecord, CookieJar, DebugEventContext, Method, WebhookRequest, debug_event_params,
+};
 
 use crate::auth::load_account;
 use crate::error::ApiResult;
@@ -34,7 +36,8 @@ pub async fn record(
     row.status = Some(alert.level.monitor_name().to_owned());
     row.date_key = Some(now);
     state.store.insert(&row).await?;
-    metrics::counter!("switchboard_alerts_total", "level" => alert.level.monitor_name()).increment(1);
+    metrics::counter!("switchboard_alerts_total", "level" => alert.level.monitor_name())
+        .increment(1);
     if let Some(account) = load_account(state, account_sid).await?
         && !account.debugger_webhook_url.is_empty()
     {
@@ -46,11 +49,17 @@ pub async fn record(
             resource_sid: resource_sid.map(str::to_owned),
             service_sid: None,
         };
-        let request = WebhookRequest::form(account.debugger_webhook_url.clone(), Method::Post, debug_event_params(alert, &context));
+        let request = WebhookRequest::form(
+            account.debugger_webhook_url.clone(),
+            Method::Post,
+            debug_event_params(alert, &context),
+        );
         let client = state.webhooks.clone();
         let token = account.auth_token.clone();
         tokio::spawn(async move {
-            let exchange = client.send(&request, &token, &mut CookieJar::default()).await;
+            let exchange = client
+                .send(&request, &token, &mut CookieJar::default())
+                .await;
             if !matches!(exchange.status(), Some(200..=299)) {
                 tracing::warn!(url = %exchange.request.url, status = ?exchange.status(), "debugger webhook failed");
             }

@@ -29,7 +29,10 @@ pub struct Caller {
 
 /// The hex SHA-256 under which an API key secret is stored (secrets are shown once, never kept).
 pub fn secret_digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -38,7 +41,9 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
@@ -62,13 +67,19 @@ const AUTH_CACHE_CAPACITY: usize = 10_000;
 
 impl AuthCache {
     fn get(&self, header: &str) -> Option<Caller> {
-        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let (caller, verified) = entries.get(header)?;
         (verified.elapsed() < AUTH_CACHE_TTL).then(|| caller.clone())
     }
 
     fn put(&self, header: &str, caller: &Caller) {
-        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if entries.len() >= AUTH_CACHE_CAPACITY {
             entries.retain(|_, (_, verified)| verified.elapsed() < AUTH_CACHE_TTL);
             if entries.len() >= AUTH_CACHE_CAPACITY {
@@ -80,13 +91,19 @@ impl AuthCache {
 
     /// Drops every cached credential (after a change to accounts or keys).
     pub fn forget_all(&self) {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
     }
 }
 
 /// Authenticates the request's credentials.
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
-    let header = headers.get("authorization").and_then(|value| value.to_str().ok()).unwrap_or_default();
+    let header = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
     if let Some(caller) = state.auth_cache.get(header) {
         return Ok(caller);
     }
@@ -98,30 +115,48 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> ApiResult<Ca
 async fn verify(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     let (user, password) = basic_credentials(headers).ok_or_else(ApiError::unauthenticated)?;
     if let Some(sid) = Sid::parse(SidKind::Account, &user) {
-        let account = load_account(state, sid.as_str()).await?.ok_or_else(ApiError::unauthenticated)?;
+        let account = load_account(state, sid.as_str())
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
         if !same_secret(&password, &account.auth_token) || account.status == "closed" {
             return Err(ApiError::unauthenticated());
         }
-        return Ok(Caller { account, key_sid: None });
+        return Ok(Caller {
+            account,
+            key_sid: None,
+        });
     }
     if let Some(sid) = Sid::parse(SidKind::ApiKey, &user) {
-        let record = state.store.get(Kind::ApiKey, sid.as_str()).await?.ok_or_else(ApiError::unauthenticated)?;
-        let key: ApiKey = serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
+        let record = state
+            .store
+            .get(Kind::ApiKey, sid.as_str())
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
+        let key: ApiKey =
+            serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
         if !same_secret(&secret_digest(&password), &key.secret_sha256) {
             return Err(ApiError::unauthenticated());
         }
-        let account = load_account(state, &key.account_sid).await?.ok_or_else(ApiError::unauthenticated)?;
+        let account = load_account(state, &key.account_sid)
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
         if account.status == "closed" {
             return Err(ApiError::unauthenticated());
         }
-        return Ok(Caller { account, key_sid: Some(key.sid) });
+        return Ok(Caller {
+            account,
+            key_sid: Some(key.sid),
+        });
     }
     Err(ApiError::unauthenticated())
 }
 
 pub async fn load_account(state: &AppState, sid: &str) -> ApiResult<Option<Account>> {
-    let Some(record) = state.store.get(Kind::Account, sid).await? else { return Ok(None) };
-    let account = serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
+    let Some(record) = state.store.get(Kind::Account, sid).await? else {
+        return Ok(None);
+    };
+    let account =
+        serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
     Ok(Some(account))
 }
 

@@ -17,7 +17,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 400 with `code`, as every parameter validation answers.
@@ -36,7 +40,11 @@ impl ApiError {
 
     /// Twilio's 401 for missing or wrong credentials.
     pub fn unauthenticated() -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, error_code::AUTHENTICATION_FAILED, "Authenticate")
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            error_code::AUTHENTICATION_FAILED,
+            "Authenticate",
+        )
     }
 }
 
@@ -50,9 +58,10 @@ impl IntoResponse for ApiError {
         });
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert("www-authenticate", axum::http::HeaderValue::from_static("Basic realm=\"Twilio API\""));
+            response.headers_mut().insert(
+                "www-authenticate",
+                axum::http::HeaderValue::from_static("Basic realm=\"Twilio API\""),
+            );
         }
         response
     }

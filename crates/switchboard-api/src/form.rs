@@ -23,7 +23,10 @@ impl Params {
     /// Parses `a=1&b=%20x+y` strictly.
     pub fn parse(bytes: &[u8]) -> Result<Params, ApiError> {
         let mut pairs = Vec::new();
-        for piece in bytes.split(|byte| *byte == b'&').filter(|piece| !piece.is_empty()) {
+        for piece in bytes
+            .split(|byte| *byte == b'&')
+            .filter(|piece| !piece.is_empty())
+        {
             let (name, value) = match piece.iter().position(|byte| *byte == b'=') {
                 Some(at) => (&piece[..at], &piece[at + 1..]),
                 None => (piece, &b""[..]),
@@ -35,17 +38,29 @@ impl Params {
 
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
     }
 
     /// Every value of `name`, in order.
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
     }
 }
 
 fn decode(raw: &[u8]) -> Result<String, ApiError> {
-    let malformed = || ApiError::bad_request(error_code::INVALID_PARAMETER, "The request body is not a valid form");
+    let malformed = || {
+        ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            "The request body is not a valid form",
+        )
+    };
     let mut bytes = Vec::with_capacity(raw.len());
     let mut index = 0;
     while index < raw.len() {
@@ -61,8 +76,12 @@ fn decode(raw: &[u8]) -> Result<String, ApiError> {
         }
         index += 1;
     }
-    String::from_utf8(bytes)
-        .map_err(|_| ApiError::bad_request(error_code::INVALID_PARAMETER, "The request is not valid UTF-8"))
+    String::from_utf8(bytes).map_err(|_| {
+        ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            "The request is not valid UTF-8",
+        )
+    })
 }
 
 /// Extracts a form body (any method) capped at `MAX_BODY_BYTES`.
@@ -73,13 +92,15 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request<Body>, _state: &S) -> Result<FormBody, ApiError> {
-        let bytes = to_bytes(request.into_body(), MAX_BODY_BYTES).await.map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                error_code::PAYLOAD_TOO_LARGE,
-                format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
-            )
-        })?;
+        let bytes = to_bytes(request.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    error_code::PAYLOAD_TOO_LARGE,
+                    format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
+                )
+            })?;
         Ok(FormBody(Params::parse(&bytes)?))
     }
 }
@@ -100,7 +121,14 @@ mod tests {
         assert_eq!(params.get("Body"), Some("café au lait"));
         assert_eq!(params.all("E"), vec!["", "2"]);
         assert_eq!(params.get("F"), Some(""));
-        for bad in [&b"A=%"[..], b"A=%2", b"A=%zz", b"A=%C3", b"A=\xff", b"%ff=1"] {
+        for bad in [
+            &b"A=%"[..],
+            b"A=%2",
+            b"A=%zz",
+            b"A=%C3",
+            b"A=\xff",
+            b"%ff=1",
+        ] {
             assert!(Params::parse(bad).is_err(), "{bad:?}");
         }
     }

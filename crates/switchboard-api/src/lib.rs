@@ -35,7 +35,10 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("store", &self.store).field("public_url", &self.public_url).finish()
+        f.debug_struct("AppState")
+            .field("store", &self.store)
+            .field("public_url", &self.public_url)
+            .finish()
     }
 }
 

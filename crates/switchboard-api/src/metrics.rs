@@ -18,6 +18,7 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("route", route), ("method", method), ("status", status)];
     metrics::counter!("switchboard_http_requests_total", &labels).increment(1);
-    metrics::histogram!("switchboard_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("switchboard_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     response
 }

@@ -32,7 +32,10 @@ pub struct PageRequest {
 impl PageRequest {
     pub fn from_params(params: &Params) -> ApiResult<PageRequest> {
         let invalid = |name: &str, value: &str| {
-            ApiError::bad_request(error_code::INVALID_PARAMETER, format!("Invalid {name}: {value:?}"))
+            ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("Invalid {name}: {value:?}"),
+            )
         };
         let page_size = match params.get("PageSize") {
             None => DEFAULT_PAGE_SIZE,
@@ -43,15 +46,26 @@ impl PageRequest {
         };
         let page = match params.get("Page") {
             None => 0,
-            Some(text) => text.parse::<i64>().ok().filter(|page| *page >= 0).ok_or_else(|| invalid("Page", text))?,
+            Some(text) => text
+                .parse::<i64>()
+                .ok()
+                .filter(|page| *page >= 0)
+                .ok_or_else(|| invalid("Page", text))?,
         };
         let token = match params.get("PageToken") {
             None | Some("") => None,
             Some(text) => Some(parse_token(text).ok_or_else(|| {
-                ApiError::bad_request(error_code::INVALID_PAGE_TOKEN, format!("Invalid PageToken: {text:?}"))
+                ApiError::bad_request(
+                    error_code::INVALID_PAGE_TOKEN,
+                    format!("Invalid PageToken: {text:?}"),
+                )
             })?),
         };
-        Ok(PageRequest { page, page_size, token })
+        Ok(PageRequest {
+            page,
+            page_size,
+            token,
+        })
     }
 }
 
@@ -81,7 +95,11 @@ pub struct Page {
 }
 
 /// Runs `query` (its kind, owner and filters) for the requested page.
-pub async fn fetch_page(store: &dyn Store, mut query: ListQuery, request: PageRequest) -> ApiResult<Page> {
+pub async fn fetch_page(
+    store: &dyn Store,
+    mut query: ListQuery,
+    request: PageRequest,
+) -> ApiResult<Page> {
     query.limit = request.page_size + 1;
     let mut has_next;
     let mut records = match request.token {
@@ -107,18 +125,30 @@ pub async fn fetch_page(store: &dyn Store, mut query: ListQuery, request: PageRe
     if matches!(request.token, Some(Token::Before(_))) {
         has_next = true;
     }
-    Ok(Page { records, request, has_next })
+    Ok(Page {
+        records,
+        request,
+        has_next,
+    })
 }
 
 impl Page {
     /// The Twilio envelope around `items`, under `key`, for the list at `path` with `filters`
     /// (the non-paging query parameters, kept in every page URI).
-    pub fn envelope(&self, path: &str, filters: &[(&str, String)], key: &str, items: Vec<Value>) -> Value {
+    pub fn envelope(
+        &self,
+        path: &str,
+        filters: &[(&str, String)],
+        key: &str,
+        items: Vec<Value>,
+    ) -> Value {
         let size = self.request.page_size;
         let page = self.request.page;
         let uri = |page: i64, token: Option<String>| {
-            let mut query: Vec<String> =
-                filters.iter().map(|(name, value)| format!("{name}={}", encode(value))).collect();
+            let mut query: Vec<String> = filters
+                .iter()
+                .map(|(name, value)| format!("{name}={}", encode(value)))
+                .collect();
             query.push(format!("PageSize={size}"));
             query.push(format!("Page={page}"));
             if let Some(token) = token {
@@ -166,14 +196,31 @@ mod tests {
 
     #[test]
     fn tokens_and_sizes_are_validated() {
-        let parse = |query: &str| PageRequest::from_params(&Params::parse(query.as_bytes()).unwrap());
+        let parse =
+            |query: &str| PageRequest::from_params(&Params::parse(query.as_bytes()).unwrap());
         assert_eq!(parse("").unwrap().page_size, 50);
         assert_eq!(parse("PageSize=5000").unwrap().page_size, 1000);
-        assert_eq!(parse("PageToken=PA12").unwrap().token, Some(Token::After(12)));
-        assert_eq!(parse("PageToken=PB3").unwrap().token, Some(Token::Before(3)));
-        for bad in ["PageSize=0", "PageSize=x", "Page=-1", "PageToken=XX1", "PageToken=PA", "PageToken=PA-4"] {
+        assert_eq!(
+            parse("PageToken=PA12").unwrap().token,
+            Some(Token::After(12))
+        );
+        assert_eq!(
+            parse("PageToken=PB3").unwrap().token,
+            Some(Token::Before(3))
+        );
+        for bad in [
+            "PageSize=0",
+            "PageSize=x",
+            "Page=-1",
+            "PageToken=XX1",
+            "PageToken=PA",
+            "PageToken=PA-4",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse("PageToken=PAx").unwrap_err().code, error_code::INVALID_PAGE_TOKEN);
+        assert_eq!(
+            parse("PageToken=PAx").unwrap_err().code,
+            error_code::INVALID_PAGE_TOKEN
+        );
     }
 }

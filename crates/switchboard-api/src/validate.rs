@@ -12,8 +12,13 @@ pub fn webhook_url(name: &str, value: &str, code: ErrorCode) -> ApiResult<String
         return Ok(String::new());
     }
     match url::Url::parse(value) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => Ok(value.to_owned()),
-        _ => Err(ApiError::bad_request(code, format!("{name} is not a valid URL: {value}"))),
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(value.to_owned())
+        }
+        _ => Err(ApiError::bad_request(
+            code,
+            format!("{name} is not a valid URL: {value}"),
+        )),
     }
 }
 
@@ -23,7 +28,10 @@ pub fn method(name: &str, value: &str, code: ErrorCode) -> ApiResult<String> {
     if upper == "GET" || upper == "POST" {
         Ok(upper)
     } else {
-        Err(ApiError::bad_request(code, format!("{name} must be GET or POST, not {value:?}")))
+        Err(ApiError::bad_request(
+            code,
+            format!("{name} must be GET or POST, not {value:?}"),
+        ))
     }
 }
 
@@ -32,7 +40,10 @@ pub fn boolean(name: &str, value: &str) -> ApiResult<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(ApiError::bad_request(error_code::INVALID_PARAMETER, format!("{name} must be true or false"))),
+        _ => Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!("{name} must be true or false"),
+        )),
     }
 }
 
@@ -49,7 +60,10 @@ pub fn friendly_name(value: &str) -> ApiResult<String> {
 
 /// An E.164 number, with the spaces, dashes, dots and parentheses people type removed.
 pub fn e164(value: &str) -> Option<String> {
-    let compact: String = value.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+    let compact: String = value
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .collect();
     let digits = compact.strip_prefix('+')?;
     let valid = (2..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
@@ -60,14 +74,20 @@ pub fn e164(value: &str) -> Option<String> {
 /// The way `(415) 555-1212` is written for a North American number; other numbers as given.
 pub fn formatted_number(e164: &str) -> String {
     match e164.strip_prefix("+1") {
-        Some(rest) if rest.len() == 10 => format!("({}) {}-{}", &rest[..3], &rest[3..6], &rest[6..]),
+        Some(rest) if rest.len() == 10 => {
+            format!("({}) {}-{}", &rest[..3], &rest[3..6], &rest[6..])
+        }
         _ => e164.to_owned(),
     }
 }
 
 /// Whether a number is a North American toll-free number.
 pub fn is_toll_free(e164: &str) -> bool {
-    ["+1800", "+1833", "+1844", "+1855", "+1866", "+1877", "+1888"].iter().any(|prefix| e164.starts_with(prefix))
+    [
+        "+1800", "+1833", "+1844", "+1855", "+1866", "+1877", "+1888",
+    ]
+    .iter()
+    .any(|prefix| e164.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -77,7 +97,15 @@ mod tests {
     #[test]
     fn numbers() {
         assert_eq!(e164("+1 (415) 555-1212").as_deref(), Some("+14155551212"));
-        for bad in ["4155551212", "+", "+0123", "+1415555121212345", "+1415abc", "", "++1415"] {
+        for bad in [
+            "4155551212",
+            "+",
+            "+0123",
+            "+1415555121212345",
+            "+1415abc",
+            "",
+            "++1415",
+        ] {
             assert_eq!(e164(bad), None, "{bad}");
         }
         assert_eq!(formatted_number("+14155551212"), "(415) 555-1212");
@@ -88,12 +116,27 @@ mod tests {
     #[test]
     fn urls_and_methods() {
         let code = error_code::INVALID_URL;
-        assert_eq!(webhook_url("VoiceUrl", " https://a.example/x?y=1#ct=100 ", code).unwrap(), "https://a.example/x?y=1#ct=100");
+        assert_eq!(
+            webhook_url("VoiceUrl", " https://a.example/x?y=1#ct=100 ", code).unwrap(),
+            "https://a.example/x?y=1#ct=100"
+        );
         assert_eq!(webhook_url("VoiceUrl", "", code).unwrap(), "");
-        for bad in ["ftp://a/b", "example.com/voice", "http://", "javascript:alert(1)"] {
-            assert_eq!(webhook_url("VoiceUrl", bad, code).unwrap_err().code, code, "{bad}");
+        for bad in [
+            "ftp://a/b",
+            "example.com/voice",
+            "http://",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(
+                webhook_url("VoiceUrl", bad, code).unwrap_err().code,
+                code,
+                "{bad}"
+            );
         }
-        assert_eq!(method("VoiceMethod", "get", error_code::INVALID_METHOD).unwrap(), "GET");
+        assert_eq!(
+            method("VoiceMethod", "get", error_code::INVALID_METHOD).unwrap(),
+            "GET"
+        );
         assert!(method("VoiceMethod", "PUT", error_code::INVALID_METHOD).is_err());
     }
 }

@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "A self-hostable, Twilio-compatible voice and messaging engine")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "A self-hostable, Twilio-compatible voice and messaging engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,11 +52,14 @@ enum TwimlCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Twiml { command: TwimlCommand::Check { files, messaging } } => twiml_check::run(&files, messaging),
+        Command::Twiml {
+            command: TwimlCommand::Check { files, messaging },
+        } => twiml_check::run(&files, messaging),
         Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(args))),
-        Command::Account { show_token, settings } => {
-            runtime().and_then(|runtime| runtime.block_on(account(show_token, settings)))
-        }
+        Command::Account {
+            show_token,
+            settings,
+        } => runtime().and_then(|runtime| runtime.block_on(account(show_token, settings))),
     };
     match outcome {
         Ok(code) => code,
@@ -64,7 +71,9 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 async fn serve(args: settings::ServeArgs) -> anyhow::Result<ExitCode> {

@@ -51,7 +51,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_ACCOUNT_SID", hide = true)]
     #[serde(skip_serializing_if = "Option::is_none")]
     account_sid: Option<String>,
-    #[arg(long, env = "SWITCHBOARD_AUTH_TOKEN", hide = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_AUTH_TOKEN",
+        hide = true,
+        hide_env_values = true
+    )]
     #[serde(skip_serializing_if = "Option::is_none")]
     auth_token: Option<String>,
 }
@@ -72,11 +77,18 @@ impl ServeArgs {
 fn resolve(file: Option<&std::path::Path>, overrides: &impl Serialize) -> anyhow::Result<Config> {
     let mut figment = Figment::from(Serialized::defaults(Config::default()));
     if let Some(path) = file {
-        anyhow::ensure!(path.is_file(), "config file {} does not exist", path.display());
+        anyhow::ensure!(
+            path.is_file(),
+            "config file {} does not exist",
+            path.display()
+        );
         figment = figment.merge(Toml::file_exact(path));
     }
     let config: Config = figment.merge(Serialized::defaults(overrides)).extract()?;
-    debug_assert!(matches!(config.fallback_scope, FallbackScope::All | FallbackScope::Initial));
+    debug_assert!(matches!(
+        config.fallback_scope,
+        FallbackScope::All | FallbackScope::Initial
+    ));
     Ok(config)
 }
 

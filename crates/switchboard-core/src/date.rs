@@ -10,12 +10,16 @@ fn to_datetime(epoch_ms: i64) -> DateTime<Utc> {
 
 /// `Thu, 04 Jul 2024 17:03:24 +0000`, as the 2010-04-01 API writes dates.
 pub fn rfc2822(epoch_ms: i64) -> String {
-    to_datetime(epoch_ms).format("%a, %d %b %Y %H:%M:%S +0000").to_string()
+    to_datetime(epoch_ms)
+        .format("%a, %d %b %Y %H:%M:%S +0000")
+        .to_string()
 }
 
 /// `2024-07-04T17:03:24Z`, as the v1 APIs write dates.
 pub fn iso8601(epoch_ms: i64) -> String {
-    to_datetime(epoch_ms).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    to_datetime(epoch_ms)
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Parses an ISO 8601 date-time (`2024-07-04T17:03:24Z`, offsets allowed) or a bare date

@@ -201,10 +201,18 @@ mod tests {
     #[test]
     fn registry_is_sorted_and_unique() {
         for pair in ALL.windows(2) {
-            assert!(pair[0].code < pair[1].code, "{:?} before {:?}", pair[0], pair[1]);
+            assert!(
+                pair[0].code < pair[1].code,
+                "{:?} before {:?}",
+                pair[0],
+                pair[1]
+            );
         }
         assert_eq!(ErrorCode::lookup(11200), Some(HTTP_RETRIEVAL_FAILURE));
         assert_eq!(ErrorCode::lookup(1), None);
-        assert_eq!(NOT_FOUND.more_info(), "https://www.twilio.com/docs/errors/20404");
+        assert_eq!(
+            NOT_FOUND.more_info(),
+            "https://www.twilio.com/docs/errors/20404"
+        );
     }
 }

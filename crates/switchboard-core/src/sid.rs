@@ -54,7 +54,8 @@ impl Sid {
     /// and normalised to lower case, so lookups never miss on case.
     pub fn parse(kind: SidKind, text: &str) -> Option<Sid> {
         let (prefix, hex) = text.split_at_checked(2)?;
-        if prefix != kind.prefix() || hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if prefix != kind.prefix() || hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit())
+        {
             return None;
         }
         Some(Sid(format!("{prefix}{}", hex.to_ascii_lowercase())))
@@ -106,7 +107,10 @@ mod tests {
             ("PN0123456789abcdef0123456789abcdeg", None),
             ("PN0123456789abcdef0123456789abcdef0", None),
             ("pn0123456789abcdef0123456789abcdef", None),
-            ("PN0123456789ABCDEF0123456789abcdef", Some("PN0123456789abcdef0123456789abcdef")),
+            (
+                "PN0123456789ABCDEF0123456789abcdef",
+                Some("PN0123456789abcdef0123456789abcdef"),
+            ),
             ("PNé123456789abcdef0123456789abcde", None),
         ];
         for (input, expected) in cases {

@@ -55,16 +55,29 @@ impl Config {
         let (low, high) = self
             .rtp_ports
             .split_once('-')
-            .and_then(|(low, high)| Some((low.trim().parse::<u16>().ok()?, high.trim().parse::<u16>().ok()?)))
-            .ok_or_else(|| anyhow::anyhow!("--rtp-ports must be LOW-HIGH, not {:?}", self.rtp_ports))?;
-        anyhow::ensure!(low > 0 && low < high, "--rtp-ports {low}-{high}: LOW must be above 0 and below HIGH");
+            .and_then(|(low, high)| {
+                Some((
+                    low.trim().parse::<u16>().ok()?,
+                    high.trim().parse::<u16>().ok()?,
+                ))
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!("--rtp-ports must be LOW-HIGH, not {:?}", self.rtp_ports)
+            })?;
+        anyhow::ensure!(
+            low > 0 && low < high,
+            "--rtp-ports {low}-{high}: LOW must be above 0 and below HIGH"
+        );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("http://") || url.starts_with("https://"),
                 "--public-url must be an http(s) URL, not {url:?}"
             );
         }
-        anyhow::ensure!(!self.error_prompt.trim().is_empty(), "--error-prompt must not be empty");
+        anyhow::ensure!(
+            !self.error_prompt.trim().is_empty(),
+            "--error-prompt must not be empty"
+        );
         Ok(())
     }
 }

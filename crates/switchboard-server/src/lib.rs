@@ -24,13 +24,18 @@ fn prometheus() -> anyhow::Result<PrometheusHandle> {
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
-    let handle = PrometheusBuilder::new().install_recorder().context("installing the metrics recorder")?;
+    let handle = PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
 /// Runs the engine until `shutdown` resolves, then stops accepting, lets in-flight requests
 /// finish and closes the store.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     config.validate()?;
     let store = switchboard_store::open(&config.database)
         .await
@@ -38,34 +43,52 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'st
     let configured = match (&config.account_sid, &config.auth_token) {
         (Some(sid), Some(token)) => Some((sid.as_str(), token.as_str())),
         (None, None) => None,
-        _ => anyhow::bail!("SWITCHBOARD_ACCOUNT_SID and SWITCHBOARD_AUTH_TOKEN must be set together"),
+        _ => {
+            anyhow::bail!("SWITCHBOARD_ACCOUNT_SID and SWITCHBOARD_AUTH_TOKEN must be set together")
+        }
     };
     match account::bootstrap(store.as_ref(), configured).await? {
         Bootstrap::Created(account) => {
-            eprintln!("created account {} with auth token {}", account.sid, account.auth_token);
+            eprintln!(
+                "created account {} with auth token {}",
+                account.sid, account.auth_token
+            );
             eprintln!("(shown once; `switchboard account --show-token` prints it again)");
         }
-        Bootstrap::Existing(account) => tracing::info!(account = %account.sid, "main account ready"),
+        Bootstrap::Existing(account) => {
+            tracing::info!(account = %account.sid, "main account ready")
+        }
     }
     let listener = tokio::net::TcpListener::bind(&config.http)
         .await
         .with_context(|| format!("binding the HTTP listener on {}", config.http))?;
     let address: SocketAddr = listener.local_addr()?;
     let handle = prometheus()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{address}"));
-    let webhooks = WebhookClient::new(ClientSettings::default()).context("building the webhook client")?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{address}"));
+    let webhooks =
+        WebhookClient::new(ClientSettings::default()).context("building the webhook client")?;
     let state = AppState {
         store: store.clone(),
         public_url: public_url.trim_end_matches('/').to_owned(),
         webhooks: Arc::new(webhooks),
         auth_cache: Arc::default(),
     };
-    let app = switchboard_api::router(state).route("/metrics", get(move || async move { handle.render() }));
+    let app = switchboard_api::router(state)
+        .route("/metrics", get(move || async move { handle.render() }));
     println!("http listening on {address}");
     if config.sip != "off" {
-        eprintln!("note: SIP ({}) is not part of this build yet; calls run in the sandbox only", config.sip);
+        eprintln!(
+            "note: SIP ({}) is not part of this build yet; calls run in the sandbox only",
+            config.sip
+        );
     }
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")?;
     store.close().await;
     eprintln!("stopped");
     Ok(())

@@ -29,9 +29,12 @@ pub(crate) fn kind_from_str(text: &str) -> Option<Kind> {
 /// Maps a unique-constraint violation to `Conflict`, everything else to `Database`.
 pub(crate) fn map_insert_error(error: sqlx::Error, record: &Record) -> crate::StoreError {
     match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            crate::StoreError::Conflict(record.unique_key.clone().unwrap_or_else(|| record.sid.clone()))
-        }
+        sqlx::Error::Database(db) if db.is_unique_violation() => crate::StoreError::Conflict(
+            record
+                .unique_key
+                .clone()
+                .unwrap_or_else(|| record.sid.clone()),
+        ),
         _ => crate::StoreError::Database(error),
     }
 }

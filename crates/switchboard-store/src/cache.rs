@@ -32,11 +32,16 @@ pub(crate) struct CachedStore<S> {
 
 impl<S: Store> CachedStore<S> {
     pub(crate) fn new(inner: S) -> CachedStore<S> {
-        CachedStore { inner, entries: Mutex::default() }
+        CachedStore {
+            inner,
+            entries: Mutex::default(),
+        }
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn invalidate(&self, kind: Kind, sid: &str) {

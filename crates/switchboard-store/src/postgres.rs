@@ -1,7 +1,7 @@
 //! The multi-node backend: PostgreSQL, migrations applied at open.
 
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
 
 use crate::StoreError;
 
@@ -13,7 +13,10 @@ pub(crate) struct PgStore {
 
 impl PgStore {
     pub(crate) async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PgStore { pool })
     }

@@ -56,7 +56,13 @@ pub struct Record {
 
 impl Record {
     /// A record with only the required columns set.
-    pub fn new(kind: Kind, sid: String, account_sid: String, created_ms: i64, doc: Value) -> Record {
+    pub fn new(
+        kind: Kind,
+        sid: String,
+        account_sid: String,
+        created_ms: i64,
+        doc: Value,
+    ) -> Record {
         Record {
             seq: 0,
             sid,
@@ -164,16 +170,22 @@ impl ListQuery {
             sql.push_str(&fragment.replace('?', &format!("${}", binds.len())));
         };
         if let Some(account) = &self.account_sid {
-            push(&mut sql, " AND account_sid = ?", Bind::Text(account.clone()));
+            push(
+                &mut sql,
+                " AND account_sid = ?",
+                Bind::Text(account.clone()),
+            );
         }
         if let Some(parent) = &self.parent_sid {
             push(&mut sql, " AND parent_sid = ?", Bind::Text(parent.clone()));
         }
         for filter in &self.filters {
             match filter {
-                Filter::Equals(column, value) => {
-                    push(&mut sql, &format!(" AND {} = ?", column.sql()), Bind::Text(value.clone()))
-                }
+                Filter::Equals(column, value) => push(
+                    &mut sql,
+                    &format!(" AND {} = ?", column.sql()),
+                    Bind::Text(value.clone()),
+                ),
                 Filter::Like(column, pattern) => push(
                     &mut sql,
                     &format!(" AND {} LIKE ? ESCAPE '\\'", column.sql()),
@@ -182,10 +194,18 @@ impl ListQuery {
                 Filter::Absent(column) => sql.push_str(&format!(" AND {} IS NULL", column.sql())),
                 Filter::Between(column, from, until) => {
                     if let Some(from) = from {
-                        push(&mut sql, &format!(" AND {} >= ?", column.sql()), Bind::Int(*from));
+                        push(
+                            &mut sql,
+                            &format!(" AND {} >= ?", column.sql()),
+                            Bind::Int(*from),
+                        );
                     }
                     if let Some(until) = until {
-                        push(&mut sql, &format!(" AND {} < ?", column.sql()), Bind::Int(*until));
+                        push(
+                            &mut sql,
+                            &format!(" AND {} < ?", column.sql()),
+                            Bind::Int(*until),
+                        );
                     }
                 }
             }
@@ -195,7 +215,11 @@ impl ListQuery {
             Order::Descending => ("<", "DESC"),
         };
         if let Some(after) = self.after_seq {
-            push(&mut sql, &format!(" AND seq {comparison} ?"), Bind::Int(after));
+            push(
+                &mut sql,
+                &format!(" AND seq {comparison} ?"),
+                Bind::Int(after),
+            );
         }
         sql.push_str(&format!(" ORDER BY seq {direction}"));
         push(&mut sql, " LIMIT ?", Bind::Int(self.limit));
@@ -220,8 +244,12 @@ mod tests {
     #[test]
     fn sql_tail_numbers_placeholders_in_bind_order() {
         let mut query = ListQuery::new(Kind::PhoneNumber, "AC1");
-        query.filters.push(Filter::Like(Column::PhoneNumber, "%555%".into()));
-        query.filters.push(Filter::Between(Column::DateKey, Some(1), None));
+        query
+            .filters
+            .push(Filter::Like(Column::PhoneNumber, "%555%".into()));
+        query
+            .filters
+            .push(Filter::Between(Column::DateKey, Some(1), None));
         query.after_seq = Some(7);
         query.order = Order::Descending;
         let (sql, binds) = query.sql_tail();

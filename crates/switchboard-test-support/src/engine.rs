@@ -21,7 +21,10 @@ pub struct Engine {
 
 /// A fresh scratch directory under the system temp dir.
 pub fn scratch_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-{label}-{:016x}", rand::random::<u64>()));
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-{label}-{:016x}",
+        rand::random::<u64>()
+    ));
     std::fs::create_dir_all(&dir).expect("creating a scratch directory");
     dir
 }
@@ -35,7 +38,12 @@ impl Engine {
     }
 
     /// Starts the engine on a given database URL with extra environment variables.
-    pub fn start_on(binary: &Path, dir: PathBuf, database_url: String, extra_env: Vec<(String, String)>) -> Engine {
+    pub fn start_on(
+        binary: &Path,
+        dir: PathBuf,
+        database_url: String,
+        extra_env: Vec<(String, String)>,
+    ) -> Engine {
         let mut engine = Engine {
             binary: binary.to_owned(),
             child: None,
@@ -53,7 +61,15 @@ impl Engine {
     fn launch(&mut self) {
         let mut command = Command::new(&self.binary);
         command
-            .args(["serve", "--http", "127.0.0.1:0", "--sip", "off", "--database", &self.database_url])
+            .args([
+                "serve",
+                "--http",
+                "127.0.0.1:0",
+                "--sip",
+                "off",
+                "--database",
+                &self.database_url,
+            ])
             .current_dir(&self.dir)
             .env("SWITCHBOARD_ACCOUNT_SID", &self.account_sid)
             .env("SWITCHBOARD_AUTH_TOKEN", &self.auth_token)
@@ -74,19 +90,26 @@ impl Engine {
                 }
             }
         });
-        let address = receiver.recv_timeout(Duration::from_secs(30)).expect("engine printed its http address");
+        let address = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("engine printed its http address");
         self.base_url = format!("http://{address}");
         self.child = Some(child);
     }
 
     /// `/2010-04-01/Accounts/{sid}/{rest}` on this engine.
     pub fn account_url(&self, rest: &str) -> String {
-        format!("{}/2010-04-01/Accounts/{}/{rest}", self.base_url, self.account_sid)
+        format!(
+            "{}/2010-04-01/Accounts/{}/{rest}",
+            self.base_url, self.account_sid
+        )
     }
 
     /// A request builder with the main account's Basic auth.
     pub fn request(&self, method: reqwest::Method, url: &str) -> reqwest::RequestBuilder {
-        reqwest::Client::new().request(method, url).basic_auth(&self.account_sid, Some(&self.auth_token))
+        reqwest::Client::new()
+            .request(method, url)
+            .basic_auth(&self.account_sid, Some(&self.auth_token))
     }
 
     /// SIGKILL: the process gets no chance to flush or clean up.
@@ -99,8 +122,13 @@ impl Engine {
 
     /// SIGTERM, then waits for the process to exit; returns whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
-        let Some(mut child) = self.child.take() else { return false };
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().ok();
+        let Some(mut child) = self.child.take() else {
+            return false;
+        };
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .ok();
         child.wait().map(|status| status.success()).unwrap_or(false)
     }
 

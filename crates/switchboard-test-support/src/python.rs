@@ -13,7 +13,9 @@ pub fn python(suite: &str) -> Option<PathBuf> {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "{suite}: SWITCHBOARD_PYTHON is not set under CI; run the tests with scripts/test"
             );
-            eprintln!("!!!!! SKIPPED {suite}: SWITCHBOARD_PYTHON is not set (run scripts/test) !!!!!");
+            eprintln!(
+                "!!!!! SKIPPED {suite}: SWITCHBOARD_PYTHON is not set (run scripts/test) !!!!!"
+            );
             None
         }
     }

@@ -84,8 +84,10 @@ impl Account {
             ("signing_keys", "SigningKeys"),
             ("transcriptions", "Transcriptions"),
         ];
-        let uris: serde_json::Map<String, Value> =
-            subresources.iter().map(|(key, path)| ((*key).to_owned(), json!(format!("{base}/{path}.json")))).collect();
+        let uris: serde_json::Map<String, Value> = subresources
+            .iter()
+            .map(|(key, path)| ((*key).to_owned(), json!(format!("{base}/{path}.json"))))
+            .collect();
         json!({
             "auth_token": self.auth_token,
             "date_created": date::rfc2822(self.date_created),
@@ -117,7 +119,10 @@ pub enum Bootstrap {
 
 /// Makes sure a main account exists: the configured one (SID and token) if given, else the first
 /// main account in the database, else a new random one.
-pub async fn bootstrap(store: &dyn Store, configured: Option<(&str, &str)>) -> Result<Bootstrap, BootstrapError> {
+pub async fn bootstrap(
+    store: &dyn Store,
+    configured: Option<(&str, &str)>,
+) -> Result<Bootstrap, BootstrapError> {
     if let Some((sid, token)) = configured {
         let sid = Sid::parse(SidKind::Account, sid).ok_or(BootstrapError::InvalidSid)?;
         if token.len() < 8 {
@@ -132,15 +137,24 @@ pub async fn bootstrap(store: &dyn Store, configured: Option<(&str, &str)>) -> R
             }
             return Ok(Bootstrap::Existing(account));
         }
-        let account = Account::new(sid.into_string(), token.to_owned(), None, "Switchboard".into());
+        let account = Account::new(
+            sid.into_string(),
+            token.to_owned(),
+            None,
+            "Switchboard".into(),
+        );
         store.insert(&account.record()).await?;
         return Ok(Bootstrap::Existing(account));
     }
     if let Some(account) = main_account(store).await? {
         return Ok(Bootstrap::Existing(account));
     }
-    let account =
-        Account::new(Sid::generate(SidKind::Account).into_string(), generate_auth_token(), None, "Switchboard".into());
+    let account = Account::new(
+        Sid::generate(SidKind::Account).into_string(),
+        generate_auth_token(),
+        None,
+        "Switchboard".into(),
+    );
     store.insert(&account.record()).await?;
     Ok(Bootstrap::Created(account))
 }
@@ -182,24 +196,36 @@ pub(crate) async fn list(
     if !caller.account.is_main() {
         // A subaccount sees only itself: its row is owned by its parent.
         query.account_sid = Some(caller.account.owner_account_sid.clone());
-        query.filters.push(Filter::Equals(Column::Sid, caller.account.sid.clone()));
+        query
+            .filters
+            .push(Filter::Equals(Column::Sid, caller.account.sid.clone()));
     }
     let mut filters = Vec::new();
     if let Some(name) = params.get("FriendlyName") {
-        query.filters.push(Filter::Equals(Column::FriendlyName, name.to_owned()));
+        query
+            .filters
+            .push(Filter::Equals(Column::FriendlyName, name.to_owned()));
         filters.push(("FriendlyName", name.to_owned()));
     }
     if let Some(status) = params.get("Status") {
-        query.filters.push(Filter::Equals(Column::Status, status.to_owned()));
+        query
+            .filters
+            .push(Filter::Equals(Column::Status, status.to_owned()));
         filters.push(("Status", status.to_owned()));
     }
     let page = fetch_page(state.store.as_ref(), query, request).await?;
     let mut items = Vec::new();
     for record in &page.records {
-        let account: Account = serde_json::from_value(record.doc.clone()).map_err(StoreError::from)?;
+        let account: Account =
+            serde_json::from_value(record.doc.clone()).map_err(StoreError::from)?;
         items.push(account.render());
     }
-    Ok(Json(page.envelope(&format!("{ACCOUNTS}.json"), &filters, "accounts", items)))
+    Ok(Json(page.envelope(
+        &format!("{ACCOUNTS}.json"),
+        &filters,
+        "accounts",
+        items,
+    )))
 }
 
 pub(crate) async fn create(
@@ -209,10 +235,17 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     forbid_keys(&caller)?;
     if !caller.account.is_main() {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, error_code::FORBIDDEN, "Subaccounts cannot create subaccounts"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            error_code::FORBIDDEN,
+            "Subaccounts cannot create subaccounts",
+        ));
     }
     let sid = Sid::generate(SidKind::Account).into_string();
-    let default_name = format!("SubAccount Created at {}", switchboard_core::date::rfc2822(now_ms()));
+    let default_name = format!(
+        "SubAccount Created at {}",
+        switchboard_core::date::rfc2822(now_ms())
+    );
     let name = validate::friendly_name(params.get("FriendlyName").unwrap_or(&default_name))?;
     let account = Account::new(sid, generate_auth_token(), Some(&caller.account.sid), name);
     state.store.insert(&account.record()).await?;
@@ -252,15 +285,21 @@ fn apply_update(account: &mut Account, params: &Params) -> ApiResult<()> {
         account.friendly_name = validate::friendly_name(name)?;
     }
     if let Some(url) = params.get("DebuggerWebhookUrl") {
-        account.debugger_webhook_url = validate::webhook_url("DebuggerWebhookUrl", url, error_code::INVALID_URL)?;
+        account.debugger_webhook_url =
+            validate::webhook_url("DebuggerWebhookUrl", url, error_code::INVALID_URL)?;
     }
     if let Some(status) = params.get("Status") {
-        let invalid = |message: String| ApiError::bad_request(error_code::INVALID_PARAMETER, message);
+        let invalid =
+            |message: String| ApiError::bad_request(error_code::INVALID_PARAMETER, message);
         if !matches!(status, "active" | "suspended" | "closed") {
-            return Err(invalid(format!("Status must be active, suspended or closed, not {status:?}")));
+            return Err(invalid(format!(
+                "Status must be active, suspended or closed, not {status:?}"
+            )));
         }
         if account.is_main() && status != account.status {
-            return Err(invalid("The main account's status cannot be changed through the API".into()));
+            return Err(invalid(
+                "The main account's status cannot be changed through the API".into(),
+            ));
         }
         if account.status == "closed" && status != "closed" {
             return Err(invalid("A closed account cannot be reopened".into()));

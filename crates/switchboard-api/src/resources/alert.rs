@@ -8,15 +8,17 @@ use switchboard_core::{date, error_code};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
 
 use super::load_owned;
+use crate::AppState;
 use crate::alerts::alert_of;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::query_params;
 use crate::paging::{PageRequest, fetch_page};
-use crate::AppState;
 
 fn render(state: &AppState, doc: &Value, with_exchange: bool) -> Value {
-    let Some(alert) = alert_of(doc) else { return json!({}) };
+    let Some(alert) = alert_of(doc) else {
+        return json!({});
+    };
     let sid = doc["sid"].as_str().unwrap_or_default();
     let created = date::iso8601(doc["date_created"].as_i64().unwrap_or_default());
     let mut body = json!({
@@ -47,7 +49,10 @@ fn render(state: &AppState, doc: &Value, with_exchange: bool) -> Value {
 
 fn parse_date(name: &str, text: &str) -> ApiResult<i64> {
     date::parse_iso8601(text).ok_or_else(|| {
-        ApiError::bad_request(error_code::INVALID_PARAMETER, format!("{name} must be an ISO 8601 date, not {text:?}"))
+        ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!("{name} must be an ISO 8601 date, not {text:?}"),
+        )
     })
 }
 
@@ -62,11 +67,19 @@ pub(crate) async fn list(
     query.order = Order::Descending;
     let mut filters = Vec::new();
     if let Some(level) = params.get("LogLevel") {
-        query.filters.push(Filter::Equals(Column::Status, level.to_ascii_lowercase()));
+        query
+            .filters
+            .push(Filter::Equals(Column::Status, level.to_ascii_lowercase()));
         filters.push(("LogLevel", level.to_owned()));
     }
-    let start = params.get("StartDate").map(|text| parse_date("StartDate", text)).transpose()?;
-    let end = params.get("EndDate").map(|text| parse_date("EndDate", text)).transpose()?;
+    let start = params
+        .get("StartDate")
+        .map(|text| parse_date("StartDate", text))
+        .transpose()?;
+    let end = params
+        .get("EndDate")
+        .map(|text| parse_date("EndDate", text))
+        .transpose()?;
     if start.is_some() || end.is_some() {
         // EndDate is inclusive: a bare date covers its whole day, a time covers its second.
         let until = match (end, params.get("EndDate")) {
@@ -74,7 +87,9 @@ pub(crate) async fn list(
             (Some(end), _) => Some(end + 1_000),
             (None, _) => None,
         };
-        query.filters.push(Filter::Between(Column::DateKey, start, until));
+        query
+            .filters
+            .push(Filter::Between(Column::DateKey, start, until));
         for name in ["StartDate", "EndDate"] {
             if let Some(value) = params.get(name) {
                 filters.push((name, value.to_owned()));
@@ -82,7 +97,11 @@ pub(crate) async fn list(
         }
     }
     let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items: Vec<Value> = page.records.iter().map(|record| render(&state, &record.doc, false)).collect();
+    let items: Vec<Value> = page
+        .records
+        .iter()
+        .map(|record| render(&state, &record.doc, false))
+        .collect();
     let envelope = page.envelope("/v1/Alerts", &filters, "alerts", items);
     let absolute = |key: &str| match envelope[key].as_str() {
         Some(path) => json!(format!("{}{path}", state.public_url)),
@@ -108,6 +127,7 @@ pub(crate) async fn fetch(
     Path(sid): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
-    let (record, _) = load_owned::<Value>(&state, Kind::Alert, &sid, &caller.account.sid, uri.path()).await?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Alert, &sid, &caller.account.sid, uri.path()).await?;
     Ok(Json(render(&state, &record.doc, true)))
 }

@@ -17,8 +17,18 @@ use crate::paging::{PageRequest, fetch_page};
 use crate::{AppState, now_ms};
 
 const FIELDS: &[Field] = &[
-    Field { param: "FriendlyName", field: "friendly_name", rule: Rule::FriendlyName, default: Default::Null },
-    Field { param: "ApiVersion", field: "api_version", rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]), default: Default::Text("2010-04-01") },
+    Field {
+        param: "FriendlyName",
+        field: "friendly_name",
+        rule: Rule::FriendlyName,
+        default: Default::Null,
+    },
+    Field {
+        param: "ApiVersion",
+        field: "api_version",
+        rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]),
+        default: Default::Text("2010-04-01"),
+    },
     Field::url("VoiceUrl", "voice_url"),
     Field::method("VoiceMethod", "voice_method"),
     Field::url("VoiceFallbackUrl", "voice_fallback_url"),
@@ -32,7 +42,10 @@ const FIELDS: &[Field] = &[
     Field::method("SmsFallbackMethod", "sms_fallback_method"),
     Field::url("SmsStatusCallback", "sms_status_callback"),
     Field::url("MessageStatusCallback", "message_status_callback"),
-    Field::boolean("PublicApplicationConnectEnabled", "public_application_connect_enabled"),
+    Field::boolean(
+        "PublicApplicationConnectEnabled",
+        "public_application_connect_enabled",
+    ),
 ];
 
 fn collection(account_sid: &str) -> String {
@@ -40,8 +53,19 @@ fn collection(account_sid: &str) -> String {
 }
 
 fn record_of(doc: &Map<String, Value>, created_ms: i64) -> Record {
-    let text = |name: &str| doc.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let mut record = Record::new(Kind::Application, text("sid"), text("account_sid"), created_ms, Value::Object(doc.clone()));
+    let text = |name: &str| {
+        doc.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut record = Record::new(
+        Kind::Application,
+        text("sid"),
+        text("account_sid"),
+        created_ms,
+        Value::Object(doc.clone()),
+    );
     record.friendly_name = Some(text("friendly_name"));
     record
 }
@@ -49,7 +73,9 @@ fn record_of(doc: &Map<String, Value>, created_ms: i64) -> Record {
 /// The Twilio representation of a stored application document.
 pub fn render(doc: &Value) -> Value {
     let mut body = doc.clone();
-    let (Some(sid), Some(account)) = (doc["sid"].as_str(), doc["account_sid"].as_str()) else { return body };
+    let (Some(sid), Some(account)) = (doc["sid"].as_str(), doc["account_sid"].as_str()) else {
+        return body;
+    };
     body["uri"] = json!(format!("{ACCOUNTS}/{account}/Applications/{sid}.json"));
     for name in ["date_created", "date_updated"] {
         body[name] = json!(date::rfc2822(doc[name].as_i64().unwrap_or_default()));
@@ -70,12 +96,23 @@ pub(crate) async fn list(
     query.order = Order::Ascending;
     let mut filters = Vec::new();
     if let Some(name) = params.get("FriendlyName") {
-        query.filters.push(Filter::Equals(Column::FriendlyName, name.to_owned()));
+        query
+            .filters
+            .push(Filter::Equals(Column::FriendlyName, name.to_owned()));
         filters.push(("FriendlyName", name.to_owned()));
     }
     let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page.records.iter().map(|record| render(&record.doc)).collect();
-    Ok(Json(page.envelope(&collection(&account.sid), &filters, "applications", items)))
+    let items = page
+        .records
+        .iter()
+        .map(|record| render(&record.doc))
+        .collect();
+    Ok(Json(page.envelope(
+        &collection(&account.sid),
+        &filters,
+        "applications",
+        items,
+    )))
 }
 
 pub(crate) async fn create(
@@ -88,7 +125,10 @@ pub(crate) async fn create(
     let account = caller.scope(&state, &account, uri.path()).await?;
     let now = now_ms();
     let mut doc = fields::defaults(FIELDS);
-    doc.insert("sid".into(), json!(Sid::generate(SidKind::Application).as_str()));
+    doc.insert(
+        "sid".into(),
+        json!(Sid::generate(SidKind::Application).as_str()),
+    );
     doc.insert("account_sid".into(), json!(account.sid));
     doc.insert("date_created".into(), json!(now));
     doc.insert("date_updated".into(), json!(now));
@@ -107,7 +147,8 @@ pub(crate) async fn fetch(
 ) -> ApiResult<Json<Value>> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (record, _) = load_owned::<Value>(&state, Kind::Application, sid, &account.sid, uri.path()).await?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Application, sid, &account.sid, uri.path()).await?;
     Ok(Json(render(&record.doc)))
 }
 
@@ -120,7 +161,9 @@ pub(crate) async fn update(
 ) -> ApiResult<Json<Value>> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (record, mut doc) = load_owned::<Map<String, Value>>(&state, Kind::Application, sid, &account.sid, uri.path()).await?;
+    let (record, mut doc) =
+        load_owned::<Map<String, Value>>(&state, Kind::Application, sid, &account.sid, uri.path())
+            .await?;
     fields::apply(FIELDS, &params, &mut doc)?;
     fields::check_fallbacks(&doc)?;
     doc.insert("date_updated".into(), json!(now_ms()));

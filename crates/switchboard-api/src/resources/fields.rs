@@ -43,16 +43,36 @@ pub enum Default {
 
 impl Field {
     pub const fn url(param: &'static str, field: &'static str) -> Field {
-        Field { param, field, rule: Rule::Url, default: Default::Null }
+        Field {
+            param,
+            field,
+            rule: Rule::Url,
+            default: Default::Null,
+        }
     }
     pub const fn method(param: &'static str, field: &'static str) -> Field {
-        Field { param, field, rule: Rule::Method, default: Default::Text("POST") }
+        Field {
+            param,
+            field,
+            rule: Rule::Method,
+            default: Default::Text("POST"),
+        }
     }
     pub const fn boolean(param: &'static str, field: &'static str) -> Field {
-        Field { param, field, rule: Rule::Bool, default: Default::Bool(false) }
+        Field {
+            param,
+            field,
+            rule: Rule::Bool,
+            default: Default::Bool(false),
+        }
     }
     pub const fn text(param: &'static str, field: &'static str, default: Default) -> Field {
-        Field { param, field, rule: Rule::Text, default }
+        Field {
+            param,
+            field,
+            rule: Rule::Text,
+            default,
+        }
     }
 }
 
@@ -74,20 +94,33 @@ pub fn defaults(fields: &[Field]) -> Map<String, Value> {
 /// Applies the parameters present in `params` to `doc`, validating each.
 pub fn apply(fields: &[Field], params: &Params, doc: &mut Map<String, Value>) -> ApiResult<()> {
     for field in fields {
-        let Some(raw) = params.get(field.param) else { continue };
+        let Some(raw) = params.get(field.param) else {
+            continue;
+        };
         let value = match field.rule {
             Rule::Url => match validate::webhook_url(field.param, raw, error_code::INVALID_URL)? {
                 url if url.is_empty() => Value::Null,
                 url => json!(url),
             },
-            Rule::Method => json!(validate::method(field.param, raw, error_code::INVALID_METHOD)?),
+            Rule::Method => json!(validate::method(
+                field.param,
+                raw,
+                error_code::INVALID_METHOD
+            )?),
             Rule::Bool => json!(validate::boolean(field.param, raw)?),
             Rule::Text => json!(raw),
             Rule::FriendlyName => json!(validate::friendly_name(raw)?),
             Rule::OneOf(allowed) => {
                 if !allowed.contains(&raw) {
-                    let message = format!("{} must be one of {}, not {raw:?}", field.param, allowed.join(", "));
-                    return Err(ApiError::bad_request(error_code::INVALID_PARAMETER, message));
+                    let message = format!(
+                        "{} must be one of {}, not {raw:?}",
+                        field.param,
+                        allowed.join(", ")
+                    );
+                    return Err(ApiError::bad_request(
+                        error_code::INVALID_PARAMETER,
+                        message,
+                    ));
                 }
                 json!(raw)
             }
@@ -98,19 +131,32 @@ pub fn apply(fields: &[Field], params: &Params, doc: &mut Map<String, Value>) ->
 }
 
 fn is_set(doc: &Map<String, Value>, field: &str) -> bool {
-    doc.get(field).and_then(Value::as_str).is_some_and(|text| !text.is_empty())
+    doc.get(field)
+        .and_then(Value::as_str)
+        .is_some_and(|text| !text.is_empty())
 }
 
 /// Twilio's rule that a fallback URL needs its primary (21405 voice, 21406 SMS), checked on the
 /// resulting document so an update that clears the primary is caught too.
 pub fn check_fallbacks(doc: &Map<String, Value>) -> ApiResult<()> {
     let pairs: [(&str, &str, ErrorCode); 2] = [
-        ("voice_url", "voice_fallback_url", error_code::VOICE_FALLBACK_WITHOUT_URL),
-        ("sms_url", "sms_fallback_url", error_code::SMS_FALLBACK_WITHOUT_URL),
+        (
+            "voice_url",
+            "voice_fallback_url",
+            error_code::VOICE_FALLBACK_WITHOUT_URL,
+        ),
+        (
+            "sms_url",
+            "sms_fallback_url",
+            error_code::SMS_FALLBACK_WITHOUT_URL,
+        ),
     ];
     for (primary, fallback, code) in pairs {
         if is_set(doc, fallback) && !is_set(doc, primary) {
-            return Err(ApiError::bad_request(code, format!("{} requires {}", fallback, primary)));
+            return Err(ApiError::bad_request(
+                code,
+                format!("{} requires {}", fallback, primary),
+            ));
         }
     }
     Ok(())

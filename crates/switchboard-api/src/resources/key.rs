@@ -31,8 +31,13 @@ pub struct ApiKey {
 
 impl ApiKey {
     fn record(&self) -> Record {
-        let mut record =
-            Record::new(Kind::ApiKey, self.sid.clone(), self.account_sid.clone(), self.date_created, to_doc(self));
+        let mut record = Record::new(
+            Kind::ApiKey,
+            self.sid.clone(),
+            self.account_sid.clone(),
+            self.date_created,
+            to_doc(self),
+        );
         record.friendly_name = Some(self.friendly_name.clone());
         record
     }
@@ -69,7 +74,12 @@ pub(crate) async fn list(
         .map(|record| Ok(serde_json::from_value::<ApiKey>(record.doc.clone())?.render()))
         .collect::<Result<Vec<_>, serde_json::Error>>()
         .map_err(StoreError::from)?;
-    Ok(Json(page.envelope(&collection(&account.sid), &[], "keys", items)))
+    Ok(Json(page.envelope(
+        &collection(&account.sid),
+        &[],
+        "keys",
+        items,
+    )))
 }
 
 pub(crate) async fn create(
@@ -106,7 +116,8 @@ pub(crate) async fn fetch(
     forbid_keys(&caller)?;
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (_, key) = load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
+    let (_, key) =
+        load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
     Ok(Json(key.render()))
 }
 
@@ -120,7 +131,8 @@ pub(crate) async fn update(
     forbid_keys(&caller)?;
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (_, mut key) = load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
+    let (_, mut key) =
+        load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
     if let Some(name) = params.get("FriendlyName") {
         key.friendly_name = validate::friendly_name(name)?;
     }

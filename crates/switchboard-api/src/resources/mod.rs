@@ -3,8 +3,8 @@
 
 pub mod account;
 mod alert;
-mod fields;
 pub mod application;
+mod fields;
 pub mod key;
 mod notification;
 pub mod phone_number;
@@ -27,10 +27,22 @@ const ACCOUNTS: &str = "/2010-04-01/Accounts";
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/2010-04-01/Accounts.json", get(account::list).post(account::create))
-        .route("/2010-04-01/Accounts/{file}", get(account::fetch).post(account::update))
-        .route("/2010-04-01/Accounts/{account}/Keys.json", get(key::list).post(key::create))
-        .route("/2010-04-01/Accounts/{account}/Keys/{file}", get(key::fetch).post(key::update).delete(key::delete))
+        .route(
+            "/2010-04-01/Accounts.json",
+            get(account::list).post(account::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{file}",
+            get(account::fetch).post(account::update),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys.json",
+            get(key::list).post(key::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Keys/{file}",
+            get(key::fetch).post(key::update).delete(key::delete),
+        )
         .route(
             "/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json",
             get(phone_number::list).post(phone_number::create),
@@ -41,15 +53,32 @@ pub(crate) fn routes() -> Router<AppState> {
                 .post(phone_number::update_or_create_type)
                 .delete(phone_number::delete),
         )
-        .route("/2010-04-01/Accounts/{account}/Applications.json", get(application::list).post(application::create))
+        .route(
+            "/2010-04-01/Accounts/{account}/Applications.json",
+            get(application::list).post(application::create),
+        )
         .route(
             "/2010-04-01/Accounts/{account}/Applications/{file}",
-            get(application::fetch).post(application::update).delete(application::delete),
+            get(application::fetch)
+                .post(application::update)
+                .delete(application::delete),
         )
-        .route("/2010-04-01/Accounts/{account}/Notifications.json", get(notification::list))
-        .route("/2010-04-01/Accounts/{account}/Notifications/{file}", get(notification::fetch))
-        .route("/2010-04-01/Accounts/{account}/Calls/{call}/Notifications.json", get(notification::list_for_call))
-        .route("/2010-04-01/Accounts/{account}/Calls/{call}/Notifications/{file}", get(notification::fetch_for_call))
+        .route(
+            "/2010-04-01/Accounts/{account}/Notifications.json",
+            get(notification::list),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Notifications/{file}",
+            get(notification::fetch),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{call}/Notifications.json",
+            get(notification::list_for_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{call}/Notifications/{file}",
+            get(notification::fetch_for_call),
+        )
         .route("/v1/Alerts", get(alert::list))
         .route("/v1/Alerts/{sid}", get(alert::fetch))
         .method_not_allowed_fallback(method_not_allowed)
@@ -79,7 +108,8 @@ async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Re
 
 /// The SID in a `{Sid}.json` path segment; anything else is Twilio's 404 for `path`.
 pub(crate) fn json_sid<'a>(file: &'a str, path: &str) -> ApiResult<&'a str> {
-    file.strip_suffix(".json").ok_or_else(|| ApiError::not_found(path))
+    file.strip_suffix(".json")
+        .ok_or_else(|| ApiError::not_found(path))
 }
 
 /// Loads a resource of `kind` owned by `account_sid`; anything else is a 404 for `path`.
@@ -94,7 +124,8 @@ pub(crate) async fn load_owned<T: DeserializeOwned>(
         Some(record) if record.account_sid == account_sid => record,
         _ => return Err(ApiError::not_found(path)),
     };
-    let value = serde_json::from_value(record.doc.clone()).map_err(switchboard_store::StoreError::from)?;
+    let value =
+        serde_json::from_value(record.doc.clone()).map_err(switchboard_store::StoreError::from)?;
     Ok((record, value))
 }
 

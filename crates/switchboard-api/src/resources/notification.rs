@@ -8,19 +8,23 @@ use switchboard_core::{date, error_code};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
 
 use super::{ACCOUNTS, json_sid, load_owned};
+use crate::AppState;
 use crate::alerts::alert_of;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{Params, query_params};
 use crate::paging::{PageRequest, fetch_page};
-use crate::AppState;
 
 fn render(doc: &Value, with_exchange: bool) -> Value {
-    let Some(alert) = alert_of(doc) else { return json!({}) };
+    let Some(alert) = alert_of(doc) else {
+        return json!({});
+    };
     let sid = doc["sid"].as_str().unwrap_or_default();
     let account = doc["account_sid"].as_str().unwrap_or_default();
     let created = date::rfc2822(doc["date_created"].as_i64().unwrap_or_default());
-    let call_sid = doc["resource_sid"].as_str().filter(|sid| sid.starts_with("CA"));
+    let call_sid = doc["resource_sid"]
+        .as_str()
+        .filter(|sid| sid.starts_with("CA"));
     let mut body = json!({
         "account_sid": account,
         "api_version": "2010-04-01",
@@ -47,7 +51,10 @@ fn render(doc: &Value, with_exchange: bool) -> Value {
 
 fn day(name: &str, text: &str) -> ApiResult<i64> {
     date::parse_day(text).ok_or_else(|| {
-        ApiError::bad_request(error_code::INVALID_PARAMETER, format!("{name} must be YYYY-MM-DD, not {text:?}"))
+        ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!("{name} must be YYYY-MM-DD, not {text:?}"),
+        )
     })
 }
 
@@ -58,23 +65,44 @@ fn filters(params: &Params, query: &mut ListQuery) -> ApiResult<Vec<(&'static st
         let level = match log {
             "0" => "error",
             "1" => "warning",
-            other => return Err(ApiError::bad_request(error_code::INVALID_PARAMETER, format!("Log must be 0 or 1, not {other:?}"))),
+            other => {
+                return Err(ApiError::bad_request(
+                    error_code::INVALID_PARAMETER,
+                    format!("Log must be 0 or 1, not {other:?}"),
+                ));
+            }
         };
-        query.filters.push(Filter::Equals(Column::Status, level.into()));
+        query
+            .filters
+            .push(Filter::Equals(Column::Status, level.into()));
         kept.push(("Log", log.to_owned()));
     }
     const DAY: i64 = 86_400_000;
-    for (name, from, until) in [("MessageDate", true, true), ("MessageDate>", true, false), ("MessageDate<", false, true)] {
+    for (name, from, until) in [
+        ("MessageDate", true, true),
+        ("MessageDate>", true, false),
+        ("MessageDate<", false, true),
+    ] {
         if let Some(text) = params.get(name) {
             let start = day(name, text)?;
-            query.filters.push(Filter::Between(Column::DateKey, from.then_some(start), until.then_some(start + DAY)));
+            query.filters.push(Filter::Between(
+                Column::DateKey,
+                from.then_some(start),
+                until.then_some(start + DAY),
+            ));
             kept.push((name, text.to_owned()));
         }
     }
     Ok(kept)
 }
 
-async fn list_for(state: AppState, caller: Caller, account: String, call: Option<String>, uri: axum::http::Uri) -> ApiResult<Json<Value>> {
+async fn list_for(
+    state: AppState,
+    caller: Caller,
+    account: String,
+    call: Option<String>,
+    uri: axum::http::Uri,
+) -> ApiResult<Json<Value>> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let params = query_params(uri.query())?;
     let request = PageRequest::from_params(&params)?;
@@ -83,8 +111,17 @@ async fn list_for(state: AppState, caller: Caller, account: String, call: Option
     query.parent_sid = call;
     let kept = filters(&params, &mut query)?;
     let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page.records.iter().map(|record| render(&record.doc, false)).collect();
-    Ok(Json(page.envelope(uri.path(), &kept, "notifications", items)))
+    let items = page
+        .records
+        .iter()
+        .map(|record| render(&record.doc, false))
+        .collect();
+    Ok(Json(page.envelope(
+        uri.path(),
+        &kept,
+        "notifications",
+        items,
+    )))
 }
 
 pub(crate) async fn list(
@@ -113,7 +150,8 @@ pub(crate) async fn fetch(
 ) -> ApiResult<Json<Value>> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (record, _) = load_owned::<Value>(&state, Kind::Alert, sid, &account.sid, uri.path()).await?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Alert, sid, &account.sid, uri.path()).await?;
     Ok(Json(render(&record.doc, true)))
 }
 
@@ -125,7 +163,8 @@ pub(crate) async fn fetch_for_call(
 ) -> ApiResult<Json<Value>> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (record, _) = load_owned::<Value>(&state, Kind::Alert, sid, &account.sid, uri.path()).await?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Alert, sid, &account.sid, uri.path()).await?;
     if record.parent_sid.as_deref() != Some(call.as_str()) {
         return Err(ApiError::not_found(uri.path()));
     }

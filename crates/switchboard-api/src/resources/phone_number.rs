@@ -24,22 +24,46 @@ use crate::resources::account::Account;
 use crate::{AppState, now_ms, validate};
 
 const FIELDS: &[Field] = &[
-    Field { param: "FriendlyName", field: "friendly_name", rule: Rule::FriendlyName, default: Default::Null },
-    Field { param: "ApiVersion", field: "api_version", rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]), default: Default::Text("2010-04-01") },
+    Field {
+        param: "FriendlyName",
+        field: "friendly_name",
+        rule: Rule::FriendlyName,
+        default: Default::Null,
+    },
+    Field {
+        param: "ApiVersion",
+        field: "api_version",
+        rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]),
+        default: Default::Text("2010-04-01"),
+    },
     Field::url("VoiceUrl", "voice_url"),
     Field::method("VoiceMethod", "voice_method"),
     Field::url("VoiceFallbackUrl", "voice_fallback_url"),
     Field::method("VoiceFallbackMethod", "voice_fallback_method"),
     Field::boolean("VoiceCallerIdLookup", "voice_caller_id_lookup"),
-    Field { param: "VoiceReceiveMode", field: "voice_receive_mode", rule: Rule::OneOf(&["voice", "fax"]), default: Default::Text("voice") },
+    Field {
+        param: "VoiceReceiveMode",
+        field: "voice_receive_mode",
+        rule: Rule::OneOf(&["voice", "fax"]),
+        default: Default::Text("voice"),
+    },
     Field::url("StatusCallback", "status_callback"),
     Field::method("StatusCallbackMethod", "status_callback_method"),
     Field::url("SmsUrl", "sms_url"),
     Field::method("SmsMethod", "sms_method"),
     Field::url("SmsFallbackUrl", "sms_fallback_url"),
     Field::method("SmsFallbackMethod", "sms_fallback_method"),
-    Field { param: "EmergencyStatus", field: "emergency_status", rule: Rule::OneOf(&["Active", "Inactive"]), default: Default::Text("Inactive") },
-    Field::text("EmergencyAddressSid", "emergency_address_sid", Default::Null),
+    Field {
+        param: "EmergencyStatus",
+        field: "emergency_status",
+        rule: Rule::OneOf(&["Active", "Inactive"]),
+        default: Default::Text("Inactive"),
+    },
+    Field::text(
+        "EmergencyAddressSid",
+        "emergency_address_sid",
+        Default::Null,
+    ),
     Field::text("AddressSid", "address_sid", Default::Null),
     Field::text("IdentitySid", "identity_sid", Default::Null),
     Field::text("BundleSid", "bundle_sid", Default::Null),
@@ -78,7 +102,9 @@ fn record_of(doc: &Map<String, Value>, created_ms: i64) -> Record {
 /// The Twilio representation of a stored number document.
 pub fn render(doc: &Value) -> Value {
     let mut body = doc.clone();
-    let (Some(sid), Some(account)) = (doc["sid"].as_str(), doc["account_sid"].as_str()) else { return body };
+    let (Some(sid), Some(account)) = (doc["sid"].as_str(), doc["account_sid"].as_str()) else {
+        return body;
+    };
     let base = format!("{ACCOUNTS}/{account}/IncomingPhoneNumbers/{sid}");
     body["uri"] = json!(format!("{base}.json"));
     body["subresource_uris"] = json!({ "assigned_add_ons": format!("{base}/AssignedAddOns.json") });
@@ -108,7 +134,8 @@ pub(crate) async fn fetch_or_list_type(
     }
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (record, _) = load_owned::<Value>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
     Ok(Json(render(&record.doc)))
 }
 
@@ -126,26 +153,44 @@ async fn list_numbers(
     query.order = Order::Ascending;
     let mut filters = Vec::new();
     if let Some(kind) = number_type {
-        query.filters.push(Filter::Equals(Column::Status, kind.to_owned()));
+        query
+            .filters
+            .push(Filter::Equals(Column::Status, kind.to_owned()));
     }
     if let Some(name) = params.get("FriendlyName") {
-        query.filters.push(Filter::Equals(Column::FriendlyName, name.to_owned()));
+        query
+            .filters
+            .push(Filter::Equals(Column::FriendlyName, name.to_owned()));
         filters.push(("FriendlyName", name.to_owned()));
     }
     if let Some(number) = params.get("PhoneNumber") {
-        query.filters.push(Filter::Like(Column::PhoneNumber, number_pattern(number)));
+        query
+            .filters
+            .push(Filter::Like(Column::PhoneNumber, number_pattern(number)));
         filters.push(("PhoneNumber", number.to_owned()));
     }
     let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page.records.iter().map(|record| render(&record.doc)).collect();
+    let items = page
+        .records
+        .iter()
+        .map(|record| render(&record.doc))
+        .collect();
     let path = uri.path().to_owned();
-    Ok(Json(page.envelope(&path, &filters, "incoming_phone_numbers", items)))
+    Ok(Json(page.envelope(
+        &path,
+        &filters,
+        "incoming_phone_numbers",
+        items,
+    )))
 }
 
 /// Twilio's partial-number filter: a substring match where `*` stands for any one digit.
 fn number_pattern(filter: &str) -> String {
     let mut pattern = String::from("%");
-    for c in filter.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')) {
+    for c in filter
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+    {
         match c {
             '*' => pattern.push('_'),
             '%' | '_' | '\\' => {
@@ -182,7 +227,8 @@ pub(crate) async fn update_or_create_type(
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
     let (record, mut doc) =
-        load_owned::<Map<String, Value>>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
+        load_owned::<Map<String, Value>>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path())
+            .await?;
     apply_settings(&state, &caller, &account, &params, &mut doc).await?;
     doc.insert("date_updated".into(), json!(now_ms()));
     let updated = record_of(&doc, record.created_ms);
@@ -201,13 +247,19 @@ async fn create_number(
     let account = caller.scope(&state, &account, uri.path()).await?;
     let now = now_ms();
     let mut doc = fields::defaults(FIELDS);
-    doc.insert("sid".into(), json!(Sid::generate(SidKind::PhoneNumber).as_str()));
+    doc.insert(
+        "sid".into(),
+        json!(Sid::generate(SidKind::PhoneNumber).as_str()),
+    );
     doc.insert("account_sid".into(), json!(account.sid));
     doc.insert("date_created".into(), json!(now));
     doc.insert("date_updated".into(), json!(now));
     for (name, value) in [
         ("beta", json!(false)),
-        ("capabilities", json!({"voice": true, "sms": true, "mms": true, "fax": false})),
+        (
+            "capabilities",
+            json!({"voice": true, "sms": true, "mms": true, "fax": false}),
+        ),
         ("origin", json!("twilio")),
         ("status", json!("in-use")),
         ("address_requirements", json!("none")),
@@ -221,12 +273,18 @@ async fn create_number(
     apply_settings(&state, &caller, &account, &params, &mut doc).await?;
     let number = match params.get("PhoneNumber") {
         Some(given) => validate::e164(given).ok_or_else(|| {
-            ApiError::bad_request(error_code::INVALID_PHONE_NUMBER, format!("PhoneNumber {given:?} is not a valid E.164 number"))
+            ApiError::bad_request(
+                error_code::INVALID_PHONE_NUMBER,
+                format!("PhoneNumber {given:?} is not a valid E.164 number"),
+            )
         })?,
         None => match params.get("AreaCode") {
             Some(area) => free_number_in_area(&state, area).await?,
             None => {
-                return Err(ApiError::bad_request(error_code::INVALID_PHONE_NUMBER, "PhoneNumber or AreaCode is required"));
+                return Err(ApiError::bad_request(
+                    error_code::INVALID_PHONE_NUMBER,
+                    "PhoneNumber or AreaCode is required",
+                ));
             }
         },
     };
@@ -242,7 +300,10 @@ async fn create_number(
         None => "local",
     };
     if text(&doc, "friendly_name").is_empty() {
-        doc.insert("friendly_name".into(), json!(validate::formatted_number(&number)));
+        doc.insert(
+            "friendly_name".into(),
+            json!(validate::formatted_number(&number)),
+        );
     }
     doc.insert("phone_number".into(), json!(number));
     doc.insert("type".into(), json!(number_type));
@@ -266,7 +327,10 @@ async fn apply_settings(
     doc: &mut Map<String, Value>,
 ) -> ApiResult<()> {
     fields::apply(FIELDS, params, doc)?;
-    for (param, field) in [("VoiceApplicationSid", "voice_application_sid"), ("SmsApplicationSid", "sms_application_sid")] {
+    for (param, field) in [
+        ("VoiceApplicationSid", "voice_application_sid"),
+        ("SmsApplicationSid", "sms_application_sid"),
+    ] {
         if let Some(sid) = params.get(param) {
             let value = application_link(state, &account.sid, param, sid).await?;
             doc.insert(field.into(), value);
@@ -274,27 +338,53 @@ async fn apply_settings(
     }
     // A trunk and a voice application exclude each other: setting one clears the other.
     if let Some(trunk) = params.get("TrunkSid") {
-        doc.insert("trunk_sid".into(), if trunk.is_empty() { Value::Null } else { json!(trunk) });
+        doc.insert(
+            "trunk_sid".into(),
+            if trunk.is_empty() {
+                Value::Null
+            } else {
+                json!(trunk)
+            },
+        );
         if !trunk.is_empty() {
             doc.insert("voice_application_sid".into(), Value::Null);
         }
-    } else if params.get("VoiceApplicationSid").is_some_and(|sid| !sid.is_empty()) {
+    } else if params
+        .get("VoiceApplicationSid")
+        .is_some_and(|sid| !sid.is_empty())
+    {
         doc.insert("trunk_sid".into(), Value::Null);
     }
     if let Some(owner) = params.get("AccountSid") {
-        let target = caller.scope(state, owner, "AccountSid").await.map_err(|_| {
-            ApiError::bad_request(error_code::INVALID_PARAMETER, format!("AccountSid {owner} is not an account you control"))
-        })?;
+        let target = caller
+            .scope(state, owner, "AccountSid")
+            .await
+            .map_err(|_| {
+                ApiError::bad_request(
+                    error_code::INVALID_PARAMETER,
+                    format!("AccountSid {owner} is not an account you control"),
+                )
+            })?;
         doc.insert("account_sid".into(), json!(target.sid));
     }
     fields::check_fallbacks(doc)
 }
 
-async fn application_link(state: &AppState, account_sid: &str, param: &str, sid: &str) -> ApiResult<Value> {
+async fn application_link(
+    state: &AppState,
+    account_sid: &str,
+    param: &str,
+    sid: &str,
+) -> ApiResult<Value> {
     if sid.is_empty() {
         return Ok(Value::Null);
     }
-    let invalid = || ApiError::bad_request(error_code::INVALID_APPLICATION_SID, format!("{param} {sid} is not an application of this account"));
+    let invalid = || {
+        ApiError::bad_request(
+            error_code::INVALID_APPLICATION_SID,
+            format!("{param} {sid} is not an application of this account"),
+        )
+    };
     let parsed = Sid::parse(SidKind::Application, sid).ok_or_else(invalid)?;
     match state.store.get(Kind::Application, parsed.as_str()).await? {
         Some(record) if record.account_sid == account_sid => Ok(json!(parsed.as_str())),
@@ -304,9 +394,14 @@ async fn application_link(state: &AppState, account_sid: &str, param: &str, sid:
 
 /// A free number in a North American area code (`+1 AAA NXX XXXX`), tried at random.
 async fn free_number_in_area(state: &AppState, area: &str) -> ApiResult<String> {
-    let valid = area.len() == 3 && area.bytes().all(|b| b.is_ascii_digit()) && !area.starts_with(['0', '1']);
+    let valid = area.len() == 3
+        && area.bytes().all(|b| b.is_ascii_digit())
+        && !area.starts_with(['0', '1']);
     if !valid {
-        return Err(ApiError::bad_request(error_code::INVALID_PHONE_NUMBER, format!("AreaCode {area:?} is not a valid area code")));
+        return Err(ApiError::bad_request(
+            error_code::INVALID_PHONE_NUMBER,
+            format!("AreaCode {area:?} is not a valid area code"),
+        ));
     }
     for _ in 0..64 {
         let exchange = 200 + rand::random::<u32>() % 800;
@@ -314,13 +409,18 @@ async fn free_number_in_area(state: &AppState, area: &str) -> ApiResult<String> 
         let candidate = format!("+1{area}{exchange:03}{line:04}");
         let mut query = ListQuery::new(Kind::PhoneNumber, "");
         query.account_sid = None;
-        query.filters.push(Filter::Equals(Column::PhoneNumber, candidate.clone()));
+        query
+            .filters
+            .push(Filter::Equals(Column::PhoneNumber, candidate.clone()));
         query.limit = 1;
         if state.store.list(&query).await?.is_empty() {
             return Ok(candidate);
         }
     }
-    Err(ApiError::bad_request(error_code::NO_NUMBER_IN_AREA_CODE, format!("No phone numbers are free in area code {area}")))
+    Err(ApiError::bad_request(
+        error_code::NO_NUMBER_IN_AREA_CODE,
+        format!("No phone numbers are free in area code {area}"),
+    ))
 }
 
 pub(crate) async fn delete(

@@ -6,8 +6,12 @@ use axum::routing::get;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let address = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".to_owned());
-    let app = Router::new().fallback(get(|| async { axum::Json(serde_json::json!({"sid": "PN0", "ok": true})) }));
+    let address = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let app = Router::new().fallback(get(|| async {
+        axum::Json(serde_json::json!({"sid": "PN0", "ok": true}))
+    }));
     let listener = tokio::net::TcpListener::bind(&address).await?;
     println!("http listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await

@@ -7,7 +7,9 @@ use switchboard_test_support::python::python;
 fn run_script(script: &str) {
     let Some(python) = python(script) else { return };
     let engine = crate::start();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat").join(script);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/compat")
+        .join(script);
     let output = Command::new(python)
         .arg(&path)
         .env("SWITCHBOARD_URL", &engine.base_url)
@@ -17,7 +19,10 @@ fn run_script(script: &str) {
         .expect("running python");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }
 

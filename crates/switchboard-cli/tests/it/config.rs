@@ -31,16 +31,31 @@ fn flags_beat_environment_beat_file_beat_defaults() {
     let file = file.to_str().unwrap();
     let from_file = serve_error(&dir, &[], &["--config", file]);
     assert!(from_file.contains("30-10"), "{from_file}");
-    let from_env = serve_error(&dir, &[("SWITCHBOARD_RTP_PORTS", "40-20")], &["--config", file]);
+    let from_env = serve_error(
+        &dir,
+        &[("SWITCHBOARD_RTP_PORTS", "40-20")],
+        &["--config", file],
+    );
     assert!(from_env.contains("40-20"), "{from_env}");
-    let from_flag = serve_error(&dir, &[("SWITCHBOARD_RTP_PORTS", "40-20")], &["--config", file, "--rtp-ports", "50-30"]);
+    let from_flag = serve_error(
+        &dir,
+        &[("SWITCHBOARD_RTP_PORTS", "40-20")],
+        &["--config", file, "--rtp-ports", "50-30"],
+    );
     assert!(from_flag.contains("50-30"), "{from_flag}");
     let config_from_env = serve_error(&dir, &[("SWITCHBOARD_CONFIG", file)], &[]);
     assert!(config_from_env.contains("30-10"), "{config_from_env}");
     let missing = serve_error(&dir, &[], &["--config", "/nonexistent/switchboard.toml"]);
     assert!(missing.contains("does not exist"), "{missing}");
-    let bad_database = serve_error(&dir, &[], &["--database", "mysql://x", "--http", "127.0.0.1:0"]);
-    assert!(bad_database.contains("unsupported database url"), "{bad_database}");
+    let bad_database = serve_error(
+        &dir,
+        &[],
+        &["--database", "mysql://x", "--http", "127.0.0.1:0"],
+    );
+    assert!(
+        bad_database.contains("unsupported database url"),
+        "{bad_database}"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -61,24 +76,56 @@ fn an_empty_database_gets_a_generated_account_printed_once() {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         assert!(line.starts_with("http listening on 127.0.0.1:"), "{line}");
-        Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success(), "SIGTERM drains and exits 0");
         String::from_utf8_lossy(&output.stderr).into_owned()
     };
     let first = start();
-    assert!(dir.join("switchboard.db").exists(), "the default database is sqlite://switchboard.db in the working directory");
-    let created = first.lines().find(|line| line.starts_with("created account")).expect("credentials printed");
+    assert!(
+        dir.join("switchboard.db").exists(),
+        "the default database is sqlite://switchboard.db in the working directory"
+    );
+    let created = first
+        .lines()
+        .find(|line| line.starts_with("created account"))
+        .expect("credentials printed");
     let words: Vec<&str> = created.split_whitespace().collect();
     let (sid, token) = (words[2], words[6]);
     let second = start();
-    assert!(!second.contains("created account"), "printed only once: {second}");
-    let account = Command::new(binary()).args(["account", "--show-token"]).current_dir(&dir).env_remove("SWITCHBOARD_DATABASE").env_remove("SWITCHBOARD_CONFIG").output().unwrap();
+    assert!(
+        !second.contains("created account"),
+        "printed only once: {second}"
+    );
+    let account = Command::new(binary())
+        .args(["account", "--show-token"])
+        .current_dir(&dir)
+        .env_remove("SWITCHBOARD_DATABASE")
+        .env_remove("SWITCHBOARD_CONFIG")
+        .output()
+        .unwrap();
     assert!(account.status.success());
-    assert_eq!(String::from_utf8_lossy(&account.stdout), format!("{sid}\n{token}\n"));
-    let sid_only = Command::new(binary()).arg("account").current_dir(&dir).env_remove("SWITCHBOARD_DATABASE").env_remove("SWITCHBOARD_CONFIG").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&sid_only.stdout), format!("{sid}\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&account.stdout),
+        format!("{sid}\n{token}\n")
+    );
+    let sid_only = Command::new(binary())
+        .arg("account")
+        .current_dir(&dir)
+        .env_remove("SWITCHBOARD_DATABASE")
+        .env_remove("SWITCHBOARD_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sid_only.stdout),
+        format!("{sid}\n")
+    );
     std::fs::remove_dir_all(dir).ok();
 }

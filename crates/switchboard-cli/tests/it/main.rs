@@ -21,10 +21,19 @@ pub fn start() -> Engine {
 /// Sends a form request with the main account's credentials; returns status and JSON body.
 pub async fn call(engine: &Engine, method: &str, url: &str, form: &[(&str, &str)]) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let response = engine.request(method, url).form(form).send().await.expect("request");
+    let response = engine
+        .request(method, url)
+        .form(form)
+        .send()
+        .await
+        .expect("request");
     let status = response.status().as_u16();
     let text = response.text().await.expect("body");
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }
 
@@ -34,6 +43,12 @@ pub fn assert_error(answer: &(u16, Value), status: u16, code: u64) {
     assert_eq!(answer.0, status, "{answer:?}");
     assert_eq!(answer.1["code"], code, "{answer:?}");
     assert_eq!(answer.1["status"], status, "{answer:?}");
-    assert_eq!(answer.1["more_info"], format!("https://www.twilio.com/docs/errors/{code}"));
-    assert!(answer.1["message"].as_str().is_some_and(|m| !m.is_empty()), "{answer:?}");
+    assert_eq!(
+        answer.1["more_info"],
+        format!("https://www.twilio.com/docs/errors/{code}")
+    );
+    assert!(
+        answer.1["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{answer:?}"
+    );
 }

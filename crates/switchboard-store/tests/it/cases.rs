@@ -32,40 +32,91 @@ pub async fn run_all(store: &dyn Store) {
 async fn crud_round_trip(store: &dyn Store) {
     let mut record = number(&sid(1), "ACcrud", "+15551000001");
     store.insert(&record).await.unwrap();
-    let got = store.get(Kind::PhoneNumber, &record.sid).await.unwrap().unwrap();
+    let got = store
+        .get(Kind::PhoneNumber, &record.sid)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(got.seq > 0);
     record.seq = got.seq;
-    assert_eq!(got, record, "a stored record reads back identically, SQL metacharacters included");
-    assert!(store.get(Kind::Application, &record.sid).await.unwrap().is_none(), "kind is part of the key");
+    assert_eq!(
+        got, record,
+        "a stored record reads back identically, SQL metacharacters included"
+    );
+    assert!(
+        store
+            .get(Kind::Application, &record.sid)
+            .await
+            .unwrap()
+            .is_none(),
+        "kind is part of the key"
+    );
 
     record.doc["voice_url"] = json!("https://example.com/voice?a=1&b='2'");
     record.friendly_name = Some("renamed".into());
     assert!(store.update(&record).await.unwrap());
-    assert_eq!(store.get(Kind::PhoneNumber, &record.sid).await.unwrap().unwrap(), record);
+    assert_eq!(
+        store
+            .get(Kind::PhoneNumber, &record.sid)
+            .await
+            .unwrap()
+            .unwrap(),
+        record
+    );
 
     assert!(store.delete(Kind::PhoneNumber, &record.sid).await.unwrap());
     assert!(!store.delete(Kind::PhoneNumber, &record.sid).await.unwrap());
-    assert!(store.get(Kind::PhoneNumber, &record.sid).await.unwrap().is_none());
-    assert!(!store.update(&record).await.unwrap(), "updating a deleted row reports it missing");
+    assert!(
+        store
+            .get(Kind::PhoneNumber, &record.sid)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        !store.update(&record).await.unwrap(),
+        "updating a deleted row reports it missing"
+    );
 }
 
 async fn uniqueness(store: &dyn Store) {
-    store.insert(&number(&sid(10), "ACuniq", "+15552000001")).await.unwrap();
-    let taken = store.insert(&number(&sid(11), "ACother", "+15552000001")).await.unwrap_err();
-    assert!(matches!(taken, StoreError::Conflict(ref key) if key == "number:+15552000001"), "{taken}");
-    let same_sid = store.insert(&number(&sid(10), "ACuniq", "+15552000002")).await.unwrap_err();
+    store
+        .insert(&number(&sid(10), "ACuniq", "+15552000001"))
+        .await
+        .unwrap();
+    let taken = store
+        .insert(&number(&sid(11), "ACother", "+15552000001"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(taken, StoreError::Conflict(ref key) if key == "number:+15552000001"),
+        "{taken}"
+    );
+    let same_sid = store
+        .insert(&number(&sid(10), "ACuniq", "+15552000002"))
+        .await
+        .unwrap_err();
     assert!(matches!(same_sid, StoreError::Conflict(_)), "{same_sid}");
     // Deleting frees the number for someone else.
     store.delete(Kind::PhoneNumber, &sid(10)).await.unwrap();
-    store.insert(&number(&sid(11), "ACother", "+15552000001")).await.unwrap();
+    store
+        .insert(&number(&sid(11), "ACother", "+15552000001"))
+        .await
+        .unwrap();
 }
 
 async fn paging_in_both_orders(store: &dyn Store) {
     let account = "ACpaging";
     for n in 0..7 {
-        store.insert(&number(&sid(100 + n), account, &format!("+1555300000{n}"))).await.unwrap();
+        store
+            .insert(&number(&sid(100 + n), account, &format!("+1555300000{n}")))
+            .await
+            .unwrap();
     }
-    store.insert(&number(&sid(200), "ACsomeoneelse", "+15553999999")).await.unwrap();
+    store
+        .insert(&number(&sid(200), "ACsomeoneelse", "+15553999999"))
+        .await
+        .unwrap();
     for order in [Order::Ascending, Order::Descending] {
         let mut query = ListQuery::new(Kind::PhoneNumber, account);
         query.order = order;
@@ -88,7 +139,13 @@ async fn paging_in_both_orders(store: &dyn Store) {
     let mut offset = ListQuery::new(Kind::PhoneNumber, account);
     offset.offset = 5;
     offset.limit = 10;
-    let tail: Vec<String> = store.list(&offset).await.unwrap().into_iter().map(|r| r.sid).collect();
+    let tail: Vec<String> = store
+        .list(&offset)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sid)
+        .collect();
     assert_eq!(tail, vec![sid(105), sid(106)]);
 }
 
@@ -105,15 +162,42 @@ async fn filters(store: &dyn Store) {
     let run = |filters: Vec<Filter>| {
         let mut query = ListQuery::new(Kind::PhoneNumber, account);
         query.filters = filters;
-        async move { store.list(&query).await.unwrap().into_iter().map(|r| r.sid).collect::<Vec<_>>() }
+        async move {
+            store
+                .list(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.sid)
+                .collect::<Vec<_>>()
+        }
     };
-    assert_eq!(run(vec![Filter::Like(Column::PhoneNumber, "%555_1%".into())]).await, vec![sid(300), sid(301)]);
-    assert_eq!(run(vec![Filter::Like(Column::PhoneNumber, "%1234".into())]).await, vec![sid(301)]);
-    assert_eq!(run(vec![Filter::Equals(Column::Status, "in-use".into())]).await, vec![sid(300)]);
-    assert_eq!(run(vec![Filter::Between(Column::DateKey, Some(1_500), None)]).await, vec![sid(301)]);
-    assert_eq!(run(vec![Filter::Between(Column::DateKey, None, Some(2_000))]).await, vec![sid(300)]);
+    assert_eq!(
+        run(vec![Filter::Like(Column::PhoneNumber, "%555_1%".into())]).await,
+        vec![sid(300), sid(301)]
+    );
+    assert_eq!(
+        run(vec![Filter::Like(Column::PhoneNumber, "%1234".into())]).await,
+        vec![sid(301)]
+    );
+    assert_eq!(
+        run(vec![Filter::Equals(Column::Status, "in-use".into())]).await,
+        vec![sid(300)]
+    );
+    assert_eq!(
+        run(vec![Filter::Between(Column::DateKey, Some(1_500), None)]).await,
+        vec![sid(301)]
+    );
+    assert_eq!(
+        run(vec![Filter::Between(Column::DateKey, None, Some(2_000))]).await,
+        vec![sid(300)]
+    );
     let escaped = Filter::Like(Column::FriendlyName, "100\\%\\_literal".into());
-    assert_eq!(run(vec![escaped]).await, vec![sid(301)], "escaped wildcards match literally");
+    assert_eq!(
+        run(vec![escaped]).await,
+        vec![sid(301)],
+        "escaped wildcards match literally"
+    );
     let unescaped = Filter::Like(Column::FriendlyName, "name _1415555%".into());
     assert_eq!(run(vec![unescaped]).await, vec![sid(300)]);
 }
@@ -121,23 +205,50 @@ async fn filters(store: &dyn Store) {
 async fn parents(store: &dyn Store) {
     let account = "ACparents";
     for (n, parent) in [(400, "CA1"), (401, "CA2"), (402, "CA1")] {
-        let mut record = Record::new(Kind::Recording, format!("RE{n:032x}"), account.into(), 0, json!({}));
+        let mut record = Record::new(
+            Kind::Recording,
+            format!("RE{n:032x}"),
+            account.into(),
+            0,
+            json!({}),
+        );
         record.parent_sid = Some(parent.into());
         store.insert(&record).await.unwrap();
     }
     let mut query = ListQuery::new(Kind::Recording, account);
     query.parent_sid = Some("CA1".into());
-    let sids: Vec<String> = store.list(&query).await.unwrap().into_iter().map(|r| r.sid).collect();
-    assert_eq!(sids, vec![format!("RE{:032x}", 400), format!("RE{:032x}", 402)]);
+    let sids: Vec<String> = store
+        .list(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sid)
+        .collect();
+    assert_eq!(
+        sids,
+        vec![format!("RE{:032x}", 400), format!("RE{:032x}", 402)]
+    );
 
     // Engine-wide scans: any owner, rows without a parent.
-    let mut orphan = Record::new(Kind::Recording, format!("RE{:032x}", 403), "ACelsewhere".into(), 0, json!({}));
+    let mut orphan = Record::new(
+        Kind::Recording,
+        format!("RE{:032x}", 403),
+        "ACelsewhere".into(),
+        0,
+        json!({}),
+    );
     orphan.status = Some("absent-parent".into());
     store.insert(&orphan).await.unwrap();
     let mut query = ListQuery::new(Kind::Recording, "");
     query.account_sid = None;
     query.filters.push(Filter::Absent(Column::ParentSid));
-    let sids: Vec<String> = store.list(&query).await.unwrap().into_iter().map(|r| r.sid).collect();
+    let sids: Vec<String> = store
+        .list(&query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sid)
+        .collect();
     assert_eq!(sids, vec![format!("RE{:032x}", 403)]);
     query.filters = vec![Filter::Equals(Column::Sid, format!("RE{:032x}", 401))];
     assert_eq!(store.list(&query).await.unwrap().len(), 1);

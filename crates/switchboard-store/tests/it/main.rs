@@ -35,14 +35,28 @@ async fn store_suite_on_sqlite() {
 
 #[tokio::test]
 async fn store_suite_on_postgres() {
-    let Some(server) = server_url("store suite") else { return };
-    let database = TestDatabase::create(&server).await.expect("create test database");
-    let store = switchboard_store::open(&database.url).await.expect("open postgres");
+    let Some(server) = server_url("store suite") else {
+        return;
+    };
+    let database = TestDatabase::create(&server)
+        .await
+        .expect("create test database");
+    let store = switchboard_store::open(&database.url)
+        .await
+        .expect("open postgres");
     cases::run_all(store.as_ref()).await;
     // Reopening runs the migrations again: they must be recorded as applied, not re-run.
     store.close().await;
-    let reopened = switchboard_store::open(&database.url).await.expect("reopen postgres");
-    assert!(reopened.get(switchboard_store::Kind::Account, "ACnone").await.unwrap().is_none());
+    let reopened = switchboard_store::open(&database.url)
+        .await
+        .expect("reopen postgres");
+    assert!(
+        reopened
+            .get(switchboard_store::Kind::Account, "ACnone")
+            .await
+            .unwrap()
+            .is_none()
+    );
     reopened.close().await;
     database.drop_database().await.expect("drop test database");
 }
@@ -56,7 +70,11 @@ async fn sqlite_rows_survive_reopening_the_file() {
     store.close().await;
     drop(store);
     let reopened = sqlite_store(&dir).await;
-    let got = reopened.get(record.kind, &record.sid).await.unwrap().expect("row after reopen");
+    let got = reopened
+        .get(record.kind, &record.sid)
+        .await
+        .unwrap()
+        .expect("row after reopen");
     assert_eq!(got.doc, record.doc);
     reopened.close().await;
     std::fs::remove_dir_all(dir).ok();
@@ -64,6 +82,11 @@ async fn sqlite_rows_survive_reopening_the_file() {
 
 #[tokio::test]
 async fn unknown_database_urls_are_refused() {
-    let error = switchboard_store::open("mysql://localhost/x").await.unwrap_err();
-    assert!(error.to_string().contains("unsupported database url"), "{error}");
+    let error = switchboard_store::open("mysql://localhost/x")
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("unsupported database url"),
+        "{error}"
+    );
 }
