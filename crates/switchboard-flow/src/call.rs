@@ -125,6 +125,7 @@ impl Call {
                 duration_s,
                 digits,
             } => self.on_recording_finished(recording_sid, recording_url, duration_s, digits),
+            Input::DialConnected => self.on_dial_connected(),
             Input::DialEnded(outcome) => self.on_dial_ended(outcome),
             Input::SmsSent { sms_sid, status } => self.on_sms_sent(sms_sid, status),
             Input::CallerHungUp => self.on_caller_hung_up(),

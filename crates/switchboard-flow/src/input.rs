@@ -51,6 +51,9 @@ pub enum Input {
         /// The finish key pressed, or empty; the interpreter fills in keys it saw itself.
         digits: String,
     },
+    /// The `Dial` action's child leg answered and the legs are bridged. Only needed with
+    /// `answer_on_bridge` (the caller is answered then, not before); harmless otherwise.
+    DialConnected,
     /// The `Dial` action's child leg ended (or never connected).
     DialEnded(DialOutcome),
     /// The `SendSms` action of an `<Sms action>` was handed over; its action is requested.

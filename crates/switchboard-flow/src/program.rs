@@ -41,38 +41,56 @@ impl Program {
     }
 
     /// Resolves a URL written in the document against the document URL; only `http`/`https`
-    /// results are usable. The error is the 11100 message.
-    pub(crate) fn resolve(&self, written: &str) -> Result<String, String> {
+    /// results are usable.
+    pub(crate) fn resolve(&self, written: &str) -> Result<String, UrlError> {
         let parsed = match &self.base {
             Some(base) => base.join(written),
             None => Url::parse(written),
         };
+        let written = written.to_owned();
         match parsed {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url.into()),
-            Ok(url) => Err(format!(
-                "\"{written}\" is a {} URL; only http and https URLs can be fetched",
-                url.scheme()
-            )),
-            Err(url::ParseError::RelativeUrlWithoutBase) => Err(format!(
-                "\"{written}\" is relative but the document has no URL to resolve it against \
-                 (inline TwiML needs absolute URLs)"
-            )),
-            Err(error) => Err(format!("\"{written}\" is not a valid URL: {error}")),
+            Ok(url) => Err(UrlError::UnsupportedScheme {
+                written,
+                scheme: url.scheme().to_owned(),
+            }),
+            Err(url::ParseError::RelativeUrlWithoutBase) => {
+                Err(UrlError::RelativeWithoutBase { written })
+            }
+            Err(source) => Err(UrlError::Invalid { written, source }),
         }
     }
 
     /// The `action` of a verb: the written URL resolved, or the document URL by default.
-    pub(crate) fn action_url(&self, written: Option<&str>, verb: &str) -> Result<String, String> {
+    pub(crate) fn action_url(
+        &self,
+        written: Option<&str>,
+        verb: &'static str,
+    ) -> Result<String, UrlError> {
         match written {
             Some(written) => self.resolve(written),
-            None => self.url.clone().ok_or_else(|| {
-                format!(
-                    "<{verb}> has no action and the document has no URL to default to \
-                     (inline TwiML)"
-                )
-            }),
+            None => self.url.clone().ok_or(UrlError::NoDefaultAction { verb }),
         }
     }
+}
+
+/// Why a URL in a document cannot be used: all of these are 11100 (Invalid URL format).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum UrlError {
+    #[error(
+        "\"{written}\" is relative but the document has no URL to resolve it against \
+         (inline TwiML needs absolute URLs)"
+    )]
+    RelativeWithoutBase { written: String },
+    #[error("\"{written}\" is a {scheme} URL; only http and https URLs can be fetched")]
+    UnsupportedScheme { written: String, scheme: String },
+    #[error("\"{written}\" is not a valid URL: {source}")]
+    Invalid {
+        written: String,
+        source: url::ParseError,
+    },
+    #[error("<{verb}> has no action and the document has no URL to default to (inline TwiML)")]
+    NoDefaultAction { verb: &'static str },
 }
 
 impl Call {
@@ -100,7 +118,7 @@ impl Call {
         params: Params,
         purpose: FetchPurpose,
     ) {
-        if !self.count_document(&url) {
+        if !self.count_document(Some(&url)) {
             return;
         }
         self.program = Program::default();
@@ -115,7 +133,7 @@ impl Call {
     }
 
     /// Counts one more document; past the limit, ends the call (Decision 11) and says no.
-    fn count_document(&mut self, url: &str) -> bool {
+    fn count_document(&mut self, url: Option<&str>) -> bool {
         if self.documents_without_input < self.setup.max_documents {
             self.documents_without_input += 1;
             return true;
@@ -128,16 +146,17 @@ impl Call {
             DOCUMENT_RETRIEVAL_LIMIT,
             Level::Error,
             message,
-            Some(url.to_owned()),
+            url.map(str::to_owned),
         );
         self.platform_prompt();
         false
     }
 
     /// The running document cannot execute: the driver runs the failover path for it.
-    pub(crate) fn execution_failure(&mut self, code: ErrorCode, message: String, params: Params) {
+    pub(crate) fn execution_failure(&mut self, error: UrlError, params: Params) {
+        let (code, message) = (INVALID_URL_FORMAT, error.to_string());
         let error_url = self.program.url().map(str::to_owned);
-        if !self.count_document(error_url.as_deref().unwrap_or("")) {
+        if !self.count_document(error_url.as_deref()) {
             return;
         }
         self.program = Program::default();
@@ -157,11 +176,11 @@ impl Call {
         method: Method,
         params: Params,
         purpose: FetchPurpose,
-        verb: &str,
+        verb: &'static str,
     ) {
         match self.program.action_url(written, verb) {
             Ok(url) => self.fetch(url, method, params, purpose),
-            Err(message) => self.execution_failure(INVALID_URL_FORMAT, message, params),
+            Err(error) => self.execution_failure(error, params),
         }
     }
 
@@ -172,7 +191,7 @@ impl Call {
         method: Method,
         extra: Params,
         purpose: FetchPurpose,
-        verb: &str,
+        verb: &'static str,
     ) {
         let mut params = crate::params::base_params(&self.setup, CallStatus::Completed);
         params.extend(extra);
@@ -184,9 +203,9 @@ impl Call {
                 purpose,
                 reply_ignored: true,
             })),
-            Err(message) => {
+            Err(error) => {
                 let url = self.program.url().map(str::to_owned);
-                self.alert(INVALID_URL_FORMAT, Level::Error, message, url);
+                self.alert(INVALID_URL_FORMAT, Level::Error, error.to_string(), url);
             }
         }
     }
@@ -195,9 +214,9 @@ impl Call {
     pub(crate) fn resolve_callback(&mut self, written: Option<&str>) -> Option<String> {
         match self.program.resolve(written?) {
             Ok(url) => Some(url),
-            Err(message) => {
+            Err(error) => {
                 let url = self.program.url().map(str::to_owned);
-                self.alert(INVALID_URL_FORMAT, Level::Warning, message, url);
+                self.alert(INVALID_URL_FORMAT, Level::Warning, error.to_string(), url);
                 None
             }
         }
@@ -295,7 +314,9 @@ mod tests {
             let got = program(base).resolve(written);
             match (expected, &got) {
                 (Ok(want), Ok(got)) => assert_eq!(got, want, "{written}"),
-                (Err(fragment), Err(message)) => assert!(message.contains(fragment), "{message}"),
+                (Err(fragment), Err(error)) => {
+                    assert!(error.to_string().contains(fragment), "{error}")
+                }
                 _ => panic!("{base:?} + {written}: expected {expected:?}, got {got:?}"),
             }
         }
@@ -309,6 +330,6 @@ mod tests {
             Ok(url.to_owned())
         );
         let inline = program(None).action_url(None, "Gather");
-        assert!(inline.is_err_and(|message| message.contains("<Gather> has no action")));
+        assert_eq!(inline, Err(UrlError::NoDefaultAction { verb: "Gather" }));
     }
 }

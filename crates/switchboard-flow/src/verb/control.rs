@@ -1,6 +1,6 @@
 //! `<Redirect>` (§7.8) and the verbs this engine recognises but does not run yet.
 
-use switchboard_core::error_code::{INVALID_URL_FORMAT, VERB_NOT_SUPPORTED_IN_API_VERSION};
+use switchboard_core::error_code::VERB_NOT_SUPPORTED_IN_API_VERSION;
 use switchboard_twiml::Level;
 use switchboard_twiml::verb::Redirect;
 
@@ -16,7 +16,7 @@ impl Call {
                 self.emit(Action::Redirect { url: url.clone() });
                 self.fetch(url, redirect.method, params, FetchPurpose::Redirect);
             }
-            Err(message) => self.execution_failure(INVALID_URL_FORMAT, message, params),
+            Err(error) => self.execution_failure(error, params),
         }
     }
 

@@ -3,11 +3,12 @@
 //! Other nouns (`<Client>`, `<Sip>`, `<Conference>`, `<Queue>`, …) are parsed but not dialled
 //! yet: each draws an ERROR alert (13000), and a `<Dial>` left with nothing to ring continues
 //! with the next verb. Ring timeout and `timeLimit` are the driver's (it knows when the child
-//! answers); `hangupOnStar` is seen here. When the leg ends, `action` is requested with
+//! answers); `hangupOnStar` is seen here. With `answerOnBridge` the caller keeps ringing until
+//! `DialConnected`. When the leg ends, `action` is requested with
 //! `DialCallStatus`/`DialCallSid`/`DialCallDuration`/`DialBridged`, or, without `action`, the
 //! next verb runs. A whisper leg cannot dial (13201).
 
-use switchboard_core::error_code::{DIAL_FROM_DIAL_SEGMENT, DIAL_GENERIC, INVALID_URL_FORMAT};
+use switchboard_core::error_code::{DIAL_FROM_DIAL_SEGMENT, DIAL_GENERIC};
 use switchboard_twiml::verb::Dial;
 use switchboard_twiml::{Level, Method, Noun};
 
@@ -78,9 +79,9 @@ impl Call {
             {
                 None => None,
                 Some(Ok(whisper)) => Some(whisper),
-                Some(Err(message)) => {
+                Some(Err(error)) => {
                     let params = self.params();
-                    return self.execution_failure(INVALID_URL_FORMAT, message, params);
+                    return self.execution_failure(error, params);
                 }
             };
             let status_callback = self
@@ -103,8 +104,12 @@ impl Call {
         }
     }
 
+    /// Answers the caller first, unless `answerOnBridge` keeps it ringing until the child
+    /// answers (`DialConnected`).
     fn ring(&mut self, dial: Dial, targets: Vec<DialTarget>) {
-        self.ensure_answered();
+        if !dial.answer_on_bridge {
+            self.ensure_answered();
+        }
         let recording_status_callback = self
             .resolve_callback(dial.recording_status_callback.as_deref())
             .map(|url| Callback {
@@ -132,6 +137,12 @@ impl Call {
             caller_hung_up: false,
             grace_until_ms: None,
         }));
+    }
+
+    pub(crate) fn on_dial_connected(&mut self) {
+        if matches!(self.step, Step::Dial(_)) {
+            self.ensure_answered();
+        }
     }
 
     pub(crate) fn dial_digits(&mut self, mut run: Box<DialRun>, digits: &str) {

@@ -6,7 +6,6 @@
 //! the document URL) is requested and replaces the document; without, the next verb runs,
 //! unless `actionOnEmptyResult`. A finish key with no digits is no input (§10 question 14).
 
-use switchboard_core::error_code::INVALID_URL_FORMAT;
 use switchboard_twiml::Method;
 use switchboard_twiml::verb::{Gather, GatherInput, GatherPrompt};
 
@@ -122,9 +121,9 @@ impl Call {
                         run.phase = Phase::Playing;
                     }
                     PlayPlan::Nothing => continue,
-                    PlayPlan::BadUrl(message) => {
+                    PlayPlan::BadUrl(error) => {
                         let params = self.params();
-                        return self.execution_failure(INVALID_URL_FORMAT, message, params);
+                        return self.execution_failure(error, params);
                     }
                 },
                 Some(GatherPrompt::Pause(pause)) => {

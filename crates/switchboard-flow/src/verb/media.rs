@@ -4,11 +4,11 @@
 //! `PlaybackFinished` (0 = until interrupted, capped at 1000): one transcript event per verb.
 //! `<Pause>` is timed here and needs no media, so a leading `<Pause>` leaves the call ringing.
 
-use switchboard_core::error_code::INVALID_URL_FORMAT;
 use switchboard_twiml::verb::{Pause, Play, Say};
 
 use crate::action::{self, Action, PlayMedia, Source};
 use crate::call::{Call, Step};
+use crate::program::UrlError;
 
 /// Milliseconds in a second, for turning TwiML seconds into deadlines.
 pub(crate) const SECOND_MS: u64 = 1000;
@@ -18,8 +18,8 @@ pub(crate) enum PlayPlan {
     Play(action::Play),
     /// Neither URL nor digits (a 12200 warning at parse time): nothing to play.
     Nothing,
-    /// The URL cannot be resolved: the 11100 message.
-    BadUrl(String),
+    /// The URL cannot be resolved (11100).
+    BadUrl(UrlError),
 }
 
 pub(crate) fn say_action(say: &Say) -> Action {
@@ -47,9 +47,9 @@ impl Call {
                 self.step = Step::Playing;
             }
             PlayPlan::Nothing => {}
-            PlayPlan::BadUrl(message) => {
+            PlayPlan::BadUrl(error) => {
                 let params = self.params();
-                self.execution_failure(INVALID_URL_FORMAT, message, params);
+                self.execution_failure(error, params);
             }
         }
     }
@@ -60,7 +60,7 @@ impl Call {
             (Some(digits), _) => PlayMedia::Digits(digits.clone()),
             (None, Some(url)) => match self.program.resolve(url) {
                 Ok(url) => PlayMedia::Url(url),
-                Err(message) => return PlayPlan::BadUrl(message),
+                Err(error) => return PlayPlan::BadUrl(error),
             },
             (None, None) => return PlayPlan::Nothing,
         };

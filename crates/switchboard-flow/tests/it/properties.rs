@@ -118,6 +118,7 @@ fn arbitrary_input(kind: u8, choice: u8) -> Input {
         } else {
             ApiEnd::Canceled
         }),
+        15 if choice.is_multiple_of(3) => Input::DialConnected,
         15 | 16 => Input::Timer,
         _ => Input::LiveUpdate(if choice.is_multiple_of(2) {
             Initial::Inline(twiml(POOL[choice_usize % POOL.len()]))
@@ -266,6 +267,7 @@ fn honour(owed: Owed, choice: u8, fetched: usize) -> Option<Input> {
         Owed::Media if choice.is_multiple_of(5) => Input::Digits("1".to_owned()),
         Owed::Media => Input::PlaybackFinished,
         Owed::Recording => recording(choice),
+        Owed::DialEnd if choice.is_multiple_of(3) => Input::DialConnected,
         Owed::DialEnd => dial_ended(choice),
         Owed::SmsSent => Input::SmsSent {
             sms_sid: sid(SidKind::Message, 'e'),
@@ -304,7 +306,11 @@ proptest! {
             } else if let Some(input) = honour(owed, choice, steps) {
                 // Ringing does not answer, and digits do not end playback (unless barge-in
                 // stops it, which `StopMedia` reports).
-                if !matches!(input, Input::Progress(Progress::Ringing) | Input::Digits(_)) {
+                let partial = matches!(
+                    input,
+                    Input::Progress(Progress::Ringing) | Input::Digits(_) | Input::DialConnected
+                );
+                if !partial {
                     owed = Owed::Nothing;
                 }
                 input

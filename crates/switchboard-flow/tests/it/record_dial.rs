@@ -235,3 +235,22 @@ fn whisper_target_carries_the_resolved_url() {
     );
     assert_eq!(target.method, switchboard_twiml::Method::Get);
 }
+
+#[test]
+fn answer_on_bridge_keeps_the_caller_ringing_until_the_child_answers() {
+    check(
+        r#"<Dial answerOnBridge="true">+15005550003</Dial>"#,
+        vec![
+            (4000, Feed::In(switchboard_flow::Input::DialConnected)),
+            (9000, dial_ended(DialCallStatus::Completed, 5, true)),
+        ],
+        "status ringing
+        fetch POST https://app.example.com/voice Initial [ringing]
+        dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
+        answer
+        status in-progress
+        dial-result completed 5s bridged=true
+        hangup twiml
+        status completed",
+    );
+}
