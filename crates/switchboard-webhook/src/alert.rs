@@ -11,6 +11,9 @@ use switchboard_core::ErrorCode;
 use crate::classify::Channel;
 use crate::outcome::Exchange;
 
+/// The most of a response body an alert keeps (Twilio's TwiML limit).
+pub const RECORDED_BODY_LIMIT: usize = 64 * 1024;
+
 /// `ERROR` or `WARNING`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -104,8 +107,8 @@ impl AlertRecord {
             request_variables: exchange.request.params.clone(),
             request_headers: exchange.request.headers.clone(),
             response_status,
-            response_headers: exchange.response.headers.clone(),
-            response_body: exchange.response.body.clone(),
+            response_headers: exchange.response_headers(),
+            response_body: exchange.response_body(RECORDED_BODY_LIMIT),
             attempts: exchange.attempts,
             duration_ms: u64::try_from(exchange.duration.as_millis()).unwrap_or(u64::MAX),
             fallback,

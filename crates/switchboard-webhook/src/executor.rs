@@ -28,7 +28,9 @@ use crate::connect::{EngineResolver, classify_body_error, classify_send_error};
 use crate::cookies::CookieJar;
 use crate::outcome::{Exchange, HttpAnswer, RequestRecord, ResponseRecord, TransportError};
 use crate::overrides::{Overrides, RetryPolicy};
-use crate::request::{Method, Target, WebhookRequest, new_idempotency_token, prepare};
+use crate::request::{
+    Method, PreparedRequest, Target, WebhookRequest, new_idempotency_token, prepare,
+};
 
 /// Limits of the client; the defaults are Twilio's.
 #[derive(Clone, Debug)]
@@ -121,102 +123,90 @@ impl WebhookClient {
     }
 
     /// Sends one logical webhook (all attempts, redirects and the 401 round) and records it.
+    ///
+    /// Takes the request by value: its parameters move into the record, so a successful
+    /// exchange copies nothing it does not send.
     pub async fn send(
         &self,
-        request: &WebhookRequest,
+        request: WebhookRequest,
         auth_token: &str,
         cookies: &mut CookieJar,
     ) -> Exchange {
         let started = Instant::now();
-        let idempotency_token = new_idempotency_token();
         let target = match Target::parse(&request.url) {
             Ok(target) => target,
             Err(invalid) => {
                 let record = RequestRecord {
                     url: invalid.0,
                     method: request.method.as_str().to_string(),
-                    params: request.params.clone(),
+                    params: request.params,
                     headers: Vec::new(),
                 };
-                return failed_before_sending(
-                    record,
-                    TransportError::InvalidUrl,
-                    started,
-                    Vec::new(),
-                    false,
-                );
+                let error = TransportError::InvalidUrl;
+                return failed_before_sending(record, error, started, Vec::new(), false);
             }
         };
-        let overrides = &target.overrides.overrides;
+        let idempotency_token = new_idempotency_token();
+        let json = request.json_body.as_deref();
         let first = prepare(
             &target.url,
             request.method,
             &request.params,
-            request.json_body.as_deref(),
+            json,
             auth_token,
             &idempotency_token,
         );
-        let record = RequestRecord {
-            url: target.redacted.clone(),
-            method: first.method.as_str().to_string(),
-            params: request.params.clone(),
-            headers: first.headers,
-        };
-        let warnings = target.overrides.warnings.clone();
-        if let Some(finding) = &target.overrides.error {
-            let error = TransportError::Override(finding.clone());
-            return failed_before_sending(record, error, started, warnings, overrides.present);
-        }
-        let client = match self.client_for(overrides) {
-            Ok(client) => client,
-            Err(_) => {
-                return failed_before_sending(
-                    record,
-                    TransportError::ConnectFailed,
-                    started,
-                    warnings,
-                    true,
-                );
-            }
-        };
-        let deadline = started + overrides.total_timeout;
+        let overrides = &target.overrides.overrides;
         let mut response = ResponseRecord::default();
         let mut attempts = 0;
-        let result = loop {
-            attempts += 1;
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            let hop = Hop {
-                client: &client,
-                target: &target,
-                request,
-                auth_token,
-                idempotency_token: &idempotency_token,
-            };
-            let outcome =
-                match tokio::time::timeout(remaining, self.attempt(hop, cookies, &mut response))
-                    .await
-                {
-                    Ok(outcome) => outcome,
-                    Err(_) => break Err(TransportError::TotalTimeout),
+        let result = match (&target.overrides.error, self.client_for(overrides)) {
+            (Some(finding), _) => Err(TransportError::Override(finding.clone())),
+            (None, Err(_)) => Err(TransportError::ConnectFailed),
+            (None, Ok(client)) => {
+                let hop = Hop {
+                    client: &client,
+                    target: &target,
+                    request: &request,
+                    first: &first,
+                    auth_token,
                 };
-            if attempts > overrides.retry_count || !should_retry(&outcome, overrides.retry_policy) {
-                break outcome;
-            }
-            if Instant::now() >= deadline {
-                break Err(TransportError::TotalTimeout);
+                let deadline = started + overrides.total_timeout;
+                loop {
+                    attempts += 1;
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    let attempt = self.attempt(hop, cookies, &mut response);
+                    let outcome = match tokio::time::timeout(remaining, attempt).await {
+                        Ok(outcome) => outcome,
+                        Err(_) => break Err(TransportError::TotalTimeout),
+                    };
+                    if attempts > overrides.retry_count
+                        || !should_retry(&outcome, overrides.retry_policy)
+                    {
+                        break outcome;
+                    }
+                    if Instant::now() >= deadline {
+                        break Err(TransportError::TotalTimeout);
+                    }
+                }
             }
         };
         if let Err(error) = &result {
             synthesize_error_headers(&mut response, error, attempts, overrides.present);
         }
+        let overrides_present = overrides.present;
         Exchange {
-            request: record,
+            request: RequestRecord {
+                method: first.method.as_str().to_string(),
+                headers: first.headers,
+                url: target.redacted,
+                params: request.params,
+            },
             response,
             result,
             attempts,
             duration: started.elapsed(),
-            warnings,
-            overrides_present: overrides.present,
+            warnings: target.overrides.warnings,
+            overrides_present,
         }
     }
 
@@ -228,60 +218,56 @@ impl WebhookClient {
         record: &mut ResponseRecord,
     ) -> Result<HttpAnswer, TransportError> {
         let mut url = hop.target.url.clone();
-        let mut method = hop.request.method;
-        let mut params: &[(String, String)] = &hop.request.params;
+        let (mut method, mut params) = (hop.request.method, hop.request.params.as_slice());
         let mut json = hop.request.json_body.as_deref();
-        let mut redirects = 0;
-        let mut authorize = false;
+        let (mut redirects, mut authorize) = (0, false);
         loop {
-            let prepared = prepare(
-                &url,
-                method,
-                params,
-                json,
-                hop.auth_token,
-                hop.idempotency_token,
-            );
-            let reqwest_method = match prepared.method {
-                Method::Get => reqwest::Method::GET,
-                Method::Post => reqwest::Method::POST,
+            // The first hop was prepared once for all attempts (same token and signature).
+            let later_hop;
+            let prepared = if redirects == 0 && method == hop.request.method {
+                hop.first
+            } else {
+                later_hop = prepare(
+                    &url,
+                    method,
+                    params,
+                    json,
+                    hop.auth_token,
+                    hop.idempotency_token(),
+                );
+                &later_hop
             };
-            let mut builder = hop.client.request(reqwest_method, prepared.url.as_str());
-            for (name, value) in &prepared.headers {
-                builder = builder.header(name.as_str(), value.as_str());
-            }
-            if let Some(cookie) = cookies.header_for(&url) {
-                builder = builder.header("Cookie", cookie);
-            }
-            if let (true, Some(credentials)) = (authorize, &hop.target.credentials) {
-                builder = builder.basic_auth(&credentials.username, Some(&credentials.password));
-            }
-            if let Some(body) = prepared.body {
-                builder = builder.body(body);
-            }
-            let response = builder.send().await.map_err(|e| classify_send_error(&e))?;
+            let credentials = hop.target.credentials.as_ref().filter(|_| authorize);
+            let builder =
+                self.request_builder(hop.client, prepared, cookies.header_for(&url), credentials);
+            let mut response = builder.send().await.map_err(|e| classify_send_error(&e))?;
             let status = response.status().as_u16();
-            *record = ResponseRecord {
-                status: Some(status),
-                headers: header_pairs(response.headers()),
-                body: String::new(),
-            };
             for set_cookie in response.headers().get_all(SET_COOKIE) {
                 if let Ok(value) = set_cookie.to_str() {
                     cookies.store(&url, value);
                 }
             }
-            if status == 401
+            let challenged = status == 401
                 && !authorize
                 && hop.target.credentials.is_some()
                 && same_origin(&url, &hop.target.url)
-                && response.headers().contains_key(WWW_AUTHENTICATE)
-            {
+                && response.headers().contains_key(WWW_AUTHENTICATE);
+            let redirect = (300..400)
+                .contains(&status)
+                .then(|| redirect_target(status, &url, response.headers()));
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            record.status = Some(status);
+            record.headers = std::mem::take(response.headers_mut());
+            if challenged {
                 authorize = true;
                 continue;
             }
-            if (300..400).contains(&status) {
-                url = redirect_target(status, &url, response.headers())?;
+            if let Some(next) = redirect {
+                url = next?;
                 redirects += 1;
                 if redirects > self.settings.max_redirects {
                     return Err(TransportError::TooManyRedirects);
@@ -291,22 +277,47 @@ impl WebhookClient {
                 }
                 continue;
             }
-            return self.read_answer(response, url, record).await;
+            return self
+                .read_answer(response, status, content_type, url, record)
+                .await;
         }
+    }
+
+    fn request_builder(
+        &self,
+        client: &reqwest::Client,
+        prepared: &PreparedRequest,
+        cookie: Option<String>,
+        credentials: Option<&crate::request::Credentials>,
+    ) -> reqwest::RequestBuilder {
+        let method = match prepared.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut builder = client.request(method, prepared.url.as_str());
+        for (name, value) in &prepared.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if let Some(cookie) = cookie {
+            builder = builder.header("Cookie", cookie);
+        }
+        if let Some(credentials) = credentials {
+            builder = builder.basic_auth(&credentials.username, Some(&credentials.password));
+        }
+        if let Some(body) = &prepared.body {
+            builder = builder.body(body.clone());
+        }
+        builder
     }
 
     async fn read_answer(
         &self,
         mut response: reqwest::Response,
+        status: u16,
+        content_type: Option<String>,
         url: Url,
         record: &mut ResponseRecord,
     ) -> Result<HttpAnswer, TransportError> {
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         let is_audio = content_type
             .as_deref()
             .is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("audio/"));
@@ -335,9 +346,12 @@ impl WebhookClient {
                 Err(error) => result = Err(classify_body_error(&error)),
             }
         }
-        let shown = body.len().min(self.settings.body_limit);
-        record.body = String::from_utf8_lossy(&body[..shown]).into_owned();
-        result.map(|()| HttpAnswer {
+        if result.is_err() {
+            body.truncate(self.settings.body_limit);
+            record.partial_body = body;
+            return Err(result.err().unwrap_or(TransportError::ConnectionLost));
+        }
+        Ok(HttpAnswer {
             status,
             content_type,
             body,
@@ -351,8 +365,19 @@ struct Hop<'a> {
     client: &'a reqwest::Client,
     target: &'a Target,
     request: &'a WebhookRequest,
+    /// The first hop, prepared once: every attempt resends it unchanged.
+    first: &'a PreparedRequest,
     auth_token: &'a str,
-    idempotency_token: &'a str,
+}
+
+impl Hop<'_> {
+    fn idempotency_token(&self) -> &str {
+        self.first
+            .headers
+            .iter()
+            .find(|(name, _)| name == "I-Twilio-Idempotency-Token")
+            .map_or("", |(_, value)| value.as_str())
+    }
 }
 
 fn should_retry(outcome: &Result<HttpAnswer, TransportError>, policy: RetryPolicy) -> bool {
@@ -394,18 +419,6 @@ fn same_origin(a: &Url, b: &Url) -> bool {
         && a.port_or_known_default() == b.port_or_known_default()
 }
 
-fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.as_str().to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
-}
-
 /// Twilio shows these synthetic headers in the debugger when no HTTP answer was usable.
 fn synthesize_error_headers(
     response: &mut ResponseRecord,
@@ -415,9 +428,9 @@ fn synthesize_error_headers(
 ) {
     let code = error.code(present);
     response
-        .headers
+        .synthetic_headers
         .push(("X-Twilio-WebhookAttempt".to_string(), attempts.to_string()));
-    response.headers.push((
+    response.synthetic_headers.push((
         "X-Twilio-WebhookError".to_string(),
         format!("{} {}", code.code, code.message),
     ));

@@ -71,7 +71,7 @@ pub async fn fetch_twiml<T>(
                     planned.endpoint.method,
                     planned.params,
                 );
-                let exchange = client.send(&request, auth_token, cookies).await;
+                let exchange = client.send(request, auth_token, cookies).await;
                 let classified = classify_exchange(&exchange, channel, &parse);
                 events.push(event(
                     &exchange,
@@ -154,7 +154,7 @@ pub async fn send_notification(
     client: &WebhookClient,
     auth_token: &str,
     cookies: &mut CookieJar,
-    request: &WebhookRequest,
+    request: WebhookRequest,
     channel: Channel,
 ) -> NotificationResult {
     let exchange = client.send(request, auth_token, cookies).await;

@@ -104,12 +104,16 @@ pub struct RequestRecord {
     pub headers: Vec<(String, String)>,
 }
 
-/// The last response seen, as recorded for alerts (body capped and decoded lossily).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The last response seen, kept raw so a successful exchange costs no copies; alerts turn it
+/// into text with [`Exchange::response_headers`] and [`Exchange::response_body`].
+#[derive(Clone, Debug, Default)]
 pub struct ResponseRecord {
     pub status: Option<u16>,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub headers: reqwest::header::HeaderMap,
+    /// Headers Twilio synthesises when no usable answer arrived (`X-Twilio-WebhookError`, …).
+    pub synthetic_headers: Vec<(String, String)>,
+    /// What was read of a body that did not complete (too large, stalled); empty otherwise.
+    pub partial_body: Vec<u8>,
 }
 
 /// Everything one logical webhook produced.
@@ -131,6 +135,27 @@ impl Exchange {
     /// The HTTP status of the final answer, if one arrived.
     pub fn status(&self) -> Option<u16> {
         self.result.as_ref().ok().map(|answer| answer.status)
+    }
+
+    /// Response headers as text pairs (real ones, then synthetic ones).
+    pub fn response_headers(&self) -> Vec<(String, String)> {
+        let real = self.response.headers.iter().map(|(name, value)| {
+            (
+                name.as_str().to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        });
+        real.chain(self.response.synthetic_headers.iter().cloned())
+            .collect()
+    }
+
+    /// The response body as text, at most `limit` bytes (decoded lossily).
+    pub fn response_body(&self, limit: usize) -> String {
+        let body = match &self.result {
+            Ok(answer) => &answer.body,
+            Err(_) => &self.response.partial_body,
+        };
+        String::from_utf8_lossy(&body[..body.len().min(limit)]).into_owned()
     }
 }
 

@@ -414,10 +414,10 @@ async fn notifications_record_an_error_alert_on_failure() {
     let client = client();
     let mut jar = CookieJar::new();
     let ok = WebhookRequest::form(server.url("/ok"), Method::Post, call_params());
-    let result = send_notification(&client, TOKEN, &mut jar, &ok, Channel::Voice).await;
+    let result = send_notification(&client, TOKEN, &mut jar, ok, Channel::Voice).await;
     assert!(result.error_code.is_none() && result.alerts.is_empty());
     let bad = WebhookRequest::form(server.url("/bad"), Method::Post, call_params());
-    let result = send_notification(&client, TOKEN, &mut jar, &bad, Channel::Voice).await;
+    let result = send_notification(&client, TOKEN, &mut jar, bad, Channel::Voice).await;
     assert_eq!(result.error_code.map(|c| c.code), Some(11200));
     assert_eq!(result.alerts.len(), 1);
     assert_eq!(result.alerts[0].level, AlertLevel::Error);
