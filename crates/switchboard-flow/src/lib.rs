@@ -53,6 +53,21 @@
 //! - `<Reject>` ends `busy` (`busy`) or `no-answer` (`rejected`), never answered (Decision 13).
 //! - Dial nouns other than `<Number>`, and `<Enqueue>`/`<Leave>`/unmodelled verbs, draw an
 //!   ERROR alert and the next verb runs (issue 5).
+//! - The caller hanging up during `<Gather>` (with partial input), `<Record>` (with audio) or
+//!   `<Dial action>` still requests the action, with `CallStatus=completed` and
+//!   `reply_ignored` (§7.6, §7.7 [O], §10 question 14); the interpreter waits up to 5 s for
+//!   `RecordingFinished`/`DialEnded` to have the parameters.
+//!
+//! # Departures from the first sketch, and why
+//! - Time is "milliseconds since the leg was created", so `Call::new` needs no `now` and the
+//!   transcript's `at_ms` is the same number.
+//! - `Input::Document` carries the parse `warnings` (each becomes a warning `Alert`), so the
+//!   driver has one place that turns findings into alerts.
+//! - Inputs `Progress` (outbound legs), `ApiEnd` (REST `Status`), `SmsSent` (`<Sms action>`) and
+//!   `DialConnected` (`answerOnBridge`), and actions `ExecutionFailed`, `StopMedia`,
+//!   `StopRecording`, `EndDial`, `Bridge` and the `*Result`/`Redirect` transcript events were
+//!   added: each is a state change the driver or the transcript needs and could not infer.
+//! - `CallStatus` has `Initiated`: status callbacks and child legs report it.
 
 mod action;
 mod call;

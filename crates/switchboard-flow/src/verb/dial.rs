@@ -9,6 +9,7 @@
 //! next verb runs. A whisper leg cannot dial (13201).
 
 use switchboard_core::error_code::{DIAL_FROM_DIAL_SEGMENT, DIAL_GENERIC};
+use switchboard_twiml::noun::Number;
 use switchboard_twiml::verb::Dial;
 use switchboard_twiml::{Level, Method, Noun};
 
@@ -16,6 +17,7 @@ use crate::action::{self, Action, Callback, DialResult, DialTarget, FetchPurpose
 use crate::call::{Call, STOP_GRACE_MS, Step};
 use crate::input::DialOutcome;
 use crate::params::{Params, push};
+use crate::program::UrlError;
 use crate::verb::record::words;
 
 /// A running `<Dial>`.
@@ -71,37 +73,39 @@ impl Call {
                 self.alert(DIAL_GENERIC, Level::Error, message, url.clone());
                 continue;
             };
-            let whisper = match number
-                .callbacks
-                .url
-                .as_deref()
-                .map(|u| self.program.resolve(u))
-            {
-                None => None,
-                Some(Ok(whisper)) => Some(whisper),
-                Some(Err(error)) => {
+            match self.dial_target(number) {
+                Ok(target) => targets.push(target),
+                Err(error) => {
                     let params = self.params();
                     return self.execution_failure(error, params);
                 }
-            };
-            let status_callback = self
-                .resolve_callback(number.callbacks.status_callback.as_deref())
-                .map(|url| Callback {
-                    url,
-                    method: number.callbacks.status_callback_method,
-                    events: words(&number.callbacks.status_callback_event),
-                });
-            targets.push(DialTarget {
-                number: number.phone_number.clone(),
-                send_digits: number.send_digits.clone(),
-                url: whisper,
-                method: number.callbacks.method,
-                status_callback,
-            });
+            }
         }
         if !targets.is_empty() {
             self.ring(dial, targets);
         }
+    }
+
+    /// A `<Number>` with its whisper URL (11100 when unusable) and status callback resolved.
+    fn dial_target(&mut self, number: &Number) -> Result<DialTarget, UrlError> {
+        let whisper = match number.callbacks.url.as_deref() {
+            Some(written) => Some(self.program.resolve(written)?),
+            None => None,
+        };
+        let status_callback = self
+            .resolve_callback(number.callbacks.status_callback.as_deref())
+            .map(|url| Callback {
+                url,
+                method: number.callbacks.status_callback_method,
+                events: words(&number.callbacks.status_callback_event),
+            });
+        Ok(DialTarget {
+            number: number.phone_number.clone(),
+            send_digits: number.send_digits.clone(),
+            url: whisper,
+            method: number.callbacks.method,
+            status_callback,
+        })
     }
 
     /// Answers the caller first, unless `answerOnBridge` keeps it ringing until the child

@@ -278,3 +278,34 @@ fn inputs_after_the_end_are_ignored() {
         switchboard_flow::CallStatus::Completed
     );
 }
+
+#[test]
+fn an_unusable_url_is_an_execution_failure_and_the_fallback_document_carries_on() {
+    let mut harness = Harness::inbound();
+    let got = feed_all(
+        &mut harness,
+        vec![
+            (
+                0,
+                Feed::Doc("<Play>ftp://files.example/a.wav</Play><Say>unreached</Say>"),
+            ),
+            (
+                10,
+                Feed::DocFrom("https://backup.example.org/fb", "<Say>Fallback</Say>"),
+            ),
+            (20, played()),
+        ],
+    );
+    assert_transcript(
+        &got,
+        &format!(
+            "{START}
+            execution-failed 11100 Some(\"https://app.example.com/voice\"): \"ftp://files.example/a.wav\" is a ftp URL; only http and https URLs can be fetched
+            answer
+            status in-progress
+            say twiml loop=1 voice=- lang=en-US: Fallback
+            hangup twiml
+            status completed"
+        ),
+    );
+}
