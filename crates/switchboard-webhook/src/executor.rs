@@ -294,7 +294,7 @@ impl WebhookClient {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
-        let mut builder = client.request(method, prepared.url.as_str());
+        let mut builder = client.request(method, prepared.url.clone());
         for (name, value) in &prepared.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

@@ -109,7 +109,7 @@ impl Target {
         }
         let overrides = parse_fragment(url.fragment().unwrap_or(""));
         url.set_fragment(None);
-        let redacted = redact_url(url.as_str());
+        let redacted = redact_parsed(&url);
         let credentials =
             (!url.username().is_empty() || url.password().is_some()).then(|| Credentials {
                 username: decode(url.username()),
@@ -136,13 +136,7 @@ fn decode(component: &str) -> String {
 /// A URL fit for alerts and `ErrorUrl`: fragment dropped, any password replaced by `***`.
 pub fn redact_url(configured: &str) -> String {
     match Url::parse(configured.trim()) {
-        Ok(mut url) => {
-            url.set_fragment(None);
-            if url.password().is_some() {
-                let _ = url.set_password(Some("***"));
-            }
-            url.to_string()
-        }
+        Ok(url) => redact_parsed(&url),
         // Unparseable: keep only what precedes any userinfo or fragment marker.
         Err(_) => {
             let no_fragment = configured.split('#').next().unwrap_or("");
@@ -154,12 +148,26 @@ pub fn redact_url(configured: &str) -> String {
     }
 }
 
+/// The redacted form of an already parsed URL (no second parse).
+fn redact_parsed(url: &Url) -> String {
+    if url.password().is_none() && url.fragment().is_none() {
+        return url.as_str().to_string();
+    }
+    let mut url = url.clone();
+    url.set_fragment(None);
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    url.into()
+}
+
 /// One HTTP request ready for the wire.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreparedRequest {
     pub method: Method,
-    /// The full request URL (for GET, with the parameters appended); also the signed URL.
-    pub url: String,
+    /// The full request URL (for GET, with the parameters appended); its serialisation is the
+    /// signed URL.
+    pub url: Url,
     /// Headers in sending order; `Authorization` and `Cookie` are added by the executor.
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
@@ -176,28 +184,32 @@ pub fn prepare(
     auth_token: &str,
     idempotency_token: &str,
 ) -> PreparedRequest {
-    let (url, body, content_type, signed_params): (String, _, _, &[(String, String)]) =
+    let (url, body, content_type, signed_params): (Url, _, _, &[(String, String)]) =
         match (json_body, method) {
             (Some(json), _) => (
-                signature::url_with_body_hash(url.as_str(), json),
+                reparse(url, signature::url_with_body_hash(url.as_str(), json)),
                 Some(json.to_vec()),
                 Some("application/json; charset=utf-8"),
                 &[],
             ),
             (None, Method::Post) => (
-                url.to_string(),
+                url.clone(),
                 Some(form_encode(params.iter()).into_bytes()),
                 Some("application/x-www-form-urlencoded"),
                 params,
             ),
-            (None, Method::Get) => (append_sorted_query(url, params), None, None, &[]),
+            (None, Method::Get) => (
+                reparse(url, append_sorted_query(url, params)),
+                None,
+                None,
+                &[],
+            ),
         };
+    // Signed over the serialisation of the very `Url` that is sent.
+    let signature = signature::sign(auth_token, url.as_str(), signed_params);
     let mut headers = vec![
         ("User-Agent".to_string(), USER_AGENT.to_string()),
-        (
-            "X-Twilio-Signature".to_string(),
-            signature::sign(auth_token, &url, signed_params),
-        ),
+        ("X-Twilio-Signature".to_string(), signature),
         (
             "I-Twilio-Idempotency-Token".to_string(),
             idempotency_token.to_string(),
@@ -207,16 +219,23 @@ pub fn prepare(
     if let Some(content_type) = content_type {
         headers.push(("Content-Type".to_string(), content_type.to_string()));
     }
+    let method = if json_body.is_some() {
+        Method::Post
+    } else {
+        method
+    };
     PreparedRequest {
-        method: if json_body.is_some() {
-            Method::Post
-        } else {
-            method
-        },
+        method,
         url,
         headers,
         body,
     }
+}
+
+/// Parses a URL built by appending a form-encoded query to a valid URL. That cannot fail; if it
+/// somehow did, the base URL is sent (and signed) unchanged rather than panicking.
+fn reparse(base: &Url, built: String) -> Url {
+    Url::parse(&built).unwrap_or_else(|_| base.clone())
 }
 
 fn form_encode<'a>(params: impl Iterator<Item = &'a (String, String)>) -> String {
@@ -244,16 +263,17 @@ fn append_sorted_query(url: &Url, params: &[(String, String)]) -> String {
 
 /// A random `I-Twilio-Idempotency-Token`, one per logical webhook (kept across retries).
 pub fn new_idempotency_token() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes: [u8; 16] = rand::random();
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    let mut token = String::with_capacity(36);
+    for (index, byte) in bytes.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            token.push('-');
+        }
+        token.push(char::from(HEX[usize::from(byte >> 4)]));
+        token.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    token
 }
 
 #[cfg(test)]
@@ -301,7 +321,7 @@ mod tests {
         let url = Url::parse("http://127.0.0.1:9000/voice?b=2&a=1").expect("url");
         let p = params(&[("To", "+1 555"), ("Body", "héllo & bye")]);
         let request = prepare(&url, Method::Post, &p, None, "tok", "idem");
-        assert_eq!(request.url, "http://127.0.0.1:9000/voice?b=2&a=1");
+        assert_eq!(request.url.as_str(), "http://127.0.0.1:9000/voice?b=2&a=1");
         assert_eq!(
             request.body.as_deref(),
             Some(&b"To=%2B1+555&Body=h%C3%A9llo+%26+bye"[..])
@@ -313,7 +333,7 @@ mod tests {
         assert_eq!(header(&request, "User-Agent"), Some("TwilioProxy/1.1"));
         assert_eq!(
             header(&request, "X-Twilio-Signature"),
-            Some(signature::sign("tok", &request.url, &p).as_str())
+            Some(signature::sign("tok", request.url.as_str(), &p).as_str())
         );
     }
 
@@ -323,13 +343,13 @@ mod tests {
         let p = params(&[("To", "b"), ("From", "a"), ("Digits", "2"), ("Digits", "1")]);
         let request = prepare(&url, Method::Get, &p, None, "tok", "idem");
         assert_eq!(
-            request.url,
+            request.url.as_str(),
             "http://h/voice?z=9&Digits=2&Digits=1&From=a&To=b"
         );
         assert!(request.body.is_none() && header(&request, "Content-Type").is_none());
         assert_eq!(
             header(&request, "X-Twilio-Signature"),
-            Some(signature::sign("tok", &request.url, &[]).as_str())
+            Some(signature::sign("tok", request.url.as_str(), &[]).as_str())
         );
         let bare = prepare(
             &Url::parse("http://h/v").expect("url"),
@@ -339,7 +359,7 @@ mod tests {
             "t",
             "i",
         );
-        assert_eq!(bare.url, "http://h/v?To=b");
+        assert_eq!(bare.url.as_str(), "http://h/v?To=b");
     }
 
     #[test]
@@ -347,7 +367,12 @@ mod tests {
         let url = Url::parse("https://h/hook").expect("url");
         let request = prepare(&url, Method::Get, &[], Some(b"{}"), "tok", "idem");
         assert_eq!(request.method, Method::Post);
-        assert!(request.url.starts_with("https://h/hook?bodySHA256="));
+        assert!(
+            request
+                .url
+                .as_str()
+                .starts_with("https://h/hook?bodySHA256=")
+        );
         assert_eq!(
             header(&request, "Content-Type"),
             Some("application/json; charset=utf-8")

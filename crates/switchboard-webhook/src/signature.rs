@@ -5,8 +5,6 @@
 //! so this is accepted either way (twilio-behaviour.md §5.2). Names and values are sorted by
 //! UTF-8 bytes and identical values of one name are signed once, as both official libraries do.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
@@ -14,16 +12,20 @@ use sha2::{Digest, Sha256};
 
 /// The string that is signed: the URL, then every name followed by each of its distinct values.
 pub fn signing_string(url: &str, params: &[(String, String)]) -> String {
-    let mut by_name: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (name, value) in params {
-        by_name.entry(name).or_default().insert(value);
-    }
-    let mut signed = String::from(url);
-    for (name, values) in by_name {
-        for value in values {
-            signed.push_str(name);
-            signed.push_str(value);
-        }
+    // Sorting (name, value) pairs by bytes and dropping equal pairs gives the same order as
+    // grouping by sorted name, then sorting and de-duplicating each name's values.
+    let mut pairs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let length = url.len() + pairs.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
+    let mut signed = String::with_capacity(length);
+    signed.push_str(url);
+    for (name, value) in pairs {
+        signed.push_str(name);
+        signed.push_str(value);
     }
     signed
 }

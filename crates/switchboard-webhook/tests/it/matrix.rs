@@ -325,7 +325,7 @@ async fn failure_mode_matrix() {
             .as_millis() as u64;
         let primary_ms = result.events[0].duration_ms;
         assert!(
-            to_fallback <= primary_ms + 20,
+            to_fallback <= primary_ms + 50,
             "{}: fallback requested {to_fallback} ms after start, primary took {primary_ms} ms",
             case.name
         );
