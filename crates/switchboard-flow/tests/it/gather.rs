@@ -215,3 +215,46 @@ fn inline_twiml_without_action_is_11100_when_the_action_is_needed() {
             .contains(&("Digits".to_owned(), "7".to_owned()))
     );
 }
+
+#[test]
+fn barge_in_during_a_nested_pause_needs_no_stop_and_an_empty_finish_key_is_a_digit() {
+    check(
+        r##"<Gather finishOnKey=""><Pause length="3"/><Play>/beep.wav</Play></Gather>"##,
+        vec![(1000, digits("#")), (2000, timer()), (5999, timer()), (6000, timer())],
+        &format!(
+            "{START}
+            gather [Dtmf] timeout=5 num_digits=None finish=None barge_in=true
+            pause 3
+            gather-result digits=\"#\" speech=None key=None
+            fetch POST https://app.example.com/voice GatherAction [in-progress] Digits=# FinishedOnKey="
+        ),
+    );
+}
+
+#[test]
+fn nested_prompts_run_in_order_then_the_timeout_starts() {
+    let mut harness = Harness::inbound();
+    harness.feed(
+        0,
+        Feed::Doc(
+            r#"<Gather timeout="2"><Say>One</Say><Pause length="1"/><Play digits="9"/></Gather>"#,
+        ),
+    );
+    assert_eq!(harness.call.poll_timeout(), None, "a prompt is playing");
+    harness.feed(700, played());
+    assert_eq!(harness.call.poll_timeout(), Some(1700), "the nested pause");
+    harness.feed(1700, timer());
+    assert_eq!(harness.call.poll_timeout(), None, "the tones play");
+    harness.feed(1900, played());
+    assert_eq!(
+        harness.call.poll_timeout(),
+        Some(3900),
+        "timeout after the last prompt"
+    );
+    harness.feed(3900, timer());
+    assert!(
+        harness
+            .transcript()
+            .ends_with("hangup twiml\nstatus completed")
+    );
+}

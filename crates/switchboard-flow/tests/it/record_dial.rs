@@ -254,3 +254,81 @@ fn answer_on_bridge_keeps_the_caller_ringing_until_the_child_answers() {
         status completed",
     );
 }
+
+#[test]
+fn record_and_dial_callbacks_are_resolved_against_the_document() {
+    let mut harness = Harness::inbound();
+    harness.feed(
+        0,
+        Feed::Doc(r#"<Record recordingStatusCallback="/rsc" recordingStatusCallbackEvent="in-progress completed"/>"#),
+    );
+    let Some(Action::Record(record)) = harness
+        .actions
+        .iter()
+        .find(|a| matches!(a, Action::Record(_)))
+    else {
+        panic!("a record action");
+    };
+    let callback = record
+        .recording_status_callback
+        .as_ref()
+        .expect("a callback");
+    assert_eq!(callback.url, "https://app.example.com/rsc");
+    assert_eq!(callback.events, ["in-progress", "completed"]);
+}
+
+#[test]
+fn a_recorded_dial_sends_the_recording_parameters() {
+    let ended = Feed::In(switchboard_flow::Input::DialEnded(
+        switchboard_flow::DialOutcome {
+            status: DialCallStatus::Completed,
+            dial_call_sid: crate::sid(switchboard_core::SidKind::Call, 'c'),
+            duration_s: 9,
+            bridged: true,
+            recording: Some(switchboard_flow::DialRecording {
+                sid: crate::sid(switchboard_core::SidKind::Recording, 'd'),
+                url: "https://engine.example/Recordings/REdd".to_owned(),
+                duration_s: 9,
+            }),
+        },
+    ));
+    let got = crate::run(
+        r#"<Dial action="/d" record="record-from-answer">+15005550003</Dial>"#,
+        vec![(9000, ended)],
+    );
+    assert!(
+        got.ends_with(
+            "DialBridged=true RecordingUrl=https://engine.example/Recordings/REdd \
+             RecordingSid=REdddddddddddddddddddddddddddddddd RecordingDuration=9"
+        ),
+        "{got}"
+    );
+}
+
+#[test]
+fn a_live_update_stops_the_running_record_or_dial() {
+    let cases = [
+        ("<Record/>", "stop-recording"),
+        ("<Dial>+15005550003</Dial>", "end-dial"),
+        (r#"<Gather><Say>Menu</Say></Gather>"#, "stop-media"),
+    ];
+    for (document, stop) in cases {
+        let mut harness = Harness::inbound();
+        harness.feed(0, Feed::Doc(document));
+        let update = switchboard_flow::Initial::Fetch {
+            url: "https://other.example/u".to_owned(),
+            method: switchboard_twiml::Method::Post,
+        };
+        harness.feed(100, Feed::In(switchboard_flow::Input::LiveUpdate(update)));
+        // A late result of the abandoned verb is ignored.
+        harness.feed(150, recorded(3, ""));
+        harness.feed(150, dial_ended(DialCallStatus::Completed, 1, true));
+        assert!(
+            harness.transcript().ends_with(&format!(
+                "{stop}\nfetch POST https://other.example/u LiveUpdate [in-progress]"
+            )),
+            "{}",
+            harness.transcript()
+        );
+    }
+}
