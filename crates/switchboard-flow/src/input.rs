@@ -16,8 +16,9 @@ pub enum Input {
     /// The answer to the outstanding `Fetch` (or `ExecutionFailed`) was a TwiML document.
     Document {
         document: Document,
-        /// The URL the document came from (the fallback URL when `from_fallback`): the base for
-        /// relative URLs and the default `action`. `None` for inline TwiML.
+        /// The URL the document came from (the fallback URL when `from_fallback`; the final URL
+        /// after HTTP redirects, as a browser would): the base for relative URLs and the
+        /// default `action`. `None` for inline TwiML.
         url: Option<String>,
         from_fallback: bool,
         /// WARNING findings (12200, 13223) of the parse; each becomes a warning alert.

@@ -45,7 +45,7 @@
 //! # Decisions
 //! - The platform prompt (Decision 2) is a `Say` with [`Source::Platform`], after answering.
 //! - The document limit (Decision 11) counts `Fetch`/`ExecutionFailed` since the last caller
-//!   input (digits, speech, a non-empty recording) or live update; past it, an ERROR alert
+//!   input (digits, speech, a non-empty recording, a bridged `<Dial>`) or live update; past it, an ERROR alert
 //!   (14106, the messaging code of the same rule) and the platform prompt end the call: a
 //!   fallback request would itself be one document too many.
 //! - Runtime failures of a document (11100: a relative or default `action` URL with no document

@@ -188,6 +188,10 @@ impl Call {
             duration_s: outcome.duration_s,
             bridged: outcome.bridged,
         }));
+        if outcome.bridged {
+            // The caller talked to someone: that is caller input for the document limit.
+            self.documents_without_input = 0;
+        }
         let extra = outcome_params(outcome);
         let (action, purpose) = (run.action.as_deref(), FetchPurpose::DialAction);
         if run.caller_hung_up {
