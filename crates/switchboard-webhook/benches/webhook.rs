@@ -155,9 +155,11 @@ async fn bare_round(client: reqwest::Client, base: &str, total: usize, workers: 
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..workers {
-        let (client, url, params) = (client.clone(), format!("{base}/voice"), params());
+        let (client, url) = (client.clone(), format!("{base}/voice"));
         tasks.push(tokio::spawn(async move {
             for _ in 0..total / workers {
+                // Built per request, as the webhook loop does (an engine builds them per call).
+                let params = params();
                 let response = client
                     .post(&url)
                     .form(&params)

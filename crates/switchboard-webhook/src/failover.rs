@@ -87,7 +87,9 @@ pub struct PlannedRequest {
 pub enum FetchReport {
     /// A usable answer (document, audio or text); `warnings` are recorded first.
     Usable { warnings: Vec<AlertRecord> },
-    /// No usable answer: `alert` describes it.
+    /// No usable answer: `alert` describes it. Its `request_variables` must be the parameters
+    /// the request was sent with (as [`AlertRecord::from_exchange`] records them): the fallback
+    /// request is built from them.
     Failed {
         code: ErrorCode,
         alert: Box<AlertRecord>,
@@ -126,20 +128,24 @@ pub struct Failover {
     plan: FetchPlan,
     stage: Stage,
     queue: VecDeque<Action>,
+    /// The parameters were moved into the primary request (no copy on the success path); a
+    /// failure then takes them back from its alert's `request_variables`.
+    params_sent: bool,
 }
 
 impl Failover {
     /// Starts a fetch: the first action is the primary request.
-    pub fn new(plan: FetchPlan) -> Self {
+    pub fn new(mut plan: FetchPlan) -> Self {
         let primary = PlannedRequest {
             endpoint: plan.primary.clone(),
-            params: plan.params.clone(),
+            params: std::mem::take(&mut plan.params),
             fallback: false,
         };
         Failover {
             plan,
             stage: Stage::Primary,
             queue: VecDeque::from([Action::Send(primary)]),
+            params_sent: true,
         }
     }
 
@@ -151,6 +157,7 @@ impl Failover {
             plan,
             stage: Stage::Primary,
             queue: VecDeque::new(),
+            params_sent: false,
         };
         failover.handle_outcome(FetchReport::Failed {
             code,
@@ -183,19 +190,23 @@ impl Failover {
                 self.finish(Verdict::UseAnswer { from_fallback });
             }
             (Stage::Primary, Some((code, alert))) => {
+                let fallback = self.plan.fallback.clone().filter(|_| self.may_fall_back());
+                let originals = if self.params_sent {
+                    &alert.request_variables
+                } else {
+                    &self.plan.params
+                };
+                let params = fallback
+                    .as_ref()
+                    .map(|_| fallback_params(originals, code, &self.plan.primary.url));
                 self.queue.push_back(Action::Alert(*alert));
-                match (&self.plan.fallback, self.may_fall_back()) {
-                    (Some(fallback), true) => {
-                        let request = PlannedRequest {
-                            endpoint: fallback.clone(),
-                            params: fallback_params(
-                                &self.plan.params,
-                                code,
-                                &self.plan.primary.url,
-                            ),
+                match (fallback, params) {
+                    (Some(endpoint), Some(params)) => {
+                        self.queue.push_back(Action::Send(PlannedRequest {
+                            endpoint,
+                            params,
                             fallback: true,
-                        };
-                        self.queue.push_back(Action::Send(request));
+                        }));
                         self.stage = Stage::Fallback { first_error: code };
                     }
                     _ => self.finish(Verdict::GiveUp { error_code: code }),
@@ -254,7 +265,10 @@ mod tests {
             source_component: "12000".into(),
             request_url: String::new(),
             request_method: "POST".into(),
-            request_variables: Vec::new(),
+            request_variables: vec![
+                ("CallSid".into(), "CA1".into()),
+                ("Digits".into(), "12".into()),
+            ],
             request_headers: Vec::new(),
             response_status: None,
             response_headers: Vec::new(),
