@@ -322,4 +322,13 @@ mod tests {
         let size = std::mem::size_of::<Call>();
         assert!(size <= 1024, "{size} bytes");
     }
+
+    /// The driver runs each call in its own task.
+    #[test]
+    fn calls_inputs_and_actions_can_move_between_threads() {
+        fn send<T: Send + 'static>() {}
+        send::<Call>();
+        send::<Input>();
+        send::<Action>();
+    }
 }

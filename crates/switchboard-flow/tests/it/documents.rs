@@ -309,3 +309,14 @@ fn an_unusable_url_is_an_execution_failure_and_the_fallback_document_carries_on(
         ),
     );
 }
+
+#[test]
+fn inline_twiml_with_a_relative_redirect_is_11100_without_an_error_url() {
+    let initial = Initial::Inline(crate::twiml("<Redirect>next</Redirect>"));
+    let harness = Harness::new(crate::setup(switchboard_flow::Direction::Inbound, initial));
+    assert_transcript(
+        &harness.transcript(),
+        "status ringing
+        execution-failed 11100 None: \"next\" is relative but the document has no URL to resolve it against (inline TwiML needs absolute URLs)",
+    );
+}
