@@ -57,7 +57,8 @@ pub enum Input {
     DialConnected,
     /// The `Dial` action's child leg ended (or never connected).
     DialEnded(DialOutcome),
-    /// The `SendSms` action of an `<Sms action>` was handed over; its action is requested.
+    /// The `SendSms` action of an `<Sms action>` was handed over (or failed): `status` is the
+    /// `SmsStatus` to report (`sending`, `sent`, `failed`); the action is then requested.
     SmsSent { sms_sid: Sid, status: String },
     /// The caller hung up.
     CallerHungUp,
