@@ -19,13 +19,13 @@ pub(crate) const WARN: ErrorCode = SCHEMA_VALIDATION_WARNING;
 
 /// Reads the attributes of one element, tracking which ones were used.
 pub(crate) struct Attributes<'t, 'a> {
-    element: &'t Element<'a>,
+    element: Element<'t, 'a>,
     used: u64,
     findings: &'t mut Findings,
 }
 
 impl<'t, 'a> Attributes<'t, 'a> {
-    pub fn new(element: &'t Element<'a>, findings: &'t mut Findings) -> Self {
+    pub fn new(element: Element<'t, 'a>, findings: &'t mut Findings) -> Self {
         // The tree caps attributes at MAX_ATTRIBUTES (64), so one bit per attribute fits in `used`.
         Attributes {
             element,
@@ -35,7 +35,7 @@ impl<'t, 'a> Attributes<'t, 'a> {
     }
 
     fn take(&mut self, name: &str) -> Option<&'t Attribute<'a>> {
-        let element: &'t Element<'a> = self.element;
+        let element: Element<'t, 'a> = self.element;
         let index = element
             .attributes
             .iter()

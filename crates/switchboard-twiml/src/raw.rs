@@ -47,10 +47,9 @@ pub fn push_text(content: &[Content], out: &mut String) {
 
 /// Converts element `index` of `tree` and everything below it, keeping non-blank text trimmed.
 pub(crate) fn convert(tree: &Tree<'_>, index: usize) -> RawElement {
-    let element = &tree.elements[index];
+    let element = tree.element(index);
     let children = element
-        .children
-        .iter()
+        .children()
         .filter_map(|child| match child {
             Node::Element(child) => Some(Content::Element(convert(tree, *child))),
             Node::Text { text, .. } => {

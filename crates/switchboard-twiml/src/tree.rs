@@ -14,13 +14,61 @@ use quick_xml::{Reader, XmlVersion};
 
 use crate::limits::{MAX_ATTRIBUTES, MAX_DEPTH, MAX_ELEMENTS};
 
-/// An element of the document, its children in order.
+/// No element or node.
+const NONE: usize = usize::MAX;
+
+/// An element as stored: attributes and children live in the tree's flat arrays, so building
+/// the tree costs no allocation per element.
 #[derive(Debug)]
-pub(crate) struct Element<'a> {
+struct StoredElement<'a> {
+    name: &'a str,
+    offset: usize,
+    attributes: (usize, usize),
+    first_child: usize,
+    last_child: usize,
+}
+
+/// A child in an element's singly linked list of children.
+#[derive(Debug)]
+struct LinkedNode<'a> {
+    node: Node<'a>,
+    next: usize,
+}
+
+/// A view of one element of a [`Tree`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Element<'t, 'a> {
+    tree: &'t Tree<'a>,
     pub name: &'a str,
     pub offset: usize,
-    pub attributes: Vec<Attribute<'a>>,
-    pub children: Vec<Node<'a>>,
+    pub attributes: &'t [Attribute<'a>],
+    first_child: usize,
+}
+
+impl<'t, 'a> Element<'t, 'a> {
+    /// The element's children in document order.
+    pub fn children(self) -> Children<'t, 'a> {
+        Children {
+            tree: self.tree,
+            next: self.first_child,
+        }
+    }
+}
+
+/// Iterator over the children of an element.
+pub(crate) struct Children<'t, 'a> {
+    tree: &'t Tree<'a>,
+    next: usize,
+}
+
+impl<'t, 'a> Iterator for Children<'t, 'a> {
+    type Item = &'t Node<'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let linked = self.tree.nodes.get(self.next)?;
+        self.next = linked.next;
+        Some(&linked.node)
+    }
 }
 
 /// One attribute with its value unescaped and normalised.
@@ -31,7 +79,7 @@ pub(crate) struct Attribute<'a> {
     pub offset: usize,
 }
 
-/// A child: an element (index into [`Tree::elements`]) or a run of character data.
+/// A child: an element (index into the tree) or a run of character data.
 #[derive(Debug)]
 pub(crate) enum Node<'a> {
     Element(usize),
@@ -39,9 +87,47 @@ pub(crate) enum Node<'a> {
 }
 
 /// A well-formed document; element 0 is the root.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Tree<'a> {
-    pub elements: Vec<Element<'a>>,
+    elements: Vec<StoredElement<'a>>,
+    attributes: Vec<Attribute<'a>>,
+    nodes: Vec<LinkedNode<'a>>,
+}
+
+impl<'a> Tree<'a> {
+    /// Element `index`. Indices come from this tree (0 is the root, children name the rest),
+    /// so they are always in range.
+    pub fn element<'t>(&'t self, index: usize) -> Element<'t, 'a> {
+        let stored = &self.elements[index];
+        Element {
+            tree: self,
+            name: stored.name,
+            offset: stored.offset,
+            attributes: &self.attributes[stored.attributes.0..stored.attributes.1],
+            first_child: stored.first_child,
+        }
+    }
+
+    fn append(&mut self, parent: usize, node: Node<'a>) {
+        let index = self.nodes.len();
+        self.nodes.push(LinkedNode { node, next: NONE });
+        let parent = &mut self.elements[parent];
+        match parent.last_child {
+            NONE => parent.first_child = index,
+            last => self.nodes[last].next = index,
+        }
+        parent.last_child = index;
+    }
+
+    fn last_text(&mut self, parent: usize) -> Option<&mut Cow<'a, str>> {
+        match self.nodes.get_mut(self.elements[parent].last_child) {
+            Some(LinkedNode {
+                node: Node::Text { text, .. },
+                ..
+            }) => Some(text),
+            _ => None,
+        }
+    }
 }
 
 /// Why the input is not acceptable XML (always 12100).
@@ -71,15 +157,13 @@ pub(crate) fn parse(input: &str) -> Result<Tree<'_>, XmlError> {
     }
     let mut builder = Builder::new(input);
     builder.run()?;
-    Ok(Tree {
-        elements: builder.elements,
-    })
+    Ok(builder.tree)
 }
 
 struct Builder<'a> {
     input: &'a str,
     reader: Reader<&'a [u8]>,
-    elements: Vec<Element<'a>>,
+    tree: Tree<'a>,
     /// Indices of the open elements, innermost last.
     open: Vec<usize>,
     root_closed: bool,
@@ -91,10 +175,15 @@ impl<'a> Builder<'a> {
         let config = reader.config_mut();
         config.enable_all_checks(true);
         config.expand_empty_elements = false;
+        let tree = Tree {
+            elements: Vec::with_capacity(input.len() / 64),
+            attributes: Vec::with_capacity(input.len() / 32),
+            nodes: Vec::with_capacity(input.len() / 32),
+        };
         Builder {
             input,
             reader,
-            elements: Vec::new(),
+            tree,
             open: Vec::new(),
             root_closed: false,
         }
@@ -140,23 +229,27 @@ impl<'a> Builder<'a> {
                 format!("elements are nested deeper than {MAX_DEPTH} levels"),
             );
         }
-        if self.elements.len() >= MAX_ELEMENTS {
+        if self.tree.elements.len() >= MAX_ELEMENTS {
             return fail(
                 offset,
                 format!("the document has more than {MAX_ELEMENTS} elements"),
             );
         }
         let name = self.borrowed(tag.name().0);
-        let attributes = self.attributes(tag, offset)?;
-        let index = self.elements.len();
-        self.elements.push(Element {
+        let first_attribute = self.tree.attributes.len();
+        self.attributes(tag, offset)?;
+        let attributes = (first_attribute, self.tree.attributes.len());
+        let index = self.tree.elements.len();
+        let stored = StoredElement {
             name,
             offset,
             attributes,
-            children: Vec::new(),
-        });
+            first_child: NONE,
+            last_child: NONE,
+        };
+        self.tree.elements.push(stored);
         if let Some(&parent) = self.open.last() {
-            self.elements[parent].children.push(Node::Element(index));
+            self.tree.append(parent, Node::Element(index));
         }
         if empty {
             self.root_closed |= self.open.is_empty();
@@ -166,17 +259,13 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn attributes(
-        &self,
-        tag: &BytesStart<'a>,
-        offset: usize,
-    ) -> Result<Vec<Attribute<'a>>, XmlError> {
-        let mut attributes = Vec::new();
-        for attribute in tag.attributes().with_checks(true) {
+    /// Appends the attributes of `tag` to the tree.
+    fn attributes(&mut self, tag: &BytesStart<'a>, offset: usize) -> Result<(), XmlError> {
+        for (count, attribute) in tag.attributes().with_checks(true).enumerate() {
             let Ok(attribute) = attribute else {
                 return fail(offset, "malformed or duplicate attribute");
             };
-            if attributes.len() == MAX_ATTRIBUTES {
+            if count == MAX_ATTRIBUTES {
                 return fail(
                     offset,
                     format!("an element has more than {MAX_ATTRIBUTES} attributes"),
@@ -185,24 +274,22 @@ impl<'a> Builder<'a> {
             let name = self.borrowed(attribute.key.0);
             let at = self.offset_of(name, offset);
             let Ok(value) = attribute.normalized_value(XmlVersion::Implicit1_0) else {
-                return fail(
-                    at,
-                    format!(
-                        "attribute `{name}` uses an undefined entity or a bad character reference"
-                    ),
+                let message = format!(
+                    "attribute `{name}` uses an undefined entity or a bad character reference"
                 );
+                return fail(at, message);
             };
             let value = match value {
                 Cow::Borrowed(text) => Cow::Borrowed(self.borrowed(text)),
                 Cow::Owned(text) => Cow::Owned(text),
             };
-            attributes.push(Attribute {
+            self.tree.attributes.push(Attribute {
                 name,
                 value,
                 offset: at,
             });
         }
-        Ok(attributes)
+        Ok(())
     }
 
     fn end(&mut self) {
@@ -222,11 +309,10 @@ impl<'a> Builder<'a> {
             }
             return fail(offset, "text is not allowed outside the root element");
         };
-        let children = &mut self.elements[parent].children;
-        if let Some(Node::Text { text: previous, .. }) = children.last_mut() {
+        if let Some(previous) = self.tree.last_text(parent) {
             previous.to_mut().push_str(&text);
         } else {
-            children.push(Node::Text { text, offset });
+            self.tree.append(parent, Node::Text { text, offset });
         }
         Ok(())
     }
@@ -237,13 +323,11 @@ impl<'a> Builder<'a> {
             Ok(None) => match resolve_predefined_entity(reference) {
                 Some(text) => Cow::Borrowed(text),
                 None => {
-                    return fail(
-                        offset,
-                        format!(
-                            "undefined entity `&{};` (entities are never expanded)",
-                            &**reference
-                        ),
+                    let message = format!(
+                        "undefined entity `&{};` (entities are never expanded)",
+                        &**reference
                     );
+                    return fail(offset, message);
                 }
             },
             Err(_) => {
@@ -258,13 +342,13 @@ impl<'a> Builder<'a> {
 
     fn finish(&self) -> Result<(), XmlError> {
         if let Some(&innermost) = self.open.last() {
-            let element = &self.elements[innermost];
+            let element = &self.tree.elements[innermost];
             return fail(
                 element.offset,
                 format!("element <{}> is never closed", element.name),
             );
         }
-        if self.elements.is_empty() {
+        if self.tree.elements.is_empty() {
             return fail(self.input.len(), "the document has no root element");
         }
         Ok(())
@@ -336,8 +420,9 @@ mod tests {
     #[test]
     fn resolves_predefined_entities_and_character_references() {
         let tree = parse("<r a=\"&lt;&#65;\">x&amp;&#x42;<![CDATA[<c>]]></r>").expect("valid");
-        assert_eq!(tree.elements[0].attributes[0].value, "<A");
-        let Node::Text { text, .. } = &tree.elements[0].children[0] else {
+        let root = tree.element(0);
+        assert_eq!(root.attributes[0].value, "<A");
+        let Some(Node::Text { text, .. }) = root.children().next() else {
             panic!("text")
         };
         assert_eq!(text, "x&B<c>");

@@ -39,57 +39,65 @@ impl<'t, 'a> Validator<'t, 'a> {
         }
     }
 
-    pub fn element(&self, index: usize) -> &'t Element<'a> {
+    pub fn element(&self, index: usize) -> Element<'t, 'a> {
         let tree: &'t Tree<'a> = self.tree;
-        &tree.elements[index]
+        tree.element(index)
     }
 
-    pub fn attributes(&mut self, element: &'t Element<'a>) -> Attributes<'_, 'a> {
+    pub fn attributes(&mut self, element: Element<'t, 'a>) -> Attributes<'_, 'a> {
         Attributes::new(element, &mut self.findings)
     }
 
     /// The element's text, trimmed; child elements draw a 12200 warning and are skipped.
-    pub fn text(&mut self, element: &'t Element<'a>) -> String {
-        let mut text = String::new();
-        for child in &element.children {
+    pub fn text(&mut self, element: Element<'t, 'a>) -> String {
+        let mut only: Option<&'t str> = None;
+        let mut joined: Option<String> = None;
+        for child in element.children() {
             match child {
-                Node::Text { text: part, .. } => text.push_str(part),
+                Node::Text { text: part, .. } => match (&mut joined, only) {
+                    (Some(joined), _) => joined.push_str(part),
+                    (None, Some(first)) => joined = Some(format!("{first}{part}")),
+                    (None, None) => only = Some(part),
+                },
                 Node::Element(index) => self.unexpected(element, *index),
             }
         }
-        text.trim_ascii().to_owned()
+        match joined {
+            Some(joined) => joined.trim_ascii().to_owned(),
+            None => only.unwrap_or_default().trim_ascii().to_owned(),
+        }
     }
 
     /// Warns (12200) about any text or child element inside an element that takes none.
-    pub fn no_content(&mut self, element: &'t Element<'a>) {
+    pub fn no_content(&mut self, element: Element<'t, 'a>) {
         for index in self.child_elements(element) {
             self.unexpected(element, index);
         }
     }
 
     /// Child elements of `element`; non-blank text between them draws a 12200 warning.
-    pub fn child_elements(&mut self, element: &'t Element<'a>) -> Vec<usize> {
-        let mut children = Vec::new();
-        for child in &element.children {
-            match child {
-                Node::Element(index) => children.push(*index),
-                Node::Text { text, offset } if !text.trim_ascii().is_empty() => {
-                    let message = format!(
-                        "text is not allowed directly inside <{}>; it is ignored",
-                        element.name
-                    );
-                    self.findings
-                        .warning(SCHEMA_VALIDATION_WARNING, *offset, message);
-                }
-                Node::Text { .. } => {}
+    pub fn child_elements(&mut self, element: Element<'t, 'a>) -> impl Iterator<Item = usize> + 't {
+        for child in element.children() {
+            if let Node::Text { text, offset } = child
+                && !text.trim_ascii().is_empty()
+            {
+                let message = format!(
+                    "text is not allowed directly inside <{}>; it is ignored",
+                    element.name
+                );
+                self.findings
+                    .warning(SCHEMA_VALIDATION_WARNING, *offset, message);
             }
         }
-        children
+        element.children().filter_map(|child| match child {
+            Node::Element(index) => Some(*index),
+            Node::Text { .. } => None,
+        })
     }
 
     /// Warns (12200) that `child` is not expected inside `parent` and is skipped.
-    pub fn unexpected(&mut self, parent: &Element<'_>, child: usize) {
-        let child = &self.tree.elements[child];
+    pub fn unexpected(&mut self, parent: Element<'_, '_>, child: usize) {
+        let child = self.tree.element(child);
         let message = format!(
             "<{}> is not allowed inside <{}>; it is ignored",
             child.name, parent.name
@@ -124,7 +132,7 @@ pub(crate) fn document(validator: &mut Validator<'_, '_>) -> Document {
     Document { verbs }
 }
 
-fn response_attributes<'t, 'a>(validator: &mut Validator<'t, 'a>, root: &'t Element<'a>) {
+fn response_attributes<'t, 'a>(validator: &mut Validator<'t, 'a>, root: Element<'t, 'a>) {
     let mut attributes = validator.attributes(root);
     let version = attributes.string("version");
     attributes.finish();

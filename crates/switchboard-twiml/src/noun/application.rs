@@ -42,7 +42,7 @@ pub(crate) fn parse_application(validator: &mut Validator<'_, '_>, index: usize)
     a.finish();
     let mut sid = String::new();
     let mut parameters = Vec::new();
-    for child in &element.children {
+    for child in element.children() {
         match child {
             Node::Text { text, .. } => sid.push_str(text),
             Node::Element(child) => match validator.element(*child).name {

@@ -24,7 +24,7 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Client {
     a.finish();
     let mut identity = String::new();
     let mut parameters = Vec::new();
-    for child in &element.children {
+    for child in element.children() {
         match child {
             Node::Text { text, .. } => identity.push_str(text),
             Node::Element(child) => match validator.element(*child).name {

@@ -117,7 +117,7 @@ pub(crate) fn parse_parameter(validator: &mut Validator<'_, '_>, index: usize) -
 /// The `<Parameter>` children of `element`; anything else draws a 12200 warning.
 pub(crate) fn parameters<'t, 'a>(
     validator: &mut Validator<'t, 'a>,
-    element: &'t Element<'a>,
+    element: Element<'t, 'a>,
 ) -> Vec<Parameter> {
     let mut parameters = Vec::new();
     for child in validator.child_elements(element) {

@@ -78,24 +78,26 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Number {
 
 /// Records 13223 (warning), 13224 or 13226 for a number that is not plain E.164.
 pub(crate) fn check_phone_number(validator: &mut Validator<'_, '_>, number: &str, offset: usize) {
-    let digits: String = number
+    let is_format = |c: char| matches!(c, ' ' | '-' | '(' | ')' | '.');
+    let plus = number.starts_with('+');
+    let digits = number
         .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-        .collect();
-    let bare = digits.strip_prefix('+').unwrap_or(&digits);
-    let all_digits =
-        !bare.is_empty() && bare.len() <= 15 && bare.bytes().all(|b| b.is_ascii_digit());
+        .skip(usize::from(plus))
+        .filter(|c| !is_format(*c));
+    let (mut count, mut all_digits, mut first) = (0, true, None);
+    for digit in digits {
+        count += 1;
+        all_digits &= digit.is_ascii_digit();
+        first.get_or_insert(digit);
+    }
     let findings = &mut validator.findings;
-    if !all_digits {
+    if !all_digits || count == 0 || count > 15 {
         let message = format!("\"{}\" is not a phone number", number.escape_debug());
         findings.error(NUMBER_INVALID, offset, message);
-    } else if digits.starts_with("+0") {
-        findings.error(
-            NUMBER_INVALID_COUNTRY_CODE,
-            offset,
-            format!("\"{number}\": country codes never start with 0"),
-        );
-    } else if digits.len() != number.len() || !digits.starts_with('+') {
+    } else if plus && first == Some('0') {
+        let message = format!("\"{number}\": country codes never start with 0");
+        findings.error(NUMBER_INVALID_COUNTRY_CODE, offset, message);
+    } else if !plus || number.contains(is_format) {
         let message = format!(
             "\"{number}\" is not in E.164 format (+ and digits only); dialling it as written"
         );

@@ -55,7 +55,7 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Sip {
         callbacks,
         machine_detection,
     };
-    for child in &element.children {
+    for child in element.children() {
         match child {
             Node::Text { text, .. } => sip.uri.push_str(text),
             Node::Element(child) => parse_child(validator, element, *child, &mut sip),
@@ -70,7 +70,7 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Sip {
 
 fn parse_child<'t, 'a>(
     validator: &mut Validator<'t, 'a>,
-    parent: &'t Element<'a>,
+    parent: Element<'t, 'a>,
     index: usize,
     sip: &mut Sip,
 ) {

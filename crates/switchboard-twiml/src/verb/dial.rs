@@ -152,10 +152,10 @@ fn record(a: &mut Attributes<'_, '_>) -> DialRecord {
     }
 }
 
-fn nouns<'t, 'a>(validator: &mut Validator<'t, 'a>, element: &'t Element<'a>) -> Vec<Noun> {
+fn nouns<'t, 'a>(validator: &mut Validator<'t, 'a>, element: Element<'t, 'a>) -> Vec<Noun> {
     let mut nouns = Vec::new();
     let mut text = String::new();
-    for child in &element.children {
+    for child in element.children() {
         match child {
             Node::Text { text: part, .. } => text.push_str(part),
             Node::Element(index) => {
@@ -182,7 +182,7 @@ fn nouns<'t, 'a>(validator: &mut Validator<'t, 'a>, element: &'t Element<'a>) ->
     nouns
 }
 
-fn misplaced(validator: &mut Validator<'_, '_>, parent: &Element<'_>, index: usize) {
+fn misplaced(validator: &mut Validator<'_, '_>, parent: Element<'_, '_>, index: usize) {
     let child = validator.element(index);
     if VOICE_VERBS.contains(&child.name) || NOUNS.contains(&child.name) {
         let message = format!("<{}> cannot be nested in <Dial>", child.name);
@@ -194,7 +194,7 @@ fn misplaced(validator: &mut Validator<'_, '_>, parent: &Element<'_>, index: usi
     }
 }
 
-fn check_mix(validator: &mut Validator<'_, '_>, element: &Element<'_>, nouns: &[Noun]) {
+fn check_mix(validator: &mut Validator<'_, '_>, element: Element<'_, '_>, nouns: &[Noun]) {
     let alone = nouns
         .iter()
         .any(|noun| matches!(noun, Noun::Conference(_) | Noun::Queue(_)));

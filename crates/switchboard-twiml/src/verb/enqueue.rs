@@ -42,7 +42,7 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Enqueue 
     };
     a.finish();
     let mut name = String::new();
-    for child in &element.children {
+    for child in element.children() {
         match child {
             crate::tree::Node::Text { text, .. } => name.push_str(text),
             crate::tree::Node::Element(child)

@@ -224,7 +224,7 @@ fn valid_model(model: &str) -> bool {
 
 fn prompt(
     validator: &mut Validator<'_, '_>,
-    parent: &crate::tree::Element<'_>,
+    parent: crate::tree::Element<'_, '_>,
     index: usize,
 ) -> Option<GatherPrompt> {
     let child = validator.element(index);

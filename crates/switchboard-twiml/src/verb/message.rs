@@ -74,11 +74,11 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Message 
 
 fn content<'t, 'a>(
     validator: &mut Validator<'t, 'a>,
-    element: &'t Element<'a>,
+    element: Element<'t, 'a>,
 ) -> (String, Vec<String>) {
     let mut body = String::new();
     let mut media = Vec::new();
-    for child in &element.children {
+    for child in element.children() {
         match child {
             Node::Text { text, .. } => body.push_str(text),
             Node::Element(index) => {
@@ -100,7 +100,12 @@ fn content<'t, 'a>(
     (body.trim_ascii().to_owned(), media)
 }
 
-fn check(validator: &mut Validator<'_, '_>, element: &Element<'_>, body: &str, media: &[String]) {
+fn check(
+    validator: &mut Validator<'_, '_>,
+    element: Element<'_, '_>,
+    body: &str,
+    media: &[String],
+) {
     let characters = body.chars().count();
     let message = if body.is_empty() && media.is_empty() {
         "<Message> has neither a body nor media".to_owned()

@@ -103,22 +103,37 @@ fn check_text(
     content: &[Content],
     code: ErrorCode,
 ) {
-    let mut text = String::new();
-    push_text(content, &mut text);
-    let has_markup = content
-        .iter()
-        .any(|child| matches!(child, Content::Element(_)));
-    if text.trim_ascii().is_empty() && !has_markup {
+    let (characters, has_markup) = text_size(content);
+    if characters == 0 && !has_markup {
         validator
             .findings
             .error(code, offset, "<Say> has no text to speak");
     }
-    let characters = text.chars().count();
     if characters > MAX_SAY_CHARS {
         let message =
             format!("<Say> text is {characters} characters; the limit is {MAX_SAY_CHARS}");
         validator.findings.error(SAY_TEXT_TOO_LONG, offset, message);
     }
+}
+
+/// Characters of text under `content` (SSML included) and whether it has any SSML element.
+fn text_size(content: &[Content]) -> (usize, bool) {
+    let mut characters = 0;
+    let mut has_markup = false;
+    let mut stack = vec![content.iter()];
+    while let Some(iter) = stack.last_mut() {
+        match iter.next() {
+            Some(Content::Text(text)) => characters += text.chars().count(),
+            Some(Content::Element(element)) => {
+                has_markup = true;
+                stack.push(element.children.iter());
+            }
+            None => {
+                stack.pop();
+            }
+        }
+    }
+    (characters, has_markup)
 }
 
 fn valid_voice(voice: &str) -> bool {
@@ -135,35 +150,42 @@ fn valid_voice(voice: &str) -> bool {
 
 /// Converts the children of element `index`, collapsing whitespace and trimming the ends.
 fn ssml_children(validator: &mut Validator<'_, '_>, index: usize) -> Vec<Content> {
-    let mut content = ssml_content(validator, index);
-    if let Some(Content::Text(first)) = content.first_mut() {
-        *first = first.trim_start_matches(' ').to_owned();
-    }
+    let mut content = ssml_content(validator, index, &mut true);
     if let Some(Content::Text(last)) = content.last_mut() {
-        *last = last.trim_end_matches(' ').to_owned();
+        let trimmed = last.trim_end_matches(' ').len();
+        last.truncate(trimmed);
     }
     content.retain(|child| !matches!(child, Content::Text(text) if text.is_empty()));
     content
 }
 
 /// Converts children of element `index`. Recursion depth is bounded by the tree's MAX_DEPTH.
-fn ssml_content(validator: &mut Validator<'_, '_>, index: usize) -> Vec<Content> {
+fn ssml_content(
+    validator: &mut Validator<'_, '_>,
+    index: usize,
+    last_space: &mut bool,
+) -> Vec<Content> {
     let element = validator.element(index);
     let mut content: Vec<Content> = Vec::new();
-    for child in &element.children {
+    for child in element.children() {
         match child {
-            Node::Text { text, .. } => push_collapsed(&mut content, text),
+            Node::Text { text, .. } => push_collapsed(&mut content, text, last_space),
             Node::Element(child) => {
-                if let Some(converted) = ssml_element(validator, *child) {
+                if let Some(converted) = ssml_element(validator, *child, last_space) {
                     content.push(Content::Element(converted));
                 }
             }
         }
     }
+    content.retain(|child| !matches!(child, Content::Text(text) if text.is_empty()));
     content
 }
 
-fn ssml_element(validator: &mut Validator<'_, '_>, index: usize) -> Option<RawElement> {
+fn ssml_element(
+    validator: &mut Validator<'_, '_>,
+    index: usize,
+    last_space: &mut bool,
+) -> Option<RawElement> {
     let element = validator.element(index);
     let Some((name, allowed)) = SSML.iter().find(|(name, _)| *name == element.name) else {
         let message = format!(
@@ -176,7 +198,7 @@ fn ssml_element(validator: &mut Validator<'_, '_>, index: usize) -> Option<RawEl
         return None;
     };
     let mut attributes = Vec::new();
-    for attribute in &element.attributes {
+    for attribute in element.attributes {
         if allowed.contains(&attribute.name) {
             attributes.push((
                 attribute.name.to_owned(),
@@ -192,7 +214,7 @@ fn ssml_element(validator: &mut Validator<'_, '_>, index: usize) -> Option<RawEl
                 .warning(SCHEMA_VALIDATION_WARNING, attribute.offset, message);
         }
     }
-    let children = ssml_content(validator, index);
+    let children = ssml_content(validator, index, last_space);
     Some(RawElement {
         name: (*name).to_owned(),
         attributes,
@@ -200,26 +222,36 @@ fn ssml_element(validator: &mut Validator<'_, '_>, index: usize) -> Option<RawEl
     })
 }
 
-/// Appends text with whitespace runs collapsed, merging with a preceding text child.
-fn push_collapsed(content: &mut Vec<Content>, text: &str) {
+/// Appends text with whitespace runs collapsed (also across SSML element boundaries, through
+/// `last_space`), merging with a preceding text child.
+fn push_collapsed(content: &mut Vec<Content>, text: &str, last_space: &mut bool) {
     if text.is_empty() {
         return;
     }
     if !matches!(content.last(), Some(Content::Text(_))) {
-        content.push(Content::Text(String::new()));
+        content.push(Content::Text(String::with_capacity(text.len())));
     }
     let Some(Content::Text(target)) = content.last_mut() else {
         return;
     };
-    for character in text.chars() {
-        if character.is_ascii_whitespace() {
-            if !target.ends_with(' ') {
+    // Copies runs verbatim and rewrites only whitespace that is not a lone space after a
+    // non-space; every split point is an ASCII byte, so slicing stays on char boundaries.
+    let bytes = text.as_bytes();
+    let mut previous_space = *last_space;
+    let mut run_start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let space = byte.is_ascii_whitespace();
+        if space && (byte != b' ' || previous_space) {
+            target.push_str(&text[run_start..index]);
+            if !previous_space {
                 target.push(' ');
             }
-        } else {
-            target.push(character);
+            run_start = index + 1;
         }
+        previous_space = space;
     }
+    target.push_str(&text[run_start..]);
+    *last_space = previous_space;
 }
 
 impl WriteXml for Say {

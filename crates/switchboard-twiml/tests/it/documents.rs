@@ -88,6 +88,23 @@ fn a_typical_ivr_has_typed_values_and_defaults() {
 }
 
 #[test]
+fn say_text_is_collapsed_around_ssml() {
+    let parsed = clean(voice(
+        "<Say>\n  a <emphasis> b\t\tc </emphasis>  d\r\n</Say>",
+    ));
+    let Verb::Say(say) = &parsed.document.verbs[0] else {
+        panic!("say")
+    };
+    assert_eq!(say.text(), "a b c d");
+    assert_eq!(say.content.len(), 3);
+    let parsed = clean(voice("<Say><emphasis>x</emphasis> y</Say>"));
+    let Verb::Say(say) = &parsed.document.verbs[0] else {
+        panic!("say")
+    };
+    assert_eq!(say.text(), "x y");
+}
+
+#[test]
 fn dial_text_becomes_a_number_noun() {
     let parsed = clean(voice("<Dial timeout=\"1000\"> +14155551212 </Dial>"));
     let Verb::Dial(dial) = &parsed.document.verbs[0] else {
