@@ -103,9 +103,14 @@ impl AlertRecord {
             message,
             source_component: source_component.to_string(),
             request_url: exchange.request.url.clone(),
-            request_method: exchange.request.method.clone(),
+            request_method: exchange.request.method.as_str().to_string(),
             request_variables: exchange.request.params.clone(),
-            request_headers: exchange.request.headers.clone(),
+            request_headers: exchange
+                .request
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
             response_status,
             response_headers: exchange.response_headers(),
             response_body: exchange.response_body(RECORDED_BODY_LIMIT),

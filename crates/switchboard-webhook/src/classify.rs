@@ -47,8 +47,17 @@ const AUDIO_TYPES: &[&str] = &[
 
 /// The media type without parameters, lowercase (`Text/XML; charset=utf-8` → `text/xml`).
 pub fn media_type(content_type: Option<&str>) -> Option<String> {
-    let essence = content_type?.split(';').next()?.trim().to_ascii_lowercase();
+    essence(content_type).map(str::to_ascii_lowercase)
+}
+
+/// The media type without parameters, as sent (compare case-insensitively).
+fn essence(content_type: Option<&str>) -> Option<&str> {
+    let essence = content_type?.split(';').next()?.trim();
     (!essence.is_empty()).then_some(essence)
+}
+
+fn is_one_of(media: Option<&str>, types: &[&str]) -> bool {
+    media.is_some_and(|m| types.iter().any(|t| t.eq_ignore_ascii_case(m)))
 }
 
 /// Turns an exchange into a reply or the one error code that describes the failure.
@@ -72,9 +81,8 @@ pub fn classify_answer<T>(
     if !(200..300).contains(&answer.status) {
         return Err(codes::HTTP_RETRIEVAL_FAILURE);
     }
-    let media = media_type(answer.content_type.as_deref());
-    let media = media.as_deref();
-    let is_xml = media.is_some_and(|m| XML_TYPES.contains(&m));
+    let media = essence(answer.content_type.as_deref());
+    let is_xml = is_one_of(media, XML_TYPES);
     if answer.body.iter().all(u8::is_ascii_whitespace) {
         return match (channel, is_xml) {
             (Channel::Messaging, _) | (Channel::Voice, true) => {
@@ -85,13 +93,13 @@ pub fn classify_answer<T>(
     }
     match media {
         _ if is_xml => parse(&answer.body).map(Reply::Document),
-        Some("text/plain") => Ok(match parse(&answer.body) {
+        Some(text) if text.eq_ignore_ascii_case("text/plain") => Ok(match parse(&answer.body) {
             Ok(document) => Reply::Document(document),
             Err(_) => Reply::Text(String::from_utf8_lossy(&answer.body).into_owned()),
         }),
-        Some(audio) if channel == Channel::Voice && AUDIO_TYPES.contains(&audio) => {
+        Some(audio) if channel == Channel::Voice && is_one_of(media, AUDIO_TYPES) => {
             Ok(Reply::Audio {
-                content_type: audio.to_string(),
+                content_type: audio.to_ascii_lowercase(),
                 body: answer.body.clone(),
             })
         }

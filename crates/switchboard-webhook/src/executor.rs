@@ -17,11 +17,15 @@
 //! if another crate also enables rustls' `ring` feature must the binary call
 //! `rustls::crypto::aws_lc_rs::default_provider().install_default()` first thing in `main`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION, SET_COOKIE,
+    USER_AGENT, WWW_AUTHENTICATE,
+};
 use url::Url;
 
 use crate::connect::{EngineResolver, classify_body_error, classify_send_error};
@@ -138,7 +142,7 @@ impl WebhookClient {
             Err(invalid) => {
                 let record = RequestRecord {
                     url: invalid.0,
-                    method: request.method.as_str().to_string(),
+                    method: request.method,
                     params: request.params,
                     headers: Vec::new(),
                 };
@@ -196,7 +200,7 @@ impl WebhookClient {
         let overrides_present = overrides.present;
         Exchange {
             request: RequestRecord {
-                method: first.method.as_str().to_string(),
+                method: first.method,
                 headers: first.headers,
                 url: target.redacted,
                 params: request.params,
@@ -217,7 +221,7 @@ impl WebhookClient {
         cookies: &mut CookieJar,
         record: &mut ResponseRecord,
     ) -> Result<HttpAnswer, TransportError> {
-        let mut url = hop.target.url.clone();
+        let mut url = Cow::Borrowed(&hop.target.url);
         let (mut method, mut params) = (hop.request.method, hop.request.params.as_slice());
         let mut json = hop.request.json_body.as_deref();
         let (mut redirects, mut authorize) = (0, false);
@@ -267,7 +271,7 @@ impl WebhookClient {
                 continue;
             }
             if let Some(next) = redirect {
-                url = next?;
+                url = Cow::Owned(next?);
                 redirects += 1;
                 if redirects > self.settings.max_redirects {
                     return Err(TransportError::TooManyRedirects);
@@ -278,7 +282,7 @@ impl WebhookClient {
                 continue;
             }
             return self
-                .read_answer(response, status, content_type, url, record)
+                .read_answer(response, status, content_type, &url, record)
                 .await;
         }
     }
@@ -294,13 +298,23 @@ impl WebhookClient {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
-        let mut builder = client.request(method, prepared.url.clone());
+        let mut headers = HeaderMap::with_capacity(prepared.headers.len() + 1);
         for (name, value) in &prepared.headers {
-            builder = builder.header(name.as_str(), value.as_str());
+            let value = match value {
+                Cow::Borrowed(constant) => HeaderValue::from_static(constant),
+                Cow::Owned(computed) => match HeaderValue::from_str(computed) {
+                    Ok(value) => value,
+                    Err(_) => continue, // Signature and token are ASCII; never reached.
+                },
+            };
+            headers.insert(wire_name(name), value);
         }
-        if let Some(cookie) = cookie {
-            builder = builder.header("Cookie", cookie);
+        if let Some(cookie) = cookie.and_then(|c| HeaderValue::try_from(c).ok()) {
+            headers.insert(COOKIE, cookie);
         }
+        let mut builder = client
+            .request(method, prepared.url.clone())
+            .headers(headers);
         if let Some(credentials) = credentials {
             builder = builder.basic_auth(&credentials.username, Some(&credentials.password));
         }
@@ -315,7 +329,7 @@ impl WebhookClient {
         mut response: reqwest::Response,
         status: u16,
         content_type: Option<String>,
-        url: Url,
+        url: &Url,
         record: &mut ResponseRecord,
     ) -> Result<HttpAnswer, TransportError> {
         let is_audio = content_type
@@ -355,8 +369,21 @@ impl WebhookClient {
             status,
             content_type,
             body,
-            final_url: url.to_string(),
+            final_url: url.as_str().to_string(),
         })
+    }
+}
+
+/// The wire name of a header `prepare` emits (static, so no allocation per request).
+fn wire_name(name: &'static str) -> HeaderName {
+    match name {
+        crate::request::USER_AGENT_HEADER => USER_AGENT,
+        crate::request::SIGNATURE_HEADER => HeaderName::from_static("x-twilio-signature"),
+        crate::request::IDEMPOTENCY_HEADER => HeaderName::from_static("i-twilio-idempotency-token"),
+        crate::request::ACCEPT_HEADER => ACCEPT,
+        crate::request::CONTENT_TYPE_HEADER => CONTENT_TYPE,
+        // Every name `prepare` emits is listed above; an unknown one is parsed normally.
+        other => HeaderName::from_bytes(other.as_bytes()).unwrap_or(USER_AGENT),
     }
 }
 
@@ -375,8 +402,8 @@ impl Hop<'_> {
         self.first
             .headers
             .iter()
-            .find(|(name, _)| name == "I-Twilio-Idempotency-Token")
-            .map_or("", |(_, value)| value.as_str())
+            .find(|(name, _)| *name == crate::request::IDEMPOTENCY_HEADER)
+            .map_or("", |(_, value)| value.as_ref())
     }
 }
 

@@ -136,8 +136,9 @@ pub struct Failover {
 impl Failover {
     /// Starts a fetch: the first action is the primary request.
     pub fn new(mut plan: FetchPlan) -> Self {
+        let method = plan.primary.method;
         let primary = PlannedRequest {
-            endpoint: plan.primary.clone(),
+            endpoint: std::mem::replace(&mut plan.primary, Endpoint::new(String::new(), method)),
             params: std::mem::take(&mut plan.params),
             fallback: false,
         };
@@ -191,14 +192,16 @@ impl Failover {
             }
             (Stage::Primary, Some((code, alert))) => {
                 let fallback = self.plan.fallback.clone().filter(|_| self.may_fall_back());
-                let originals = if self.params_sent {
-                    &alert.request_variables
+                // After `new`, the primary's URL and parameters live in the request it became; the
+                // alert recorded both (URL redacted, without fragment: exactly `ErrorUrl`).
+                let (originals, error_url) = if self.params_sent {
+                    (&alert.request_variables, alert.request_url.clone())
                 } else {
-                    &self.plan.params
+                    (&self.plan.params, redact_url(&self.plan.primary.url))
                 };
                 let params = fallback
                     .as_ref()
-                    .map(|_| fallback_params(originals, code, &self.plan.primary.url));
+                    .map(|_| fallback_params(originals, code, error_url));
                 self.queue.push_back(Action::Alert(*alert));
                 match (fallback, params) {
                     (Some(endpoint), Some(params)) => {
@@ -232,12 +235,13 @@ impl Failover {
     }
 }
 
-/// The original parameters plus `ErrorCode` and `ErrorUrl` (the failing URL with its query,
-/// without fragment, password redacted). Any earlier `ErrorCode`/`ErrorUrl` is replaced.
+/// The original parameters plus `ErrorCode` and `ErrorUrl` (`error_url`: the failing URL with
+/// its query, without fragment, password redacted — see [`redact_url`]). Any earlier
+/// `ErrorCode`/`ErrorUrl` is replaced.
 pub fn fallback_params(
     params: &[(String, String)],
     code: ErrorCode,
-    failing_url: &str,
+    error_url: String,
 ) -> Vec<(String, String)> {
     let mut params: Vec<(String, String)> = params
         .iter()
@@ -245,7 +249,7 @@ pub fn fallback_params(
         .cloned()
         .collect();
     params.push(("ErrorCode".to_string(), code.code.to_string()));
-    params.push(("ErrorUrl".to_string(), redact_url(failing_url)));
+    params.push(("ErrorUrl".to_string(), error_url));
     params
 }
 
@@ -263,7 +267,7 @@ mod tests {
             level,
             message: String::new(),
             source_component: "12000".into(),
-            request_url: String::new(),
+            request_url: "https://u:***@a.example/voice?x=1".into(),
             request_method: "POST".into(),
             request_variables: vec![
                 ("CallSid".into(), "CA1".into()),

@@ -13,13 +13,13 @@ use crate::cookies::CookieJar;
 use crate::executor::WebhookClient;
 use crate::failover::{Action, Failover, FetchPlan, FetchReport, Verdict};
 use crate::outcome::Exchange;
-use crate::request::WebhookRequest;
+use crate::request::{Method, WebhookRequest};
 
 /// One request as the call/message transcript shows it (product.md `webhook` event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEvent {
     pub url: String,
-    pub method: String,
+    pub method: Method,
     pub http_status: Option<u16>,
     pub error_code: Option<u32>,
     pub fallback: bool,
@@ -181,7 +181,7 @@ pub async fn send_notification(
 fn event(exchange: &Exchange, error: Option<ErrorCode>, fallback: bool) -> WebhookEvent {
     WebhookEvent {
         url: exchange.request.url.clone(),
-        method: exchange.request.method.clone(),
+        method: exchange.request.method,
         http_status: exchange.response.status,
         error_code: error.map(|code| code.code),
         fallback,

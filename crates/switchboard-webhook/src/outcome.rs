@@ -6,13 +6,14 @@
 //! 11203 on a URL with one. A read timeout (`rt`) has no code of its own: with a fragment it is
 //! reported as 11203, the only HTTP-level timeout code.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use switchboard_core::ErrorCode;
 use switchboard_core::error_code as codes;
 
 use crate::overrides::OverrideFinding;
+use crate::request::Method;
 
 /// Why no usable HTTP answer was obtained.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -95,13 +96,14 @@ pub struct HttpAnswer {
     pub final_url: String,
 }
 
-/// The request as recorded for alerts (first hop; secrets redacted).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The request as recorded for alerts (first hop; secrets redacted). Kept as sent (static
+/// header names, borrowed constant values) so a successful exchange copies nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RequestRecord {
     pub url: String,
-    pub method: String,
+    pub method: Method,
     pub params: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
 }
 
 /// The last response seen, kept raw so a successful exchange costs no copies; alerts turn it

@@ -6,8 +6,8 @@
 //!
 //! Edges on a self-hosted engine: there is exactly one edge, the engine's own network. Every
 //! documented public edge name (`ashburn`, `dublin`, …, `umatilla`) is accepted and means "leave
-//! from this host"; the list is still rotated across retries so alerts can show which name an
-//! attempt used. Interconnect edges (`*-ix`) need an Interconnect this engine cannot have: 11242.
+//! from this host"; the names are kept in [`Overrides::edges`] but change nothing. Interconnect
+//! edges (`*-ix`) need an Interconnect this engine cannot have: 11242.
 //! Any other name is 11240. 11241 (edge valid but not supported) is therefore never raised.
 
 use std::time::Duration;
@@ -97,8 +97,8 @@ pub struct Overrides {
     pub retry_count: u32,
     /// `rp`: which failures are retried.
     pub retry_policy: RetryPolicy,
-    /// `e`: edge names, rotated across attempts (all mean the local host, see the module doc).
-    pub edges: Vec<String>,
+    /// `e`: edge names as given (empty: the default, `ashburn`); all mean the local host.
+    pub edges: Vec<&'static str>,
     /// `sni`: send TLS SNI.
     pub sni: bool,
     /// Whether the URL carried at least one override key (selects 11201–11203 over 11205).
@@ -113,7 +113,7 @@ impl Default for Overrides {
             total_timeout: Duration::from_millis(15000),
             retry_count: 1,
             retry_policy: RetryPolicy::CONNECT_ONLY,
-            edges: vec!["ashburn".to_string()],
+            edges: Vec::new(),
             sni: true,
             present: false,
         }
@@ -244,7 +244,7 @@ fn millis(
     Duration::from_millis(u64::from(number(warnings, key, value, min, max, default)))
 }
 
-fn parse_edges(value: &str) -> Result<Vec<String>, OverrideFinding> {
+fn parse_edges(value: &str) -> Result<Vec<&'static str>, OverrideFinding> {
     let mut edges = Vec::new();
     for name in value.split(',').map(str::trim) {
         if INTERCONNECT_EDGES.contains(&name) {
@@ -253,13 +253,13 @@ fn parse_edges(value: &str) -> Result<Vec<String>, OverrideFinding> {
                 message: format!("edge {name} needs an Interconnect; this engine has none"),
             });
         }
-        if !PUBLIC_EDGES.contains(&name) {
+        let Some(known) = PUBLIC_EDGES.iter().find(|edge| **edge == name) else {
             return Err(OverrideFinding {
                 code: EDGE_LOCATION_INVALID,
                 message: format!("unknown edge {name:?}"),
             });
-        }
-        edges.push(name.to_string());
+        };
+        edges.push(*known);
     }
     Ok(edges)
 }

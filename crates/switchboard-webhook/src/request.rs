@@ -7,6 +7,9 @@
 //! The signed URL is the requested URL: userinfo never reaches the wire, so the customer's
 //! validator, which rebuilds the URL from the Host header and request line, sees the same string.
 
+use std::borrow::Cow;
+
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -16,8 +19,10 @@ use crate::signature;
 /// The HTTP method of a webhook (Twilio accepts only these two).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Method {
+    #[serde(rename = "GET")]
     Get,
     #[default]
+    #[serde(rename = "POST")]
     Post,
 }
 
@@ -169,11 +174,17 @@ pub struct PreparedRequest {
     /// signed URL.
     pub url: Url,
     /// Headers in sending order; `Authorization` and `Cookie` are added by the executor.
-    pub headers: Vec<(String, String)>,
-    pub body: Option<Vec<u8>>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// Shared, so each retry resends it without a copy.
+    pub body: Option<Bytes>,
 }
 
 pub const USER_AGENT: &str = "TwilioProxy/1.1";
+pub const USER_AGENT_HEADER: &str = "User-Agent";
+pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
+pub const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
+pub const ACCEPT_HEADER: &str = "Accept";
+pub const CONTENT_TYPE_HEADER: &str = "Content-Type";
 
 /// Builds the request for `url` (already without fragment and userinfo).
 pub fn prepare(
@@ -188,13 +199,13 @@ pub fn prepare(
         match (json_body, method) {
             (Some(json), _) => (
                 reparse(url, signature::url_with_body_hash(url.as_str(), json)),
-                Some(json.to_vec()),
+                Some(Bytes::copy_from_slice(json)),
                 Some("application/json; charset=utf-8"),
                 &[],
             ),
             (None, Method::Post) => (
                 url.clone(),
-                Some(form_encode(params.iter()).into_bytes()),
+                Some(Bytes::from(form_encode(params.iter()))),
                 Some("application/x-www-form-urlencoded"),
                 params,
             ),
@@ -207,17 +218,16 @@ pub fn prepare(
         };
     // Signed over the serialisation of the very `Url` that is sent.
     let signature = signature::sign(auth_token, url.as_str(), signed_params);
-    let mut headers = vec![
-        ("User-Agent".to_string(), USER_AGENT.to_string()),
-        ("X-Twilio-Signature".to_string(), signature),
-        (
-            "I-Twilio-Idempotency-Token".to_string(),
-            idempotency_token.to_string(),
-        ),
-        ("Accept".to_string(), "*/*".to_string()),
-    ];
+    let mut headers = Vec::with_capacity(5);
+    headers.push((USER_AGENT_HEADER, Cow::Borrowed(USER_AGENT)));
+    headers.push((SIGNATURE_HEADER, Cow::Owned(signature)));
+    headers.push((
+        IDEMPOTENCY_HEADER,
+        Cow::Owned(idempotency_token.to_string()),
+    ));
+    headers.push((ACCEPT_HEADER, Cow::Borrowed("*/*")));
     if let Some(content_type) = content_type {
-        headers.push(("Content-Type".to_string(), content_type.to_string()));
+        headers.push((CONTENT_TYPE_HEADER, Cow::Borrowed(content_type)));
     }
     let method = if json_body.is_some() {
         Method::Post
@@ -291,8 +301,8 @@ mod tests {
         request
             .headers
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_ref())
     }
 
     #[test]
