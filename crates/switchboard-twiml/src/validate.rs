@@ -95,6 +95,14 @@ impl<'t, 'a> Validator<'t, 'a> {
         })
     }
 
+    /// How many child elements `element` has.
+    pub fn child_elements_count(&self, element: Element<'t, 'a>) -> usize {
+        element
+            .children()
+            .filter(|child| matches!(child, Node::Element(_)))
+            .count()
+    }
+
     /// Warns (12200) that `child` is not expected inside `parent` and is skipped.
     pub fn unexpected(&mut self, parent: Element<'_, '_>, child: usize) {
         let child = self.tree.element(child);
@@ -121,7 +129,8 @@ pub(crate) fn document(validator: &mut Validator<'_, '_>) -> Document {
         return Document::default();
     }
     response_attributes(validator, root);
-    let mut verbs = Vec::new();
+    // Sized once: a Verb is a few hundred bytes, and regrowing a large Vec showed in profiles.
+    let mut verbs = Vec::with_capacity(validator.child_elements_count(root));
     let mut messages = 0;
     for index in validator.child_elements(root) {
         count_message(validator, index, &mut messages);
