@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use switchboard_core::{Sid, SidKind, date};
 use switchboard_store::{Kind, Record};
 use switchboard_webhook::{
-    AlertRecord, CookieJar, DebugEventContext, Method, WebhookRequest, debug_event_params,
+    AlertRecord, Channel, CookieJar, DebugEventContext, Method, WebhookRequest, debug_event_params,
+    send_notification,
 };
 
 use crate::auth::load_account;
@@ -57,11 +58,16 @@ pub async fn record(
         let client = state.webhooks.clone();
         let token = account.auth_token.clone();
         tokio::spawn(async move {
-            let exchange = client
-                .send(&request, &token, &mut CookieJar::default())
-                .await;
-            if !matches!(exchange.status(), Some(200..=299)) {
-                tracing::warn!(url = %exchange.request.url, status = ?exchange.status(), "debugger webhook failed");
+            let result = send_notification(
+                &client,
+                &token,
+                &mut CookieJar::default(),
+                request,
+                Channel::Voice,
+            )
+            .await;
+            if let Some(code) = result.error_code {
+                tracing::warn!(url = %result.event.url, %code, "debugger webhook failed");
             }
         });
     }

@@ -7,9 +7,11 @@ pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod form;
+pub mod messaging;
 mod metrics;
 pub mod paging;
 pub mod resources;
+pub mod sandbox;
 pub mod validate;
 
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use switchboard_store::Store;
-use switchboard_webhook::WebhookClient;
+use switchboard_webhook::{FallbackScope, WebhookClient};
 
 pub use error::{ApiError, ApiResult};
 
@@ -27,6 +29,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Base of the absolute URLs the engine hands out (v1 paging, recordings, media).
     pub public_url: String,
+    /// The virtual phone network (handsets, transcripts).
+    pub sandbox: Arc<sandbox::Sandbox>,
+    /// Whether fallback URLs apply to every TwiML fetch or only the first.
+    pub fallback_scope: FallbackScope,
     /// Recently verified credentials.
     pub auth_cache: Arc<auth::AuthCache>,
     /// Sends every outbound webhook (TwiML fetches, callbacks, debugger events).

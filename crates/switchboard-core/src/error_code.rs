@@ -187,9 +187,13 @@ registry! {
     MESSAGE_BODY_REQUIRED = 21602, "Message body is required";
     MESSAGE_FROM_REQUIRED = 21603, "A 'From' phone number is required";
     MESSAGE_TO_REQUIRED = 21604, "A 'To' phone number is required";
+    MESSAGE_FROM_NOT_OWNED = 21606, "The From phone number is not a valid, SMS-capable inbound phone number or short code for your account";
+    INVALID_STATUS_CALLBACK = 21609, "Invalid StatusCallback";
     MESSAGE_BODY_TOO_LONG = 21617, "The concatenated message body exceeds the 1600 character limit";
     INVALID_MEDIA_URL = 21620, "Invalid media URL(s)";
     TOO_MANY_MEDIA_URLS = 21623, "Number of media files exceeds allowed limit";
+    UNREACHABLE_DESTINATION_HANDSET = 30003, "Unreachable destination handset";
+    MESSAGE_DELIVERY_UNKNOWN_ERROR = 30008, "Message delivery - Unknown error";
     TWIML_PARAMETER_TOO_LONG = 32018, "Twiml parameter is longer than 4000 characters";
     SIGNATURE_INVALID = 57012, "Webhook signature invalid";
 }

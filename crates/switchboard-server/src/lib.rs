@@ -75,6 +75,11 @@ pub async fn run(
         public_url: public_url.trim_end_matches('/').to_owned(),
         webhooks: Arc::new(webhooks),
         auth_cache: Arc::default(),
+        sandbox: Arc::default(),
+        fallback_scope: match config.fallback_scope {
+            FallbackScope::All => switchboard_webhook::FallbackScope::All,
+            FallbackScope::Initial => switchboard_webhook::FallbackScope::Initial,
+        },
     };
     let app = switchboard_api::router(state)
         .route("/metrics", get(move || async move { handle.render() }));

@@ -6,8 +6,10 @@ mod alert;
 pub mod application;
 mod fields;
 pub mod key;
+pub mod message;
 mod notification;
 pub mod phone_number;
+mod sandbox;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -78,6 +80,37 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{call}/Notifications/{file}",
             get(notification::fetch_for_call),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages.json",
+            get(message::list).post(message::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{file}",
+            get(message::fetch)
+                .post(message::update)
+                .delete(message::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{message}/Media.json",
+            get(message::media_list),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Messages/{message}/Media/{file}",
+            get(message::media_fetch).delete(message::media_delete),
+        )
+        .route(
+            "/sandbox/Messages",
+            axum::routing::post(sandbox::send_message),
+        )
+        .route("/sandbox/Messages/{sid}", get(sandbox::message_transcript))
+        .route(
+            "/sandbox/Phones/{number}",
+            axum::routing::post(sandbox::set_phone),
+        )
+        .route(
+            "/sandbox/Phones/{number}/Messages",
+            get(sandbox::phone_messages),
         )
         .route("/v1/Alerts", get(alert::list))
         .route("/v1/Alerts/{sid}", get(alert::fetch))

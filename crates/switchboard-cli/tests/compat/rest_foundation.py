@@ -85,7 +85,7 @@ sub_client = client_for(sub.sid, sub.auth_token)
 assert [n.sid for n in sub_client.incoming_phone_numbers.list()] == [parent_view.sid]
 assert [a.sid for a in sub_client.api.accounts.list()] == [sub.sid]
 assert {a.sid for a in main.api.accounts.list()} == {os.environ["SID"], sub.sid, other.sid}
-expect_error(20003, 401, lambda: sub_client.api.accounts(os.environ["SID"]).incoming_phone_numbers.list())
+expect_error(20003, 401, lambda: sub_client.api.accounts(os.environ["SID"]).incoming_phone_numbers(first.sid).fetch())
 expect_error(20003, 401, lambda: sub_client.api.accounts(other.sid).fetch())
 suspended = main.api.accounts(sub.sid).update(status="suspended")
 assert suspended.status == "suspended"
@@ -96,8 +96,8 @@ key_client = client_for(key.sid, key.secret, os.environ["SID"])
 assert len(key_client.incoming_phone_numbers.list()) == 7
 assert [k.sid for k in main.keys.list()] == [key.sid]
 main.keys(key.sid).delete()
-expect_error(20003, 401, lambda: key_client.incoming_phone_numbers.list())
+expect_error(20003, 401, lambda: key_client.incoming_phone_numbers(first.sid).fetch())
 
 # Bad credentials.
-expect_error(20003, 401, lambda: client_for(os.environ["SID"], "wrong-token").incoming_phone_numbers.list())
+expect_error(20003, 401, lambda: client_for(os.environ["SID"], "wrong-token").incoming_phone_numbers(first.sid).fetch())
 print("twilio-python REST foundation: all checks passed")

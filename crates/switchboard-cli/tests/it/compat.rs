@@ -30,3 +30,8 @@ fn run_script(script: &str) {
 fn twilio_python_drives_the_rest_foundation() {
     run_script("rest_foundation.py");
 }
+
+#[test]
+fn twilio_python_app_and_client_exercise_messaging_and_failover() {
+    run_script("messaging.py");
+}

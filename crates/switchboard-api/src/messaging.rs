@@ -1,0 +1,597 @@
+//! The messaging engine: outbound messages moving through their statuses to virtual handsets
+//! (with status callbacks), and inbound messages running their SMS URL's TwiML with fallback.
+//!
+//! Each message gets its own task; a failing webhook or store write inside one never reaches
+//! another. The pure session logic is `switchboard_messaging::Session`; this file only performs
+//! what it asks for.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use switchboard_core::{ErrorCode, Sid, SidKind, error_code};
+use switchboard_messaging::{Action, Input, Reply, Session, segments};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Record};
+use switchboard_twiml::Context;
+use switchboard_webhook::{
+    AlertLevel, AlertRecord, Channel, CookieJar, Endpoint, FetchPlan, Method, TwimlOutcome,
+    WebhookRequest, fetch_twiml, send_notification,
+};
+
+use crate::alerts;
+use crate::error::ApiResult;
+use crate::resources::account::Account;
+use crate::sandbox::{Delivery, Log};
+use crate::{AppState, now_ms};
+
+/// A message to send.
+#[derive(Clone, Debug)]
+pub struct Outbound {
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub media: Vec<String>,
+    pub status_callback: Option<String>,
+    /// `outbound-api`, `outbound-reply` or `outbound-call`.
+    pub direction: &'static str,
+}
+
+fn content_type_of(url: &str) -> &'static str {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match path.rsplit('.').next().unwrap_or_default() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "mp4" => "video/mp4",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The stored document of a new message (the Twilio fields plus the engine's own, which start
+/// with `engine_` and are not rendered).
+/// Who a message is between and what it says.
+struct Envelope<'a> {
+    from: &'a str,
+    to: &'a str,
+    body: &'a str,
+    media: &'a [String],
+}
+
+fn message_doc(
+    account_sid: &str,
+    sid: &str,
+    envelope: Envelope<'_>,
+    direction: &str,
+    status: &str,
+) -> Map<String, Value> {
+    let now = now_ms();
+    let Envelope {
+        from,
+        to,
+        body,
+        media,
+    } = envelope;
+    let (_, count) = segments(body);
+    let mut doc = Map::new();
+    for (name, value) in [
+        ("sid", json!(sid)),
+        ("account_sid", json!(account_sid)),
+        ("messaging_service_sid", Value::Null),
+        ("from", json!(from)),
+        ("to", json!(to)),
+        ("body", json!(body)),
+        ("num_segments", json!(count.max(1).to_string())),
+        ("num_media", json!(media.len().to_string())),
+        ("direction", json!(direction)),
+        ("status", json!(status)),
+        ("error_code", Value::Null),
+        ("error_message", Value::Null),
+        ("price", Value::Null),
+        ("price_unit", json!("USD")),
+        ("api_version", json!("2010-04-01")),
+        ("date_created", json!(now)),
+        ("date_updated", json!(now)),
+        (
+            "date_sent",
+            if direction == "inbound" {
+                json!(now)
+            } else {
+                Value::Null
+            },
+        ),
+        ("engine_status_callback", Value::Null),
+    ] {
+        doc.insert(name.into(), value);
+    }
+    doc
+}
+
+/// The store row of a message document.
+pub fn message_record(doc: &Map<String, Value>, created_ms: i64) -> Record {
+    let text = |name: &str| {
+        doc.get(name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let mut record = Record::new(
+        Kind::Message,
+        text("sid"),
+        text("account_sid"),
+        created_ms,
+        Value::Object(doc.clone()),
+    );
+    record.phone_number = Some(text("to"));
+    record.from_number = Some(text("from"));
+    record.status = Some(text("status"));
+    record.date_key = doc.get("date_sent").and_then(Value::as_i64);
+    record
+}
+
+async fn insert_media(
+    state: &AppState,
+    account_sid: &str,
+    message_sid: &str,
+    media: &[String],
+) -> ApiResult<()> {
+    for url in media {
+        let sid = Sid::generate(SidKind::Media).into_string();
+        let now = now_ms();
+        let doc = json!({
+            "sid": sid, "account_sid": account_sid, "parent_sid": message_sid,
+            "content_type": content_type_of(url), "date_created": now, "date_updated": now, "engine_url": url,
+        });
+        let mut record = Record::new(Kind::Media, sid, account_sid.to_owned(), now, doc);
+        record.parent_sid = Some(message_sid.to_owned());
+        state.store.insert(&record).await?;
+    }
+    Ok(())
+}
+
+/// Stores a new outbound message as `queued` and starts its delivery; returns its document.
+pub async fn send(
+    state: &AppState,
+    account: &Account,
+    outbound: Outbound,
+) -> ApiResult<Map<String, Value>> {
+    let kind = if outbound.media.is_empty() {
+        SidKind::Message
+    } else {
+        SidKind::MediaMessage
+    };
+    let sid = Sid::generate(kind).into_string();
+    let mut doc = message_doc(
+        &account.sid,
+        &sid,
+        Envelope {
+            from: &outbound.from,
+            to: &outbound.to,
+            body: &outbound.body,
+            media: &outbound.media,
+        },
+        outbound.direction,
+        "queued",
+    );
+    doc.insert(
+        "engine_status_callback".into(),
+        json!(outbound.status_callback),
+    );
+    let record = message_record(&doc, now_ms());
+    state.store.insert(&record).await?;
+    insert_media(state, &account.sid, &sid, &outbound.media).await?;
+    tokio::spawn(deliver(state.clone(), account.clone(), record));
+    Ok(doc)
+}
+
+/// Moves a message through `sending` and `sent` to the handset's outcome, posting a status
+/// callback at each step, in order.
+async fn deliver(state: AppState, account: Account, mut record: Record) {
+    let outcome = state
+        .sandbox
+        .handset(record.phone_number.as_deref().unwrap_or_default())
+        .delivery;
+    let last = match outcome {
+        Delivery::Deliver => ("delivered", None),
+        Delivery::Undelivered => (
+            "undelivered",
+            Some(error_code::UNREACHABLE_DESTINATION_HANDSET),
+        ),
+        Delivery::Fail => ("failed", Some(error_code::MESSAGE_DELIVERY_UNKNOWN_ERROR)),
+    };
+    let steps: Vec<(&str, Option<ErrorCode>)> = match outcome {
+        Delivery::Fail => vec![last],
+        _ => vec![("sending", None), ("sent", None), last],
+    };
+    for (status, error) in steps {
+        if let Err(error) = set_status(&state, &mut record, status, error).await {
+            tracing::error!(?error, message = %record.sid, "message status update failed");
+            return;
+        }
+        status_callback(&state, &account, &record, status, error).await;
+    }
+}
+
+async fn set_status(
+    state: &AppState,
+    record: &mut Record,
+    status: &str,
+    error: Option<ErrorCode>,
+) -> ApiResult<()> {
+    let now = now_ms();
+    let doc = &mut record.doc;
+    doc["status"] = json!(status);
+    doc["date_updated"] = json!(now);
+    if status == "sent" || (status == "failed" && doc["date_sent"].is_null()) {
+        doc["date_sent"] = json!(now);
+        record.date_key = Some(now);
+    }
+    if let Some(code) = error {
+        doc["error_code"] = json!(code.code);
+        doc["error_message"] = json!(code.message);
+    }
+    record.status = Some(status.to_owned());
+    state.store.update(record).await?;
+    Ok(())
+}
+
+async fn status_callback(
+    state: &AppState,
+    account: &Account,
+    record: &Record,
+    status: &str,
+    error: Option<ErrorCode>,
+) {
+    let Some(url) = record.doc["engine_status_callback"].as_str() else {
+        return;
+    };
+    let text = |name: &str| record.doc[name].as_str().unwrap_or_default().to_owned();
+    let mut params = vec![
+        ("AccountSid".to_owned(), account.sid.clone()),
+        ("ApiVersion".to_owned(), "2010-04-01".to_owned()),
+        ("From".to_owned(), text("from")),
+        ("MessageSid".to_owned(), record.sid.clone()),
+        ("MessageStatus".to_owned(), status.to_owned()),
+        ("SmsSid".to_owned(), record.sid.clone()),
+        ("SmsStatus".to_owned(), status.to_owned()),
+        ("To".to_owned(), text("to")),
+    ];
+    if let Some(code) = error {
+        params.push(("ErrorCode".to_owned(), code.code.to_string()));
+    }
+    let request = WebhookRequest::form(url.to_owned(), Method::Post, params);
+    let result = send_notification(
+        &state.webhooks,
+        &account.auth_token,
+        &mut CookieJar::default(),
+        request,
+        Channel::Messaging,
+    )
+    .await;
+    for alert in &result.alerts {
+        if let Err(error) = alerts::record(state, &account.sid, Some(&record.sid), alert).await {
+            tracing::error!(?error, "recording a status-callback alert failed");
+        }
+    }
+}
+
+/// The number provisioned on this engine as `number`, if any.
+pub async fn find_number(state: &AppState, number: &str) -> ApiResult<Option<Record>> {
+    let mut query = ListQuery::new(Kind::PhoneNumber, "");
+    query.account_sid = None;
+    query
+        .filters
+        .push(Filter::Equals(Column::PhoneNumber, number.to_owned()));
+    query.limit = 1;
+    Ok(state.store.list(&query).await?.into_iter().next())
+}
+
+/// Where a number's messages go: its SMS application's URLs, else its own.
+async fn sms_handler(
+    state: &AppState,
+    number: &Value,
+) -> ApiResult<Option<(Endpoint, Option<Endpoint>)>> {
+    let mut source = number.clone();
+    if let Some(app) = number["sms_application_sid"].as_str()
+        && let Some(record) = state.store.get(Kind::Application, app).await?
+    {
+        source = record.doc;
+    }
+    let endpoint = |url: &str, method: &str| {
+        let url = source[url].as_str().filter(|url| !url.is_empty())?;
+        let method =
+            Method::parse(source[method].as_str().unwrap_or("POST")).unwrap_or(Method::Post);
+        Some(Endpoint::new(url, method))
+    };
+    Ok(endpoint("sms_url", "sms_method")
+        .map(|primary| (primary, endpoint("sms_fallback_url", "sms_fallback_method"))))
+}
+
+/// An inbound message to a provisioned number.
+#[derive(Clone, Debug)]
+pub struct Inbound {
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub media: Vec<String>,
+}
+
+/// Stores the inbound message as `received` and runs its SMS URL's session on its own task.
+pub async fn receive(
+    state: &AppState,
+    account: &Account,
+    number: &Record,
+    inbound: Inbound,
+) -> ApiResult<String> {
+    let kind = if inbound.media.is_empty() {
+        SidKind::Message
+    } else {
+        SidKind::MediaMessage
+    };
+    let sid = Sid::generate(kind).into_string();
+    let doc = message_doc(
+        &account.sid,
+        &sid,
+        Envelope {
+            from: &inbound.from,
+            to: &inbound.to,
+            body: &inbound.body,
+            media: &inbound.media,
+        },
+        "inbound",
+        "received",
+    );
+    let record = message_record(&doc, now_ms());
+    state.store.insert(&record).await?;
+    insert_media(state, &account.sid, &sid, &inbound.media).await?;
+    let log = state.sandbox.open_log(&sid);
+    let handler = sms_handler(state, &number.doc).await?;
+    let params = inbound_params(&account.sid, &sid, &inbound, &doc);
+    tokio::spawn(run_session(
+        state.clone(),
+        account.clone(),
+        sid.clone(),
+        inbound,
+        params,
+        handler,
+        log,
+    ));
+    Ok(sid)
+}
+
+fn inbound_params(
+    account_sid: &str,
+    sid: &str,
+    inbound: &Inbound,
+    doc: &Map<String, Value>,
+) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = [
+        ("MessageSid", sid),
+        ("SmsSid", sid),
+        ("SmsMessageSid", sid),
+        ("AccountSid", account_sid),
+        ("From", &inbound.from),
+        ("To", &inbound.to),
+        ("Body", &inbound.body),
+        ("NumMedia", doc["num_media"].as_str().unwrap_or("0")),
+        ("NumSegments", doc["num_segments"].as_str().unwrap_or("1")),
+        ("SmsStatus", "received"),
+        ("ApiVersion", "2010-04-01"),
+        ("FromCity", ""),
+        ("FromState", ""),
+        ("FromZip", ""),
+        ("FromCountry", ""),
+        ("ToCity", ""),
+        ("ToState", ""),
+        ("ToZip", ""),
+        ("ToCountry", ""),
+    ]
+    .iter()
+    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+    .collect();
+    for (index, url) in inbound.media.iter().enumerate() {
+        params.push((format!("MediaUrl{index}"), url.clone()));
+        params.push((
+            format!("MediaContentType{index}"),
+            content_type_of(url).to_owned(),
+        ));
+    }
+    params
+}
+
+fn parse_messaging(bytes: &[u8]) -> Result<switchboard_twiml::Parsed, ErrorCode> {
+    switchboard_twiml::parse(bytes, Context::Messaging).map_err(|rejected| rejected.error.code)
+}
+
+async fn run_session(
+    state: AppState,
+    account: Account,
+    sid: String,
+    inbound: Inbound,
+    params: Vec<(String, String)>,
+    handler: Option<(Endpoint, Option<Endpoint>)>,
+    log: Arc<Log>,
+) {
+    let Some((primary, fallback)) = handler else {
+        log.finish();
+        return;
+    };
+    let mut session = Session::new(params, primary.url.clone(), twiml_method(primary.method));
+    let mut cookies = state.sandbox.cookies(&inbound.from, &inbound.to);
+    let mut first = true;
+    while let Some(action) = session.poll() {
+        match action {
+            Action::Fetch {
+                url,
+                method,
+                params,
+            } => {
+                let plan = FetchPlan {
+                    primary: Endpoint::new(url.clone(), webhook_method(method)),
+                    fallback: fallback.clone(),
+                    params,
+                    initial: first,
+                    scope: state.fallback_scope,
+                };
+                first = false;
+                let result = fetch_twiml(
+                    &state.webhooks,
+                    &account.auth_token,
+                    &mut cookies,
+                    plan,
+                    Channel::Messaging,
+                    parse_messaging,
+                )
+                .await;
+                for event in &result.events {
+                    log.push("webhook", serde_json::to_value(event).unwrap_or_default());
+                }
+                record_alerts(&state, &account, &sid, &log, &result.alerts).await;
+                let input = match result.outcome {
+                    TwimlOutcome::Answer {
+                        reply: switchboard_webhook::Reply::Document(parsed),
+                        from_fallback,
+                    } => {
+                        let source = if from_fallback {
+                            fallback.as_ref().map_or(url.clone(), |f| f.url.clone())
+                        } else {
+                            url.clone()
+                        };
+                        let warnings: Vec<AlertRecord> = parsed
+                            .warnings
+                            .iter()
+                            .map(|finding| {
+                                let message = format!(
+                                    "{} (line {}, column {})",
+                                    finding.message, finding.line, finding.column
+                                );
+                                session_alert(
+                                    finding.code,
+                                    AlertLevel::Warning,
+                                    message,
+                                    source.clone(),
+                                )
+                            })
+                            .collect();
+                        record_alerts(&state, &account, &sid, &log, &warnings).await;
+                        Input::Document {
+                            document: parsed.document,
+                            url: source,
+                        }
+                    }
+                    TwimlOutcome::Answer {
+                        reply: switchboard_webhook::Reply::Text(body),
+                        ..
+                    } => Input::Text { body },
+                    TwimlOutcome::Answer {
+                        reply: switchboard_webhook::Reply::Audio { .. },
+                        ..
+                    }
+                    | TwimlOutcome::GiveUp { .. } => Input::NoUsableTwiml,
+                };
+                session.handle(input);
+            }
+            Action::Send(reply) => {
+                if let Some(queued) = send_reply(&state, &account, &log, reply).await {
+                    session.handle(queued);
+                }
+            }
+            Action::Alert { code, message, url } => {
+                let alert =
+                    session_alert(code, AlertLevel::Error, message, url.unwrap_or_default());
+                record_alerts(&state, &account, &sid, &log, std::slice::from_ref(&alert)).await;
+            }
+            Action::Done => break,
+        }
+    }
+    state
+        .sandbox
+        .keep_cookies(&inbound.from, &inbound.to, cookies);
+    log.finish();
+}
+
+async fn send_reply(state: &AppState, account: &Account, log: &Log, reply: Reply) -> Option<Input> {
+    log.push(
+        "message",
+        json!({"to": reply.to, "from": reply.from, "body": reply.body, "media": reply.media}),
+    );
+    let outbound = Outbound {
+        from: reply.from,
+        to: reply.to,
+        body: reply.body,
+        media: reply.media,
+        status_callback: reply.status_callback,
+        direction: "outbound-reply",
+    };
+    match send(state, account, outbound).await {
+        Ok(doc) => {
+            let message_sid = doc["sid"].as_str().unwrap_or_default().to_owned();
+            log.add_reply(message_sid.clone());
+            reply.awaits_status.then(|| Input::ReplyQueued {
+                message_sid,
+                status: "queued".into(),
+            })
+        }
+        Err(error) => {
+            tracing::error!(?error, "storing a reply failed");
+            None
+        }
+    }
+}
+
+/// An alert about the session itself (not one webhook exchange): document limits, TwiML warnings.
+fn session_alert(code: ErrorCode, level: AlertLevel, message: String, url: String) -> AlertRecord {
+    let text = switchboard_webhook::alert::alert_text(&message, "14100", code, None, level, &url);
+    AlertRecord {
+        error_code: code.code,
+        level,
+        message,
+        source_component: "14100".into(),
+        request_url: url,
+        request_method: String::new(),
+        request_variables: Vec::new(),
+        request_headers: Vec::new(),
+        response_status: None,
+        response_headers: Vec::new(),
+        response_body: String::new(),
+        attempts: 0,
+        duration_ms: 0,
+        fallback: false,
+        alert_text: text,
+    }
+}
+
+async fn record_alerts(
+    state: &AppState,
+    account: &Account,
+    sid: &str,
+    log: &Log,
+    alerts: &[AlertRecord],
+) {
+    for alert in alerts {
+        match alerts::record(state, &account.sid, Some(sid), alert).await {
+            Ok(alert_sid) => log.push("alert", json!({"sid": alert_sid, "error_code": alert.error_code, "level": alert.level.monitor_name()})),
+            Err(error) => tracing::error!(?error, "recording an alert failed"),
+        }
+    }
+}
+
+fn webhook_method(method: switchboard_twiml::Method) -> Method {
+    match method {
+        switchboard_twiml::Method::Get => Method::Get,
+        switchboard_twiml::Method::Post => Method::Post,
+    }
+}
+
+fn twiml_method(method: Method) -> switchboard_twiml::Method {
+    match method {
+        Method::Get => switchboard_twiml::Method::Get,
+        Method::Post => switchboard_twiml::Method::Post,
+    }
+}

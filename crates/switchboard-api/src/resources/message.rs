@@ -1,0 +1,368 @@
+//! Messages: send (to virtual handsets in the sandbox), list with filters, fetch, redact, delete,
+//! and the Media subresource.
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value, json};
+use switchboard_core::{date, error_code};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
+
+use super::{ACCOUNTS, created, json_sid, load_owned};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::form::{FormBody, Params, query_params};
+use crate::messaging::{self, Outbound, message_record};
+use crate::paging::{PageRequest, fetch_page};
+use crate::resources::account::Account;
+use crate::{AppState, now_ms, validate};
+
+/// The Twilio representation of a stored message (engine-only fields are left out).
+pub fn render(doc: &Value) -> Value {
+    let mut body = Map::new();
+    let Value::Object(fields) = doc else {
+        return Value::Null;
+    };
+    for (name, value) in fields {
+        if !name.starts_with("engine_") {
+            body.insert(name.clone(), value.clone());
+        }
+    }
+    let (sid, account) = (text(doc, "sid"), text(doc, "account_sid"));
+    let base = format!("{ACCOUNTS}/{account}/Messages/{sid}");
+    for name in ["date_created", "date_updated", "date_sent"] {
+        if let Some(ms) = doc[name].as_i64() {
+            body.insert(name.into(), json!(date::rfc2822(ms)));
+        }
+    }
+    body.insert("uri".into(), json!(format!("{base}.json")));
+    body.insert(
+        "subresource_uris".into(),
+        json!({"media": format!("{base}/Media.json"), "feedback": format!("{base}/Feedback.json")}),
+    );
+    Value::Object(body)
+}
+
+fn text<'a>(doc: &'a Value, name: &str) -> &'a str {
+    doc[name].as_str().unwrap_or_default()
+}
+
+/// Validates a create request into what to send.
+async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiResult<Outbound> {
+    let to = params
+        .get("To")
+        .filter(|to| !to.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::MESSAGE_TO_REQUIRED,
+                "A 'To' phone number is required",
+            )
+        })?;
+    let to = validate::e164(to).ok_or_else(|| {
+        ApiError::bad_request(
+            error_code::CALL_INVALID_TO,
+            format!("The 'To' number {to} is not a valid phone number"),
+        )
+    })?;
+    if params
+        .get("MessagingServiceSid")
+        .is_some_and(|sid| !sid.is_empty())
+    {
+        return Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            "MessagingServiceSid: Messaging Services are not available on this engine; send with From",
+        ));
+    }
+    let from = params
+        .get("From")
+        .filter(|from| !from.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::MESSAGE_FROM_REQUIRED,
+                "A 'From' phone number is required",
+            )
+        })?;
+    let from = validate::e164(from)
+        .filter(|_| true)
+        .ok_or_else(|| ApiError::bad_request(error_code::MESSAGE_FROM_NOT_OWNED, format!("The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account")))?;
+    match messaging::find_number(state, &from).await? {
+        Some(number) if number.account_sid == account.sid => {}
+        _ => {
+            return Err(ApiError::bad_request(
+                error_code::MESSAGE_FROM_NOT_OWNED,
+                format!(
+                    "The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account"
+                ),
+            ));
+        }
+    }
+    let body = params.get("Body").unwrap_or_default().to_owned();
+    let media: Vec<String> = params
+        .all("MediaUrl")
+        .into_iter()
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if body.is_empty() && media.is_empty() {
+        return Err(ApiError::bad_request(
+            error_code::MESSAGE_BODY_REQUIRED,
+            "Message body is required",
+        ));
+    }
+    if body.chars().count() > 1600 {
+        return Err(ApiError::bad_request(
+            error_code::MESSAGE_BODY_TOO_LONG,
+            "The concatenated message body exceeds the 1600 character limit",
+        ));
+    }
+    if media.len() > 10 {
+        return Err(ApiError::bad_request(
+            error_code::TOO_MANY_MEDIA_URLS,
+            "Number of media files exceeds allowed limit of 10",
+        ));
+    }
+    for url in &media {
+        validate::webhook_url("MediaUrl", url, error_code::INVALID_MEDIA_URL)?;
+    }
+    let mut status_callback = match params.get("StatusCallback") {
+        Some(url) => Some(validate::webhook_url(
+            "StatusCallback",
+            url,
+            error_code::INVALID_STATUS_CALLBACK,
+        )?)
+        .filter(|url| !url.is_empty()),
+        None => None,
+    };
+    if let Some(app) = params.get("ApplicationSid").filter(|sid| !sid.is_empty()) {
+        let record = state
+            .store
+            .get(Kind::Application, app)
+            .await?
+            .filter(|record| record.account_sid == account.sid);
+        let record = record.ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::INVALID_APPLICATION_SID,
+                format!("ApplicationSid {app} is not an application of this account"),
+            )
+        })?;
+        status_callback = record.doc["message_status_callback"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    Ok(Outbound {
+        from,
+        to,
+        body,
+        media,
+        status_callback,
+        direction: "outbound-api",
+    })
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let outbound = outbound(&state, &account, &params).await?;
+    let doc = messaging::send(&state, &account, outbound).await?;
+    Ok(created(render(&Value::Object(doc))))
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let params = query_params(uri.query())?;
+    let request = PageRequest::from_params(&params)?;
+    let mut query = ListQuery::new(Kind::Message, &account.sid);
+    query.order = Order::Descending;
+    let mut kept = Vec::new();
+    for (name, column) in [("To", Column::PhoneNumber), ("From", Column::FromNumber)] {
+        if let Some(value) = params.get(name) {
+            query.filters.push(Filter::Equals(column, value.to_owned()));
+            kept.push((name, value.to_owned()));
+        }
+    }
+    const DAY: i64 = 86_400_000;
+    for (name, from, until) in [
+        ("DateSent", true, true),
+        ("DateSent>", true, false),
+        ("DateSent<", false, true),
+    ] {
+        if let Some(text) = params.get(name) {
+            let day = date::parse_day(text)
+                .or_else(|| date::parse_iso8601(text))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        error_code::INVALID_PARAMETER,
+                        format!("{name} must be YYYY-MM-DD, not {text:?}"),
+                    )
+                })?;
+            query.filters.push(Filter::Between(
+                Column::DateKey,
+                from.then_some(day),
+                until.then_some(day + DAY),
+            ));
+            kept.push((name, text.to_owned()));
+        }
+    }
+    let page = fetch_page(state.store.as_ref(), query, request).await?;
+    let items = page
+        .records
+        .iter()
+        .map(|record| render(&record.doc))
+        .collect();
+    Ok(Json(page.envelope(
+        &format!("{ACCOUNTS}/{}/Messages.json", account.sid),
+        &kept,
+        "messages",
+        items,
+    )))
+}
+
+pub(crate) async fn fetch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Message, sid, &account.sid, uri.path()).await?;
+    Ok(Json(render(&record.doc)))
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, mut doc) =
+        load_owned::<Map<String, Value>>(&state, Kind::Message, sid, &account.sid, uri.path())
+            .await?;
+    if let Some(status) = params.get("Status") {
+        return Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!(
+                "Status={status}: only scheduled messages can be canceled, and this message is not scheduled"
+            ),
+        ));
+    }
+    match params.get("Body") {
+        Some("") => {
+            doc.insert("body".into(), json!(""));
+        }
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                "Body can only be set to an empty string (redaction)",
+            ));
+        }
+        None => {}
+    }
+    doc.insert("date_updated".into(), json!(now_ms()));
+    let updated = message_record(&doc, record.created_ms);
+    state.store.update(&updated).await?;
+    Ok(Json(render(&updated.doc)))
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    load_owned::<Value>(&state, Kind::Message, sid, &account.sid, uri.path()).await?;
+    state.store.delete(Kind::Message, sid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn render_media(doc: &Value) -> Value {
+    let (sid, account, parent) = (
+        text(doc, "sid"),
+        text(doc, "account_sid"),
+        text(doc, "parent_sid"),
+    );
+    json!({
+        "sid": sid,
+        "account_sid": account,
+        "parent_sid": parent,
+        "content_type": doc["content_type"],
+        "date_created": date::rfc2822(doc["date_created"].as_i64().unwrap_or_default()),
+        "date_updated": date::rfc2822(doc["date_updated"].as_i64().unwrap_or_default()),
+        "uri": format!("{ACCOUNTS}/{account}/Messages/{parent}/Media/{sid}.json"),
+    })
+}
+
+pub(crate) async fn media_list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, message)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    load_owned::<Value>(&state, Kind::Message, &message, &account.sid, uri.path()).await?;
+    let request = PageRequest::from_params(&query_params(uri.query())?)?;
+    let mut query = ListQuery::new(Kind::Media, &account.sid);
+    query.parent_sid = Some(message);
+    let page = fetch_page(state.store.as_ref(), query, request).await?;
+    let items = page
+        .records
+        .iter()
+        .map(|record| render_media(&record.doc))
+        .collect();
+    Ok(Json(page.envelope(uri.path(), &[], "media_list", items)))
+}
+
+/// `…/Media/{Sid}.json` is the resource; `…/Media/{Sid}` (no suffix) is the content itself,
+/// which the sandbox never downloaded: it redirects to the URL the media came from.
+pub(crate) async fn media_fetch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, message, file)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = file.strip_suffix(".json").unwrap_or(&file);
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Media, sid, &account.sid, uri.path()).await?;
+    if record.parent_sid.as_deref() != Some(message.as_str()) {
+        return Err(ApiError::not_found(uri.path()));
+    }
+    if file.ends_with(".json") {
+        return Ok(Json(render_media(&record.doc)).into_response());
+    }
+    Ok(Redirect::to(text(&record.doc, "engine_url")).into_response())
+}
+
+pub(crate) async fn media_delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, message, file)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Media, sid, &account.sid, uri.path()).await?;
+    if record.parent_sid.as_deref() != Some(message.as_str()) {
+        return Err(ApiError::not_found(uri.path()));
+    }
+    state.store.delete(Kind::Media, sid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

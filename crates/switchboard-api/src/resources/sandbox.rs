@@ -1,0 +1,260 @@
+//! `/sandbox/…`: drive inbound messages, read their transcripts, and set up virtual handsets.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use switchboard_core::error_code;
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::form::{FormBody, query_params};
+use crate::messaging::{self, Inbound};
+use crate::sandbox::{Delivery, Handset};
+use crate::{AppState, validate};
+
+const DEFAULT_FROM: &str = "+15005550006";
+const MAX_WAIT: Duration = Duration::from_secs(600);
+
+pub(crate) async fn send_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    let to = params
+        .get("To")
+        .filter(|to| !to.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::MESSAGE_TO_REQUIRED,
+                "To (a number provisioned on this engine) is required",
+            )
+        })?;
+    let to = validate::e164(to).ok_or_else(|| {
+        ApiError::bad_request(
+            error_code::CALL_INVALID_TO,
+            format!("To {to} is not a valid phone number"),
+        )
+    })?;
+    let from = params
+        .get("From")
+        .filter(|from| !from.is_empty())
+        .unwrap_or(DEFAULT_FROM);
+    let from = validate::e164(from).ok_or_else(|| {
+        ApiError::bad_request(
+            error_code::CALL_INVALID_FROM,
+            format!("From {from} is not a valid phone number"),
+        )
+    })?;
+    let number = messaging::find_number(&state, &to).await?;
+    let Some(number) = number else {
+        return Err(ApiError::bad_request(
+            error_code::CALL_INVALID_TO,
+            format!("{to} is not provisioned on this engine"),
+        ));
+    };
+    let account = caller
+        .scope(&state, &number.account_sid, "sandbox")
+        .await
+        .map_err(|_| {
+            ApiError::bad_request(
+                error_code::CALL_INVALID_TO,
+                format!("{to} is not a number of this account"),
+            )
+        })?;
+    let body = params.get("Body").unwrap_or_default().to_owned();
+    if body.chars().count() > 1600 {
+        return Err(ApiError::bad_request(
+            error_code::MESSAGE_BODY_TOO_LONG,
+            "The message body exceeds the 1600 character limit",
+        ));
+    }
+    let media: Vec<String> = params
+        .all("MediaUrl")
+        .into_iter()
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if media.len() > 10 {
+        return Err(ApiError::bad_request(
+            error_code::TOO_MANY_MEDIA_URLS,
+            "Number of media files exceeds allowed limit of 10",
+        ));
+    }
+    for url in &media {
+        validate::webhook_url("MediaUrl", url, error_code::INVALID_MEDIA_URL)?;
+    }
+    let sid = messaging::receive(
+        &state,
+        &account,
+        &number,
+        Inbound {
+            from,
+            to,
+            body,
+            media,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"message_sid": sid, "status": "received"})),
+    )
+        .into_response())
+}
+
+pub(crate) async fn message_transcript(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sid): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let record = state
+        .store
+        .get(Kind::Message, &sid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
+    caller
+        .scope(&state, &record.account_sid, uri.path())
+        .await
+        .map_err(|_| ApiError::not_found(uri.path()))?;
+    let params = query_params(uri.query())?;
+    let log = state
+        .sandbox
+        .log(&sid)
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let mut done = log.snapshot().1;
+    if params.get("WaitFor").is_some() && !done {
+        let seconds = params
+            .get("Timeout")
+            .and_then(|text| text.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(30.0);
+        done = log
+            .wait_done(Duration::from_secs_f64(seconds).min(MAX_WAIT))
+            .await;
+    }
+    let (events, _, reply_sids) = log.snapshot();
+    let mut replies = Vec::new();
+    for reply in reply_sids {
+        if let Some(record) = state.store.get(Kind::Message, &reply).await? {
+            replies.push(reply_view(&state, &record.doc).await?);
+        }
+    }
+    let status = if done { "done" } else { "running" };
+    let body = json!({"message_sid": sid, "status": status, "message_status": record.doc["status"], "events": events, "replies": replies});
+    let code = if params.get("WaitFor").is_some() && !done {
+        StatusCode::REQUEST_TIMEOUT
+    } else {
+        StatusCode::OK
+    };
+    Ok((code, Json(body)).into_response())
+}
+
+async fn reply_view(state: &AppState, doc: &Value) -> ApiResult<Value> {
+    let sid = doc["sid"].as_str().unwrap_or_default();
+    let mut query = ListQuery::new(Kind::Media, doc["account_sid"].as_str().unwrap_or_default());
+    query.parent_sid = Some(sid.to_owned());
+    query.limit = 10;
+    let media: Vec<Value> = state
+        .store
+        .list(&query)
+        .await?
+        .iter()
+        .map(|record| record.doc["engine_url"].clone())
+        .collect();
+    Ok(
+        json!({"sid": sid, "to": doc["to"], "from": doc["from"], "body": doc["body"], "media": media, "status": doc["status"], "direction": doc["direction"]}),
+    )
+}
+
+pub(crate) async fn set_phone(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(number): Path<String>,
+    FormBody(params): FormBody,
+) -> ApiResult<Json<Value>> {
+    let number = validate::e164(&number).ok_or_else(|| {
+        ApiError::bad_request(
+            error_code::INVALID_PHONE_NUMBER,
+            format!("{number} is not a valid phone number"),
+        )
+    })?;
+    let mut handset: Handset = state.sandbox.handset(&number);
+    if let Some(deliver) = params.get("Deliver") {
+        handset.delivery = match deliver {
+            "deliver" => Delivery::Deliver,
+            "fail" => Delivery::Fail,
+            "undelivered" => Delivery::Undelivered,
+            other => {
+                return Err(ApiError::bad_request(
+                    error_code::INVALID_PARAMETER,
+                    format!("Deliver must be deliver, fail or undelivered, not {other:?}"),
+                ));
+            }
+        };
+    }
+    if let Some(answer) = params.get("Answer") {
+        if !matches!(answer, "answer" | "busy" | "no-answer" | "fail") {
+            return Err(ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("Answer must be answer, busy, no-answer or fail, not {answer:?}"),
+            ));
+        }
+        handset.answer = Some(answer.to_owned());
+    }
+    if let Some(digits) = params.get("Digits") {
+        if !digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'w'))
+        {
+            return Err(ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                "Digits may only contain 0-9, *, # and w",
+            ));
+        }
+        handset.digits = Some(digits.to_owned());
+    }
+    if let Some(after) = params.get("HangupAfter") {
+        handset.hangup_after_s = Some(after.parse().map_err(|_| {
+            ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                "HangupAfter must be a number of seconds",
+            )
+        })?);
+    }
+    state.sandbox.set_handset(&number, handset.clone());
+    let deliver = match handset.delivery {
+        Delivery::Deliver => "deliver",
+        Delivery::Fail => "fail",
+        Delivery::Undelivered => "undelivered",
+    };
+    Ok(Json(
+        json!({"number": number, "deliver": deliver, "answer": handset.answer.as_deref().unwrap_or("answer"), "digits": handset.digits, "hangup_after": handset.hangup_after_s}),
+    ))
+}
+
+pub(crate) async fn phone_messages(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(number): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let number = validate::e164(&number).unwrap_or(number);
+    let mut query = ListQuery::new(Kind::Message, &caller.account.sid);
+    query
+        .filters
+        .push(Filter::Equals(Column::PhoneNumber, number));
+    query.order = Order::Ascending;
+    query.limit = 1000;
+    let mut messages = Vec::new();
+    for record in state.store.list(&query).await? {
+        if record.doc["direction"] != "inbound" {
+            messages.push(reply_view(&state, &record.doc).await?);
+        }
+    }
+    Ok(Json(json!({"messages": messages})))
+}

@@ -1,0 +1,180 @@
+//! The sandbox: a virtual phone network inside the engine (virtual handsets and inbound traffic
+//! driven through `/sandbox/…`), and the transcripts tests wait on.
+//!
+//! Handset settings and transcripts live in memory: they describe this process's sandbox, not
+//! account data. Messages themselves are stored like any other message.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchboard_webhook::CookieJar;
+use tokio::sync::Notify;
+
+/// What a virtual handset does with a message sent to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    #[default]
+    Deliver,
+    Fail,
+    Undelivered,
+}
+
+/// A virtual handset's behaviour, set with `POST /sandbox/Phones/{Number}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Handset {
+    pub delivery: Delivery,
+    /// For calls (issue 5): `answer`, `busy`, `no-answer`, `fail`.
+    pub answer: Option<String>,
+    pub digits: Option<String>,
+    pub hangup_after_s: Option<u32>,
+}
+
+/// The transcript of one sandbox session (an inbound message, later a call).
+#[derive(Debug)]
+pub struct Transcript {
+    started: Instant,
+    events: Vec<Value>,
+    done: bool,
+    /// SIDs of the messages the session sent.
+    pub replies: Vec<String>,
+}
+
+/// One session's transcript and the wake-up for its waiters.
+#[derive(Debug)]
+pub struct Log {
+    transcript: Mutex<Transcript>,
+    changed: Notify,
+}
+
+impl Log {
+    fn new() -> Log {
+        Log {
+            transcript: Mutex::new(Transcript {
+                started: Instant::now(),
+                events: Vec::new(),
+                done: false,
+                replies: Vec::new(),
+            }),
+            changed: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Transcript> {
+        self.transcript
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends an event of `kind` with `fields` (an object), stamping `seq` and `at_ms`.
+    pub fn push(&self, kind: &str, fields: Value) {
+        let mut transcript = self.lock();
+        let mut event = json!({
+            "seq": transcript.events.len(),
+            "at_ms": transcript.started.elapsed().as_millis() as u64,
+            "type": kind,
+        });
+        if let (Some(event), Value::Object(fields)) = (event.as_object_mut(), fields) {
+            event.extend(fields);
+        }
+        transcript.events.push(event);
+        drop(transcript);
+        self.changed.notify_waiters();
+    }
+
+    pub fn add_reply(&self, sid: String) {
+        self.lock().replies.push(sid);
+    }
+
+    pub fn finish(&self) {
+        self.lock().done = true;
+        self.changed.notify_waiters();
+    }
+
+    /// The events so far, whether the session is over, and the replies' SIDs.
+    pub fn snapshot(&self) -> (Vec<Value>, bool, Vec<String>) {
+        let transcript = self.lock();
+        (
+            transcript.events.clone(),
+            transcript.done,
+            transcript.replies.clone(),
+        )
+    }
+
+    /// Waits until the session is over or `timeout` passes; returns whether it is over.
+    pub async fn wait_done(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            if self.lock().done {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.lock().done;
+            }
+        }
+    }
+}
+
+/// How long a (From, To) pair's cookies are kept without activity (Twilio: 4 hours).
+const COOKIE_LIFETIME: Duration = Duration::from_secs(4 * 3600);
+
+/// The sandbox's state.
+#[derive(Debug, Default)]
+pub struct Sandbox {
+    handsets: Mutex<HashMap<String, Handset>>,
+    logs: Mutex<HashMap<String, Arc<Log>>>,
+    cookies: Mutex<HashMap<(String, String), (CookieJar, Instant)>>,
+}
+
+impl Sandbox {
+    pub fn handset(&self, number: &str) -> Handset {
+        self.handsets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(number)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn set_handset(&self, number: &str, handset: Handset) {
+        self.handsets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(number.to_owned(), handset);
+    }
+
+    /// A new transcript for the session `sid`.
+    pub fn open_log(&self, sid: &str) -> Arc<Log> {
+        let log = Arc::new(Log::new());
+        self.logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sid.to_owned(), log.clone());
+        log
+    }
+
+    /// The cookies kept for messages between `from` and `to` (empty after 4 idle hours).
+    pub fn cookies(&self, from: &str, to: &str) -> CookieJar {
+        let jars = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+        match jars.get(&(from.to_owned(), to.to_owned())) {
+            Some((jar, used)) if used.elapsed() < COOKIE_LIFETIME => jar.clone(),
+            _ => CookieJar::default(),
+        }
+    }
+
+    pub fn keep_cookies(&self, from: &str, to: &str, jar: CookieJar) {
+        let mut jars = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+        jars.retain(|_, (_, used)| used.elapsed() < COOKIE_LIFETIME);
+        jars.insert((from.to_owned(), to.to_owned()), (jar, Instant::now()));
+    }
+
+    pub fn log(&self, sid: &str) -> Option<Arc<Log>> {
+        self.logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sid)
+            .cloned()
+    }
+}
