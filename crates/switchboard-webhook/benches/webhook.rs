@@ -321,7 +321,10 @@ async fn failover_latencies(
         let from = if refused {
             started
         } else {
-            marks.primary_answered.expect("primary answered")
+            match marks.primary_answered {
+                Some(at) => at,
+                None => panic!("primary never answered: {:?}", result.events),
+            }
         };
         latencies.push(first_byte.saturating_duration_since(from));
     }
@@ -384,15 +387,18 @@ fn main() {
         let client = Arc::new(WebhookClient::new(ClientSettings::default()).expect("client"));
 
         if std::env::var("WEBHOOK_BENCH_ONLY").as_deref() == Ok("send") {
-            println!("send only {:.0}/s", send_only_round(client.clone(), &primary, requests, workers).await);
+            let (rate, per_cpu) = measured(send_only_round(client.clone(), &primary, requests, workers)).await;
+            println!("send only {rate:.0}/s, {per_cpu:.0} per CPU-second");
             return;
         }
         if std::env::var("WEBHOOK_BENCH_ONLY").as_deref() == Ok("fetch") {
-            println!("fetch {:.0}/s", webhook_round(client.clone(), &primary, requests, workers).await);
+            let (rate, per_cpu) = measured(webhook_round(client.clone(), &primary, requests, workers)).await;
+            println!("fetch {rate:.0}/s, {per_cpu:.0} per CPU-second");
             return;
         }
         if std::env::var("WEBHOOK_BENCH_ONLY").as_deref() == Ok("bare") {
-            println!("bare {:.0}/s", bare_round(bare_client(true), &primary, requests, workers).await);
+            let (rate, per_cpu) = measured(bare_round(bare_client(true), &primary, requests, workers)).await;
+            println!("bare {rate:.0}/s, {per_cpu:.0} per CPU-second");
             return;
         }
         let rounds = env_number("WEBHOOK_BENCH_ROUNDS", 5);

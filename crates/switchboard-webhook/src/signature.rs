@@ -12,33 +12,50 @@ use sha2::{Digest, Sha256};
 
 /// The string that is signed: the URL, then every name followed by each of its distinct values.
 pub fn signing_string(url: &str, params: &[(String, String)]) -> String {
-    // Sorting (name, value) pairs by bytes and dropping equal pairs gives the same order as
-    // grouping by sorted name, then sorting and de-duplicating each name's values.
+    let mut signed = String::from(url);
+    for_each_signed_pair(params, |name, value| {
+        signed.push_str(name);
+        signed.push_str(value);
+    });
+    signed
+}
+
+/// Calls `visit` with each (name, value) in signing order: sorted by bytes, equal pairs once.
+/// Sorting the pairs and dropping duplicates gives the same order as grouping by sorted name
+/// and then sorting and de-duplicating each name's values.
+fn for_each_signed_pair<'a>(
+    params: &'a [(String, String)],
+    mut visit: impl FnMut(&'a str, &'a str),
+) {
+    let already_sorted = params.windows(2).all(|pair| pair[0] < pair[1]);
+    if already_sorted {
+        params.iter().for_each(|(name, value)| visit(name, value));
+        return;
+    }
     let mut pairs: Vec<(&str, &str)> = params
         .iter()
         .map(|(name, value)| (name.as_str(), value.as_str()))
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
-    let length = url.len() + pairs.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>();
-    let mut signed = String::with_capacity(length);
-    signed.push_str(url);
-    for (name, value) in pairs {
-        signed.push_str(name);
-        signed.push_str(value);
-    }
-    signed
+    pairs
+        .into_iter()
+        .for_each(|(name, value)| visit(name, value));
 }
 
 /// `X-Twilio-Signature` for a form-encoded POST (params in the body) or a GET (params empty,
-/// already in `url`).
+/// already in `url`). The signing string is streamed into the MAC, never built.
 pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut mac = match Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()) {
         Ok(mac) => mac,
         // HMAC accepts keys of any length; this arm cannot be reached.
         Err(_) => return String::new(),
     };
-    mac.update(signing_string(url, params).as_bytes());
+    mac.update(url.as_bytes());
+    for_each_signed_pair(params, |name, value| {
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    });
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
