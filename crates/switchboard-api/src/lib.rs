@@ -31,6 +31,8 @@ pub struct AppState {
     pub public_url: String,
     /// The virtual phone network (handsets, transcripts).
     pub sandbox: Arc<sandbox::Sandbox>,
+    /// What callers hear when neither the URL nor its fallback gave usable TwiML.
+    pub error_prompt: String,
     /// Whether fallback URLs apply to every TwiML fetch or only the first.
     pub fallback_scope: FallbackScope,
     /// Recently verified credentials.

@@ -1,6 +1,9 @@
 //! The `switchboard` binary: `serve`, `account`, `twiml check`.
 
+mod call;
+mod remote;
 mod settings;
+mod sms;
 mod twiml_check;
 
 use std::path::PathBuf;
@@ -30,6 +33,10 @@ enum Command {
         #[command(flatten)]
         settings: settings::StoreArgs,
     },
+    /// Place a sandbox call on a running engine and print its transcript as it happens.
+    Call(call::CallArgs),
+    /// Send a sandbox message to a running engine and print the replies.
+    Sms(sms::SmsArgs),
     /// Work with TwiML documents.
     Twiml {
         #[command(subcommand)]
@@ -56,6 +63,8 @@ fn main() -> ExitCode {
             command: TwimlCommand::Check { files, messaging },
         } => twiml_check::run(&files, messaging),
         Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(args))),
+        Command::Call(args) => runtime().and_then(|runtime| runtime.block_on(call::run(args))),
+        Command::Sms(args) => runtime().and_then(|runtime| runtime.block_on(sms::run(args))),
         Command::Account {
             show_token,
             settings,

@@ -76,6 +76,7 @@ pub async fn run(
         webhooks: Arc::new(webhooks),
         auth_cache: Arc::default(),
         sandbox: Arc::default(),
+        error_prompt: config.error_prompt.clone(),
         fallback_scope: match config.fallback_scope {
             FallbackScope::All => switchboard_webhook::FallbackScope::All,
             FallbackScope::Initial => switchboard_webhook::FallbackScope::Initial,

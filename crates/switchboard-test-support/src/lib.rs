@@ -2,8 +2,10 @@
 //!
 //! - `python`: the interpreter with the official `twilio` package that `scripts/test` prepared.
 //! - `postgres`: throw-away databases on the server named by `SWITCHBOARD_TEST_POSTGRES`.
+//! - `app`: a minimal customer web application (fixed answers per path, recorded requests).
 //! - `engine`: the real `switchboard` binary spawned on port 0 with a fresh database.
 
+pub mod app;
 pub mod engine;
 pub mod postgres;
 pub mod python;

@@ -1,0 +1,121 @@
+//! A minimal customer web application for end-to-end tests: answers every request on a path with
+//! a fixed status, content type and body, and records what it received.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// One received request: method, path with query, headers (lower-case names) and body.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+type Routes = HashMap<String, (u16, String, String)>;
+
+/// A running app on 127.0.0.1 with a port of its own.
+#[derive(Debug, Clone)]
+pub struct App {
+    pub base_url: String,
+    routes: Arc<Mutex<Routes>>,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl App {
+    pub async fn start() -> App {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        let base_url = format!("http://{}", listener.local_addr().expect("app address"));
+        let app = App {
+            base_url,
+            routes: Arc::default(),
+            received: Arc::default(),
+        };
+        let server = app.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(server.clone().serve(stream));
+            }
+        });
+        app
+    }
+
+    /// Answers `path` with `status`, `content_type` and `body` from now on.
+    pub fn route(&self, path: &str, status: u16, content_type: &str, body: &str) {
+        self.routes.lock().expect("routes").insert(
+            path.to_owned(),
+            (status, content_type.to_owned(), body.to_owned()),
+        );
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("received").clone()
+    }
+
+    async fn serve(self, mut stream: tokio::net::TcpStream) {
+        let mut buffer = Vec::new();
+        let mut chunk = [0u8; 8192];
+        loop {
+            let Some(end) = find(&buffer, b"\r\n\r\n") else {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                }
+                continue;
+            };
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let mut lines = head.split("\r\n");
+            let mut request_line = lines.next().unwrap_or_default().split(' ');
+            let method = request_line.next().unwrap_or_default().to_owned();
+            let target = request_line.next().unwrap_or_default().to_owned();
+            let headers: Vec<(String, String)> = lines
+                .filter_map(|line| line.split_once(':'))
+                .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+                .collect();
+            let length: usize = headers
+                .iter()
+                .find(|(name, _)| name == "content-length")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0);
+            while buffer.len() < end + 4 + length {
+                match stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(read) => buffer.extend_from_slice(&chunk[..read]),
+                }
+            }
+            let body = String::from_utf8_lossy(&buffer[end + 4..end + 4 + length]).into_owned();
+            buffer.drain(..end + 4 + length);
+            let path = target.split('?').next().unwrap_or_default().to_owned();
+            self.received.lock().expect("received").push(Received {
+                method,
+                target,
+                headers,
+                body,
+            });
+            let route = self.routes.lock().expect("routes").get(&path).cloned();
+            let (status, content_type, body) =
+                route.unwrap_or((404, "text/plain".into(), "no route".into()));
+            let response = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if stream.write_all(response.as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
