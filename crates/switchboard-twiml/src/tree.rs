@@ -155,6 +155,12 @@ pub(crate) fn parse(input: &str) -> Result<Tree<'_>, XmlError> {
             "a byte-order mark before the XML declaration is not allowed",
         );
     }
+    if let Some(offset) = input
+        .bytes()
+        .position(|byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
+    {
+        return fail(offset, "control characters are not allowed in XML");
+    }
     let mut builder = Builder::new(input);
     builder.run()?;
     Ok(builder.tree)
@@ -239,6 +245,12 @@ impl<'a> Builder<'a> {
             );
         }
         let name = self.borrowed(tag.name().0);
+        if !valid_name(name) {
+            return fail(
+                offset,
+                format!("`{}` is not a valid element name", name.escape_debug()),
+            );
+        }
         let first_attribute = self.tree.attributes.len();
         self.attributes(tag, offset)?;
         let attributes = (first_attribute, self.tree.attributes.len());
@@ -276,12 +288,24 @@ impl<'a> Builder<'a> {
             }
             let name = self.borrowed(attribute.key.0);
             let at = self.offset_of(name, offset);
+            if !valid_name(name) {
+                return fail(
+                    at,
+                    format!("`{}` is not a valid attribute name", name.escape_debug()),
+                );
+            }
             let Ok(value) = attribute.normalized_value(XmlVersion::Implicit1_0) else {
                 let message = format!(
                     "attribute `{name}` uses an undefined entity or a bad character reference"
                 );
                 return fail(at, message);
             };
+            if value.chars().any(is_control) {
+                return fail(
+                    at,
+                    format!("attribute `{name}` refers to a control character"),
+                );
+            }
             let value = match value {
                 Cow::Borrowed(text) => Cow::Borrowed(self.borrowed(text)),
                 Cow::Owned(text) => Cow::Owned(text),
@@ -322,7 +346,13 @@ impl<'a> Builder<'a> {
 
     fn reference(&mut self, reference: &BytesRef<'a>, offset: usize) -> Result<(), XmlError> {
         let resolved: Cow<'a, str> = match reference.resolve_char_ref() {
-            Ok(Some(character)) => Cow::Owned(character.to_string()),
+            Ok(Some(character)) if !is_control(character) => Cow::Owned(character.to_string()),
+            Ok(Some(_)) => {
+                return fail(
+                    offset,
+                    "character references to control characters are not allowed",
+                );
+            }
             Ok(None) => match resolve_predefined_entity(reference) {
                 Some(text) => Cow::Borrowed(text),
                 None => {
@@ -397,6 +427,22 @@ fn declaration(decl: &BytesDecl<'_>, offset: usize) -> Result<(), XmlError> {
     }
 }
 
+/// Characters XML 1.0 forbids (C0 controls other than tab, line feed and carriage return).
+fn is_control(character: char) -> bool {
+    character < ' ' && !matches!(character, '\t' | '\n' | '\r')
+}
+
+/// An XML name (simplified to ASCII letters, digits, `_ : . -` and any non-ASCII character,
+/// not starting with a digit, `.` or `-`), so that printed names always parse back the same.
+fn valid_name(name: &str) -> bool {
+    let mut characters = name.chars();
+    let Some(first) = characters.next() else {
+        return false;
+    };
+    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
+    start(first) && characters.all(|c| start(c) || c.is_ascii_digit() || c == '.' || c == '-')
+}
+
 /// Counts `needle` in `input`. Per-chunk `u8` counters (at most 255 per chunk, so they cannot
 /// overflow) let the compiler vectorise this into byte compares and byte adds.
 fn count_byte(input: &str, needle: u8) -> usize {
@@ -452,6 +498,11 @@ mod tests {
         for input in [
             "",
             "<r>",
+            "<r>\u{0}</r>",
+            "<r a\u{5}b=\"\"/>",
+            "<r>&#5;</r>",
+            "<r a=\"&#11;\"/>",
+            "<1r/>",
             "<r></s>",
             "<r/><r/>",
             "x<r/>",
