@@ -19,6 +19,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 URL, SID, TOKEN = os.environ["SWITCHBOARD_URL"], os.environ["SID"], os.environ["TOKEN"]
 validator = RequestValidator(TOKEN)
 received = []  # (path, params, valid signature)
+cookies_seen = []  # (path, Cookie header)
 lock = threading.Lock()
 
 
@@ -54,6 +55,8 @@ def reply_for(path, params):
         return 204, "text/plain", ""
     elif path == "/plain":
         return 200, "text/plain", "plain text reply"
+    elif path == "/debugger":
+        return 204, "text/plain", ""
     return 200, "application/xml", str(response)
 
 
@@ -68,8 +71,12 @@ class App(BaseHTTPRequestHandler):
             received.append((path, {**query, **params}, valid))
         status, content_type, text = reply_for(path, {**query, **params})
         data = text.encode()
+        with lock:
+            cookies_seen.append((path, self.headers.get("Cookie")))
         try:
             self.send_response(status)
+            if path == "/cookie":
+                self.send_header("Set-Cookie", f"visits={params.get('Body', '')}; Path=/")
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -245,6 +252,40 @@ expect(21602, lambda: client.messages.create(to="+15557770001", from_=sender))
 expect(21617, lambda: client.messages.create(to="+15557770001", from_=sender, body="x" * 1601))
 expect(21623, lambda: client.messages.create(to="+15557770001", from_=sender, body="x", media_url=[f"https://e.com/{n}.png" for n in range(11)]))
 expect(21606, lambda: client.messages.create(to="+15557770001", from_="+15559999999", body="x"))
+
+# Cookies are kept per (From, To) conversation.
+number("+15550100030", f"{APP}/cookie")
+text_in("+15550100030", "first")
+text_in("+15550100030", "second")
+text_in("+15550100030", "other sender", sender="+15005550009")
+seen = [cookie for path, cookie in cookies_seen if path == "/cookie"]
+assert seen == [None, "visits=first", None], seen
+
+# A handset that refuses: the message fails with an error code.
+session.post(f"{URL}/sandbox/Phones/+15557770003", data={"Deliver": "fail"}).raise_for_status()
+refused = client.messages.create(to="+15557770003", from_=sender, body="nope")
+deadline = time.time() + 10
+while time.time() < deadline and client.messages(refused.sid).fetch().status != "failed":
+    time.sleep(0.05)
+assert client.messages(refused.sid).fetch().error_code == 30008
+
+# 2010 Notifications show the same alerts; the debugger webhook receives Debug Events, signed.
+notes = [n for n in client.notifications.list() if n.error_code in ("11200", "12100")]
+assert len(notes) >= 2 and all(n.log == "0" for n in notes), [(n.error_code, n.log) for n in notes]
+client.api.accounts(SID).update(friendly_name="with debugger")
+answer = session.post(f"{URL}/2010-04-01/Accounts/{SID}.json", data={"DebuggerWebhookUrl": f"{APP}/debugger"})
+assert answer.status_code == 200, answer.text
+number("+15550100040", f"{APP}/down")
+sid, _ = text_in("+15550100040", "debug me")
+deadline = time.time() + 10
+while time.time() < deadline and not hits("/debugger"):
+    time.sleep(0.05)
+event = hits("/debugger")[-1]
+import json
+payload = json.loads(event["Payload"])
+assert event["AccountSid"] == SID and event["Level"] == "ERROR" and event["Sid"].startswith("NO"), event
+assert payload["error_code"] == "11200" and payload["resource_sid"] == sid, payload
+assert payload["webhook"]["request"]["parameters"]["Body"] == "debug me"
 
 # Every webhook the engine sent carried a valid X-Twilio-Signature.
 with lock:
