@@ -119,11 +119,12 @@ async fn serve(mut stream: TcpStream, marks: SharedMarks, is_fallback: bool) {
         } else {
             ok.as_bytes()
         };
+        if failing {
+            // Marked just before the write, so the client cannot see the answer first.
+            marks.lock().expect("marks").primary_answered = Some(Instant::now());
+        }
         if stream.write_all(reply).await.is_err() {
             return;
-        }
-        if failing {
-            marks.lock().expect("marks").primary_answered = Some(Instant::now());
         }
     }
 }

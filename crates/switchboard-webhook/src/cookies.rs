@@ -89,6 +89,9 @@ impl CookieJar {
 
     /// The `Cookie` header value for a request to `url`, if any cookie applies.
     pub fn header_for(&self, url: &Url) -> Option<String> {
+        if self.cookies.is_empty() {
+            return None;
+        }
         let host = url.host_str()?.to_ascii_lowercase();
         let path = url.path();
         let https = url.scheme() == "https";

@@ -248,8 +248,14 @@ fn reparse(base: &Url, built: String) -> Url {
     Url::parse(&built).unwrap_or_else(|_| base.clone())
 }
 
-fn form_encode<'a>(params: impl Iterator<Item = &'a (String, String)>) -> String {
-    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+fn form_encode<'a>(params: impl Iterator<Item = &'a (String, String)> + Clone) -> String {
+    // Sized up front (encoding rarely grows text by more than a quarter) to avoid regrowth.
+    let raw: usize = params
+        .clone()
+        .map(|(name, value)| name.len() + value.len() + 2)
+        .sum();
+    let mut serializer =
+        url::form_urlencoded::Serializer::new(String::with_capacity(raw + raw / 4));
     for (name, value) in params {
         serializer.append_pair(name, value);
     }
