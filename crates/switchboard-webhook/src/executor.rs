@@ -298,7 +298,7 @@ impl WebhookClient {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
-        let mut headers = HeaderMap::with_capacity(prepared.headers.len() + 1);
+        let mut builder = client.request(method, prepared.url.clone());
         for (name, value) in &prepared.headers {
             let value = match value {
                 Cow::Borrowed(constant) => HeaderValue::from_static(constant),
@@ -307,14 +307,11 @@ impl WebhookClient {
                     Err(_) => continue, // Signature and token are ASCII; never reached.
                 },
             };
-            headers.insert(wire_name(name), value);
+            builder = builder.header(wire_name(name), value);
         }
         if let Some(cookie) = cookie.and_then(|c| HeaderValue::try_from(c).ok()) {
-            headers.insert(COOKIE, cookie);
+            builder = builder.header(COOKIE, cookie);
         }
-        let mut builder = client
-            .request(method, prepared.url.clone())
-            .headers(headers);
         if let Some(credentials) = credentials {
             builder = builder.basic_auth(&credentials.username, Some(&credentials.password));
         }

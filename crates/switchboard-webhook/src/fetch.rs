@@ -45,6 +45,32 @@ pub struct TwimlFetchResult<T> {
     pub outcome: TwimlOutcome<T>,
     pub alerts: Vec<AlertRecord>,
     pub events: Vec<WebhookEvent>,
+    /// The exchange whose answer is used (for warnings found in the document, e.g. 12200).
+    pub answered_by: Option<Exchange>,
+    pub channel: Channel,
+}
+
+impl<T> TwimlFetchResult<T> {
+    /// A WARNING alert about the document that is used (e.g. a 12200 schema warning from the
+    /// parser), recorded with that request and response; `None` when no answer is used.
+    pub fn document_warning(&self, code: ErrorCode, message: String) -> Option<AlertRecord> {
+        let exchange = self.answered_by.as_ref()?;
+        let from_fallback = matches!(
+            self.outcome,
+            TwimlOutcome::Answer {
+                from_fallback: true,
+                ..
+            }
+        );
+        Some(AlertRecord::from_exchange(
+            exchange,
+            code,
+            AlertLevel::Warning,
+            message,
+            self.channel,
+            from_fallback,
+        ))
+    }
 }
 
 /// Fetches TwiML for one step of a session, falling back per the policy.
@@ -63,6 +89,7 @@ pub async fn fetch_twiml<T>(
     let mut alerts = Vec::new();
     let mut events = Vec::new();
     let mut last_reply = None;
+    let mut answered_by = None;
     loop {
         match failover.poll_next() {
             Some(Action::Send(planned)) => {
@@ -82,6 +109,7 @@ pub async fn fetch_twiml<T>(
                 let report = match classified {
                     Ok(reply) => {
                         last_reply = Some(reply);
+                        answered_by = Some(exchange);
                         FetchReport::Usable { warnings }
                     }
                     Err(code) => {
@@ -119,6 +147,8 @@ pub async fn fetch_twiml<T>(
                     outcome,
                     alerts,
                     events,
+                    answered_by,
+                    channel,
                 };
             }
             Some(Action::Finish(Verdict::GiveUp { error_code })) => {
@@ -126,6 +156,8 @@ pub async fn fetch_twiml<T>(
                     outcome: TwimlOutcome::GiveUp { error_code },
                     alerts,
                     events,
+                    answered_by: None,
+                    channel,
                 };
             }
             // The policy always queues an action after each report; an empty queue is a bug in it.
@@ -135,6 +167,8 @@ pub async fn fetch_twiml<T>(
                     outcome: TwimlOutcome::GiveUp { error_code },
                     alerts,
                     events,
+                    answered_by: None,
+                    channel,
                 };
             }
         }

@@ -108,7 +108,7 @@ pub struct RequestRecord {
 
 /// The last response seen, kept raw so a successful exchange costs no copies; alerts turn it
 /// into text with [`Exchange::response_headers`] and [`Exchange::response_body`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResponseRecord {
     pub status: Option<u16>,
     pub headers: reqwest::header::HeaderMap,
@@ -119,7 +119,7 @@ pub struct ResponseRecord {
 }
 
 /// Everything one logical webhook produced.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Exchange {
     pub request: RequestRecord,
     pub response: ResponseRecord,

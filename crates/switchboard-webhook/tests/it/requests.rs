@@ -423,3 +423,59 @@ async fn notifications_record_an_error_alert_on_failure() {
     assert_eq!(result.alerts[0].level, AlertLevel::Error);
     assert_eq!(result.event.http_status, Some(500));
 }
+
+/// The engines' real parser plugged in: 12100 and 12102 verdicts drive the fallback, and a
+/// 12200 warning of the used document becomes a WARNING alert with its request and response.
+#[tokio::test]
+async fn real_twiml_parser_verdicts() {
+    let server = TestServer::start(|request, _| {
+        if request.url.contains("/malformed") {
+            twiml("<Response><Say>unclosed</Response")
+        } else if request.url.contains("/root") {
+            twiml("<Document/>")
+        } else if request.url.contains("/fallback") {
+            twiml("<Response><Sya>typo</Sya><Hangup/></Response>")
+        } else {
+            twiml("<Response/>")
+        }
+    })
+    .await;
+    let parse = |body: &[u8]| {
+        switchboard_twiml::parse(body, switchboard_twiml::Context::Voice)
+            .map_err(|rejected| rejected.error.code)
+    };
+    let client = client();
+    for (path, code) in [("/malformed", 12100), ("/root", 12102)] {
+        let fallback = Some(Endpoint::new(server.url("/fallback"), Method::Post));
+        let plan = plan(Endpoint::new(server.url(path), Method::Post), fallback);
+        let result = fetch_twiml(
+            &client,
+            TOKEN,
+            &mut CookieJar::new(),
+            plan,
+            Channel::Voice,
+            parse,
+        )
+        .await;
+        assert_eq!(result.events[0].error_code, Some(code), "{path}");
+        let TwimlOutcome::Answer {
+            reply: Reply::Document(parsed),
+            from_fallback: true,
+        } = &result.outcome
+        else {
+            panic!("{path}: {:?}", result.outcome);
+        };
+        assert!(
+            !parsed.warnings.is_empty(),
+            "the fallback document has a misspelled verb"
+        );
+        let warning =
+            result.document_warning(parsed.warnings[0].code, parsed.warnings[0].message.clone());
+        let warning = warning.expect("an answer was used");
+        assert_eq!(
+            (warning.error_code, warning.level, warning.fallback),
+            (12200, AlertLevel::Warning, true)
+        );
+        assert!(warning.response_body.contains("<Sya>"));
+    }
+}
