@@ -301,6 +301,8 @@ impl WebhookClient {
         let mut builder = client.request(method, prepared.url.clone());
         for (name, value) in &prepared.headers {
             let value = match value {
+                // Borrowed values are `prepare`'s visible-ASCII constants, which `from_static`
+                // accepts.
                 Cow::Borrowed(constant) => HeaderValue::from_static(constant),
                 Cow::Owned(computed) => match HeaderValue::from_str(computed) {
                     Ok(value) => value,
@@ -348,6 +350,7 @@ impl WebhookClient {
         while result.is_ok() {
             match response.chunk().await {
                 Ok(Some(chunk)) if body.len() + chunk.len() > limit => {
+                    // `body` never exceeds `limit`, and this chunk would: `room < chunk.len()`.
                     let room = limit - body.len();
                     body.extend_from_slice(&chunk[..room]);
                     result = Err(TransportError::BodyTooLarge);
