@@ -1,5 +1,5 @@
-//! The connection edge of the executor: the engine's own DNS resolver hook and the mapping of
-//! reqwest's error chain onto [`TransportError`].
+//! The connection edge of the executor: the engine's own DNS resolver hook, the shared TLS
+//! configuration, and the mapping of reqwest's error chain onto [`TransportError`].
 //!
 //! The resolver answers every name under the `.invalid` TLD (RFC 6761) as "not found" locally,
 //! without asking any server, so 11210 can be tested and configured hosts like `x.invalid` never
@@ -9,11 +9,13 @@
 use std::error::Error as StdError;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use rustls::CertificateError;
 use switchboard_core::error_code as codes;
 
+use crate::executor::ClientBuildError;
 use crate::outcome::TransportError;
 
 /// A name that did not resolve.
@@ -156,6 +158,39 @@ fn chain<'a>(error: &'a (dyn StdError + 'static)) -> Vec<&'a (dyn StdError + 'st
         }
     }
     causes
+}
+
+/// The shared TLS configuration: the process's crypto provider (aws-lc-rs by default), the
+/// platform verifier with any extra roots, and HTTP/1.1 ALPN (webhooks are HTTP/1.1).
+pub fn tls_config(extra_roots_pem: &[Vec<u8>]) -> Result<rustls::ClientConfig, ClientBuildError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let error = |e: &dyn std::fmt::Display| ClientBuildError(e.to_string());
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+    let mut roots = Vec::new();
+    for pem in extra_roots_pem {
+        for certificate in CertificateDer::pem_slice_iter(pem) {
+            roots.push(certificate.map_err(|e| error(&e))?);
+        }
+    }
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
+            .map_err(|e| error(&e))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| error(&e))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Starting one handshake here pays the crypto library's one-time set-up (tens of
+    // milliseconds) at start-up instead of inside the first HTTPS webhook's `ct` budget.
+    let warm_up_name =
+        rustls::pki_types::ServerName::try_from("localhost").map_err(|e| error(&e))?;
+    let _ = rustls::ClientConnection::new(Arc::new(config.clone()), warm_up_name);
+    Ok(config)
 }
 
 #[cfg(test)]

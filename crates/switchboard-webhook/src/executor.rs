@@ -28,7 +28,7 @@ use reqwest::header::{
 };
 use url::Url;
 
-use crate::connect::{EngineResolver, classify_body_error, classify_send_error};
+use crate::connect::{EngineResolver, classify_body_error, classify_send_error, tls_config};
 use crate::cookies::CookieJar;
 use crate::outcome::{Exchange, HttpAnswer, RequestRecord, ResponseRecord, TransportError};
 use crate::overrides::{Overrides, RetryPolicy};
@@ -63,7 +63,7 @@ impl Default for ClientSettings {
 /// The client could not be built (bad certificate or TLS set-up).
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the webhook HTTP client: {0}")]
-pub struct ClientBuildError(String);
+pub struct ClientBuildError(pub(crate) String);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct ClientKey {
@@ -481,37 +481,4 @@ fn failed_before_sending(
         warnings,
         overrides_present,
     }
-}
-
-/// The shared TLS configuration: the process's crypto provider (aws-lc-rs by default), the
-/// platform verifier with any extra roots, and HTTP/1.1 ALPN (webhooks are HTTP/1.1).
-fn tls_config(extra_roots_pem: &[Vec<u8>]) -> Result<rustls::ClientConfig, ClientBuildError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let error = |e: &dyn std::fmt::Display| ClientBuildError(e.to_string());
-    let provider = rustls::crypto::CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
-    let mut roots = Vec::new();
-    for pem in extra_roots_pem {
-        for certificate in CertificateDer::pem_slice_iter(pem) {
-            roots.push(certificate.map_err(|e| error(&e))?);
-        }
-    }
-    let verifier =
-        rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider.clone())
-            .map_err(|e| error(&e))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| error(&e))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    // Starting one handshake here pays the crypto library's one-time set-up (tens of
-    // milliseconds) at start-up instead of inside the first HTTPS webhook's `ct` budget.
-    let warm_up_name =
-        rustls::pki_types::ServerName::try_from("localhost").map_err(|e| error(&e))?;
-    let _ = rustls::ClientConnection::new(Arc::new(config.clone()), warm_up_name);
-    Ok(config)
 }
