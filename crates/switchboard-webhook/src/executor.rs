@@ -241,7 +241,12 @@ impl WebhookClient {
                 );
                 &later_hop
             };
-            let credentials = hop.target.credentials.as_ref().filter(|_| authorize);
+            // Credentials go only to the configured origin, never to a redirect target elsewhere.
+            let credentials = hop
+                .target
+                .credentials
+                .as_ref()
+                .filter(|_| authorize && same_origin(&url, &hop.target.url));
             let builder =
                 self.request_builder(hop.client, prepared, cookies.header_for(&url), credentials);
             let mut response = builder.send().await.map_err(|e| classify_send_error(&e))?;

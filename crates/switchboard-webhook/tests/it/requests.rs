@@ -479,3 +479,34 @@ async fn real_twiml_parser_verdicts() {
         assert!(warning.response_body.contains("<Sya>"));
     }
 }
+
+#[tokio::test]
+async fn credentials_never_follow_a_redirect_to_another_origin() {
+    let elsewhere = TestServer::start(|_, _| twiml("<Response/>")).await;
+    let target = elsewhere.url("/landing");
+    let guarded = TestServer::start(move |request, _| match request.header("Authorization") {
+        Some(_) => status(307, &[("Location", target.as_str())], ""),
+        None => status(401, &[("WWW-Authenticate", "Basic realm=\"hooks\"")], ""),
+    })
+    .await;
+    let url = guarded
+        .url("/voice")
+        .replace("http://", "http://user:secret@");
+    let result = fetch(
+        &client(),
+        &mut CookieJar::new(),
+        plan(Endpoint::new(url, Method::Post), None),
+    )
+    .await;
+    assert!(
+        matches!(result.outcome, TwimlOutcome::Answer { .. }),
+        "{result:?}"
+    );
+    assert_eq!(guarded.requests().len(), 2);
+    let landed = elsewhere.requests();
+    assert_eq!(landed.len(), 1);
+    assert!(
+        landed[0].header("Authorization").is_none(),
+        "credentials leaked to another origin"
+    );
+}
