@@ -199,7 +199,7 @@ impl<'t, 'a> Attributes<'t, 'a> {
     /// Warns (12200) about every attribute that was not read.
     pub fn finish(self) {
         for (index, attribute) in self.element.attributes.iter().enumerate() {
-            if self.used & (1u64 << (index % 64)) == 0 {
+            if self.used & (1u64 << (index % 64)) == 0 && !self.findings.warnings_full() {
                 let message = format!(
                     "<{}> has no attribute `{}`; it is ignored",
                     self.element.name, attribute.name

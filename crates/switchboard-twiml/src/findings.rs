@@ -31,6 +31,11 @@ impl Findings {
         self.push(code, Level::Warning, offset, message.into());
     }
 
+    /// True once no more warnings will be kept: callers skip formatting their messages.
+    pub fn warnings_full(&self) -> bool {
+        self.list.len() >= MAX_FINDINGS
+    }
+
     pub fn has_error(&self) -> bool {
         self.has_error
     }

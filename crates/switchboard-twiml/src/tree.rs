@@ -155,13 +155,15 @@ pub(crate) fn parse(input: &str) -> Result<Tree<'_>, XmlError> {
             "a byte-order mark before the XML declaration is not allowed",
         );
     }
-    if let Some(offset) = input
-        .bytes()
-        .position(|byte| byte < 0x20 && !matches!(byte, b'\t' | b'\n' | b'\r'))
-    {
+    let counts = prescan(input);
+    if counts.controls > 0 {
+        let offset = input
+            .bytes()
+            .position(|byte| is_control(char::from(byte)))
+            .unwrap_or(0);
         return fail(offset, "control characters are not allowed in XML");
     }
-    let mut builder = Builder::new(input);
+    let mut builder = Builder::new(input, &counts);
     builder.run()?;
     Ok(builder.tree)
 }
@@ -176,18 +178,17 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(input: &'a str) -> Self {
+    fn new(input: &'a str, counts: &Counts) -> Self {
         let mut reader = Reader::from_str(input);
         let config = reader.config_mut();
         config.enable_all_checks(true);
         config.expand_empty_elements = false;
         // Upper bounds from one cheap pass: every element starts with `<` and every attribute
         // has an `=`, so the arrays never grow (growth of large arrays dominated the profile).
-        let tags = count_byte(input, b'<');
         let tree = Tree {
-            elements: Vec::with_capacity(tags),
-            attributes: Vec::with_capacity(count_byte(input, b'=')),
-            nodes: Vec::with_capacity(2 * tags + 1),
+            elements: Vec::with_capacity(counts.tags),
+            attributes: Vec::with_capacity(counts.equals),
+            nodes: Vec::with_capacity(2 * counts.tags + 1),
         };
         Builder {
             input,
@@ -443,20 +444,36 @@ fn valid_name(name: &str) -> bool {
     start(first) && characters.all(|c| start(c) || c.is_ascii_digit() || c == '.' || c == '-')
 }
 
-/// Counts `needle` in `input`. Per-chunk `u8` counters (at most 255 per chunk, so they cannot
-/// overflow) let the compiler vectorise this into byte compares and byte adds.
-fn count_byte(input: &str, needle: u8) -> usize {
-    input
-        .as_bytes()
-        .chunks(255)
-        .map(|chunk| {
-            usize::from(
-                chunk
-                    .iter()
-                    .fold(0u8, |count, &byte| count + u8::from(byte == needle)),
-            )
-        })
-        .sum()
+/// Byte counts from one pass over the input.
+struct Counts {
+    /// `<` bytes: at least the number of elements.
+    tags: usize,
+    /// `=` bytes: at least the number of attributes.
+    equals: usize,
+    /// Control characters XML forbids.
+    controls: usize,
+}
+
+/// Counts in one pass. Per-chunk `u8` counters (at most 255 per chunk, so they cannot overflow)
+/// let the compiler vectorise this into byte compares and byte adds.
+fn prescan(input: &str) -> Counts {
+    let mut counts = Counts {
+        tags: 0,
+        equals: 0,
+        controls: 0,
+    };
+    for chunk in input.as_bytes().chunks(255) {
+        let (mut tags, mut equals, mut controls) = (0u8, 0u8, 0u8);
+        for &byte in chunk {
+            tags += u8::from(byte == b'<');
+            equals += u8::from(byte == b'=');
+            controls += u8::from(byte < 0x20 && byte != b'\t' && byte != b'\n' && byte != b'\r');
+        }
+        counts.tags += usize::from(tags);
+        counts.equals += usize::from(equals);
+        counts.controls += usize::from(controls);
+    }
+    counts
 }
 
 fn position(offset: u64) -> usize {

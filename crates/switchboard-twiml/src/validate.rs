@@ -79,6 +79,7 @@ impl<'t, 'a> Validator<'t, 'a> {
     pub fn child_elements(&mut self, element: Element<'t, 'a>) -> impl Iterator<Item = usize> + 't {
         for child in element.children() {
             if let Node::Text { text, offset } = child
+                && !self.findings.warnings_full()
                 && !text.trim_ascii().is_empty()
             {
                 let message = format!(
@@ -106,6 +107,9 @@ impl<'t, 'a> Validator<'t, 'a> {
     /// Warns (12200) that `child` is not expected inside `parent` and is skipped.
     pub fn unexpected(&mut self, parent: Element<'_, '_>, child: usize) {
         let child = self.tree.element(child);
+        if self.findings.warnings_full() {
+            return;
+        }
         let message = format!(
             "<{}> is not allowed inside <{}>; it is ignored",
             child.name, parent.name
@@ -175,6 +179,9 @@ fn top_level_verb(validator: &mut Validator<'_, '_>, index: usize) -> Option<Ver
             Context::Voice => "voice",
             Context::Messaging => "messaging",
         };
+        if validator.findings.warnings_full() {
+            return parsed;
+        }
         let message = format!(
             "<{}> is not a {context} TwiML verb; it is ignored",
             element.name

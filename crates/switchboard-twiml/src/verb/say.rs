@@ -188,6 +188,9 @@ fn ssml_element(
 ) -> Option<RawElement> {
     let element = validator.element(index);
     let Some((name, allowed)) = SSML.iter().find(|(name, _)| *name == element.name) else {
+        if validator.findings.warnings_full() {
+            return None;
+        }
         let message = format!(
             "<{}> is not an SSML element <Say> supports; it is ignored",
             element.name
