@@ -436,12 +436,11 @@ fn is_control(character: char) -> bool {
 /// An XML name (simplified to ASCII letters, digits, `_ : . -` and any non-ASCII character,
 /// not starting with a digit, `.` or `-`), so that printed names always parse back the same.
 fn valid_name(name: &str) -> bool {
-    let mut characters = name.chars();
-    let Some(first) = characters.next() else {
-        return false;
-    };
-    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || c == ':' || !c.is_ascii();
-    start(first) && characters.all(|c| start(c) || c.is_ascii_digit() || c == '.' || c == '-')
+    let start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b':' || !b.is_ascii();
+    let rest = |b: u8| start(b) || b.is_ascii_digit() || b == b'.' || b == b'-';
+    // Bytes of non-ASCII characters are all >= 0x80, so checking bytes accepts them whole.
+    let bytes = name.as_bytes();
+    bytes.first().is_some_and(|&b| start(b)) && bytes.iter().all(|&b| rest(b))
 }
 
 /// Byte counts from one pass over the input.
