@@ -404,7 +404,7 @@ async fn text_audio_and_messaging_replies() {
 #[tokio::test]
 async fn notifications_record_an_error_alert_on_failure() {
     let server = TestServer::start(|request, _| {
-        if request.url.ends_with("/ok") {
+        if request.url.contains("/ok") {
             status(204, &[], "")
         } else {
             status(500, &[], "nope")
@@ -422,6 +422,25 @@ async fn notifications_record_an_error_alert_on_failure() {
     assert_eq!(result.alerts.len(), 1);
     assert_eq!(result.alerts[0].level, AlertLevel::Error);
     assert_eq!(result.event.http_status, Some(500));
+
+    let body = serde_json::json!({"event": "ping", "text": "héllo"})
+        .to_string()
+        .into_bytes();
+    let json = WebhookRequest::json(server.url("/ok?kind=json"), body);
+    let result = send_notification(&client, TOKEN, &mut jar, json, Channel::Voice).await;
+    assert!(result.error_code.is_none());
+    let requests = server.requests();
+    let sent = requests.last().expect("json request");
+    assert!(sent.url.contains("?kind=json&bodySHA256="), "{}", sent.url);
+    assert_eq!(
+        sent.header("Content-Type"),
+        Some("application/json; charset=utf-8")
+    );
+    crate::validators::assert_all_valid(
+        TOKEN,
+        &requests,
+        "webhook notification signatures (form and JSON)",
+    );
 }
 
 /// The engines' real parser plugged in: 12100 and 12102 verdicts drive the fallback, and a

@@ -26,13 +26,15 @@ class Multi(dict):
 
 cases = json.load(sys.stdin)
 token = cases["token"]
-bad = [c["url"] for c in cases["requests"]
-       if not RequestValidator(token).validate(c["url"], Multi(c["params"]), c["signature"])]
+def valid(c):
+    params = c["json"] if c["json"] is not None else Multi(c["params"])
+    return RequestValidator(token).validate(c["url"], params, c["signature"])
+bad = [c["url"] for c in cases["requests"] if not valid(c)]
 print(json.dumps({"checked": len(cases["requests"]), "invalid": bad}))
 "#;
 
 const NODE_CHECK: &str = r#"
-const { validateRequest } = require("twilio/lib/webhooks/webhooks");
+const { validateRequest, validateRequestWithBody } = require("twilio/lib/webhooks/webhooks");
 let input = "";
 process.stdin.on("data", (d) => (input += d));
 process.stdin.on("end", () => {
@@ -41,7 +43,10 @@ process.stdin.on("end", () => {
   for (const c of cases.requests) {
     const params = {};
     for (const [k, v] of c.params) (params[k] = params[k] || []).push(v);
-    if (!validateRequest(cases.token, c.signature, c.url, params)) bad.push(c.url);
+    const ok = c.json !== null
+      ? validateRequestWithBody(cases.token, c.signature, c.url, c.json)
+      : validateRequest(cases.token, c.signature, c.url, params);
+    if (!ok) bad.push(c.url);
   }
   console.log(JSON.stringify({ checked: cases.requests.length, invalid: bad }));
 });
@@ -68,18 +73,30 @@ fn input(token: &str, requests: &[Recorded]) -> String {
     let requests: Vec<serde_json::Value> = requests
         .iter()
         .map(|r| {
-            let params = if r.method == "POST" {
+            let is_json = r
+                .header("Content-Type")
+                .is_some_and(|t| t.starts_with("application/json"));
+            let params = if r.method == "POST" && !is_json {
                 r.form()
             } else {
                 Vec::new()
             };
+            let json = is_json.then(|| String::from_utf8_lossy(&r.body).into_owned());
             serde_json::json!({
                 "url": r.url,
                 "params": params,
+                "json": json,
                 "signature": r.header("X-Twilio-Signature").unwrap_or(""),
             })
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // A control: the first request again with a wrong signature, which both validators must
+    // reject — proof that the check can fail.
+    let mut requests = requests;
+    if let Some(mut tampered) = requests.first().cloned() {
+        tampered["signature"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+        requests.push(tampered);
+    }
     serde_json::json!({ "token": token, "requests": requests }).to_string()
 }
 
@@ -110,31 +127,31 @@ fn run(mut command: Command, stdin: &str, what: &str) -> serde_json::Value {
 pub fn assert_all_valid(token: &str, requests: &[Recorded], suite: &str) -> (usize, usize) {
     assert!(!requests.is_empty(), "{suite}: no requests to validate");
     let stdin = input(token, requests);
+    // Only the tampered control copy of the first request may be rejected.
+    let control = serde_json::json!([requests[0].url]);
     let mut checked = (0, 0);
     if let Some(python) = switchboard_test_support::python::python(suite) {
         let mut command = Command::new(python);
         command.arg("-c").arg(PYTHON_CHECK);
         let report = run(command, &stdin, "python RequestValidator");
         assert_eq!(
-            report["invalid"],
-            serde_json::json!([]),
-            "{suite}: python rejected signatures"
+            report["invalid"], control,
+            "{suite}: python must reject only the control"
         );
-        checked.0 = report["checked"].as_u64().unwrap_or(0) as usize;
+        checked.0 = report["checked"].as_u64().unwrap_or(1) as usize - 1;
     }
     if let Some(modules) = node_modules(suite) {
         let mut command = Command::new("node");
         command.arg("-e").arg(NODE_CHECK).env("NODE_PATH", modules);
         let report = run(command, &stdin, "node validateRequest");
         assert_eq!(
-            report["invalid"],
-            serde_json::json!([]),
-            "{suite}: node rejected signatures"
+            report["invalid"], control,
+            "{suite}: node must reject only the control"
         );
-        checked.1 = report["checked"].as_u64().unwrap_or(0) as usize;
+        checked.1 = report["checked"].as_u64().unwrap_or(1) as usize - 1;
     }
     eprintln!(
-        "{suite}: signatures valid: python {} / node {} of {}",
+        "{suite}: signatures valid: python {} / node {} of {} (and the tampered control rejected)",
         checked.0,
         checked.1,
         requests.len()
