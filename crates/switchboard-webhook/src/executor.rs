@@ -387,6 +387,7 @@ fn wire_name(name: &'static str) -> HeaderName {
         crate::request::IDEMPOTENCY_HEADER => HeaderName::from_static("i-twilio-idempotency-token"),
         crate::request::ACCEPT_HEADER => ACCEPT,
         crate::request::CONTENT_TYPE_HEADER => CONTENT_TYPE,
+        crate::request::HOME_REGION_HEADER => HeaderName::from_static("x-home-region"),
         // Every name `prepare` emits is listed above; an unknown one is parsed normally.
         other => HeaderName::from_bytes(other.as_bytes()).unwrap_or(USER_AGENT),
     }

@@ -185,6 +185,9 @@ pub const SIGNATURE_HEADER: &str = "X-Twilio-Signature";
 pub const IDEMPOTENCY_HEADER: &str = "I-Twilio-Idempotency-Token";
 pub const ACCEPT_HEADER: &str = "Accept";
 pub const CONTENT_TYPE_HEADER: &str = "Content-Type";
+pub const HOME_REGION_HEADER: &str = "X-Home-Region";
+/// The region a self-hosted engine reports: Twilio's default, so apps that log it see a known value.
+pub const HOME_REGION: &str = "us1";
 
 /// Builds the request for `url` (already without fragment and userinfo).
 pub fn prepare(
@@ -218,7 +221,7 @@ pub fn prepare(
         };
     // Signed over the serialisation of the very `Url` that is sent.
     let signature = signature::sign(auth_token, url.as_str(), signed_params);
-    let mut headers = Vec::with_capacity(5);
+    let mut headers = Vec::with_capacity(6);
     headers.push((USER_AGENT_HEADER, Cow::Borrowed(USER_AGENT)));
     headers.push((SIGNATURE_HEADER, Cow::Owned(signature)));
     headers.push((
@@ -226,6 +229,7 @@ pub fn prepare(
         Cow::Owned(idempotency_token.to_string()),
     ));
     headers.push((ACCEPT_HEADER, Cow::Borrowed("*/*")));
+    headers.push((HOME_REGION_HEADER, Cow::Borrowed(HOME_REGION)));
     if let Some(content_type) = content_type {
         headers.push((CONTENT_TYPE_HEADER, Cow::Borrowed(content_type)));
     }

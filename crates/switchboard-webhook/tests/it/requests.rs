@@ -72,6 +72,7 @@ async fn post_and_get_look_like_twilio() {
     );
     assert_eq!(post.header("User-Agent"), Some("TwilioProxy/1.1"));
     assert_eq!(post.header("Accept"), Some("*/*"));
+    assert_eq!(post.header("X-Home-Region"), Some("us1"));
     assert!(post.header("I-Twilio-Idempotency-Token").is_some());
     let get = &requests[1];
     assert_eq!(get.method, "GET");
