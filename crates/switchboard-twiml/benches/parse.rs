@@ -3,7 +3,8 @@
 //! `cargo bench -p switchboard-twiml --bench parse`. Two documents: a typical ~1 KiB IVR
 //! (Gather with nested Say, Redirect) and a ~60 KiB document (the IVR's verbs repeated). The
 //! bare scan reads every event and touches every attribute, which is the least any parser
-//! built on quick-xml must do; the target is to stay within 2x of it.
+//! built on quick-xml must do; the target is to stay within 2x of it. The `hostile` group times
+//! the refusals of the attack documents the tests check (`-- hostile` runs only those).
 
 use std::hint::black_box;
 
@@ -66,5 +67,56 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The attack documents of `tests/it/hostile.rs`, each with the code it must be refused with.
+fn attacks() -> Vec<(&'static str, Vec<u8>)> {
+    let mut laughs = String::from("<!DOCTYPE l [<!ENTITY lol \"lol\">");
+    for level in 1..10 {
+        let previous = if level == 1 {
+            "lol".to_owned()
+        } else {
+            format!("lol{}", level - 1)
+        };
+        laughs.push_str(&format!(
+            "<!ENTITY lol{level} \"{}\">",
+            format!("&{previous};").repeat(10)
+        ));
+    }
+    laughs.push_str("]><Response><Say>&lol9;</Say></Response>");
+    let xxe = "<!DOCTYPE r [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><Response><Say>&x;</Say></Response>";
+    let attributes: String = (0..40_000).map(|i| format!(" a{i}=\"1\"")).collect();
+    let fitting: String = (0..7_000).map(|i| format!(" a{i}=\"\"")).collect();
+    let mut ten_mb = b"<Response><Say>".to_vec();
+    ten_mb.resize(10 * 1024 * 1024, b'a');
+    vec![
+        ("billion_laughs", laughs.into_bytes()),
+        ("external_entity", xxe.as_bytes().to_vec()),
+        ("nesting_100k", "<Response>".repeat(100_000).into_bytes()),
+        ("nesting_13k_under_cap", "<Say>".repeat(13_000).into_bytes()),
+        (
+            "attributes_40k",
+            format!("<Response{attributes}/>").into_bytes(),
+        ),
+        (
+            "attributes_7k_under_cap",
+            format!("<Response{fitting}/>").into_bytes(),
+        ),
+        ("body_10mb", ten_mb),
+    ]
+}
+
+fn hostile(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hostile");
+    for (name, input) in attacks() {
+        assert!(
+            parse(&input, Context::Voice).is_err(),
+            "{name} must be refused"
+        );
+        group.bench_function(name, |b| {
+            b.iter(|| parse(black_box(&input), Context::Voice))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, hostile);
 criterion_main!(benches);
