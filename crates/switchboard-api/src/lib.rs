@@ -13,6 +13,7 @@ pub mod paging;
 pub mod resources;
 pub mod sandbox;
 pub mod validate;
+pub mod voice;
 
 use std::sync::Arc;
 

@@ -4,11 +4,13 @@
 pub mod account;
 mod alert;
 pub mod application;
+pub mod call;
 mod fields;
 pub mod key;
 pub mod message;
 mod notification;
 pub mod phone_number;
+pub mod recording;
 mod sandbox;
 
 use axum::Router;
@@ -74,6 +76,26 @@ pub(crate) fn routes() -> Router<AppState> {
             get(notification::fetch),
         )
         .route(
+            "/2010-04-01/Accounts/{account}/Calls.json",
+            get(call::list).post(call::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{file}",
+            get(call::fetch).post(call::update).delete(call::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{call}/Recordings.json",
+            get(call::recordings),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Recordings.json",
+            get(recording::list),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Recordings/{file}",
+            get(recording::fetch).delete(recording::delete),
+        )
+        .route(
             "/2010-04-01/Accounts/{account}/Calls/{call}/Notifications.json",
             get(notification::list_for_call),
         )
@@ -104,6 +126,12 @@ pub(crate) fn routes() -> Router<AppState> {
             axum::routing::post(sandbox::send_message),
         )
         .route("/sandbox/Messages/{sid}", get(sandbox::message_transcript))
+        .route("/sandbox/Calls", axum::routing::post(sandbox::create_call))
+        .route("/sandbox/Calls/{sid}", get(sandbox::call_transcript))
+        .route(
+            "/sandbox/Calls/{sid}/{what}",
+            axum::routing::post(sandbox::call_input),
+        )
         .route(
             "/sandbox/Phones/{number}",
             axum::routing::post(sandbox::set_phone),

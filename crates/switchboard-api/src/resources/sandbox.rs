@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, query_params};
 use crate::messaging::{self, Inbound};
 use crate::sandbox::{Delivery, Handset};
-use crate::{AppState, validate};
+use crate::{AppState, validate, voice};
 
 const DEFAULT_FROM: &str = "+15005550006";
 const MAX_WAIT: Duration = Duration::from_secs(600);
@@ -257,4 +257,216 @@ pub(crate) async fn phone_messages(
         }
     }
     Ok(Json(json!({"messages": messages})))
+}
+
+/// `POST /sandbox/Calls`: a sandbox caller dials a provisioned number.
+pub(crate) async fn create_call(
+    State(state): State<AppState>,
+    caller: Caller,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    let to = params
+        .get("To")
+        .filter(|to| !to.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::CALL_TO_REQUIRED,
+                "To (a number provisioned on this engine) is required",
+            )
+        })?;
+    let to = validate::e164(to).ok_or_else(|| {
+        ApiError::bad_request(
+            error_code::CALL_INVALID_TO,
+            format!("To {to} is not a valid phone number"),
+        )
+    })?;
+    let from = params
+        .get("From")
+        .filter(|from| !from.is_empty())
+        .unwrap_or(DEFAULT_FROM);
+    let from = validate::e164(from)
+        .or_else(|| from.starts_with("client:").then(|| from.to_owned()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::CALL_INVALID_FROM,
+                format!("From {from} is not a valid phone number"),
+            )
+        })?;
+    let number = messaging::find_number(&state, &to).await?.ok_or_else(|| {
+        ApiError::bad_request(
+            error_code::CALL_INVALID_TO,
+            format!("{to} is not provisioned on this engine"),
+        )
+    })?;
+    let account = caller
+        .scope(&state, &number.account_sid, "sandbox")
+        .await
+        .map_err(|_| {
+            ApiError::bad_request(
+                error_code::CALL_INVALID_TO,
+                format!("{to} is not a number of this account"),
+            )
+        })?;
+    let fast = match params.get("Clock") {
+        None | Some("" | "real") => false,
+        Some("fast") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("Clock must be fast or real, not {other:?}"),
+            ));
+        }
+    };
+    let optional = |name: &str| {
+        params
+            .get(name)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    };
+    let digits = optional("Digits");
+    if let Some(digits) = &digits
+        && !digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'w'))
+    {
+        return Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            "Digits may only contain 0-9, *, # and w",
+        ));
+    }
+    let call = voice::InboundCall {
+        from,
+        to,
+        caller_name: optional("CallerName"),
+        forwarded_from: optional("ForwardedFrom"),
+        fast,
+        digits,
+    };
+    let sid = voice::inbound(&state, &account, &number, call).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"call_sid": sid, "status": "ringing"})),
+    )
+        .into_response())
+}
+
+/// Loads a call the caller may see, by SID; anything else is a 404 for `path`.
+async fn owned_call(
+    state: &AppState,
+    caller: &Caller,
+    sid: &str,
+    path: &str,
+) -> ApiResult<switchboard_store::Record> {
+    let record = state
+        .store
+        .get(Kind::Call, sid)
+        .await?
+        .ok_or_else(|| ApiError::not_found(path))?;
+    caller
+        .scope(state, &record.account_sid, path)
+        .await
+        .map_err(|_| ApiError::not_found(path))?;
+    Ok(record)
+}
+
+/// `GET /sandbox/Calls/{CallSid}` (`WaitFor=completed&Timeout=S` waits for the end).
+pub(crate) async fn call_transcript(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(sid): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    owned_call(&state, &caller, &sid, uri.path()).await?;
+    let params = query_params(uri.query())?;
+    let log = state
+        .sandbox
+        .log(&sid)
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
+    let waiting = params.get("WaitFor").is_some();
+    let mut done = log.snapshot().1;
+    if waiting && !done {
+        let seconds = params
+            .get("Timeout")
+            .and_then(|text| text.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(30.0);
+        done = log
+            .wait_done(Duration::from_secs_f64(seconds).min(MAX_WAIT))
+            .await;
+    }
+    let (events, _, _) = log.snapshot();
+    let record = owned_call(&state, &caller, &sid, uri.path()).await?;
+    let body = json!({"call_sid": sid, "status": record.doc["status"], "events": events});
+    let code = if waiting && !done {
+        StatusCode::REQUEST_TIMEOUT
+    } else {
+        StatusCode::OK
+    };
+    Ok((code, Json(body)).into_response())
+}
+
+/// `POST /sandbox/Calls/{CallSid}/{Digits|Speech|Hangup|Audio}`: the caller acts.
+pub(crate) async fn call_input(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((sid, what)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Json<Value>> {
+    owned_call(&state, &caller, &sid, uri.path()).await?;
+    let input = match what.as_str() {
+        "Digits" => {
+            let digits = params.get("Digits").unwrap_or_default();
+            if digits.is_empty()
+                || !digits
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | 'w'))
+            {
+                return Err(ApiError::bad_request(
+                    error_code::INVALID_PARAMETER,
+                    "Digits must be one or more of 0-9, *, # and w",
+                ));
+            }
+            voice::CallInput::Digits(digits.to_owned())
+        }
+        "Speech" => {
+            let result = params.get("SpeechResult").unwrap_or_default().to_owned();
+            let confidence = match params.get("Confidence") {
+                None => 0.9,
+                Some(text) => text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|c| (0.0..=1.0).contains(c))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            error_code::INVALID_PARAMETER,
+                            "Confidence must be a number from 0.0 to 1.0",
+                        )
+                    })?,
+            };
+            voice::CallInput::Speech { result, confidence }
+        }
+        "Hangup" => voice::CallInput::Hangup,
+        "Audio" => {
+            let seconds = params
+                .get("Seconds")
+                .and_then(|text| text.parse::<u32>().ok())
+                .filter(|s| (1..=14_400).contains(s))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        error_code::INVALID_PARAMETER,
+                        "Seconds (1 to 14400) is required; Url audio is not supported yet",
+                    )
+                })?;
+            voice::CallInput::Audio { seconds }
+        }
+        _ => return Err(ApiError::not_found(uri.path())),
+    };
+    if !voice::live::send(&sid, input) {
+        return Err(ApiError::bad_request(
+            error_code::CALL_NOT_IN_PROGRESS,
+            format!("Call {sid} is not in progress"),
+        ));
+    }
+    Ok(Json(json!({"call_sid": sid, "accepted": what})))
 }

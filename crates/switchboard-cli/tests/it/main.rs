@@ -7,6 +7,7 @@ mod compat;
 mod config;
 mod durability;
 mod rest;
+mod voice;
 
 use serde_json::Value;
 use switchboard_test_support::engine::Engine;

@@ -1,0 +1,505 @@
+//! Calls: create outbound calls (to the sandbox's virtual handsets), list with filters, fetch,
+//! update live calls (`Url`/`Twiml` redirect, `Status=completed|canceled`), delete; and the
+//! call's Recordings list.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use switchboard_core::{ErrorCode, Sid, SidKind, date, error_code};
+use switchboard_flow::{ApiEnd, CallSetup, Direction, Initial};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record};
+use switchboard_twiml::Context;
+use switchboard_webhook::{Endpoint, Method};
+
+use super::{ACCOUNTS, created, json_sid, load_owned};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::form::{FormBody, Params, query_params};
+use crate::paging::{PageRequest, fetch_page};
+use crate::resources::account::Account;
+use crate::voice::{self, CallInput, FarEnd, LegStart, StatusCallback};
+use crate::{AppState, messaging, validate};
+
+/// The Twilio representation of a stored call (engine-only fields are left out).
+pub fn render(doc: &Value) -> Value {
+    let Value::Object(fields) = doc else {
+        return Value::Null;
+    };
+    let mut body: Map<String, Value> = fields
+        .iter()
+        .filter(|(name, _)| !name.starts_with("engine_"))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    for name in ["date_created", "date_updated", "start_time", "end_time"] {
+        if let Some(ms) = doc[name].as_i64() {
+            body.insert(name.into(), json!(date::rfc2822(ms)));
+        }
+    }
+    let sid = doc["sid"].as_str().unwrap_or_default();
+    let account = doc["account_sid"].as_str().unwrap_or_default();
+    let base = format!("{ACCOUNTS}/{account}/Calls/{sid}");
+    body.insert("uri".into(), json!(format!("{base}.json")));
+    let mut subresources = Map::new();
+    for (name, path) in [
+        ("notifications", "Notifications"),
+        ("recordings", "Recordings"),
+        ("events", "Events"),
+        ("feedback", "Feedback"),
+        ("streams", "Streams"),
+        ("payments", "Payments"),
+        ("siprec", "Siprec"),
+        ("transcriptions", "Transcriptions"),
+        ("user_defined_messages", "UserDefinedMessages"),
+        (
+            "user_defined_message_subscriptions",
+            "UserDefinedMessageSubscriptions",
+        ),
+    ] {
+        subresources.insert(name.into(), json!(format!("{base}/{path}.json")));
+    }
+    subresources.insert(
+        "feedback_summaries".into(),
+        json!(format!("{ACCOUNTS}/{account}/Calls/FeedbackSummary.json")),
+    );
+    body.insert("subresource_uris".into(), Value::Object(subresources));
+    Value::Object(body)
+}
+
+fn bad(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::bad_request(code, message)
+}
+
+fn method_param(params: &Params, name: &str) -> ApiResult<Method> {
+    match params.get(name).filter(|value| !value.is_empty()) {
+        None => Ok(Method::Post),
+        Some(value) => Method::parse(value).ok_or_else(|| {
+            bad(
+                error_code::CALL_INVALID_METHOD,
+                format!("{name} must be GET or POST, not {value:?}"),
+            )
+        }),
+    }
+}
+
+fn url_param(params: &Params, name: &str, code: ErrorCode) -> ApiResult<Option<String>> {
+    match params.get(name) {
+        None => Ok(None),
+        Some(value) => {
+            Ok(Some(validate::webhook_url(name, value, code)?).filter(|url| !url.is_empty()))
+        }
+    }
+}
+
+/// Inline TwiML (`Twiml`): at most 4000 characters (32018) and a valid document.
+fn inline_twiml(text: &str) -> ApiResult<Initial> {
+    if text.chars().count() > 4000 {
+        return Err(bad(
+            error_code::TWIML_PARAMETER_TOO_LONG,
+            "Twiml is longer than 4000 characters",
+        ));
+    }
+    match switchboard_twiml::parse(text.as_bytes(), Context::Voice) {
+        Ok(parsed) => Ok(Initial::Inline(parsed.document)),
+        Err(rejected) => Err(bad(
+            rejected.error.code,
+            format!(
+                "Twiml is not a valid TwiML document: {}",
+                rejected.error.message
+            ),
+        )),
+    }
+}
+
+/// Where a new or redirected call's TwiML comes from (`Twiml` wins over `Url`).
+fn initial_of(params: &Params) -> ApiResult<Option<Initial>> {
+    if let Some(twiml) = params.get("Twiml").filter(|t| !t.is_empty()) {
+        return inline_twiml(twiml).map(Some);
+    }
+    let Some(url) = url_param(params, "Url", error_code::CALL_INVALID_URL)? else {
+        return Ok(None);
+    };
+    let method = method_param(params, "Method")?;
+    Ok(Some(Initial::Fetch {
+        url,
+        method: match method {
+            Method::Get => switchboard_twiml::Method::Get,
+            Method::Post => switchboard_twiml::Method::Post,
+        },
+    }))
+}
+
+fn fallback_of(params: &Params) -> ApiResult<Option<Endpoint>> {
+    let method = method_param(params, "FallbackMethod")?;
+    Ok(
+        url_param(params, "FallbackUrl", error_code::CALL_INVALID_URL)?
+            .map(|url| Endpoint::new(url, method)),
+    )
+}
+
+fn status_callback_of(params: &Params) -> ApiResult<Option<StatusCallback>> {
+    let method = method_param(params, "StatusCallbackMethod")?;
+    let mut events = Vec::new();
+    for value in params.all("StatusCallbackEvent") {
+        for event in value.split([' ', ',']).filter(|e| !e.is_empty()) {
+            if !matches!(event, "initiated" | "ringing" | "answered" | "completed") {
+                return Err(bad(
+                    error_code::INVALID_PARAMETER,
+                    format!(
+                        "StatusCallbackEvent must be initiated, ringing, answered or completed, not {event:?}"
+                    ),
+                ));
+            }
+            events.push(event.to_owned());
+        }
+    }
+    Ok(url_param(
+        params,
+        "StatusCallback",
+        error_code::INVALID_STATUS_CALLBACK,
+    )?
+    .map(|url| StatusCallback::new(url, method, events)))
+}
+
+fn number_param(params: &Params, name: &str, code: ErrorCode, max: u32) -> ApiResult<Option<u32>> {
+    match params.get(name).filter(|value| !value.is_empty()) {
+        None => Ok(None),
+        Some(text) => match text.trim().parse::<u32>() {
+            Ok(value) if value >= 1 => Ok(Some(value.min(max))),
+            _ => Err(bad(
+                code,
+                format!("{name} must be a whole number of seconds, not {text:?}"),
+            )),
+        },
+    }
+}
+
+/// Validates a create request (in Twilio's order of checks) into the leg to start.
+async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiResult<LegStart> {
+    let to = params
+        .get("To")
+        .filter(|to| !to.is_empty())
+        .ok_or_else(|| {
+            bad(
+                error_code::CALL_TO_REQUIRED,
+                "A 'To' phone number is required",
+            )
+        })?;
+    let to = validate::e164(to).ok_or_else(|| {
+        bad(
+            error_code::CALL_INVALID_TO,
+            format!("The phone number you are attempting to call, {to}, is not valid"),
+        )
+    })?;
+    let from = params
+        .get("From")
+        .filter(|from| !from.is_empty())
+        .ok_or_else(|| {
+            bad(
+                error_code::CALL_FROM_REQUIRED,
+                "A 'From' phone number is required",
+            )
+        })?;
+    let from = validate::e164(from).ok_or_else(|| {
+        bad(
+            error_code::CALL_INVALID_FROM,
+            format!("The 'From' number {from} is not a valid phone number"),
+        )
+    })?;
+    let owned = messaging::find_number(state, &from)
+        .await?
+        .filter(|number| number.account_sid == account.sid);
+    let Some(number) = owned else {
+        return Err(bad(
+            error_code::CALL_FROM_NOT_VERIFIED,
+            format!(
+                "The source phone number provided, {from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio."
+            ),
+        ));
+    };
+    let mut initial = initial_of(params)?;
+    let mut fallback = fallback_of(params)?;
+    let mut status_callback = status_callback_of(params)?;
+    let mut application_sid = None;
+    if let Some(app) = params.get("ApplicationSid").filter(|sid| !sid.is_empty()) {
+        let record = state
+            .store
+            .get(Kind::Application, app)
+            .await?
+            .filter(|r| r.account_sid == account.sid);
+        let record = record.ok_or_else(|| {
+            bad(
+                error_code::INVALID_APPLICATION_SID,
+                format!("ApplicationSid {app} is not an application of this account"),
+            )
+        })?;
+        let handler = voice::number_handler(state, &json!({"voice_application_sid": app})).await?;
+        let _ = record;
+        initial = handler.primary.map(|endpoint| Initial::Fetch {
+            url: endpoint.url,
+            method: match endpoint.method {
+                Method::Get => switchboard_twiml::Method::Get,
+                Method::Post => switchboard_twiml::Method::Post,
+            },
+        });
+        fallback = handler.fallback;
+        status_callback = handler.status_callback.map(|callback| {
+            StatusCallback::new(
+                callback.endpoint.url,
+                callback.endpoint.method,
+                status_events(params),
+            )
+        });
+        application_sid = Sid::parse(SidKind::Application, app);
+    }
+    let initial = initial.ok_or_else(|| {
+        bad(
+            error_code::CALL_INVALID_URL,
+            "One of Url, Twiml or ApplicationSid is required",
+        )
+    })?;
+    if let Some(digits) = params.get("SendDigits").filter(|d| !d.is_empty())
+        && (digits.chars().count() > 32
+            || !digits
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, 'A'..='D' | '#' | '*' | 'w' | 'W')))
+    {
+        return Err(bad(
+            error_code::CALL_INVALID_SEND_DIGITS,
+            "SendDigits may hold at most 32 of 0-9, A-D, #, *, w and W",
+        ));
+    }
+    let ring_timeout_s =
+        number_param(params, "Timeout", error_code::CALL_INVALID_TIMEOUT, 600)?.unwrap_or(60);
+    let time_limit_s = number_param(params, "TimeLimit", error_code::INVALID_PARAMETER, 86_400)?;
+    if let Some(record) = params.get("Record") {
+        validate::boolean("Record", record)?;
+    }
+    let account_sid = Sid::parse(SidKind::Account, &account.sid)
+        .unwrap_or_else(|| Sid::generate(SidKind::Account));
+    let mut setup = CallSetup::new(
+        Sid::generate(SidKind::Call),
+        account_sid,
+        from,
+        to.clone(),
+        Direction::OutboundApi,
+        initial,
+    );
+    setup.application_sid = application_sid;
+    setup.error_prompt = state.error_prompt.clone();
+    Ok(LegStart {
+        account: account.clone(),
+        setup,
+        fallback,
+        status_callback,
+        far_end: FarEnd::Handset {
+            handset: state.sandbox.handset(&to),
+            ring_timeout_s,
+        },
+        fast: false,
+        time_limit_s,
+        phone_number_sid: Some(number.sid),
+    })
+}
+
+fn status_events(params: &Params) -> Vec<String> {
+    params
+        .all("StatusCallbackEvent")
+        .iter()
+        .flat_map(|v| v.split([' ', ',']))
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let start = outbound(&state, &account, &params).await?;
+    let (record, _) = voice::start_leg(&state, start).await?;
+    Ok(created(render(&record.doc)))
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(account): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let params = query_params(uri.query())?;
+    let request = PageRequest::from_params(&params)?;
+    let mut query = ListQuery::new(Kind::Call, &account.sid);
+    query.order = Order::Descending;
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (name, column) in [
+        ("To", Column::PhoneNumber),
+        ("From", Column::FromNumber),
+        ("Status", Column::Status),
+        ("ParentCallSid", Column::ParentSid),
+    ] {
+        if let Some(value) = params.get(name) {
+            query.filters.push(Filter::Equals(column, value.to_owned()));
+            kept.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    const DAY: i64 = 86_400_000;
+    for (field, column) in [
+        ("StartTime", Column::CreatedMs),
+        ("EndTime", Column::DateKey),
+    ] {
+        for (suffix, from, until) in [("", true, true), (">", true, false), ("<", false, true)] {
+            let name = format!("{field}{suffix}");
+            let Some(text) = params.get(&name) else {
+                continue;
+            };
+            let day = date::parse_day(text)
+                .or_else(|| date::parse_iso8601(text))
+                .ok_or_else(|| {
+                    bad(
+                        error_code::INVALID_PARAMETER,
+                        format!("{name} must be YYYY-MM-DD, not {text:?}"),
+                    )
+                })?;
+            query.filters.push(Filter::Between(
+                column,
+                from.then_some(day),
+                until.then_some(day + DAY),
+            ));
+            kept.push((name.clone(), text.to_owned()));
+        }
+    }
+    let page = fetch_page(state.store.as_ref(), query, request).await?;
+    let items = page
+        .records
+        .iter()
+        .map(|record| render(&record.doc))
+        .collect();
+    let kept: Vec<(&str, String)> = kept
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    Ok(Json(page.envelope(
+        &format!("{ACCOUNTS}/{}/Calls.json", account.sid),
+        &kept,
+        "calls",
+        items,
+    )))
+}
+
+pub(crate) async fn fetch(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
+    Ok(Json(render(&record.doc)))
+}
+
+fn not_in_progress(sid: &str) -> ApiError {
+    bad(
+        error_code::CALL_NOT_IN_PROGRESS,
+        format!("Call {sid} is not in-progress. Cannot redirect."),
+    )
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+    FormBody(params): FormBody,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
+    if voice::leg::is_terminal(record.status.as_deref().unwrap_or_default()) {
+        return Err(not_in_progress(sid));
+    }
+    let end = match params.get("Status").filter(|s| !s.is_empty()) {
+        None => None,
+        Some("completed") => Some(ApiEnd::Completed),
+        Some("canceled") => Some(ApiEnd::Canceled),
+        Some(other) => {
+            return Err(bad(
+                error_code::INVALID_PARAMETER,
+                format!("Status must be completed or canceled, not {other:?}"),
+            ));
+        }
+    };
+    let initial = initial_of(&params)?;
+    let fallback = fallback_of(&params)?;
+    let input = match (end, initial) {
+        (Some(end), _) => CallInput::End(end),
+        (None, Some(initial)) => CallInput::Update { initial, fallback },
+        (None, None) => return Ok(Json(render(&record.doc))),
+    };
+    let ending = matches!(input, CallInput::End(_));
+    if !voice::live::send(sid, input) {
+        return Err(not_in_progress(sid));
+    }
+    if ending && let Some(log) = state.sandbox.log(sid) {
+        log.wait_done(Duration::from_secs(5)).await;
+    }
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
+    Ok(Json(render(&record.doc)))
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, file)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    let sid = json_sid(&file, uri.path())?;
+    let (record, _) =
+        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
+    if voice::live::is_live(sid)
+        || !voice::leg::is_terminal(record.status.as_deref().unwrap_or_default())
+    {
+        return Err(bad(
+            error_code::INVALID_PARAMETER,
+            format!("Call {sid} is still in progress; end it before deleting it"),
+        ));
+    }
+    state.store.delete(Kind::Call, sid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `Calls/{CallSid}/Recordings.json`.
+pub(crate) async fn recordings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((account, call)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Json<Value>> {
+    let account = caller.scope(&state, &account, uri.path()).await?;
+    load_owned::<Value>(&state, Kind::Call, &call, &account.sid, uri.path()).await?;
+    let params = query_params(uri.query())?;
+    let request = PageRequest::from_params(&params)?;
+    let mut query = ListQuery::new(Kind::Recording, &account.sid);
+    query.parent_sid = Some(call);
+    query.order = Order::Descending;
+    let page = fetch_page(state.store.as_ref(), query, request).await?;
+    let items = page
+        .records
+        .iter()
+        .map(|record: &Record| super::recording::render(&state, &record.doc))
+        .collect();
+    Ok(Json(page.envelope(uri.path(), &[], "recordings", items)))
+}

@@ -1,0 +1,153 @@
+//! Call status callbacks (§3.3): `initiated`, `ringing`, `answered`, `completed` to the
+//! subscribed URL, with `SequenceNumber`, `Timestamp`, `CallbackSource` and `CallDuration`.
+//!
+//! Callbacks of one leg are posted one after another by a small task of their own, so they
+//! arrive in `SequenceNumber` order and a slow receiver never delays the call. The driver waits
+//! for the queue to drain before it declares the call over, so "the call completed" implies "its
+//! callbacks were delivered (or alerted)". A failure is an ERROR alert (Decision 21).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use switchboard_core::date;
+use switchboard_flow::CallStatus;
+use switchboard_webhook::{
+    Channel, CookieJar, Endpoint, Method, WebhookRequest, send_notification,
+};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::sandbox::Log;
+use crate::{AppState, alerts, now_ms};
+
+/// Where and for which events a leg's status callbacks go.
+#[derive(Clone, Debug)]
+pub struct StatusCallback {
+    pub endpoint: Endpoint,
+    /// `initiated`, `ringing`, `answered`, `completed`.
+    pub events: Vec<String>,
+}
+
+impl StatusCallback {
+    /// A callback for `events` (only `completed` when none are given, as Twilio defaults).
+    pub fn new(url: String, method: Method, events: Vec<String>) -> StatusCallback {
+        let events = if events.is_empty() {
+            vec!["completed".to_owned()]
+        } else {
+            events
+        };
+        StatusCallback {
+            endpoint: Endpoint::new(url, method),
+            events,
+        }
+    }
+}
+
+/// A leg's callback sender.
+pub(crate) struct CallbackQueue {
+    callback: Option<StatusCallback>,
+    sequence: u32,
+    sender: Option<mpsc::UnboundedSender<WebhookRequest>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Whom the alerts of failed callbacks are about.
+pub(crate) struct AlertTarget {
+    pub state: AppState,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub call_sid: String,
+    pub log: Arc<Log>,
+}
+
+impl CallbackQueue {
+    pub(crate) fn new(callback: Option<StatusCallback>) -> CallbackQueue {
+        CallbackQueue {
+            callback,
+            sequence: 0,
+            sender: None,
+            task: None,
+        }
+    }
+
+    /// Queues the callback for `status` if its event is subscribed.
+    pub(crate) fn status_changed(
+        &mut self,
+        target: &AlertTarget,
+        status: CallStatus,
+        mut params: Vec<(String, String)>,
+    ) {
+        let Some(callback) = &self.callback else {
+            return;
+        };
+        let Some(event) = status.callback_event() else {
+            return;
+        };
+        if !callback.events.iter().any(|wanted| wanted == event) {
+            return;
+        }
+        params.push(("CallbackSource".into(), "call-progress-events".into()));
+        params.push(("SequenceNumber".into(), self.sequence.to_string()));
+        params.push(("Timestamp".into(), date::rfc2822(now_ms())));
+        self.sequence += 1;
+        let request = WebhookRequest::form(
+            callback.endpoint.url.clone(),
+            callback.endpoint.method,
+            params,
+        );
+        let sender = self.sender.get_or_insert_with(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            self.task = Some(tokio::spawn(deliver(
+                receiver,
+                AlertTarget {
+                    state: target.state.clone(),
+                    account_sid: target.account_sid.clone(),
+                    auth_token: target.auth_token.clone(),
+                    call_sid: target.call_sid.clone(),
+                    log: target.log.clone(),
+                },
+            )));
+            sender
+        });
+        // The receiving task only ends after the sender is dropped (in `drain`).
+        let _ = sender.send(request);
+    }
+
+    /// Waits until every queued callback was sent.
+    pub(crate) async fn drain(&mut self) {
+        self.sender = None;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+async fn deliver(mut requests: mpsc::UnboundedReceiver<WebhookRequest>, target: AlertTarget) {
+    let mut cookies = CookieJar::default();
+    while let Some(request) = requests.recv().await {
+        let result = send_notification(
+            &target.state.webhooks,
+            &target.auth_token,
+            &mut cookies,
+            request,
+            Channel::Voice,
+        )
+        .await;
+        for alert in &result.alerts {
+            match alerts::record(
+                &target.state,
+                &target.account_sid,
+                Some(&target.call_sid),
+                alert,
+            )
+            .await
+            {
+                Ok(sid) => target.log.push(
+                    "alert",
+                    json!({"sid": sid, "error_code": alert.error_code, "level": alert.level.monitor_name()}),
+                ),
+                Err(error) => tracing::error!(?error, "recording a status-callback alert failed"),
+            }
+        }
+    }
+}

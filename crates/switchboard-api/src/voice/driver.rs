@@ -1,0 +1,250 @@
+//! The per-call driver task: owns one `switchboard_flow::Call`, performs what it asks against
+//! the sandbox media model, and feeds back what happened. This is the only place of a call with
+//! a `select!`: caller input and REST updates (a channel), the outstanding TwiML fetch, a
+//! dialled engine leg ending, and the earliest timer.
+//!
+//! Inputs produced while performing actions are queued (`ready`) and fed after the current
+//! batch of actions is drained, so the flow's contract ("drain completely after every input")
+//! holds without recursion.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use switchboard_flow::{Call, CallStatus, Input};
+use switchboard_store::Record;
+use switchboard_webhook::{CookieJar, Endpoint};
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TryRecvError;
+
+use crate::AppState;
+use crate::resources::account::Account;
+use crate::sandbox::{Handset, Log};
+use crate::voice::callbacks::{AlertTarget, CallbackQueue};
+use crate::voice::clock::Clock;
+use crate::voice::dial::DialLeg;
+use crate::voice::fetch::{self, FetchDone, PendingFetch};
+use crate::voice::live::{self, CallInput};
+use crate::voice::media::Media;
+use crate::voice::timers::{Due, Timers};
+
+/// Who is at the other end of the leg.
+#[derive(Clone, Debug)]
+pub enum FarEnd {
+    /// A sandbox caller driven through `/sandbox/Calls/{Sid}/…` (inbound calls).
+    Caller,
+    /// A virtual handset reached by an outbound call; it rings at most `ring_timeout_s`.
+    Handset {
+        handset: Handset,
+        ring_timeout_s: u32,
+    },
+    /// A `<Dial>` reached this engine's own number: the leg answers at once.
+    EngineNumber,
+}
+
+/// How a leg ended, for whoever waits on it (a parent's `<Dial>`).
+#[derive(Clone, Copy, Debug)]
+pub struct LegEnd {
+    pub status: CallStatus,
+    pub duration_s: u64,
+}
+
+/// One running leg.
+pub(crate) struct Driver {
+    pub(crate) state: AppState,
+    pub(crate) account: Account,
+    pub(crate) call: Call,
+    pub(crate) log: Arc<Log>,
+    pub(crate) clock: Clock,
+    pub(crate) record: Record,
+    pub(crate) inputs: mpsc::UnboundedReceiver<CallInput>,
+    pub(crate) inputs_closed: bool,
+    pub(crate) fallback: Option<Endpoint>,
+    pub(crate) cookies: CookieJar,
+    pub(crate) fetch: Option<PendingFetch>,
+    pub(crate) timers: Timers,
+    pub(crate) media: Media,
+    pub(crate) dial: Option<DialLeg>,
+    pub(crate) callbacks: CallbackQueue,
+    pub(crate) far_end: FarEnd,
+    /// Outbound `TimeLimit` in seconds.
+    pub(crate) time_limit_s: Option<u32>,
+    pub(crate) ready: VecDeque<Input>,
+}
+
+impl Driver {
+    pub(crate) fn call_sid(&self) -> &str {
+        self.call.setup().call_sid.as_str()
+    }
+
+    pub(crate) fn alert_target(&self) -> AlertTarget {
+        AlertTarget {
+            state: self.state.clone(),
+            account_sid: self.account.sid.clone(),
+            auth_token: self.account.auth_token.clone(),
+            call_sid: self.call_sid().to_owned(),
+            log: self.log.clone(),
+        }
+    }
+
+    /// Runs the leg to its end.
+    pub(crate) async fn run(mut self) -> LegEnd {
+        self.start_far_end();
+        self.settle().await;
+        while !self.call.is_finished() {
+            self.wait_and_handle().await;
+            self.settle().await;
+        }
+        self.finish().await
+    }
+
+    /// Queues an input for the flow.
+    pub(crate) fn feed(&mut self, input: Input) {
+        self.ready.push_back(input);
+    }
+
+    /// Drains the flow's actions, then feeds queued inputs, until both are empty.
+    async fn settle(&mut self) {
+        loop {
+            while let Some(action) = self.call.poll_action() {
+                self.perform(action).await;
+            }
+            match self.ready.pop_front() {
+                Some(input) => {
+                    let now = self.clock.now_ms();
+                    self.call.handle_input(now, input);
+                }
+                None => return,
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<u64> {
+        match (self.call.poll_timeout(), self.timers.next_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn wait_and_handle(&mut self) {
+        let deadline = self.deadline();
+        let external = self.fetch.is_some() || self.dial.as_ref().is_some_and(DialLeg::is_external);
+        if self.clock.is_fast() && !external {
+            match self.inputs.try_recv() {
+                Ok(input) => return self.on_input(input),
+                Err(TryRecvError::Disconnected) => self.inputs_closed = true,
+                Err(TryRecvError::Empty) => {}
+            }
+            if let Some(at) = deadline {
+                self.clock.skip_to(at);
+                return self.fire_due().await;
+            }
+        }
+        let wake = deadline.map(|at| self.clock.instant_of(at));
+        let inputs_closed = self.inputs_closed;
+        tokio::select! {
+            input = self.inputs.recv(), if !inputs_closed => match input {
+                Some(input) => self.on_input(input),
+                None => self.inputs_closed = true,
+            },
+            done = next_fetch(&mut self.fetch) => self.on_fetch_done(done).await,
+            end = DialLeg::next_external_end(&mut self.dial) => self.on_dial_external_end(end),
+            () = sleep_until(wake) => self.fire_due().await,
+        }
+    }
+
+    async fn fire_due(&mut self) {
+        let now = self.clock.now_ms();
+        while let Some(due) = self.timers.pop_due(now) {
+            self.on_due(due).await;
+        }
+        if self.call.poll_timeout().is_some_and(|at| at <= now) {
+            self.feed(Input::Timer);
+        }
+    }
+
+    async fn on_due(&mut self, due: Due) {
+        match due {
+            Due::PlaybackDone => {
+                self.media.playing = None;
+                self.feed(Input::PlaybackFinished);
+            }
+            Due::RecordingDone => self.finish_recording().await,
+            Due::Input(Input::Digits(digits)) => self.deliver_digits(digits),
+            Due::Input(input) => self.feed(input),
+            Due::DialNoAnswer => self.dial_no_answer().await,
+            Due::DialHangup => self.end_dial().await,
+            Due::TimeLimit => self.feed(Input::ApiEnd(switchboard_flow::ApiEnd::Completed)),
+        }
+    }
+
+    fn on_input(&mut self, input: CallInput) {
+        match input {
+            CallInput::Digits(digits) => self.press(&digits),
+            CallInput::Speech { result, confidence } => self.deliver_speech(result, confidence),
+            CallInput::Hangup => self.feed(Input::CallerHungUp),
+            CallInput::Audio { seconds } => self.caller_talks(seconds),
+            CallInput::Update { initial, fallback } => {
+                if fallback.is_some() {
+                    self.fallback = fallback;
+                }
+                self.fetch = None;
+                self.feed(Input::LiveUpdate(initial));
+            }
+            CallInput::End(end) => {
+                self.fetch = None;
+                self.feed(Input::ApiEnd(end));
+            }
+        }
+    }
+
+    async fn on_fetch_done(&mut self, done: FetchDone) {
+        self.fetch = None;
+        let FetchDone {
+            result,
+            cookies,
+            primary_url,
+            fallback_url,
+            is_fallback_only,
+        } = done;
+        self.cookies = cookies;
+        for event in &result.events {
+            self.log
+                .push("webhook", serde_json::to_value(event).unwrap_or_default());
+        }
+        for alert in &result.alerts {
+            self.record_alert(alert).await;
+        }
+        let input = fetch::into_input(result.outcome, primary_url, fallback_url, is_fallback_only);
+        self.feed(input);
+    }
+
+    /// After the terminal status: the dialled leg is dropped, callbacks are drained, the
+    /// transcript is closed.
+    async fn finish(mut self) -> LegEnd {
+        self.fetch = None;
+        if let Some(dial) = self.dial.take() {
+            dial.abandon();
+        }
+        self.callbacks.drain().await;
+        live::unregister(self.call_sid());
+        self.log.finish();
+        LegEnd {
+            status: self.call.status(),
+            duration_s: self.call.call_duration_s().unwrap_or(0),
+        }
+    }
+}
+
+async fn next_fetch(fetch: &mut Option<PendingFetch>) -> FetchDone {
+    match fetch {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(wake: Option<tokio::time::Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

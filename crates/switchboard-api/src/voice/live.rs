@@ -1,0 +1,85 @@
+//! The live calls of this process: where sandbox caller input and REST updates reach a call's
+//! driver task.
+//!
+//! A process-wide map keyed by call SID (128 random bits, so several engines in one process
+//! cannot collide). It lives here rather than in `AppState` so the voice module stays
+//! self-contained; entries are removed by the driver's supervisor when the call ends, even when
+//! the driver panicked.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use switchboard_flow::{ApiEnd, Initial};
+use switchboard_webhook::Endpoint;
+use tokio::sync::mpsc;
+
+/// Something from outside the call: the sandbox caller or the REST API.
+#[derive(Debug)]
+pub enum CallInput {
+    /// Keys pressed (`w` = half a second of pause between keys).
+    Digits(String),
+    Speech {
+        result: String,
+        confidence: f64,
+    },
+    /// The caller (or, on outbound calls, the callee) hangs up.
+    Hangup,
+    /// The caller talks: a tone for this many seconds.
+    Audio {
+        seconds: u32,
+    },
+    /// REST update with `Url`/`Twiml`: continue there; `fallback` replaces the session's.
+    Update {
+        initial: Initial,
+        fallback: Option<Endpoint>,
+    },
+    /// REST update with `Status=completed|canceled`.
+    End(ApiEnd),
+}
+
+type Registry = Mutex<HashMap<String, mpsc::UnboundedSender<CallInput>>>;
+
+fn registry() -> &'static Registry {
+    static LIVE: OnceLock<Registry> = OnceLock::new();
+    LIVE.get_or_init(Registry::default)
+}
+
+/// Registers a call; its driver reads the returned receiver.
+pub(crate) fn register(sid: &str) -> mpsc::UnboundedReceiver<CallInput> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(sid.to_owned(), sender);
+    receiver
+}
+
+pub(crate) fn unregister(sid: &str) {
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(sid);
+}
+
+/// Delivers `input` to the live call `sid`; `false` when no such call is running.
+pub fn send(sid: &str, input: CallInput) -> bool {
+    let sender = registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(sid)
+        .cloned();
+    sender.is_some_and(|sender| sender.send(input).is_ok())
+}
+
+/// Whether the call `sid` is running in this process.
+pub fn is_live(sid: &str) -> bool {
+    registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(sid)
+}
+
+/// How many calls are running.
+pub fn count() -> usize {
+    registry().lock().unwrap_or_else(|p| p.into_inner()).len()
+}

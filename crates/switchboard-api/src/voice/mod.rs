@@ -1,0 +1,28 @@
+//! Voice: one driver task per call leg runs a `switchboard_flow::Call` against the sandbox's
+//! virtual phone network.
+//!
+//! - `start` creates legs (inbound sandbox calls, outbound REST calls, `<Dial>` legs) and
+//!   supervises their tasks; `driver` is the task (the only `select!` of a call); `perform`
+//!   turns each flow action into its transcript event and effect; `media` is the sandbox media
+//!   model (durations, type-ahead, recording); `dial` the child legs; `fetch` TwiML fetches
+//!   through the webhook failover path; `callbacks` status callbacks; `leg` and `recording` the
+//!   stored resources; `live` where outside input reaches a running call; `clock` the wall or
+//!   virtual clock.
+
+mod callbacks;
+mod clock;
+mod dial;
+mod driver;
+mod fetch;
+pub mod leg;
+pub mod live;
+mod media;
+mod perform;
+pub mod recording;
+mod start;
+mod timers;
+
+pub use callbacks::StatusCallback;
+pub use driver::{FarEnd, LegEnd};
+pub use live::CallInput;
+pub use start::{InboundCall, LegStart, VoiceHandler, inbound, number_handler, start_leg};

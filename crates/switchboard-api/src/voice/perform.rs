@@ -1,0 +1,359 @@
+//! Performing the flow's actions: each becomes its transcript event (product.md) and, where it
+//! has one, its effect on the sandbox media model, the store or the network.
+
+use serde_json::json;
+use switchboard_flow::{Action, Alert, CallStatus, Direction, Input, PlayMedia, base_params};
+use switchboard_twiml::Level;
+use switchboard_twiml::verb::GatherInput;
+use switchboard_webhook::{AlertLevel, AlertRecord, Channel, CookieJar, FetchPlan, fetch_twiml};
+
+use crate::alerts;
+use crate::messaging::{self, Outbound};
+use crate::voice::driver::{Driver, FarEnd};
+use crate::voice::fetch;
+use crate::voice::leg;
+use crate::voice::media::{Listening, play_ms, say_ms};
+use crate::voice::timers::Due;
+
+impl Driver {
+    pub(crate) async fn perform(&mut self, action: Action) {
+        match action {
+            Action::Fetch(request) if request.reply_ignored => self.fetch_and_forget(request),
+            Action::Fetch(request) => {
+                let initial = request.purpose == switchboard_flow::FetchPurpose::Initial;
+                self.fetch = Some(fetch::start(
+                    &self.state,
+                    &self.account.auth_token,
+                    self.cookies.clone(),
+                    request,
+                    self.fallback.clone(),
+                    initial,
+                ));
+            }
+            Action::ExecutionFailed(failure) => {
+                let alert = Alert {
+                    code: failure.code,
+                    level: Level::Error,
+                    message: failure.message.clone(),
+                    url: failure.error_url.clone(),
+                };
+                self.record_alert(&flow_alert(&alert)).await;
+                match fetch::after_failure(
+                    &self.state,
+                    &self.account.auth_token,
+                    self.cookies.clone(),
+                    &failure,
+                    self.fallback.clone(),
+                ) {
+                    Some(pending) => self.fetch = Some(pending),
+                    None => self.feed(Input::NoUsableTwiml),
+                }
+            }
+            Action::Answer | Action::Bridge => {}
+            Action::Say(say) => {
+                self.log.push(
+                    "say",
+                    json!({"text": say.text, "voice": say.voice, "language": say.language,
+                           "loop": say.loop_count, "source": say.source.as_str()}),
+                );
+                self.start_playback(say_ms(&say.text), say.loop_count);
+            }
+            Action::Play(play) => {
+                let fields = match &play.media {
+                    PlayMedia::Url(url) => json!({"url": url, "loop": play.loop_count}),
+                    PlayMedia::Digits(digits) => json!({"digits": digits, "loop": play.loop_count}),
+                };
+                self.log.push("play", fields);
+                self.start_playback(play_ms(&play.media), play.loop_count);
+            }
+            Action::Pause { length_s } => self.log.push("pause", json!({"length": length_s})),
+            Action::StopMedia => self.stop_playback(),
+            Action::Gather(gather) => {
+                let input: Vec<String> = gather.input.iter().map(ToString::to_string).collect();
+                self.log.push(
+                    "gather",
+                    json!({"input": input.join(" "), "timeout": gather.timeout_s,
+                           "num_digits": gather.num_digits,
+                           "finish_on_key": gather.finish_on_key.map(String::from).unwrap_or_default()}),
+                );
+                let speech = gather.input.contains(&GatherInput::Speech);
+                self.listen(Listening::Gather { speech });
+            }
+            Action::GatherResult(result) => {
+                self.log.push(
+                    "gather_result",
+                    json!({"digits": result.digits, "speech": result.speech,
+                           "finished_on_key": result.finished_on_key.map(String::from)}),
+                );
+                self.media.listening = Listening::Nothing;
+            }
+            Action::Record(record) => {
+                self.log.push(
+                    "record",
+                    json!({"max_length": record.max_length_s, "timeout": record.timeout_s,
+                           "finish_on_key": record.finish_on_key}),
+                );
+                self.start_recording(record);
+                self.listen(Listening::Record);
+            }
+            Action::StopRecording => self.finish_recording().await,
+            Action::RecordResult {
+                recording_sid,
+                duration_s,
+            } => {
+                self.log.push(
+                    "record_result",
+                    json!({"recording_sid": recording_sid.as_str(), "duration": duration_s}),
+                );
+                self.media.listening = Listening::Nothing;
+            }
+            Action::Dial(dial) => {
+                let targets: Vec<&str> = dial.targets.iter().map(|t| t.number.as_str()).collect();
+                self.log.push("dial", json!({"targets": targets}));
+                self.start_dial(dial).await;
+                self.listen(Listening::Dial);
+            }
+            Action::EndDial => self.end_dial().await,
+            Action::DialResult(result) => {
+                self.log.push(
+                    "dial_result",
+                    json!({"dial_call_status": result.status.as_str(),
+                           "dial_call_sid": result.dial_call_sid.as_str(),
+                           "duration": result.duration_s, "bridged": result.bridged}),
+                );
+                self.media.listening = Listening::Nothing;
+                self.dial = None;
+            }
+            Action::SendSms(sms) => self.send_sms(sms).await,
+            Action::Redirect { url } => self.log.push("redirect", json!({"url": url})),
+            Action::Hangup { by } => self.log.push("hangup", json!({"by": by.as_str()})),
+            Action::Reject { reason } => {
+                self.log
+                    .push("reject", json!({"reason": reason.to_string()}));
+            }
+            Action::Alert(alert) => self.record_alert(&flow_alert(&alert)).await,
+            Action::StatusChanged(status) => self.status_changed(status).await,
+        }
+    }
+
+    fn start_playback(&mut self, one_loop_ms: u64, loop_count: u32) {
+        let loops = if loop_count == 0 { 1000 } else { loop_count };
+        let at = self.clock.now_ms() + one_loop_ms.saturating_mul(u64::from(loops));
+        self.stop_playback();
+        self.media.playing = Some(self.timers.add(at, Due::PlaybackDone));
+    }
+
+    fn stop_playback(&mut self) {
+        if let Some(id) = self.media.playing.take() {
+            self.timers.cancel(id);
+        }
+    }
+
+    /// Starts listening, handing over what the caller typed (or said) ahead.
+    fn listen(&mut self, listening: Listening) {
+        self.media.listening = listening;
+        let typed = std::mem::take(&mut self.media.typeahead);
+        if !typed.is_empty() {
+            self.deliver_digits(typed);
+        }
+        if let (Listening::Gather { speech: true }, Some((result, confidence))) =
+            (listening, self.media.speech_ahead.take())
+        {
+            self.feed(Input::Speech { result, confidence });
+        }
+    }
+
+    async fn send_sms(&mut self, sms: switchboard_flow::SendSms) {
+        self.log.push(
+            "message",
+            json!({"to": sms.to, "from": sms.from, "body": sms.body, "media": []}),
+        );
+        let outbound = Outbound {
+            from: sms.from,
+            to: sms.to,
+            body: sms.body,
+            media: Vec::new(),
+            status_callback: sms.status_callback.map(|callback| callback.url),
+            direction: "outbound-call",
+        };
+        let (sid, status) = match messaging::send(&self.state, &self.account, outbound).await {
+            Ok(doc) => (
+                doc["sid"].as_str().unwrap_or_default().to_owned(),
+                "sending",
+            ),
+            Err(error) => {
+                tracing::error!(?error, "sending <Sms> failed");
+                (String::new(), "failed")
+            }
+        };
+        if sms.wants_result {
+            let sid = switchboard_core::Sid::parse(switchboard_core::SidKind::Message, &sid)
+                .unwrap_or_else(|| {
+                    switchboard_core::Sid::generate(switchboard_core::SidKind::Message)
+                });
+            self.feed(Input::SmsSent {
+                sms_sid: sid,
+                status: status.to_owned(),
+            });
+        }
+    }
+
+    /// `reply_ignored` fetches (the caller already hung up): sent, their answer unused.
+    fn fetch_and_forget(&mut self, request: switchboard_flow::FetchRequest) {
+        let plan = FetchPlan {
+            primary: switchboard_webhook::Endpoint::new(
+                request.url.clone(),
+                fetch::webhook_method(request.method),
+            ),
+            fallback: None,
+            params: request.params,
+            initial: false,
+            scope: self.state.fallback_scope,
+        };
+        let target = self.alert_target();
+        tokio::spawn(async move {
+            let result = fetch_twiml(
+                &target.state.webhooks,
+                &target.auth_token,
+                &mut CookieJar::default(),
+                plan,
+                Channel::Voice,
+                |_| Ok(()),
+            )
+            .await;
+            for event in &result.events {
+                target
+                    .log
+                    .push("webhook", serde_json::to_value(event).unwrap_or_default());
+            }
+        });
+    }
+
+    async fn status_changed(&mut self, status: CallStatus) {
+        self.log.push("status", json!({"status": status.as_str()}));
+        let mut params = base_params(self.call.setup(), status);
+        let duration = self.call.call_duration_s();
+        if status.is_terminal() {
+            params.push(("CallDuration".into(), duration.unwrap_or(0).to_string()));
+        }
+        let target = self.alert_target();
+        self.callbacks.status_changed(&target, status, params);
+        if let Err(error) = leg::set_status(
+            &self.state,
+            &mut self.record,
+            rest_status(status),
+            status.is_terminal(),
+            duration,
+        )
+        .await
+        {
+            tracing::error!(?error, call = %self.call_sid(), "storing a call status failed");
+        }
+        if status == CallStatus::InProgress {
+            self.answered();
+        }
+    }
+
+    /// The leg was answered: an outbound handset presses its digits and hangs up on schedule.
+    fn answered(&mut self) {
+        let now = self.clock.now_ms();
+        if let Some(limit) = self.time_limit_s {
+            self.timers
+                .add(now + u64::from(limit) * 1000, Due::TimeLimit);
+        }
+        if let FarEnd::Handset { handset, .. } = &self.far_end {
+            let (digits, hangup_after) = (handset.digits.clone(), handset.hangup_after_s);
+            if let Some(digits) = digits {
+                self.press(&digits);
+            }
+            if let Some(seconds) = hangup_after {
+                let at = now + u64::from(seconds) * 1000;
+                self.timers.add(at, Due::Input(Input::CallerHungUp));
+            }
+        }
+    }
+
+    /// Stores `alert` for this call and adds it to the transcript.
+    pub(crate) async fn record_alert(&mut self, alert: &AlertRecord) {
+        let call_sid = self.call_sid().to_owned();
+        match alerts::record(&self.state, &self.account.sid, Some(&call_sid), alert).await {
+            Ok(sid) => self.log.push(
+                "alert",
+                json!({"sid": sid, "error_code": alert.error_code, "level": alert.level.monitor_name()}),
+            ),
+            Err(error) => tracing::error!(?error, "recording an alert failed"),
+        }
+    }
+
+    /// Outbound-API legs start ringing their handset; engine numbers answer at once.
+    pub(crate) fn start_far_end(&mut self) {
+        use switchboard_flow::Progress;
+        let direction = self.call.setup().direction;
+        if direction == Direction::Inbound {
+            return;
+        }
+        let now = self.clock.now_ms();
+        self.feed(Input::Progress(Progress::Initiated));
+        self.feed(Input::Progress(Progress::Ringing));
+        let outcome = match &self.far_end {
+            FarEnd::Handset {
+                handset,
+                ring_timeout_s,
+            } => match handset.answer.as_deref() {
+                Some("busy") => (now, Progress::Busy),
+                Some("fail") => (now, Progress::Failed),
+                Some("no-answer") => (now + u64::from(*ring_timeout_s) * 1000, Progress::NoAnswer),
+                _ => (now, Progress::Answered),
+            },
+            FarEnd::EngineNumber | FarEnd::Caller => (now, Progress::Answered),
+        };
+        if outcome.0 == now {
+            self.feed(Input::Progress(outcome.1));
+        } else {
+            self.timers
+                .add(outcome.0, Due::Input(Input::Progress(outcome.1)));
+        }
+    }
+}
+
+/// The REST spelling of a status (the REST enum has no `initiated`: it shows as `queued`).
+pub(crate) fn rest_status(status: CallStatus) -> &'static str {
+    match status {
+        CallStatus::Initiated => "queued",
+        other => other.as_str(),
+    }
+}
+
+/// An alert the interpreter raised (document limits, TwiML warnings, unsupported nouns).
+pub(crate) fn flow_alert(alert: &Alert) -> AlertRecord {
+    let level = match alert.level {
+        Level::Error => AlertLevel::Error,
+        Level::Warning => AlertLevel::Warning,
+    };
+    let url = alert.url.clone().unwrap_or_default();
+    let text = switchboard_webhook::alert::alert_text(
+        &alert.message,
+        "12000",
+        alert.code,
+        None,
+        level,
+        &url,
+    );
+    AlertRecord {
+        error_code: alert.code.code,
+        level,
+        message: alert.message.clone(),
+        source_component: "12000".into(),
+        request_url: url,
+        request_method: String::new(),
+        request_variables: Vec::new(),
+        request_headers: Vec::new(),
+        response_status: None,
+        response_headers: Vec::new(),
+        response_body: String::new(),
+        attempts: 0,
+        duration_ms: 0,
+        fallback: false,
+        alert_text: text,
+    }
+}

@@ -1,0 +1,177 @@
+//! Recordings: the stored resource (`Kind::Recording`, parent = the call) and its audio.
+//!
+//! The sandbox's audio is synthetic (a 440 Hz tone while the caller "talks", silence around
+//! it), so the document keeps only its shape (`engine_audio`) and the WAV (PCM16, 8 kHz, mono)
+//! is rendered on request: no audio bytes in the database, and the file is still a real WAV
+//! any player or library opens.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use switchboard_store::{Kind, Record};
+use switchboard_webhook::{Channel, CookieJar, WebhookRequest, send_notification};
+
+use crate::error::ApiResult;
+use crate::voice::callbacks::AlertTarget;
+use crate::voice::fetch::webhook_method;
+use crate::{AppState, alerts, now_ms};
+
+/// The shape of a synthetic recording.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audio {
+    /// Silence before the tone.
+    pub lead_ms: u64,
+    pub tone_ms: u64,
+    /// The whole recording (at least `lead_ms + tone_ms`).
+    pub total_ms: u64,
+}
+
+const SAMPLE_RATE: u32 = 8000;
+
+/// The WAV file (RIFF, PCM16 little-endian, 8 kHz, mono) of `audio`.
+pub fn wav(audio: Audio) -> Vec<u8> {
+    let total_ms = audio.total_ms.max(audio.lead_ms + audio.tone_ms);
+    let samples = (total_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
+    let tone_from = (audio.lead_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
+    let tone_until = tone_from + (audio.tone_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
+    let data_len = (samples * 2) as u32;
+    let mut out = Vec::with_capacity(44 + samples * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+    out.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes()); // byte rate
+    out.extend_from_slice(&2u16.to_le_bytes()); // block align
+    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for index in 0..samples {
+        let sample = if (tone_from..tone_until).contains(&index) {
+            let phase = 2.0 * std::f64::consts::PI * 440.0 * index as f64 / f64::from(SAMPLE_RATE);
+            (phase.sin() * 8000.0) as i16
+        } else {
+            0
+        };
+        out.extend_from_slice(&sample.to_le_bytes());
+    }
+    out
+}
+
+/// `RecordingUrl`: the recording's address without extension (§3.5).
+pub fn url(state: &AppState, account_sid: &str, sid: &str) -> String {
+    format!(
+        "{}/2010-04-01/Accounts/{account_sid}/Recordings/{sid}",
+        state.public_url.trim_end_matches('/')
+    )
+}
+
+/// Stores a finished recording of `call_sid`.
+pub async fn store(
+    state: &AppState,
+    account_sid: &str,
+    call_sid: &str,
+    sid: &str,
+    duration_s: u32,
+    audio: Audio,
+    source: &str,
+) -> ApiResult<()> {
+    let now = now_ms();
+    let doc = json!({
+        "sid": sid, "account_sid": account_sid, "call_sid": call_sid, "conference_sid": null,
+        "date_created": now, "date_updated": now, "start_time": now - i64::try_from(audio.total_ms).unwrap_or(0),
+        "duration": duration_s.to_string(), "price": null, "price_unit": "USD", "status": "completed",
+        "channels": 1, "source": source, "error_code": null, "track": "both",
+        "api_version": "2010-04-01", "encryption_details": null, "engine_audio": audio,
+    });
+    let mut record = Record::new(
+        Kind::Recording,
+        sid.to_owned(),
+        account_sid.to_owned(),
+        now,
+        doc,
+    );
+    record.parent_sid = Some(call_sid.to_owned());
+    record.status = Some("completed".into());
+    record.date_key = Some(now);
+    state.store.insert(&record).await?;
+    Ok(())
+}
+
+/// The stored audio shape of a recording document.
+pub fn audio_of(doc: &Value) -> Audio {
+    serde_json::from_value(doc["engine_audio"].clone()).unwrap_or_default()
+}
+
+/// Posts `recordingStatusCallback` (`completed`) for a finished recording, off the call's path.
+pub(crate) fn status_callback(
+    target: AlertTarget,
+    callback: &switchboard_flow::Callback,
+    sid: &str,
+    url: &str,
+    duration_s: u32,
+) {
+    if !callback.events.is_empty() && !callback.events.iter().any(|e| e == "completed") {
+        return;
+    }
+    let params: Vec<(String, String)> = [
+        ("AccountSid", target.account_sid.as_str()),
+        ("CallSid", target.call_sid.as_str()),
+        ("RecordingSid", sid),
+        ("RecordingUrl", url),
+        ("RecordingStatus", "completed"),
+        ("RecordingDuration", &duration_s.to_string()),
+        ("RecordingChannels", "1"),
+        ("RecordingSource", "RecordVerb"),
+    ]
+    .iter()
+    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+    .collect();
+    let request = WebhookRequest::form(
+        callback.url.clone(),
+        webhook_method(callback.method),
+        params,
+    );
+    tokio::spawn(async move {
+        let result = send_notification(
+            &target.state.webhooks,
+            &target.auth_token,
+            &mut CookieJar::default(),
+            request,
+            Channel::Voice,
+        )
+        .await;
+        for alert in &result.alerts {
+            if let Err(error) = alerts::record(
+                &target.state,
+                &target.account_sid,
+                Some(&target.call_sid),
+                alert,
+            )
+            .await
+            {
+                tracing::error!(?error, "recording a callback alert failed");
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wav_header_and_length() {
+        let bytes = wav(Audio {
+            lead_ms: 0,
+            tone_ms: 1000,
+            total_ms: 1500,
+        });
+        assert_eq!(&bytes[..4], b"RIFF");
+        assert_eq!(&bytes[8..16], b"WAVEfmt ");
+        assert_eq!(bytes.len(), 44 + 12_000 * 2);
+        assert!(bytes[44..44 + 16_000].iter().any(|b| *b != 0));
+        assert!(bytes[44 + 16_000..].iter().all(|b| *b == 0));
+    }
+}

@@ -1,0 +1,298 @@
+//! Starting legs: inbound sandbox calls (the number's Voice URL or its application's), outbound
+//! REST calls to virtual handsets, and `<Dial>` legs to this engine's own numbers; and the
+//! supervisor that turns a failing driver into a `failed` call with an alert, never a failing
+//! engine.
+
+use serde_json::json;
+use switchboard_core::{Sid, SidKind, error_code};
+use switchboard_flow::{Call, CallSetup, Direction, Initial};
+use switchboard_store::{Kind, Record};
+use switchboard_webhook::{AlertLevel, CookieJar, Endpoint, Method};
+use tokio::sync::oneshot;
+
+use crate::error::ApiResult;
+use crate::resources::account::Account;
+use crate::voice::callbacks::{CallbackQueue, StatusCallback};
+use crate::voice::clock::Clock;
+use crate::voice::driver::{Driver, FarEnd, LegEnd};
+use crate::voice::leg::{self, LegInfo};
+use crate::voice::live;
+use crate::voice::media::Media;
+use crate::voice::perform::flow_alert;
+use crate::voice::timers::Timers;
+use crate::{AppState, alerts};
+
+/// Everything needed to run one leg.
+pub struct LegStart {
+    pub account: Account,
+    pub setup: CallSetup,
+    pub fallback: Option<Endpoint>,
+    pub status_callback: Option<StatusCallback>,
+    pub far_end: FarEnd,
+    /// `Clock=fast`: the virtual clock.
+    pub fast: bool,
+    pub time_limit_s: Option<u32>,
+    pub phone_number_sid: Option<String>,
+}
+
+/// Stores the leg, opens its transcript and starts its driver; the receiver learns its end.
+pub async fn start_leg(
+    state: &AppState,
+    start: LegStart,
+) -> ApiResult<(Record, oneshot::Receiver<LegEnd>)> {
+    let setup = &start.setup;
+    let status = match setup.direction {
+        Direction::Inbound => "ringing",
+        Direction::OutboundApi | Direction::OutboundDial => "queued",
+    };
+    let info = LegInfo {
+        sid: setup.call_sid.as_str().to_owned(),
+        account_sid: start.account.sid.clone(),
+        from: setup.from.clone(),
+        to: setup.to.clone(),
+        direction: setup.direction.as_str(),
+        status,
+        parent_call_sid: setup
+            .parent_call_sid
+            .as_ref()
+            .map(|sid| sid.as_str().to_owned()),
+        phone_number_sid: start.phone_number_sid.clone(),
+        caller_name: setup.caller_name.clone(),
+        forwarded_from: setup.forwarded_from.clone(),
+    };
+    let record = leg::new_record(&info);
+    state.store.insert(&record).await?;
+    let sid = info.sid.clone();
+    let log = state.sandbox.open_log(&sid);
+    let inputs = live::register(&sid);
+    let driver = Driver {
+        state: state.clone(),
+        account: start.account,
+        call: Call::new(start.setup),
+        log,
+        clock: Clock::new(start.fast),
+        record: record.clone(),
+        inputs,
+        inputs_closed: false,
+        fallback: start.fallback,
+        cookies: CookieJar::default(),
+        fetch: None,
+        timers: Timers::default(),
+        media: Media::default(),
+        dial: None,
+        callbacks: CallbackQueue::new(start.status_callback),
+        far_end: start.far_end,
+        time_limit_s: start.time_limit_s,
+        ready: Default::default(),
+    };
+    Ok((record, supervise(state.clone(), driver)))
+}
+
+/// Runs the driver on its own task; a panic ends the call `failed` with an ERROR alert.
+fn supervise(state: AppState, driver: Driver) -> oneshot::Receiver<LegEnd> {
+    let (sender, receiver) = oneshot::channel();
+    let sid = driver.call_sid().to_owned();
+    let account_sid = driver.account.sid.clone();
+    let log = driver.log.clone();
+    tokio::spawn(async move {
+        let end = match tokio::spawn(driver.run()).await {
+            Ok(end) => end,
+            Err(error) => {
+                let reason = if error.is_panic() {
+                    "panicked"
+                } else {
+                    "was cancelled"
+                };
+                tracing::error!(call = %sid, "the call's driver {reason}");
+                let alert = switchboard_flow::Alert {
+                    code: error_code::INTERNAL_FAILURE,
+                    level: switchboard_twiml::Level::Error,
+                    message: format!(
+                        "The engine failed while running this call (its driver {reason}); the call ended as failed"
+                    ),
+                    url: None,
+                };
+                let record = flow_alert(&alert);
+                debug_assert_eq!(record.level, AlertLevel::Error);
+                match alerts::record(&state, &account_sid, Some(&sid), &record).await {
+                    Ok(alert_sid) => log.push("alert", json!({"sid": alert_sid, "error_code": record.error_code, "level": "error"})),
+                    Err(error) => tracing::error!(?error, "recording an alert failed"),
+                }
+                log.push("status", json!({"status": "failed"}));
+                if let Ok(Some(mut stored)) = state.store.get(Kind::Call, &sid).await
+                    && !leg::is_terminal(stored.status.as_deref().unwrap_or_default())
+                    && let Err(error) =
+                        leg::set_status(&state, &mut stored, "failed", true, Some(0)).await
+                {
+                    tracing::error!(?error, "storing a failed call failed");
+                }
+                live::unregister(&sid);
+                log.finish();
+                LegEnd {
+                    status: switchboard_flow::CallStatus::Failed,
+                    duration_s: 0,
+                }
+            }
+        };
+        live::unregister(&sid);
+        let _ = sender.send(end);
+    });
+    receiver
+}
+
+/// Where a number's calls go: its voice application's URLs, else its own.
+#[derive(Clone, Debug, Default)]
+pub struct VoiceHandler {
+    pub primary: Option<Endpoint>,
+    pub fallback: Option<Endpoint>,
+    pub status_callback: Option<StatusCallback>,
+    pub application_sid: Option<String>,
+}
+
+pub async fn number_handler(
+    state: &AppState,
+    number: &serde_json::Value,
+) -> ApiResult<VoiceHandler> {
+    let mut source = number.clone();
+    let mut application_sid = None;
+    if let Some(app) = number["voice_application_sid"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        && let Some(record) = state.store.get(Kind::Application, app).await?
+    {
+        source = record.doc;
+        application_sid = Some(app.to_owned());
+    }
+    let endpoint = |url: &str, method: &str| {
+        let url = source[url].as_str().filter(|url| !url.is_empty())?;
+        let method =
+            Method::parse(source[method].as_str().unwrap_or("POST")).unwrap_or(Method::Post);
+        Some(Endpoint::new(url, method))
+    };
+    let status_callback = endpoint("status_callback", "status_callback_method")
+        .map(|endpoint| StatusCallback::new(endpoint.url, endpoint.method, Vec::new()));
+    Ok(VoiceHandler {
+        primary: endpoint("voice_url", "voice_method"),
+        fallback: endpoint("voice_fallback_url", "voice_fallback_method"),
+        status_callback,
+        application_sid,
+    })
+}
+
+/// The first TwiML of a handler: its URL, or (no URL configured) an empty document.
+fn initial_of(handler: &VoiceHandler) -> Initial {
+    match &handler.primary {
+        Some(endpoint) => Initial::Fetch {
+            url: endpoint.url.clone(),
+            method: twiml_method(endpoint.method),
+        },
+        None => Initial::Inline(Default::default()),
+    }
+}
+
+pub(crate) fn twiml_method(method: Method) -> switchboard_twiml::Method {
+    match method {
+        Method::Get => switchboard_twiml::Method::Get,
+        Method::Post => switchboard_twiml::Method::Post,
+    }
+}
+
+pub(crate) fn account_sid_of(account: &Account) -> Sid {
+    Sid::parse(SidKind::Account, &account.sid).unwrap_or_else(|| Sid::generate(SidKind::Account))
+}
+
+/// A sandbox caller dialling a provisioned number.
+#[derive(Clone, Debug)]
+pub struct InboundCall {
+    pub from: String,
+    pub to: String,
+    pub caller_name: Option<String>,
+    pub forwarded_from: Option<String>,
+    pub fast: bool,
+    /// Keys the caller types ahead (a sandbox extension of `POST /sandbox/Calls`).
+    pub digits: Option<String>,
+}
+
+/// Starts an inbound call to `number`; returns its SID.
+pub async fn inbound(
+    state: &AppState,
+    account: &Account,
+    number: &Record,
+    call: InboundCall,
+) -> ApiResult<String> {
+    let handler = number_handler(state, &number.doc).await?;
+    let call_sid = Sid::generate(SidKind::Call);
+    let mut setup = CallSetup::new(
+        call_sid.clone(),
+        account_sid_of(account),
+        call.from,
+        call.to,
+        Direction::Inbound,
+        initial_of(&handler),
+    );
+    setup.caller_name = call.caller_name;
+    setup.forwarded_from = call.forwarded_from;
+    setup.application_sid = handler
+        .application_sid
+        .as_deref()
+        .and_then(|sid| Sid::parse(SidKind::Application, sid));
+    setup.error_prompt = state.error_prompt.clone();
+    let start = LegStart {
+        account: account.clone(),
+        setup,
+        fallback: handler.fallback,
+        status_callback: handler.status_callback,
+        far_end: FarEnd::Caller,
+        fast: call.fast,
+        time_limit_s: None,
+        phone_number_sid: Some(number.sid.clone()),
+    };
+    start_leg(state, start).await?;
+    if let Some(digits) = call.digits {
+        live::send(call_sid.as_str(), live::CallInput::Digits(digits));
+    }
+    Ok(call_sid.into_string())
+}
+
+/// The calling leg of a `<Dial>`, as its child needs it.
+pub(crate) struct DialParent {
+    pub state: AppState,
+    pub account: Account,
+    pub call_sid: Sid,
+    pub fast: bool,
+}
+
+/// A `<Dial>` to this engine's own `number`: a child leg running the number's Voice URL.
+pub(crate) async fn dial_child(
+    parent: DialParent,
+    number: &Record,
+    child_sid: &str,
+    caller_id: &str,
+    to: &str,
+) -> ApiResult<oneshot::Receiver<LegEnd>> {
+    let state = &parent.state;
+    let handler = number_handler(state, &number.doc).await?;
+    let call_sid =
+        Sid::parse(SidKind::Call, child_sid).unwrap_or_else(|| Sid::generate(SidKind::Call));
+    let mut setup = CallSetup::new(
+        call_sid,
+        account_sid_of(&parent.account),
+        caller_id,
+        to,
+        Direction::OutboundDial,
+        initial_of(&handler),
+    );
+    setup.parent_call_sid = Some(parent.call_sid);
+    setup.error_prompt = state.error_prompt.clone();
+    let start = LegStart {
+        account: parent.account.clone(),
+        setup,
+        fallback: handler.fallback,
+        status_callback: handler.status_callback,
+        far_end: FarEnd::EngineNumber,
+        fast: parent.fast,
+        time_limit_s: None,
+        phone_number_sid: Some(number.sid.clone()),
+    };
+    Ok(start_leg(state, start).await?.1)
+}
