@@ -3,9 +3,9 @@
 //! This crate is pure (no IO, no clock) and total: every byte sequence yields `Ok` or `Err`, never
 //! a panic, in time linear in the input. The pipeline is
 //! 1. the size cap (11750) and UTF-8 check, before any parsing;
-//! 2. [`tree`]: a hardened quick-xml reader builds a borrowed element tree (12100 on anything
+//! 2. `tree`: a hardened quick-xml reader builds a borrowed element tree (12100 on anything
 //!    that is not plain, entity-free, bounded XML);
-//! 3. [`validate`]: document rules (12102, 12101, 12200) and one module per verb under
+//! 3. `validate`: document rules (12102, 12101, 12200) and one module per verb under
 //!    [`verb`] (and per `<Dial>` noun under [`noun`]) turn elements into typed values with
 //!    defaults applied, recording 13xxx/14xxx findings.
 //!

@@ -76,7 +76,19 @@ fn parse_case(case: &Value) -> Value {
         parsed.warnings
     );
     spot_check(name, &parsed.document);
-    json!({ "name": name, "xml": xml, "printed": print(&parsed.document) })
+    let printed = print(&parsed.document);
+    let again = parse(printed.as_bytes(), context)
+        .unwrap_or_else(|rejected| panic!("{name} printed: {rejected:#?}"));
+    assert_eq!(
+        again.document, parsed.document,
+        "{name} does not round-trip:\n{printed}"
+    );
+    assert!(
+        again.warnings.is_empty(),
+        "{name} printed warns: {:#?}",
+        again.warnings
+    );
+    json!({ "name": name, "xml": xml, "printed": printed })
 }
 
 /// Direct checks of a few typed values, beside the generic printed comparison.
