@@ -114,7 +114,7 @@ fn attributes_of(a: &mut Attributes<'_, '_>) -> Gather {
     Gather {
         action: a.string("action"),
         method: a.method("method", GATHER_INVALID_METHOD),
-        input: a.keyword_list("input", &[GatherInput::Dtmf], GATHER_INVALID_INPUT),
+        input: gather_input(a),
         timeout,
         num_digits: a.optional_integer("numDigits", 1..=u32::MAX, GATHER_INVALID_NUM_DIGITS),
         finish_on_key: finish_on_key(a),
@@ -152,6 +152,20 @@ fn attributes_of(a: &mut Attributes<'_, '_>) -> Gather {
         debug: a.boolean("debug", false, WARN),
         prompts: Vec::new(),
     }
+}
+
+fn gather_input(a: &mut Attributes<'_, '_>) -> Vec<GatherInput> {
+    let input = a.keyword_list("input", &[GatherInput::Dtmf], GATHER_INVALID_INPUT);
+    if !input.is_empty() {
+        return input;
+    }
+    a.checked(
+        "input",
+        GATHER_INVALID_INPUT,
+        "dtmf, speech or both",
+        |_| false,
+    );
+    vec![GatherInput::Dtmf]
 }
 
 fn finish_on_key(a: &mut Attributes<'_, '_>) -> Option<char> {

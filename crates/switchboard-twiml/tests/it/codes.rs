@@ -82,6 +82,7 @@ fn voice_verb_codes() {
         ("<Gather><Say> </Say></Gather>", 13321),
         ("<Gather><Say loop=\"x\">hi</Say></Gather>", 13322),
         ("<Gather input=\"keys\"/>", 13326),
+        ("<Gather input=\"\"/>", 13326),
         ("<Gather speechTimeout=\"later\"/>", 13327),
         ("<Gather maxSpeechTime=\"0\"/>", 13328),
         ("<Gather partialResultCallback=\"a b\"/>", 13329),
