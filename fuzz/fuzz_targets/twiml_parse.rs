@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(parsed) = parse(data, context) {
             let printed = print(&parsed.document);
             match parse(printed.as_bytes(), context) {
-                Ok(again) => assert_eq!(again.document, parsed.document, "round trip changed:\n{printed}"),
+                Ok(again) => assert_eq!(
+                    again.document, parsed.document,
+                    "round trip changed:\n{printed}"
+                ),
                 Err(rejected) => panic!("printed document rejected: {rejected:?}\n{printed}"),
             }
         }
