@@ -317,3 +317,327 @@ async fn a_failing_redirect_target_goes_to_the_fallback() {
     assert_eq!(hooks[1]["error_code"], 11200);
     assert_eq!(hooks[2]["fallback"], true);
 }
+
+#[tokio::test]
+async fn a_live_call_update_whose_url_fails_goes_to_the_update_fallback() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/hold",
+        200,
+        XML,
+        "<Response><Pause length=\"30\"/></Response>",
+    );
+    app.route("/broken", 500, "text/plain", "no");
+    app.route(
+        "/update-fallback",
+        200,
+        XML,
+        "<Response><Say>Update rescued.</Say></Response>",
+    );
+    provision(&engine, "+15550300040", &app.url("/hold"), None).await;
+    let sid = place(&engine, "+15550300040", &[("Clock", "real")]).await;
+    let call_url = engine.account_url(&format!("Calls/{sid}.json"));
+    // Wait until the call parks in its pause.
+    for _ in 0..100 {
+        let fetched = call(&engine, "GET", &call_url, &[]).await;
+        if fetched.1["status"] == "in-progress" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let updated = call(
+        &engine,
+        "POST",
+        &call_url,
+        &[
+            ("Url", &app.url("/broken")),
+            ("FallbackUrl", &app.url("/update-fallback")),
+        ],
+    )
+    .await;
+    assert_eq!(updated.0, 200, "{updated:?}");
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "completed", "{transcript}");
+    let says: Vec<&Value> = events(&transcript, "say")
+        .iter()
+        .map(|s| &s["text"])
+        .collect();
+    assert_eq!(says, ["Update rescued."], "{transcript}");
+    let received = app.received();
+    let fallback = received
+        .iter()
+        .find(|r| r.target == "/update-fallback")
+        .expect("update fallback requested");
+    let params = form(&fallback.body);
+    assert_eq!(
+        param(&params, "ErrorUrl"),
+        Some(app.url("/broken").as_str())
+    );
+    assert_eq!(param(&params, "CallSid"), Some(sid.as_str()));
+    // A finished call cannot be redirected.
+    let late = call(&engine, "POST", &call_url, &[("Url", &app.url("/hold"))]).await;
+    crate::assert_error(&late, 400, 21220);
+}
+
+#[tokio::test]
+async fn outbound_calls_post_ordered_status_callbacks_and_validate_their_parameters() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/answer",
+        200,
+        XML,
+        "<Response><Say>Hello handset</Say></Response>",
+    );
+    app.route("/status", 204, "text/plain", "");
+    provision(&engine, "+15550300050", &app.url("/answer"), None).await;
+    let calls = engine.account_url("Calls.json");
+    let status = app.url("/status");
+    let created = call(
+        &engine,
+        "POST",
+        &calls,
+        &[
+            ("To", "+15558675309"),
+            ("From", "+15550300050"),
+            ("Url", &app.url("/answer")),
+            ("StatusCallback", &status),
+            ("StatusCallbackEvent", "initiated"),
+            ("StatusCallbackEvent", "ringing"),
+            ("StatusCallbackEvent", "answered"),
+            ("StatusCallbackEvent", "completed"),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    assert_eq!(created.1["direction"], "outbound-api");
+    assert_eq!(created.1["status"], "queued");
+    let sid = created.1["sid"].as_str().expect("sid").to_owned();
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "completed", "{transcript}");
+    let callbacks: Vec<Vec<(String, String)>> = app
+        .received()
+        .iter()
+        .filter(|r| r.target == "/status")
+        .map(|r| form(&r.body))
+        .collect();
+    let seen: Vec<(&str, &str, &str)> = callbacks
+        .iter()
+        .map(|p| {
+            (
+                param(p, "SequenceNumber").unwrap_or(""),
+                param(p, "CallStatus").unwrap_or(""),
+                param(p, "CallbackSource").unwrap_or(""),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, &str, &str)> = ["initiated", "ringing", "in-progress", "completed"]
+        .iter()
+        .enumerate()
+        .map(|(n, s)| (["0", "1", "2", "3"][n], *s, "call-progress-events"))
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(param(&callbacks[3], "CallDuration").is_some());
+    assert!(param(&callbacks[3], "Timestamp").is_some_and(|t| t.ends_with("+0000")));
+    let listed = call(
+        &engine,
+        "GET",
+        &format!("{calls}?To=%2B15558675309&Status=completed"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        listed.1["calls"].as_array().map(Vec::len),
+        Some(1),
+        "{listed:?}"
+    );
+    let none = call(&engine, "GET", &format!("{calls}?Status=busy"), &[]).await;
+    assert_eq!(none.1["calls"].as_array().map(Vec::len), Some(0));
+    // Validation, code by code.
+    let base = [
+        ("To", "+15558675309"),
+        ("From", "+15550300050"),
+        ("Url", "http://127.0.0.1:9/x"),
+    ];
+    let cases: Vec<(Vec<(&str, &str)>, u64)> = vec![
+        (
+            vec![("From", "+15550300050"), ("Url", "http://127.0.0.1:9/x")],
+            21201,
+        ),
+        (
+            vec![("To", "+15558675309"), ("Url", "http://127.0.0.1:9/x")],
+            21213,
+        ),
+        (
+            vec![
+                ("To", "12"),
+                ("From", "+15550300050"),
+                ("Url", "http://127.0.0.1:9/x"),
+            ],
+            21211,
+        ),
+        (
+            vec![
+                ("To", "+15558675309"),
+                ("From", "abc"),
+                ("Url", "http://127.0.0.1:9/x"),
+            ],
+            21212,
+        ),
+        (
+            vec![
+                ("To", "+15558675309"),
+                ("From", "+15557770000"),
+                ("Url", "http://127.0.0.1:9/x"),
+            ],
+            21210,
+        ),
+        (
+            vec![
+                ("To", "+15558675309"),
+                ("From", "+15550300050"),
+                ("Url", "not a url"),
+            ],
+            21205,
+        ),
+        (
+            vec![("To", "+15558675309"), ("From", "+15550300050")],
+            21205,
+        ),
+        ([&base[..], &[("Method", "PUT")]].concat(), 21209),
+        ([&base[..], &[("SendDigits", "12x")]].concat(), 21206),
+        ([&base[..], &[("Timeout", "soon")]].concat(), 21208),
+    ];
+    for (form, code) in cases {
+        let answer = call(&engine, "POST", &calls, &form).await;
+        crate::assert_error(&answer, 400, code);
+    }
+    let long = format!("<Response><Say>{}</Say></Response>", "a".repeat(4000));
+    let answer = call(
+        &engine,
+        "POST",
+        &calls,
+        &[
+            ("To", "+15558675309"),
+            ("From", "+15550300050"),
+            ("Twiml", &long),
+        ],
+    )
+    .await;
+    crate::assert_error(&answer, 400, 32018);
+}
+
+#[tokio::test]
+async fn dial_reaches_handsets_and_numbers_of_this_engine_and_record_makes_a_wav() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/dial",
+        200,
+        XML,
+        "<Response><Dial action=\"/after-busy\"><Number>+15559990001</Number></Dial></Response>",
+    );
+    app.route(
+        "/after-busy",
+        200,
+        XML,
+        "<Response><Dial action=\"/after-answer\" timeout=\"10\">+15550300061</Dial></Response>",
+    );
+    app.route(
+        "/after-answer",
+        200,
+        XML,
+        "<Response><Record action=\"/recorded\" timeout=\"2\" maxLength=\"20\"/></Response>",
+    );
+    app.route("/recorded", 200, XML, "<Response><Hangup/></Response>");
+    app.route(
+        "/callee",
+        200,
+        XML,
+        "<Response><Say>You reached the callee.</Say></Response>",
+    );
+    provision(&engine, "+15550300060", &app.url("/dial"), None).await;
+    provision(&engine, "+15550300061", &app.url("/callee"), None).await;
+    let phone = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Phones/+15559990001", engine.base_url),
+        &[("Answer", "busy")],
+    )
+    .await;
+    assert_eq!(phone.0, 200, "{phone:?}");
+    let sid = place(&engine, "+15550300060", &[]).await;
+    let audio = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls/{sid}/Audio", engine.base_url),
+        &[("Seconds", "3")],
+    )
+    .await;
+    assert_eq!(audio.0, 200, "{audio:?}");
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "completed", "{transcript}");
+    let results = events(&transcript, "dial_result");
+    assert_eq!(results.len(), 2, "{transcript}");
+    assert_eq!(results[0]["dial_call_status"], "busy");
+    assert_eq!(results[1]["dial_call_status"], "completed");
+    let child = results[1]["dial_call_sid"].as_str().expect("child sid");
+    let child_transcript = finished(&engine, child).await;
+    assert_eq!(
+        events(&child_transcript, "say")[0]["text"],
+        "You reached the callee."
+    );
+    let child_call = call(
+        &engine,
+        "GET",
+        &engine.account_url(&format!("Calls/{child}.json")),
+        &[],
+    )
+    .await;
+    assert_eq!(child_call.1["parent_call_sid"], sid.as_str());
+    assert_eq!(child_call.1["direction"], "outbound-dial");
+    let recorded = events(&transcript, "record_result");
+    assert_eq!(recorded[0]["duration"], 3, "{transcript}");
+    let recording_sid = recorded[0]["recording_sid"]
+        .as_str()
+        .expect("recording sid");
+    let action = app
+        .received()
+        .into_iter()
+        .find(|r| r.target == "/recorded")
+        .expect("record action");
+    let params = form(&action.body);
+    assert_eq!(param(&params, "RecordingSid"), Some(recording_sid));
+    assert_eq!(param(&params, "RecordingDuration"), Some("3"));
+    let recording_url = param(&params, "RecordingUrl")
+        .expect("RecordingUrl")
+        .to_owned();
+    let wav = reqwest::get(format!("{recording_url}.wav"))
+        .await
+        .expect("wav");
+    assert_eq!(wav.status(), 200);
+    let bytes = wav.bytes().await.expect("wav bytes");
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(bytes.len(), 44 + 3 * 8000 * 2);
+    let listed = call(
+        &engine,
+        "GET",
+        &engine.account_url(&format!("Calls/{sid}/Recordings.json")),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        listed.1["recordings"][0]["sid"], recording_sid,
+        "{listed:?}"
+    );
+    assert_eq!(listed.1["recordings"][0]["duration"], "3");
+    let deleted = call(
+        &engine,
+        "DELETE",
+        &engine.account_url(&format!("Recordings/{recording_sid}.json")),
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.0, 204);
+}
