@@ -92,23 +92,30 @@ fn parse_child<'t, 'a>(
                 password,
             });
         }
-        "Headers" => {
-            validator.attributes(element).finish();
-            for header in validator.child_elements(element) {
-                let header_element = validator.element(header);
-                if header_element.name != "Header" {
-                    validator.unexpected(element, header);
-                    continue;
-                }
-                let mut a = validator.attributes(header_element);
-                let name = a.string("name").unwrap_or_default();
-                let value = a.string("value").unwrap_or_default();
-                a.finish();
-                validator.no_content(header_element);
-                sip.headers.push(SipHeader { name, value });
-            }
-        }
+        "Headers" => headers(validator, element, &mut sip.headers),
         _ => validator.unexpected(parent, index),
+    }
+}
+
+/// The `<Header name value/>` children of `<Headers>`.
+fn headers<'t, 'a>(
+    validator: &mut Validator<'t, 'a>,
+    element: Element<'t, 'a>,
+    headers: &mut Vec<SipHeader>,
+) {
+    validator.attributes(element).finish();
+    for header in validator.child_elements(element) {
+        let header_element = validator.element(header);
+        if header_element.name != "Header" {
+            validator.unexpected(element, header);
+            continue;
+        }
+        let mut a = validator.attributes(header_element);
+        let name = a.string("name").unwrap_or_default();
+        let value = a.string("value").unwrap_or_default();
+        a.finish();
+        validator.no_content(header_element);
+        headers.push(SipHeader { name, value });
     }
 }
 
