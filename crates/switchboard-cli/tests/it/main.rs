@@ -8,6 +8,7 @@ mod config;
 mod durability;
 mod rest;
 mod voice;
+mod voice_random;
 
 use serde_json::Value;
 use switchboard_test_support::engine::Engine;
