@@ -641,3 +641,64 @@ async fn dial_reaches_handsets_and_numbers_of_this_engine_and_record_makes_a_wav
     .await;
     assert_eq!(deleted.0, 204);
 }
+
+#[tokio::test]
+async fn switchboard_call_prints_the_transcript_and_presses_the_digits() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/menu",
+        200,
+        XML,
+        "<Response><Gather numDigits=\"1\" action=\"/chosen\"><Say>Press a key</Say></Gather></Response>",
+    );
+    app.route(
+        "/chosen",
+        200,
+        XML,
+        "<Response><Say>Thanks for choosing.</Say></Response>",
+    );
+    provision(&engine, "+15550300070", &app.url("/menu"), None).await;
+    for fast in [false, true] {
+        let mut args = vec![
+            "call",
+            "--to",
+            "+15550300070",
+            "--digits",
+            "4",
+            "--server",
+            &engine.base_url,
+        ];
+        if fast {
+            args.push("--fast");
+        }
+        let output = tokio::process::Command::new(crate::binary())
+            .args(&args)
+            .env("SWITCHBOARD_ACCOUNT_SID", &engine.account_sid)
+            .env("SWITCHBOARD_AUTH_TOKEN", &engine.auth_token)
+            .output()
+            .await
+            .expect("running switchboard call");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("webhook POST {}: 200", app.url("/menu"))),
+            "{stdout}"
+        );
+        assert!(stdout.contains("gathered digits \"4\""), "{stdout}");
+        assert!(stdout.contains("say: Thanks for choosing."), "{stdout}");
+        assert!(stdout.contains("ended: completed"), "{stdout}");
+    }
+    let missing = tokio::process::Command::new(crate::binary())
+        .args(["call", "--to", "+15550309999", "--server", &engine.base_url])
+        .env("SWITCHBOARD_ACCOUNT_SID", &engine.account_sid)
+        .env("SWITCHBOARD_AUTH_TOKEN", &engine.auth_token)
+        .output()
+        .await
+        .expect("running switchboard call");
+    assert!(!missing.status.success());
+}
