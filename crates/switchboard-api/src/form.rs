@@ -4,9 +4,10 @@
 //! (`StatusCallbackEvent=a&StatusCallbackEvent=b`), and bad bytes must become a Twilio 400
 //! (malformed percent-escapes, invalid UTF-8, oversized bodies), not a plain-text rejection.
 
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use http_body_util::BodyExt;
 use switchboard_core::error_code;
 
 use crate::error::ApiError;
@@ -92,17 +93,38 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request<Body>, _state: &S) -> Result<FormBody, ApiError> {
-        let bytes = to_bytes(request.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    error_code::PAYLOAD_TOO_LARGE,
-                    format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
-                )
-            })?;
+        let bytes = read_capped(request.into_body()).await?;
         Ok(FormBody(Params::parse(&bytes)?))
     }
+}
+
+/// How much of an oversized body is read and thrown away before answering 413, so that a client
+/// still sending gets the answer instead of a reset connection; past this the connection closes.
+const MAX_DRAINED_BYTES: usize = 32 * 1024 * 1024;
+
+async fn read_capped(mut body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY_BYTES {
+            bytes.extend_from_slice(&data);
+        } else if seen > MAX_DRAINED_BYTES {
+            break;
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            error_code::PAYLOAD_TOO_LARGE,
+            format!("The request body is larger than {MAX_BODY_BYTES} bytes"),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The query string's parameters.

@@ -214,6 +214,7 @@ async fn deliver(state: AppState, account: Account, mut record: Record) {
             tracing::error!(?error, message = %record.sid, "message status update failed");
             return;
         }
+        metrics::counter!("switchboard_messages_status_total", "status" => status).increment(1);
         status_callback(&state, &account, &record, status, error).await;
     }
 }

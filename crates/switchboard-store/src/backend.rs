@@ -1,4 +1,4 @@
-//! The SQL both backends share, written once as a macro over the concrete pool type.
+//! The SQL both backends share, written once as a macro over the concrete database type.
 //!
 //! A macro was chosen over code generic in `sqlx::Database`: the trait bounds for a generic
 //! executor over two drivers are long and leak into every signature, while both dialects accept
@@ -39,8 +39,8 @@ pub(crate) fn map_insert_error(error: sqlx::Error, record: &Record) -> crate::St
     }
 }
 
-macro_rules! impl_store {
-    ($store:ty) => {
+macro_rules! sql_functions {
+    ($db:ty) => {
         fn row_to_record<R: sqlx::Row>(row: &R) -> Result<crate::Record, crate::StoreError>
         where
             for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
@@ -67,94 +67,104 @@ macro_rules! impl_store {
             })
         }
 
-        #[async_trait::async_trait]
-        impl crate::Store for $store {
-            async fn insert(&self, record: &crate::Record) -> Result<(), crate::StoreError> {
-                sqlx::query(
-                    "INSERT INTO resources (sid, kind, account_sid, parent_sid, unique_key, created_ms, \
-                     phone_number, from_number, friendly_name, status, date_key, doc) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(&record.sid)
-                .bind(record.kind.as_str())
-                .bind(&record.account_sid)
-                .bind(&record.parent_sid)
-                .bind(&record.unique_key)
-                .bind(record.created_ms)
-                .bind(&record.phone_number)
-                .bind(&record.from_number)
-                .bind(&record.friendly_name)
-                .bind(&record.status)
-                .bind(record.date_key)
-                .bind(record.doc.to_string())
-                .execute(&self.pool)
-                .await
-                .map_err(|error| crate::backend::map_insert_error(error, record))?;
-                Ok(())
-            }
+        async fn insert_with<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            record: &crate::Record,
+        ) -> Result<(), crate::StoreError> {
+            sqlx::query(
+                "INSERT INTO resources (sid, kind, account_sid, parent_sid, unique_key, created_ms, \
+                 phone_number, from_number, friendly_name, status, date_key, doc) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(&record.sid)
+            .bind(record.kind.as_str())
+            .bind(&record.account_sid)
+            .bind(&record.parent_sid)
+            .bind(&record.unique_key)
+            .bind(record.created_ms)
+            .bind(&record.phone_number)
+            .bind(&record.from_number)
+            .bind(&record.friendly_name)
+            .bind(&record.status)
+            .bind(record.date_key)
+            .bind(record.doc.to_string())
+            .execute(executor)
+            .await
+            .map_err(|error| crate::backend::map_insert_error(error, record))?;
+            Ok(())
+        }
 
-            async fn get(&self, kind: crate::Kind, sid: &str) -> Result<Option<crate::Record>, crate::StoreError> {
-                const SQL: &str = const_format::concatcp!(
-                    "SELECT ",
-                    crate::backend::COLUMNS,
-                    " FROM resources WHERE sid = $1 AND kind = $2"
-                );
-                let row = sqlx::query(SQL).bind(sid).bind(kind.as_str()).fetch_optional(&self.pool).await?;
-                row.as_ref().map(row_to_record).transpose()
-            }
+        async fn get_with<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            kind: crate::Kind,
+            sid: &str,
+        ) -> Result<Option<crate::Record>, crate::StoreError> {
+            const SQL: &str = const_format::concatcp!(
+                "SELECT ",
+                crate::backend::COLUMNS,
+                " FROM resources WHERE sid = $1 AND kind = $2"
+            );
+            let row = sqlx::query(SQL).bind(sid).bind(kind.as_str()).fetch_optional(executor).await?;
+            row.as_ref().map(row_to_record).transpose()
+        }
 
-            async fn update(&self, record: &crate::Record) -> Result<bool, crate::StoreError> {
-                let result = sqlx::query(
-                    "UPDATE resources SET account_sid = $3, parent_sid = $4, unique_key = $5, \
-                     phone_number = $6, from_number = $7, friendly_name = $8, status = $9, date_key = $10, \
-                     doc = $11 WHERE sid = $1 AND kind = $2",
-                )
-                .bind(&record.sid)
-                .bind(record.kind.as_str())
-                .bind(&record.account_sid)
-                .bind(&record.parent_sid)
-                .bind(&record.unique_key)
-                .bind(&record.phone_number)
-                .bind(&record.from_number)
-                .bind(&record.friendly_name)
-                .bind(&record.status)
-                .bind(record.date_key)
-                .bind(record.doc.to_string())
-                .execute(&self.pool)
-                .await
-                .map_err(|error| crate::backend::map_insert_error(error, record))?;
-                Ok(result.rows_affected() > 0)
-            }
+        async fn update_with<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            record: &crate::Record,
+        ) -> Result<bool, crate::StoreError> {
+            let result = sqlx::query(
+                "UPDATE resources SET account_sid = $3, parent_sid = $4, unique_key = $5, \
+                 phone_number = $6, from_number = $7, friendly_name = $8, status = $9, date_key = $10, \
+                 doc = $11 WHERE sid = $1 AND kind = $2",
+            )
+            .bind(&record.sid)
+            .bind(record.kind.as_str())
+            .bind(&record.account_sid)
+            .bind(&record.parent_sid)
+            .bind(&record.unique_key)
+            .bind(&record.phone_number)
+            .bind(&record.from_number)
+            .bind(&record.friendly_name)
+            .bind(&record.status)
+            .bind(record.date_key)
+            .bind(record.doc.to_string())
+            .execute(executor)
+            .await
+            .map_err(|error| crate::backend::map_insert_error(error, record))?;
+            Ok(result.rows_affected() > 0)
+        }
 
-            async fn delete(&self, kind: crate::Kind, sid: &str) -> Result<bool, crate::StoreError> {
-                let result = sqlx::query("DELETE FROM resources WHERE sid = $1 AND kind = $2")
-                    .bind(sid)
-                    .bind(kind.as_str())
-                    .execute(&self.pool)
-                    .await?;
-                Ok(result.rows_affected() > 0)
-            }
+        async fn delete_with<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            kind: crate::Kind,
+            sid: &str,
+        ) -> Result<bool, crate::StoreError> {
+            let result = sqlx::query("DELETE FROM resources WHERE sid = $1 AND kind = $2")
+                .bind(sid)
+                .bind(kind.as_str())
+                .execute(executor)
+                .await?;
+            Ok(result.rows_affected() > 0)
+        }
 
-            async fn list(&self, query: &crate::ListQuery) -> Result<Vec<crate::Record>, crate::StoreError> {
-                let (tail, binds) = query.sql_tail();
-                let sql = format!("SELECT {} FROM resources{tail}", crate::backend::COLUMNS);
-                // The text holds only static fragments and placeholders (see `ListQuery::sql_tail`).
-                let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
-                for bind in binds {
-                    statement = match bind {
-                        crate::record::Bind::Text(text) => statement.bind(text),
-                        crate::record::Bind::Int(number) => statement.bind(number),
-                    };
-                }
-                let rows = statement.fetch_all(&self.pool).await?;
-                rows.iter().map(row_to_record).collect()
+        async fn list_with<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            query: &crate::ListQuery,
+        ) -> Result<Vec<crate::Record>, crate::StoreError> {
+            let (tail, binds) = query.sql_tail();
+            let sql = format!("SELECT {} FROM resources{tail}", crate::backend::COLUMNS);
+            // The text holds only static fragments and placeholders (see `ListQuery::sql_tail`).
+            let mut statement = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for bind in binds {
+                statement = match bind {
+                    crate::record::Bind::Text(text) => statement.bind(text),
+                    crate::record::Bind::Int(number) => statement.bind(number),
+                };
             }
-
-            async fn close(&self) {
-                self.pool.close().await;
-            }
+            let rows = statement.fetch_all(executor).await?;
+            rows.iter().map(row_to_record).collect()
         }
     };
 }
 
-pub(crate) use impl_store;
+pub(crate) use sql_functions;

@@ -8,7 +8,8 @@
 //! resource needs no migration. Filters that are not indexed run in the API over a page.
 //!
 //! Durability: a write returns only after its transaction committed (SQLite in WAL mode with
-//! `synchronous=FULL`; PostgreSQL's default commit), so a 201 means the row survives a crash.
+//! `synchronous=FULL`, concurrent writes sharing one commit; PostgreSQL's default commit), so a
+//! 201 means the row survives a crash.
 
 mod backend;
 mod cache;
@@ -35,6 +36,9 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored document is corrupt: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// The store was closed (the engine is shutting down).
+    #[error("the store is closed")]
+    Closed,
 }
 
 /// The persistence contract every backend fulfils identically (the store test suite runs the

@@ -1,9 +1,12 @@
-//! The multi-node backend: PostgreSQL, migrations applied at open.
+//! The multi-node backend: PostgreSQL, migrations applied at open. Every statement runs on the
+//! pool; PostgreSQL's own commit is durable.
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::StoreError;
+use crate::{Kind, ListQuery, Record, StoreError};
+
+crate::backend::sql_functions!(sqlx::Postgres);
 
 /// The PostgreSQL backend.
 #[derive(Debug)]
@@ -22,4 +25,29 @@ impl PgStore {
     }
 }
 
-crate::backend::impl_store!(PgStore);
+#[async_trait::async_trait]
+impl crate::Store for PgStore {
+    async fn insert(&self, record: &Record) -> Result<(), StoreError> {
+        insert_with(&self.pool, record).await
+    }
+
+    async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError> {
+        get_with(&self.pool, kind, sid).await
+    }
+
+    async fn update(&self, record: &Record) -> Result<bool, StoreError> {
+        update_with(&self.pool, record).await
+    }
+
+    async fn delete(&self, kind: Kind, sid: &str) -> Result<bool, StoreError> {
+        delete_with(&self.pool, kind, sid).await
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError> {
+        list_with(&self.pool, query).await
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -90,3 +90,46 @@ async fn unknown_database_urls_are_refused() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_fail_alone() {
+    let dir = temp_dir("batch");
+    let store = sqlite_store(&dir).await;
+    let mut writes = tokio::task::JoinSet::new();
+    for n in 0..200 {
+        let store = store.clone();
+        // Every fourth write reuses the number of the one before it: exactly one of each pair wins.
+        let number = if n % 4 == 3 { n - 1 } else { n };
+        writes.spawn(async move {
+            let record = cases::number(
+                &format!("PN{n:032x}"),
+                "ACbatch",
+                &format!("+1555700{number:04}"),
+            );
+            store.insert(&record).await.map(|()| n)
+        });
+    }
+    let mut stored = 0;
+    let mut conflicts = 0;
+    while let Some(result) = writes.join_next().await {
+        match result.expect("task") {
+            Ok(_) => stored += 1,
+            Err(switchboard_store::StoreError::Conflict(_)) => conflicts += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((stored, conflicts), (150, 50));
+    let mut query =
+        switchboard_store::ListQuery::new(switchboard_store::Kind::PhoneNumber, "ACbatch");
+    query.limit = 1000;
+    assert_eq!(store.list(&query).await.unwrap().len(), 150);
+    store.close().await;
+    let reopened = sqlite_store(&dir).await;
+    assert_eq!(
+        reopened.list(&query).await.unwrap().len(),
+        150,
+        "every acknowledged write is on disk"
+    );
+    reopened.close().await;
+    std::fs::remove_dir_all(dir).ok();
+}
