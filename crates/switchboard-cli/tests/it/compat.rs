@@ -35,3 +35,8 @@ fn twilio_python_drives_the_rest_foundation() {
 fn twilio_python_app_and_client_exercise_messaging_and_failover() {
     run_script("messaging.py");
 }
+
+#[test]
+fn twilio_python_ivr_drives_voice_calls_callbacks_and_recordings() {
+    run_script("voice.py");
+}
