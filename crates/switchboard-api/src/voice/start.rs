@@ -4,14 +4,18 @@
 //! engine.
 
 use serde_json::json;
+use std::future::Future;
+use std::sync::Arc;
 use switchboard_core::{Sid, SidKind, error_code};
 use switchboard_flow::{Call, CallSetup, Direction, Initial};
 use switchboard_store::{Kind, Record};
-use switchboard_webhook::{AlertLevel, CookieJar, Endpoint, Method};
+
+use switchboard_webhook::{CookieJar, Endpoint, Method};
 use tokio::sync::oneshot;
 
 use crate::error::ApiResult;
 use crate::resources::account::Account;
+use crate::sandbox::Log;
 use crate::voice::callbacks::{CallbackQueue, StatusCallback};
 use crate::voice::clock::Clock;
 use crate::voice::driver::{Driver, FarEnd, LegEnd};
@@ -90,12 +94,26 @@ pub async fn start_leg(
 
 /// Runs the driver on its own task; a panic ends the call `failed` with an ERROR alert.
 fn supervise(state: AppState, driver: Driver) -> oneshot::Receiver<LegEnd> {
-    let (sender, receiver) = oneshot::channel();
     let sid = driver.call_sid().to_owned();
     let account_sid = driver.account.sid.clone();
     let log = driver.log.clone();
+    supervise_run(state, sid, account_sid, log, driver.run())
+}
+
+/// Runs `run` (a leg's driver) on a task of its own and reports how the leg ended. When the task
+/// fails (a panic: a bug), the leg is recorded `failed`, an ERROR alert (12400) is stored and
+/// shown in its transcript, and the transcript is closed: the engine and other calls go on.
+pub(crate) fn supervise_run(
+    state: AppState,
+    sid: String,
+    account_sid: String,
+    log: Arc<Log>,
+    run: impl Future<Output = LegEnd> + Send + 'static,
+) -> oneshot::Receiver<LegEnd> {
+    let (sender, receiver) = oneshot::channel();
+    metrics::gauge!("switchboard_calls_active").increment(1.0);
     tokio::spawn(async move {
-        let end = match tokio::spawn(driver.run()).await {
+        let end = match tokio::spawn(run).await {
             Ok(end) => end,
             Err(error) => {
                 let reason = if error.is_panic() {
@@ -104,30 +122,7 @@ fn supervise(state: AppState, driver: Driver) -> oneshot::Receiver<LegEnd> {
                     "was cancelled"
                 };
                 tracing::error!(call = %sid, "the call's driver {reason}");
-                let alert = switchboard_flow::Alert {
-                    code: error_code::INTERNAL_FAILURE,
-                    level: switchboard_twiml::Level::Error,
-                    message: format!(
-                        "The engine failed while running this call (its driver {reason}); the call ended as failed"
-                    ),
-                    url: None,
-                };
-                let record = flow_alert(&alert);
-                debug_assert_eq!(record.level, AlertLevel::Error);
-                match alerts::record(&state, &account_sid, Some(&sid), &record).await {
-                    Ok(alert_sid) => log.push("alert", json!({"sid": alert_sid, "error_code": record.error_code, "level": "error"})),
-                    Err(error) => tracing::error!(?error, "recording an alert failed"),
-                }
-                log.push("status", json!({"status": "failed"}));
-                if let Ok(Some(mut stored)) = state.store.get(Kind::Call, &sid).await
-                    && !leg::is_terminal(stored.status.as_deref().unwrap_or_default())
-                    && let Err(error) =
-                        leg::set_status(&state, &mut stored, "failed", true, Some(0)).await
-                {
-                    tracing::error!(?error, "storing a failed call failed");
-                }
-                live::unregister(&sid);
-                log.finish();
+                record_failure(&state, &sid, &account_sid, &log, reason).await;
                 LegEnd {
                     status: switchboard_flow::CallStatus::Failed,
                     duration_s: 0,
@@ -135,9 +130,38 @@ fn supervise(state: AppState, driver: Driver) -> oneshot::Receiver<LegEnd> {
             }
         };
         live::unregister(&sid);
+        metrics::gauge!("switchboard_calls_active").decrement(1.0);
         let _ = sender.send(end);
     });
     receiver
+}
+
+async fn record_failure(state: &AppState, sid: &str, account_sid: &str, log: &Log, reason: &str) {
+    let alert = switchboard_flow::Alert {
+        code: error_code::INTERNAL_FAILURE,
+        level: switchboard_twiml::Level::Error,
+        message: format!(
+            "The engine failed while running this call (its driver {reason}); the call ended as failed"
+        ),
+        url: None,
+    };
+    let record = flow_alert(&alert);
+    match alerts::record(state, account_sid, Some(sid), &record).await {
+        Ok(alert_sid) => log.push(
+            "alert",
+            json!({"sid": alert_sid, "error_code": record.error_code, "level": "error"}),
+        ),
+        Err(error) => tracing::error!(?error, "recording an alert failed"),
+    }
+    log.push("status", json!({"status": "failed"}));
+    if let Ok(Some(mut stored)) = state.store.get(Kind::Call, sid).await
+        && !leg::is_terminal(stored.status.as_deref().unwrap_or_default())
+        && let Err(error) = leg::set_status(state, &mut stored, "failed", true, Some(0)).await
+    {
+        tracing::error!(?error, "storing a failed call failed");
+    }
+    live::unregister(sid);
+    log.finish();
 }
 
 /// Where a number's calls go: its voice application's URLs, else its own.
@@ -295,4 +319,95 @@ pub(crate) async fn dial_child(
         phone_number_sid: Some(number.sid.clone()),
     };
     Ok(start_leg(state, start).await?.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_store::ListQuery;
+    use switchboard_webhook::{ClientSettings, FallbackScope, WebhookClient};
+
+    async fn state() -> AppState {
+        AppState {
+            store: switchboard_store::open(&format!(
+                "sqlite://{}",
+                std::env::temp_dir()
+                    .join(format!(
+                        "switchboard-voice-{:016x}.db",
+                        rand::random::<u64>()
+                    ))
+                    .display()
+            ))
+            .await
+            .expect("store"),
+            public_url: "http://127.0.0.1:1".into(),
+            sandbox: Arc::default(),
+            error_prompt: switchboard_flow::DEFAULT_ERROR_PROMPT.into(),
+            fallback_scope: FallbackScope::All,
+            auth_cache: Arc::default(),
+            webhooks: Arc::new(WebhookClient::new(ClientSettings::default()).expect("client")),
+        }
+    }
+
+    /// A bug in one call's driver ends that call `failed` with an alert; the engine goes on.
+    #[tokio::test]
+    async fn a_panicking_driver_fails_its_call_with_an_alert() {
+        let state = state().await;
+        let account = "AC0123456789abcdef0123456789abcdef";
+        let info = LegInfo {
+            sid: "CA0123456789abcdef0123456789abcdef".into(),
+            account_sid: account.into(),
+            from: "+15005550006".into(),
+            to: "+15550000001".into(),
+            direction: "inbound",
+            status: "ringing",
+            parent_call_sid: None,
+            phone_number_sid: None,
+            caller_name: None,
+            forwarded_from: None,
+        };
+        state
+            .store
+            .insert(&leg::new_record(&info))
+            .await
+            .expect("insert");
+        let log = state.sandbox.open_log(&info.sid);
+        let _inputs = live::register(&info.sid);
+        let run = async {
+            let bug: Vec<LegEnd> = Vec::new();
+            bug.into_iter()
+                .next()
+                .expect("a deliberate bug in a driver")
+        };
+        let end = supervise_run(
+            state.clone(),
+            info.sid.clone(),
+            account.into(),
+            log.clone(),
+            run,
+        )
+        .await
+        .expect("the supervisor reports");
+        assert_eq!(end.status, switchboard_flow::CallStatus::Failed);
+        assert!(!live::is_live(&info.sid));
+        let (events, done, _) = log.snapshot();
+        assert!(done);
+        let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+        assert_eq!(kinds, ["alert", "status"]);
+        assert_eq!(events[0]["error_code"], 12400);
+        assert_eq!(events[1]["status"], "failed");
+        let stored = state
+            .store
+            .get(Kind::Call, &info.sid)
+            .await
+            .expect("get")
+            .expect("call");
+        assert_eq!(stored.status.as_deref(), Some("failed"));
+        let alerts = state
+            .store
+            .list(&ListQuery::new(Kind::Alert, account))
+            .await
+            .expect("alerts");
+        assert_eq!(alerts.len(), 1);
+    }
 }
