@@ -35,6 +35,8 @@ pub struct Handset {
 #[derive(Debug)]
 pub struct Transcript {
     started: Instant,
+    /// Virtual time skipped by a call on `Clock=fast`: `at_ms` is on the call's clock.
+    skipped_ms: u64,
     events: Vec<Value>,
     done: bool,
     /// SIDs of the messages the session sent.
@@ -53,6 +55,7 @@ impl Log {
         Log {
             transcript: Mutex::new(Transcript {
                 started: Instant::now(),
+                skipped_ms: 0,
                 events: Vec::new(),
                 done: false,
                 replies: Vec::new(),
@@ -72,7 +75,7 @@ impl Log {
         let mut transcript = self.lock();
         let mut event = json!({
             "seq": transcript.events.len(),
-            "at_ms": transcript.started.elapsed().as_millis() as u64,
+            "at_ms": transcript.started.elapsed().as_millis() as u64 + transcript.skipped_ms,
             "type": kind,
         });
         if let (Some(event), Value::Object(fields)) = (event.as_object_mut(), fields) {
@@ -81,6 +84,11 @@ impl Log {
         transcript.events.push(event);
         drop(transcript);
         self.changed.notify_waiters();
+    }
+
+    /// Moves the transcript's clock forward by `ms` (a call's virtual clock skipped ahead).
+    pub fn skip(&self, ms: u64) {
+        self.lock().skipped_ms += ms;
     }
 
     pub fn add_reply(&self, sid: String) {

@@ -275,9 +275,14 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
     let ring_timeout_s =
         number_param(params, "Timeout", error_code::CALL_INVALID_TIMEOUT, 600)?.unwrap_or(60);
     let time_limit_s = number_param(params, "TimeLimit", error_code::INVALID_PARAMETER, 86_400)?;
-    if let Some(record) = params.get("Record") {
-        validate::boolean("Record", record)?;
-    }
+    let record = match params.get("Record") {
+        Some(record) => validate::boolean("Record", record)?,
+        None => false,
+    };
+    let send_digits = params
+        .get("SendDigits")
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned);
     let account_sid = Sid::parse(SidKind::Account, &account.sid)
         .unwrap_or_else(|| Sid::generate(SidKind::Account));
     let mut setup = CallSetup::new(
@@ -302,6 +307,8 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         fast: false,
         time_limit_s,
         phone_number_sid: Some(number.sid),
+        record,
+        send_digits,
     })
 }
 

@@ -38,12 +38,14 @@ impl Clock {
         real.saturating_add(self.skipped_ms)
     }
 
-    /// Virtual clock only: moves time forward to `at_ms` at once.
-    pub(crate) fn skip_to(&mut self, at_ms: u64) {
+    /// Virtual clock only: moves time forward to `at_ms` at once; returns how far it moved.
+    pub(crate) fn skip_to(&mut self, at_ms: u64) -> u64 {
         let now = self.now_ms();
         if self.fast && at_ms > now {
             self.skipped_ms += at_ms - now;
+            return at_ms - now;
         }
+        0
     }
 
     /// The wall-clock instant at which this clock reads `at_ms` (if nothing is skipped).

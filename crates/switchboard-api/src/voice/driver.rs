@@ -68,6 +68,8 @@ pub(crate) struct Driver {
     pub(crate) far_end: FarEnd,
     /// Outbound `TimeLimit` in seconds.
     pub(crate) time_limit_s: Option<u32>,
+    pub(crate) record_call: bool,
+    pub(crate) send_digits: Option<String>,
     pub(crate) ready: VecDeque<Input>,
 }
 
@@ -135,7 +137,8 @@ impl Driver {
                 Err(TryRecvError::Empty) => {}
             }
             if let Some(at) = deadline {
-                self.clock.skip_to(at);
+                let skipped = self.clock.skip_to(at);
+                self.log.skip(skipped);
                 return self.fire_due().await;
             }
         }

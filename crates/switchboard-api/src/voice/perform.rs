@@ -13,6 +13,7 @@ use crate::voice::driver::{Driver, FarEnd};
 use crate::voice::fetch;
 use crate::voice::leg;
 use crate::voice::media::{Listening, play_ms, say_ms};
+use crate::voice::recording;
 use crate::voice::timers::Due;
 
 impl Driver {
@@ -235,6 +236,10 @@ impl Driver {
         let duration = self.call.call_duration_s();
         if status.is_terminal() {
             params.push(("CallDuration".into(), duration.unwrap_or(0).to_string()));
+            if self.record_call && self.call.answered_at_ms().is_some() {
+                self.record_whole_call(duration.unwrap_or(0), &mut params)
+                    .await;
+            }
         }
         let target = self.alert_target();
         self.callbacks.status_changed(&target, status, params);
@@ -254,9 +259,43 @@ impl Driver {
         }
     }
 
-    /// The leg was answered: an outbound handset presses its digits and hangs up on schedule.
+    /// `Record=true`: the whole call's recording, announced in the completed callback.
+    async fn record_whole_call(&mut self, duration_s: u64, params: &mut Vec<(String, String)>) {
+        let sid = switchboard_core::Sid::generate(switchboard_core::SidKind::Recording);
+        let call_sid = self.call_sid().to_owned();
+        let audio = recording::Audio {
+            lead_ms: 0,
+            tone_ms: duration_s * 1000,
+            total_ms: duration_s * 1000,
+        };
+        let duration = u32::try_from(duration_s).unwrap_or(u32::MAX);
+        let stored = recording::store(
+            &self.state,
+            &self.account.sid,
+            &call_sid,
+            sid.as_str(),
+            duration,
+            audio,
+            "OutboundAPI",
+        )
+        .await;
+        if let Err(error) = stored {
+            tracing::error!(?error, "storing a call recording failed");
+            return;
+        }
+        let url = recording::url(&self.state, &self.account.sid, sid.as_str());
+        params.push(("RecordingUrl".into(), url));
+        params.push(("RecordingSid".into(), sid.into_string()));
+        params.push(("RecordingDuration".into(), duration.to_string()));
+    }
+
+    /// The leg was answered: `SendDigits` are played, and an outbound handset presses its
+    /// digits and hangs up on schedule.
     fn answered(&mut self) {
         let now = self.clock.now_ms();
+        if let Some(digits) = self.send_digits.take() {
+            self.log.push("send_digits", json!({"digits": digits}));
+        }
         if let Some(limit) = self.time_limit_s {
             self.timers
                 .add(now + u64::from(limit) * 1000, Due::TimeLimit);

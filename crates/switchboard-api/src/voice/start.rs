@@ -37,6 +37,10 @@ pub struct LegStart {
     pub fast: bool,
     pub time_limit_s: Option<u32>,
     pub phone_number_sid: Option<String>,
+    /// Calls `Record=true`: record the whole call (`RecordingUrl` in the completed callback).
+    pub record: bool,
+    /// Calls `SendDigits`: keys played to the callee once it answers.
+    pub send_digits: Option<String>,
 }
 
 /// Stores the leg, opens its transcript and starts its driver; the receiver learns its end.
@@ -87,6 +91,8 @@ pub async fn start_leg(
         callbacks: CallbackQueue::new(start.status_callback),
         far_end: start.far_end,
         time_limit_s: start.time_limit_s,
+        record_call: start.record,
+        send_digits: start.send_digits,
         ready: Default::default(),
     };
     Ok((record, supervise(state.clone(), driver)))
@@ -270,6 +276,8 @@ pub async fn inbound(
         fast: call.fast,
         time_limit_s: None,
         phone_number_sid: Some(number.sid.clone()),
+        record: false,
+        send_digits: None,
     };
     start_leg(state, start).await?;
     if let Some(digits) = call.digits {
@@ -317,6 +325,8 @@ pub(crate) async fn dial_child(
         fast: parent.fast,
         time_limit_s: None,
         phone_number_sid: Some(number.sid.clone()),
+        record: false,
+        send_digits: None,
     };
     Ok(start_leg(state, start).await?.1)
 }

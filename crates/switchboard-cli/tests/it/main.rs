@@ -8,6 +8,7 @@ mod config;
 mod durability;
 mod rest;
 mod voice;
+mod voice_calls;
 mod voice_random;
 
 use serde_json::Value;

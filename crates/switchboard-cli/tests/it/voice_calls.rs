@@ -1,0 +1,449 @@
+//! Voice end to end beyond availability: outbound REST calls with status callbacks and their
+//! validation codes, `<Dial>` and `<Record>` legs, the virtual clock, and `switchboard call`.
+
+use serde_json::Value;
+use switchboard_test_support::app::App;
+
+use crate::voice::{events, finished, form, param, place, provision};
+use crate::{call, start};
+
+const XML: &str = "text/xml";
+
+#[tokio::test]
+async fn outbound_calls_post_ordered_status_callbacks_and_validate_their_parameters() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/answer",
+        200,
+        XML,
+        "<Response><Say>Hello handset</Say></Response>",
+    );
+    app.route("/status", 204, "text/plain", "");
+    provision(&engine, "+15550300050", &app.url("/answer"), None).await;
+    let calls = engine.account_url("Calls.json");
+    let status = app.url("/status");
+    let created = call(
+        &engine,
+        "POST",
+        &calls,
+        &[
+            ("To", "+15558675309"),
+            ("From", "+15550300050"),
+            ("Url", &app.url("/answer")),
+            ("StatusCallback", &status),
+            ("StatusCallbackEvent", "initiated"),
+            ("StatusCallbackEvent", "ringing"),
+            ("StatusCallbackEvent", "answered"),
+            ("StatusCallbackEvent", "completed"),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    assert_eq!(created.1["direction"], "outbound-api");
+    assert_eq!(created.1["status"], "queued");
+    let sid = created.1["sid"].as_str().expect("sid").to_owned();
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "completed", "{transcript}");
+    let callbacks: Vec<Vec<(String, String)>> = app
+        .received()
+        .iter()
+        .filter(|r| r.target == "/status")
+        .map(|r| form(&r.body))
+        .collect();
+    let seen: Vec<(&str, &str, &str)> = callbacks
+        .iter()
+        .map(|p| {
+            (
+                param(p, "SequenceNumber").unwrap_or(""),
+                param(p, "CallStatus").unwrap_or(""),
+                param(p, "CallbackSource").unwrap_or(""),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, &str, &str)> = ["initiated", "ringing", "in-progress", "completed"]
+        .iter()
+        .enumerate()
+        .map(|(n, s)| (["0", "1", "2", "3"][n], *s, "call-progress-events"))
+        .collect();
+    assert_eq!(seen, expected);
+    assert!(param(&callbacks[3], "CallDuration").is_some());
+    assert!(param(&callbacks[3], "Timestamp").is_some_and(|t| t.ends_with("+0000")));
+    let listed = call(
+        &engine,
+        "GET",
+        &format!("{calls}?To=%2B15558675309&Status=completed"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        listed.1["calls"].as_array().map(Vec::len),
+        Some(1),
+        "{listed:?}"
+    );
+    let none = call(&engine, "GET", &format!("{calls}?Status=busy"), &[]).await;
+    assert_eq!(none.1["calls"].as_array().map(Vec::len), Some(0));
+    // Validation, code by code.
+    let base = [
+        ("To", "+15558675309"),
+        ("From", "+15550300050"),
+        ("Url", "http://127.0.0.1:9/x"),
+    ];
+    let cases: Vec<(Vec<(&str, &str)>, u64)> = vec![
+        (
+            vec![("From", "+15550300050"), ("Url", "http://127.0.0.1:9/x")],
+            21201,
+        ),
+        (
+            vec![("To", "+15558675309"), ("Url", "http://127.0.0.1:9/x")],
+            21213,
+        ),
+        (
+            vec![
+                ("To", "12"),
+                ("From", "+15550300050"),
+                ("Url", "http://127.0.0.1:9/x"),
+            ],
+            21211,
+        ),
+        (
+            vec![
+                ("To", "+15558675309"),
+                ("From", "abc"),
+                ("Url", "http://127.0.0.1:9/x"),
+            ],
+            21212,
+        ),
+        (
+            vec![
+                ("To", "+15558675309"),
+                ("From", "+15557770000"),
+                ("Url", "http://127.0.0.1:9/x"),
+            ],
+            21210,
+        ),
+        (
+            vec![
+                ("To", "+15558675309"),
+                ("From", "+15550300050"),
+                ("Url", "not a url"),
+            ],
+            21205,
+        ),
+        (
+            vec![("To", "+15558675309"), ("From", "+15550300050")],
+            21205,
+        ),
+        ([&base[..], &[("Method", "PUT")]].concat(), 21209),
+        ([&base[..], &[("SendDigits", "12x")]].concat(), 21206),
+        ([&base[..], &[("Timeout", "soon")]].concat(), 21208),
+    ];
+    for (form, code) in cases {
+        let answer = call(&engine, "POST", &calls, &form).await;
+        crate::assert_error(&answer, 400, code);
+    }
+    let long = format!("<Response><Say>{}</Say></Response>", "a".repeat(4000));
+    let answer = call(
+        &engine,
+        "POST",
+        &calls,
+        &[
+            ("To", "+15558675309"),
+            ("From", "+15550300050"),
+            ("Twiml", &long),
+        ],
+    )
+    .await;
+    crate::assert_error(&answer, 400, 32018);
+}
+
+#[tokio::test]
+async fn dial_reaches_handsets_and_numbers_of_this_engine_and_record_makes_a_wav() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/dial",
+        200,
+        XML,
+        "<Response><Dial action=\"/after-busy\"><Number>+15559990001</Number></Dial></Response>",
+    );
+    app.route(
+        "/after-busy",
+        200,
+        XML,
+        "<Response><Dial action=\"/after-answer\" timeout=\"10\">+15550300061</Dial></Response>",
+    );
+    app.route(
+        "/after-answer",
+        200,
+        XML,
+        "<Response><Record action=\"/recorded\" timeout=\"2\" maxLength=\"20\"/></Response>",
+    );
+    app.route("/recorded", 200, XML, "<Response><Hangup/></Response>");
+    app.route(
+        "/callee",
+        200,
+        XML,
+        "<Response><Say>You reached the callee.</Say></Response>",
+    );
+    provision(&engine, "+15550300060", &app.url("/dial"), None).await;
+    provision(&engine, "+15550300061", &app.url("/callee"), None).await;
+    let phone = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Phones/+15559990001", engine.base_url),
+        &[("Answer", "busy")],
+    )
+    .await;
+    assert_eq!(phone.0, 200, "{phone:?}");
+    let sid = place(&engine, "+15550300060", &[]).await;
+    let audio = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls/{sid}/Audio", engine.base_url),
+        &[("Seconds", "3")],
+    )
+    .await;
+    assert_eq!(audio.0, 200, "{audio:?}");
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "completed", "{transcript}");
+    let results = events(&transcript, "dial_result");
+    assert_eq!(results.len(), 2, "{transcript}");
+    assert_eq!(results[0]["dial_call_status"], "busy");
+    assert_eq!(results[1]["dial_call_status"], "completed");
+    let child = results[1]["dial_call_sid"].as_str().expect("child sid");
+    let child_transcript = finished(&engine, child).await;
+    assert_eq!(
+        events(&child_transcript, "say")[0]["text"],
+        "You reached the callee."
+    );
+    let child_call = call(
+        &engine,
+        "GET",
+        &engine.account_url(&format!("Calls/{child}.json")),
+        &[],
+    )
+    .await;
+    assert_eq!(child_call.1["parent_call_sid"], sid.as_str());
+    assert_eq!(child_call.1["direction"], "outbound-dial");
+    let recorded = events(&transcript, "record_result");
+    assert_eq!(recorded[0]["duration"], 3, "{transcript}");
+    let recording_sid = recorded[0]["recording_sid"]
+        .as_str()
+        .expect("recording sid");
+    let action = app
+        .received()
+        .into_iter()
+        .find(|r| r.target == "/recorded")
+        .expect("record action");
+    let params = form(&action.body);
+    assert_eq!(param(&params, "RecordingSid"), Some(recording_sid));
+    assert_eq!(param(&params, "RecordingDuration"), Some("3"));
+    let recording_url = param(&params, "RecordingUrl")
+        .expect("RecordingUrl")
+        .to_owned();
+    let wav = reqwest::get(format!("{recording_url}.wav"))
+        .await
+        .expect("wav");
+    assert_eq!(wav.status(), 200);
+    let bytes = wav.bytes().await.expect("wav bytes");
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(bytes.len(), 44 + 3 * 8000 * 2);
+    let listed = call(
+        &engine,
+        "GET",
+        &engine.account_url(&format!("Calls/{sid}/Recordings.json")),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        listed.1["recordings"][0]["sid"], recording_sid,
+        "{listed:?}"
+    );
+    assert_eq!(listed.1["recordings"][0]["duration"], "3");
+    let deleted = call(
+        &engine,
+        "DELETE",
+        &engine.account_url(&format!("Recordings/{recording_sid}.json")),
+        &[],
+    )
+    .await;
+    assert_eq!(deleted.0, 204);
+}
+
+#[tokio::test]
+async fn switchboard_call_prints_the_transcript_and_presses_the_digits() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/menu",
+        200,
+        XML,
+        "<Response><Gather numDigits=\"1\" action=\"/chosen\"><Say>Press a key</Say></Gather></Response>",
+    );
+    app.route(
+        "/chosen",
+        200,
+        XML,
+        "<Response><Say>Thanks for choosing.</Say></Response>",
+    );
+    provision(&engine, "+15550300070", &app.url("/menu"), None).await;
+    for fast in [false, true] {
+        let mut args = vec![
+            "call",
+            "--to",
+            "+15550300070",
+            "--digits",
+            "4",
+            "--server",
+            &engine.base_url,
+        ];
+        if fast {
+            args.push("--fast");
+        }
+        let output = tokio::process::Command::new(crate::binary())
+            .args(&args)
+            .env("SWITCHBOARD_ACCOUNT_SID", &engine.account_sid)
+            .env("SWITCHBOARD_AUTH_TOKEN", &engine.auth_token)
+            .output()
+            .await
+            .expect("running switchboard call");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("webhook POST {}: 200", app.url("/menu"))),
+            "{stdout}"
+        );
+        assert!(stdout.contains("gathered digits \"4\""), "{stdout}");
+        assert!(stdout.contains("say: Thanks for choosing."), "{stdout}");
+        assert!(stdout.contains("ended: completed"), "{stdout}");
+    }
+    let missing = tokio::process::Command::new(crate::binary())
+        .args(["call", "--to", "+15550309999", "--server", &engine.base_url])
+        .env("SWITCHBOARD_ACCOUNT_SID", &engine.account_sid)
+        .env("SWITCHBOARD_AUTH_TOKEN", &engine.auth_token)
+        .output()
+        .await
+        .expect("running switchboard call");
+    assert!(!missing.status.success());
+}
+
+#[tokio::test]
+async fn the_virtual_clock_skips_pauses_and_the_number_status_callback_hears_the_end() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/long",
+        200,
+        XML,
+        "<Response><Say>hold on</Say><Pause length=\"60\"/><Say>a minute later</Say></Response>",
+    );
+    app.route("/number-status", 204, "text/plain", "");
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[
+            ("PhoneNumber", "+15550300080"),
+            ("VoiceUrl", &app.url("/long")),
+            ("StatusCallback", &app.url("/number-status")),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    let started = std::time::Instant::now();
+    let sid = place(&engine, "+15550300080", &[]).await;
+    let transcript = finished(&engine, &sid).await;
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    assert_eq!(events(&transcript, "pause")[0]["length"], 60);
+    let say = events(&transcript, "say")[1];
+    assert!(
+        say["at_ms"].as_u64().is_some_and(|at| at >= 60_000),
+        "{transcript}"
+    );
+    let fetched = call(
+        &engine,
+        "GET",
+        &engine.account_url(&format!("Calls/{sid}.json")),
+        &[],
+    )
+    .await;
+    let duration: u64 = fetched.1["duration"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("duration");
+    assert!((60..65).contains(&duration), "{fetched:?}");
+    let callbacks: Vec<Vec<(String, String)>> = app
+        .received()
+        .iter()
+        .filter(|r| r.target == "/number-status")
+        .map(|r| form(&r.body))
+        .collect();
+    assert_eq!(callbacks.len(), 1, "only the completed event by default");
+    assert_eq!(param(&callbacks[0], "CallStatus"), Some("completed"));
+    assert_eq!(
+        param(&callbacks[0], "CallDuration"),
+        Some(duration.to_string().as_str())
+    );
+    assert_eq!(param(&callbacks[0], "SequenceNumber"), Some("0"));
+}
+
+#[tokio::test]
+async fn record_true_announces_the_call_recording_and_send_digits_are_played() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/answer",
+        200,
+        XML,
+        "<Response><Pause length=\"1\"/></Response>",
+    );
+    app.route("/status", 204, "text/plain", "");
+    provision(&engine, "+15550300090", &app.url("/answer"), None).await;
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", "+15558675310"),
+            ("From", "+15550300090"),
+            ("Url", &app.url("/answer")),
+            ("Record", "true"),
+            ("SendDigits", "1234#"),
+            ("StatusCallback", &app.url("/status")),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    let sid = created.1["sid"].as_str().expect("sid").to_owned();
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(events(&transcript, "send_digits")[0]["digits"], "1234#");
+    let completed = app
+        .received()
+        .iter()
+        .filter(|r| r.target == "/status")
+        .map(|r| form(&r.body))
+        .next_back()
+        .expect("completed callback");
+    let recording_sid = param(&completed, "RecordingSid").expect("RecordingSid");
+    assert_eq!(param(&completed, "RecordingDuration"), Some("1"));
+    let listed = call(&engine, "GET", &engine.account_url("Recordings.json"), &[]).await;
+    assert_eq!(
+        listed.1["recordings"][0]["sid"], recording_sid,
+        "{listed:?}"
+    );
+    assert_eq!(listed.1["recordings"][0]["source"], "OutboundAPI");
+    let fetched: Value = call(
+        &engine,
+        "GET",
+        &engine.account_url(&format!("Recordings/{recording_sid}.json")),
+        &[],
+    )
+    .await
+    .1;
+    assert_eq!(fetched["call_sid"], sid.as_str());
+}
