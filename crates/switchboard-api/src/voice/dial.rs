@@ -130,42 +130,38 @@ impl Driver {
             return self.dial_ended(child_sid, DialCallStatus::Failed, 0, false);
         };
         let time_limit_ms = u64::from(dial.time_limit_s) * 1000;
-        if let Some(number) = provisioned {
+        let whisper = provisioned.is_none() && target.url.is_some();
+        if provisioned.is_some() || whisper {
             let parent = start::DialParent {
                 state: self.state.clone(),
                 account: self.account.clone(),
                 call_sid: self.call.setup().call_sid.clone(),
                 fast: self.clock.is_fast(),
             };
-            let done = start::dial_child(
-                parent,
-                &number,
-                child_sid.as_str(),
-                &dial.caller_id,
-                &target.number,
-            )
-            .await;
-            match done {
-                Ok(done) => {
-                    self.dial = Some(DialLeg {
-                        child_sid: child_sid.clone(),
-                        child: Child::Engine {
-                            sid: child_sid.as_str().to_owned(),
-                            done: Some(done),
-                        },
-                        answered_ms: Some(now),
-                        time_limit_ms,
-                        ended: false,
-                    });
-                    self.feed(Input::DialConnected);
-                    self.timers.add(now + time_limit_ms, Due::DialHangup);
+            let done = match &provisioned {
+                Some(number) => {
+                    start::dial_child(
+                        parent,
+                        number,
+                        child_sid.as_str(),
+                        &dial.caller_id,
+                        &target.number,
+                    )
+                    .await
                 }
-                Err(error) => {
-                    tracing::error!(?error, "starting a dialled engine leg failed");
-                    self.dial_ended(child_sid, DialCallStatus::Failed, 0, false);
+                None => {
+                    start::whisper_child(
+                        parent,
+                        child_sid.as_str(),
+                        &dial.caller_id,
+                        &target,
+                        handset,
+                        dial.timeout_s,
+                    )
+                    .await
                 }
-            }
-            return;
+            };
+            return self.attach_child(child_sid, done, now, time_limit_ms, !whisper);
         }
         let mut setup = CallSetup::new(
             child_sid.clone(),
@@ -221,6 +217,39 @@ impl Driver {
                     .add(now + u64::from(dial.timeout_s) * 1000, Due::DialNoAnswer);
             }
             _ => self.dial_answered().await,
+        }
+    }
+
+    /// A child leg with a driver of its own was started (or failed to start).
+    fn attach_child(
+        &mut self,
+        child_sid: Sid,
+        done: crate::error::ApiResult<oneshot::Receiver<LegEnd>>,
+        now: u64,
+        time_limit_ms: u64,
+        answered: bool,
+    ) {
+        match done {
+            Ok(done) => {
+                self.dial = Some(DialLeg {
+                    child_sid: child_sid.clone(),
+                    child: Child::Engine {
+                        sid: child_sid.as_str().to_owned(),
+                        done: Some(done),
+                    },
+                    answered_ms: answered.then_some(now),
+                    time_limit_ms,
+                    ended: false,
+                });
+                if answered {
+                    self.feed(Input::DialConnected);
+                }
+                self.timers.add(now + time_limit_ms, Due::DialHangup);
+            }
+            Err(error) => {
+                tracing::error!(?error, "starting a dialled leg failed");
+                self.dial_ended(child_sid, DialCallStatus::Failed, 0, false);
+            }
         }
     }
 

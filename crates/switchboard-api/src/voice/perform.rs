@@ -50,7 +50,8 @@ impl Driver {
                     None => self.feed(Input::NoUsableTwiml),
                 }
             }
-            Action::Answer | Action::Bridge => {}
+            Action::Answer => {}
+            Action::Bridge => self.log.push("bridge", json!({})),
             Action::Say(say) => {
                 self.log.push(
                     "say",

@@ -331,6 +331,60 @@ pub(crate) async fn dial_child(
     Ok(start_leg(state, start).await?.1)
 }
 
+/// A `<Number url>` to a virtual handset: the child leg runs the whisper TwiML once the handset
+/// answers (`whisper: true`), then stays bridged until either side hangs up.
+pub(crate) async fn whisper_child(
+    parent: DialParent,
+    child_sid: &str,
+    caller_id: &str,
+    target: &switchboard_flow::DialTarget,
+    handset: crate::sandbox::Handset,
+    ring_timeout_s: u32,
+) -> ApiResult<oneshot::Receiver<LegEnd>> {
+    let state = &parent.state;
+    let call_sid =
+        Sid::parse(SidKind::Call, child_sid).unwrap_or_else(|| Sid::generate(SidKind::Call));
+    let url = target.url.clone().unwrap_or_default();
+    let initial = Initial::Fetch {
+        url,
+        method: target.method,
+    };
+    let mut setup = CallSetup::new(
+        call_sid,
+        account_sid_of(&parent.account),
+        caller_id,
+        target.number.clone(),
+        Direction::OutboundDial,
+        initial,
+    );
+    setup.parent_call_sid = Some(parent.call_sid);
+    setup.error_prompt = state.error_prompt.clone();
+    setup.whisper = true;
+    let status_callback = target.status_callback.as_ref().map(|callback| {
+        StatusCallback::new(
+            callback.url.clone(),
+            crate::voice::fetch::webhook_method(callback.method),
+            callback.events.clone(),
+        )
+    });
+    let start = LegStart {
+        account: parent.account.clone(),
+        setup,
+        fallback: None,
+        status_callback,
+        far_end: FarEnd::Handset {
+            handset,
+            ring_timeout_s,
+        },
+        fast: parent.fast,
+        time_limit_s: None,
+        phone_number_sid: None,
+        record: false,
+        send_digits: None,
+    };
+    Ok(start_leg(state, start).await?.1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

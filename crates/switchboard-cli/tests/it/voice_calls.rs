@@ -447,3 +447,64 @@ async fn record_true_announces_the_call_recording_and_send_digits_are_played() {
     .1;
     assert_eq!(fetched["call_sid"], sid.as_str());
 }
+
+#[tokio::test]
+async fn a_number_whisper_runs_on_the_handset_leg_before_the_bridge() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/dial",
+        200,
+        XML,
+        "<Response><Dial action=\"/after\"><Number url=\"/whisper\" statusCallback=\"/child-status\">+15559990005</Number></Dial></Response>",
+    );
+    app.route(
+        "/whisper",
+        200,
+        XML,
+        "<Response><Say>Call for you</Say></Response>",
+    );
+    app.route("/after", 200, XML, "<Response><Hangup/></Response>");
+    app.route("/child-status", 204, "text/plain", "");
+    provision(&engine, "+15550300100", &app.url("/dial"), None).await;
+    let phone = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Phones/+15559990005", engine.base_url),
+        &[("HangupAfter", "5")],
+    )
+    .await;
+    assert_eq!(phone.0, 200, "{phone:?}");
+    let sid = place(&engine, "+15550300100", &[]).await;
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "completed", "{transcript}");
+    let result = events(&transcript, "dial_result")[0];
+    assert_eq!(result["dial_call_status"], "completed", "{transcript}");
+    let child = result["dial_call_sid"].as_str().expect("child");
+    let child_transcript = finished(&engine, child).await;
+    let kinds: Vec<&str> = child_transcript["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .filter(|kind| ["say", "bridge", "hangup"].contains(kind))
+        .collect();
+    assert_eq!(kinds, ["say", "bridge", "hangup"], "{child_transcript}");
+    let whisper = app
+        .received()
+        .into_iter()
+        .find(|r| r.target == "/whisper")
+        .expect("whisper");
+    let params = form(&whisper.body);
+    assert_eq!(param(&params, "ParentCallSid"), Some(sid.as_str()));
+    assert_eq!(param(&params, "Direction"), Some("outbound-dial"));
+    let after = app
+        .received()
+        .into_iter()
+        .find(|r| r.target == "/after")
+        .expect("action");
+    let params = form(&after.body);
+    assert_eq!(param(&params, "DialCallStatus"), Some("completed"));
+    assert_eq!(param(&params, "DialCallDuration"), Some("5"));
+    assert!(app.received().iter().any(|r| r.target == "/child-status"));
+}
