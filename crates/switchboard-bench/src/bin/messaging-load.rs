@@ -129,11 +129,9 @@ async fn main() {
                     ("From", format!("+1555040{:04}", index % 10_000)),
                     ("Body", "hi".to_owned()),
                 ];
-                let answer = engine
-                    .request(
-                        reqwest::Method::POST,
-                        &format!("{}/sandbox/Messages", engine.base_url),
-                    )
+                let answer = client
+                    .post(format!("{}/sandbox/Messages", engine.base_url))
+                    .basic_auth(&engine.account_sid, Some(&engine.auth_token))
                     .form(&form)
                     .send()
                     .await
