@@ -454,6 +454,25 @@ async fn run_session(
                     log.push("webhook", serde_json::to_value(event).unwrap_or_default());
                 }
                 record_alerts(&state, &account, &sid, &log, &result.alerts).await;
+                // Schema warnings (12200) of the document that runs, with its request and response.
+                let warnings: Vec<AlertRecord> = match &result.outcome {
+                    TwimlOutcome::Answer {
+                        reply: switchboard_webhook::Reply::Document(parsed),
+                        ..
+                    } => parsed
+                        .warnings
+                        .iter()
+                        .filter_map(|finding| {
+                            let message = format!(
+                                "{} (line {}, column {})",
+                                finding.message, finding.line, finding.column
+                            );
+                            result.document_warning(finding.code, message)
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                record_alerts(&state, &account, &sid, &log, &warnings).await;
                 let input = match result.outcome {
                     TwimlOutcome::Answer {
                         reply: switchboard_webhook::Reply::Document(parsed),
@@ -464,23 +483,6 @@ async fn run_session(
                         } else {
                             url.clone()
                         };
-                        let warnings: Vec<AlertRecord> = parsed
-                            .warnings
-                            .iter()
-                            .map(|finding| {
-                                let message = format!(
-                                    "{} (line {}, column {})",
-                                    finding.message, finding.line, finding.column
-                                );
-                                session_alert(
-                                    finding.code,
-                                    AlertLevel::Warning,
-                                    message,
-                                    source.clone(),
-                                )
-                            })
-                            .collect();
-                        record_alerts(&state, &account, &sid, &log, &warnings).await;
                         Input::Document {
                             document: parsed.document,
                             url: source,

@@ -55,6 +55,8 @@ def reply_for(path, params):
         return 204, "text/plain", ""
     elif path == "/plain":
         return 200, "text/plain", "plain text reply"
+    elif path == "/warn":
+        return 200, "text/xml", "<Response><Message>still sent</Message><Bogus/></Response>"
     elif path == "/debugger":
         return 204, "text/plain", ""
     return 200, "application/xml", str(response)
@@ -194,6 +196,15 @@ for phone, primary, code in cases:
     assert flags == [False, True], (phone, transcript["events"])
     alerts = [e for e in transcript["events"] if e["type"] == "alert"]
     assert [str(a["error_code"]) for a in alerts] == [hit["ErrorCode"]], alerts
+
+# A schema warning (12200) is recorded and the document still runs.
+number("+15550100015", f"{APP}/warn")
+sid, transcript = text_in("+15550100015", "x")
+assert [r["body"] for r in transcript["replies"]] == ["still sent"], transcript
+warnings = [e for e in transcript["events"] if e["type"] == "alert"]
+assert [(w["error_code"], w["level"]) for w in warnings] == [(12200, "warning")], warnings
+warning = client.monitor.v1.alerts(warnings[0]["sid"]).fetch()
+assert warning.log_level == "warning" and warning.request_url == f"{APP}/warn" and "Bogus" in warning.response_body
 
 # 4. Both failing: no reply, the message stays received, alerts for both.
 number("+15550100020", f"{APP}/down", fallback=f"{APP}/invalid")
