@@ -19,7 +19,7 @@ use crate::auth::{Caller, authenticate};
 use crate::error::{ApiError, ApiResult};
 use crate::form::query_params;
 use crate::paging::{PageRequest, fetch_page};
-use crate::voice::recording::{audio_of, wav};
+use crate::voice::recording::{audio_of, pcm_of, wav};
 
 /// The Twilio representation of a stored recording.
 pub fn render(state: &AppState, doc: &Value) -> Value {
@@ -100,7 +100,7 @@ pub(crate) async fn fetch(
         Some(record) if record.account_sid == account => record,
         _ => return Err(ApiError::not_found(uri.path())),
     };
-    let bytes = wav(audio_of(&record.doc));
+    let bytes = wav(audio_of(&record.doc), pcm_of(&record.doc).as_deref());
     Ok(([(header::CONTENT_TYPE, "audio/x-wav")], bytes).into_response())
 }
 

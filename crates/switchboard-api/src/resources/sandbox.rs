@@ -447,19 +447,7 @@ pub(crate) async fn call_input(
             voice::CallInput::Speech { result, confidence }
         }
         "Hangup" => voice::CallInput::Hangup,
-        "Audio" => {
-            let seconds = params
-                .get("Seconds")
-                .and_then(|text| text.parse::<u32>().ok())
-                .filter(|s| (1..=14_400).contains(s))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        error_code::INVALID_PARAMETER,
-                        "Seconds (1 to 14400) is required; Url audio is not supported yet",
-                    )
-                })?;
-            voice::CallInput::Audio { seconds }
-        }
+        "Audio" => voice::CallInput::Audio(caller_audio(&state, &caller, &params).await?),
         _ => return Err(ApiError::not_found(uri.path())),
     };
     if !voice::live::send(&sid, input) {
@@ -469,4 +457,43 @@ pub(crate) async fn call_input(
         ));
     }
     Ok(Json(json!({"call_sid": sid, "accepted": what})))
+}
+
+/// `Audio`: `Seconds=N` (a tone) or `Url` (a PCM WAV, fetched now, played by the caller).
+async fn caller_audio(
+    state: &AppState,
+    caller: &Caller,
+    params: &crate::form::Params,
+) -> ApiResult<voice::recording::Clip> {
+    let invalid = |message: &str| ApiError::bad_request(error_code::INVALID_PARAMETER, message);
+    if let Some(url) = params.get("Url").filter(|url| !url.is_empty()) {
+        let url = validate::webhook_url("Url", url, error_code::INVALID_URL)?;
+        let request = switchboard_webhook::WebhookRequest::form(
+            url.clone(),
+            switchboard_webhook::Method::Get,
+            Vec::new(),
+        );
+        let exchange = state
+            .webhooks
+            .send(
+                request,
+                &caller.account.auth_token,
+                &mut switchboard_webhook::CookieJar::default(),
+            )
+            .await;
+        let body = match &exchange.result {
+            Ok(answer) if (200..300).contains(&answer.status) => &answer.body,
+            _ => return Err(invalid(&format!("the audio at {url} could not be fetched"))),
+        };
+        let pcm = voice::recording::decode_wav(body)
+            .filter(|pcm| !pcm.is_empty())
+            .ok_or_else(|| invalid("Url must serve a PCM WAV file (8 or 16 bits)"))?;
+        return Ok(voice::recording::Clip::samples(pcm));
+    }
+    let seconds = params
+        .get("Seconds")
+        .and_then(|text| text.parse::<u32>().ok())
+        .filter(|s| (1..=14_400).contains(s))
+        .ok_or_else(|| invalid("Seconds (1 to 14400) or Url (a WAV) is required"))?;
+    Ok(voice::recording::Clip::tone(seconds))
 }

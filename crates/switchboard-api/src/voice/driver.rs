@@ -185,7 +185,7 @@ impl Driver {
             CallInput::Digits(digits) => self.press(&digits),
             CallInput::Speech { result, confidence } => self.deliver_speech(result, confidence),
             CallInput::Hangup => self.feed(Input::CallerHungUp),
-            CallInput::Audio { seconds } => self.caller_talks(seconds),
+            CallInput::Audio(clip) => self.caller_talks(clip),
             CallInput::Update { initial, fallback } => {
                 if fallback.is_some() {
                     self.fallback = fallback;

@@ -24,10 +24,8 @@ pub enum CallInput {
     },
     /// The caller (or, on outbound calls, the callee) hangs up.
     Hangup,
-    /// The caller talks: a tone for this many seconds.
-    Audio {
-        seconds: u32,
-    },
+    /// The caller talks: a tone for some seconds, or a WAV it plays.
+    Audio(crate::voice::recording::Clip),
     /// REST update with `Url`/`Twiml`: continue there; `fallback` replaces the session's.
     Update {
         initial: Initial,

@@ -21,7 +21,7 @@ use switchboard_flow::{Input, PlayMedia};
 use switchboard_twiml::keyword::Trim;
 
 use crate::voice::driver::Driver;
-use crate::voice::recording;
+use crate::voice::recording::{self, Clip};
 use crate::voice::timers::Due;
 
 /// What is collecting the caller's input.
@@ -44,6 +44,8 @@ pub(crate) struct Recording {
     trim: Trim,
     timer: Option<u64>,
     status_callback: Option<switchboard_flow::Callback>,
+    /// What the caller said into it, in order.
+    clips: Vec<Clip>,
 }
 
 /// The media state of one leg.
@@ -54,7 +56,7 @@ pub(crate) struct Media {
     pub(crate) typeahead: String,
     pub(crate) speech_ahead: Option<(String, f64)>,
     /// Seconds of talking the caller sent before a recording started.
-    pub(crate) audio_ahead: VecDeque<u32>,
+    pub(crate) audio_ahead: VecDeque<Clip>,
     pub(crate) recording: Option<Recording>,
 }
 
@@ -126,14 +128,15 @@ impl Driver {
         }
     }
 
-    /// The caller talks for `seconds`.
-    pub(crate) fn caller_talks(&mut self, seconds: u32) {
+    /// The caller talks (a tone, or a WAV it plays).
+    pub(crate) fn caller_talks(&mut self, clip: Clip) {
         let now = self.clock.now_ms();
         let Some(recording) = &mut self.media.recording else {
-            self.media.audio_ahead.push_back(seconds);
+            self.media.audio_ahead.push_back(clip);
             return;
         };
-        let length = u64::from(seconds) * 1000;
+        let length = clip.ms;
+        recording.clips.push(clip);
         recording.talk = Some(match recording.talk {
             Some((from, until)) if until >= now => (from, until + length),
             Some((from, _)) => (from, now + length),
@@ -144,15 +147,17 @@ impl Driver {
 
     pub(crate) fn start_recording(&mut self, record: switchboard_flow::Record) {
         let now = self.clock.now_ms();
-        let ahead: u64 = self.media.audio_ahead.drain(..).map(u64::from).sum();
+        let clips: Vec<Clip> = self.media.audio_ahead.drain(..).collect();
+        let ahead: u64 = clips.iter().map(|clip| clip.ms).sum();
         self.media.recording = Some(Recording {
             sid: Sid::generate(SidKind::Recording),
             started_ms: now,
-            talk: (ahead > 0).then(|| (now, now + ahead * 1000)),
+            talk: (ahead > 0).then(|| (now, now + ahead)),
             silence_ms: u64::from(record.timeout_s) * 1000,
             trim: record.trim,
             timer: None,
             status_callback: record.recording_status_callback,
+            clips,
         });
         self.arm_silence_timer();
     }
@@ -209,6 +214,11 @@ impl Driver {
         let url = recording::url(&self.state, &self.account.sid, recording.sid.as_str());
         if duration_s > 0 {
             let call_sid = self.call_sid().to_owned();
+            let pcm = recording
+                .clips
+                .iter()
+                .any(|clip| clip.pcm.is_some())
+                .then(|| recording::clips_pcm(&recording.clips, talked_ms));
             let stored = recording::store(
                 &self.state,
                 &self.account.sid,
@@ -216,6 +226,7 @@ impl Driver {
                 recording.sid.as_str(),
                 duration_s,
                 audio,
+                pcm,
                 "RecordVerb",
             )
             .await;

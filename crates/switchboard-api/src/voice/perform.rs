@@ -277,6 +277,7 @@ impl Driver {
             sid.as_str(),
             duration,
             audio,
+            None,
             "OutboundAPI",
         )
         .await;

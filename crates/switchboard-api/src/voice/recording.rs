@@ -5,6 +5,8 @@
 //! is rendered on request: no audio bytes in the database, and the file is still a real WAV
 //! any player or library opens.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_store::{Kind, Record};
@@ -27,8 +29,104 @@ pub struct Audio {
 
 const SAMPLE_RATE: u32 = 8000;
 
-/// The WAV file (RIFF, PCM16 little-endian, 8 kHz, mono) of `audio`.
-pub fn wav(audio: Audio) -> Vec<u8> {
+/// Something the caller says: a tone of `ms`, or real samples (8 kHz mono) from a WAV it played.
+#[derive(Clone, Debug)]
+pub struct Clip {
+    pub ms: u64,
+    pub pcm: Option<std::sync::Arc<Vec<i16>>>,
+}
+
+impl Clip {
+    pub fn tone(seconds: u32) -> Clip {
+        Clip {
+            ms: u64::from(seconds) * 1000,
+            pcm: None,
+        }
+    }
+
+    pub fn samples(pcm: Vec<i16>) -> Clip {
+        Clip {
+            ms: pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE),
+            pcm: Some(std::sync::Arc::new(pcm)),
+        }
+    }
+}
+
+fn tone_sample(index: usize) -> i16 {
+    let phase = 2.0 * std::f64::consts::PI * 440.0 * index as f64 / f64::from(SAMPLE_RATE);
+    (phase.sin() * 8000.0) as i16
+}
+
+/// The samples of `clips` played one after another, cut to `ms`.
+pub fn clips_pcm(clips: &[Clip], ms: u64) -> Vec<i16> {
+    let wanted = (ms * u64::from(SAMPLE_RATE) / 1000) as usize;
+    let mut out = Vec::with_capacity(wanted);
+    for clip in clips {
+        match &clip.pcm {
+            Some(pcm) => out.extend_from_slice(pcm),
+            None => {
+                let count = (clip.ms * u64::from(SAMPLE_RATE) / 1000) as usize;
+                out.extend((0..count).map(tone_sample));
+            }
+        }
+        if out.len() >= wanted {
+            break;
+        }
+    }
+    out.truncate(wanted);
+    out
+}
+
+/// Decodes a PCM WAV (8 or 16 bits, any rate and channel count) to 8 kHz mono PCM16.
+pub fn decode_wav(bytes: &[u8]) -> Option<Vec<i16>> {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return None;
+    }
+    let (mut format, mut data) = (None, None);
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let id = &bytes[at..at + 4];
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
+        let body = bytes.get(at + 8..(at + 8 + size).min(bytes.len()))?;
+        match id {
+            b"fmt " if body.len() >= 16 => format = Some(body),
+            b"data" => data = Some(body),
+            _ => {}
+        }
+        at += 8 + size + (size & 1);
+    }
+    let (format, data) = (format?, data?);
+    let word = |i: usize| u16::from_le_bytes([format[i], format[i + 1]]);
+    let (encoding, channels, bits) = (word(0), usize::from(word(2)).max(1), word(14));
+    let rate = u32::from_le_bytes(format[4..8].try_into().ok()?).max(1);
+    if encoding != 1 || !(bits == 8 || bits == 16) {
+        return None;
+    }
+    let width = usize::from(bits / 8);
+    let frames = data.len() / (width * channels);
+    let sample = |frame: usize, channel: usize| -> i32 {
+        let at = (frame * channels + channel) * width;
+        if bits == 8 {
+            (i32::from(data[at]) - 128) << 8
+        } else {
+            i32::from(i16::from_le_bytes([data[at], data[at + 1]]))
+        }
+    };
+    let out_len = (frames as u64 * u64::from(SAMPLE_RATE) / u64::from(rate)) as usize;
+    let samples = (0..out_len)
+        .map(|index| {
+            let frame = ((index as u64 * u64::from(rate)) / u64::from(SAMPLE_RATE)) as usize;
+            let frame = frame.min(frames.saturating_sub(1));
+            let sum: i32 = (0..channels).map(|channel| sample(frame, channel)).sum();
+            (sum / channels as i32) as i16
+        })
+        .collect();
+    Some(samples)
+}
+
+/// The WAV file (RIFF, PCM16 little-endian, 8 kHz, mono) of `audio`: silence, then the
+/// caller's samples (`pcm`) or a tone, then silence.
+pub fn wav(audio: Audio, pcm: Option<&[i16]>) -> Vec<u8> {
     let total_ms = audio.total_ms.max(audio.lead_ms + audio.tone_ms);
     let samples = (total_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
     let tone_from = (audio.lead_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
@@ -48,11 +146,10 @@ pub fn wav(audio: Audio) -> Vec<u8> {
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
     for index in 0..samples {
-        let sample = if (tone_from..tone_until).contains(&index) {
-            let phase = 2.0 * std::f64::consts::PI * 440.0 * index as f64 / f64::from(SAMPLE_RATE);
-            (phase.sin() * 8000.0) as i16
-        } else {
-            0
+        let sample = match pcm {
+            _ if !(tone_from..tone_until).contains(&index) => 0,
+            Some(pcm) => pcm.get(index - tone_from).copied().unwrap_or(0),
+            None => tone_sample(index),
         };
         out.extend_from_slice(&sample.to_le_bytes());
     }
@@ -75,16 +172,21 @@ pub async fn store(
     sid: &str,
     duration_s: u32,
     audio: Audio,
+    pcm: Option<Vec<i16>>,
     source: &str,
 ) -> ApiResult<()> {
     let now = now_ms();
-    let doc = json!({
+    let mut doc = json!({
         "sid": sid, "account_sid": account_sid, "call_sid": call_sid, "conference_sid": null,
         "date_created": now, "date_updated": now, "start_time": now - i64::try_from(audio.total_ms).unwrap_or(0),
         "duration": duration_s.to_string(), "price": null, "price_unit": "USD", "status": "completed",
         "channels": 1, "source": source, "error_code": null, "track": "both",
         "api_version": "2010-04-01", "encryption_details": null, "engine_audio": audio,
     });
+    if let Some(pcm) = pcm {
+        let bytes: Vec<u8> = pcm.iter().flat_map(|sample| sample.to_le_bytes()).collect();
+        doc["engine_pcm"] = json!(BASE64.encode(bytes));
+    }
     let mut record = Record::new(
         Kind::Recording,
         sid.to_owned(),
@@ -97,6 +199,17 @@ pub async fn store(
     record.date_key = Some(now);
     state.store.insert(&record).await?;
     Ok(())
+}
+
+/// The caller's real samples of a recording document, when it played a WAV.
+pub fn pcm_of(doc: &Value) -> Option<Vec<i16>> {
+    let bytes = BASE64.decode(doc["engine_pcm"].as_str()?).ok()?;
+    Some(
+        bytes
+            .chunks_exact(2)
+            .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+            .collect(),
+    )
 }
 
 /// The stored audio shape of a recording document.
@@ -163,15 +276,48 @@ mod tests {
 
     #[test]
     fn wav_header_and_length() {
-        let bytes = wav(Audio {
-            lead_ms: 0,
-            tone_ms: 1000,
-            total_ms: 1500,
-        });
+        let bytes = wav(
+            Audio {
+                lead_ms: 0,
+                tone_ms: 1000,
+                total_ms: 1500,
+            },
+            None,
+        );
         assert_eq!(&bytes[..4], b"RIFF");
         assert_eq!(&bytes[8..16], b"WAVEfmt ");
         assert_eq!(bytes.len(), 44 + 12_000 * 2);
         assert!(bytes[44..44 + 16_000].iter().any(|b| *b != 0));
         assert!(bytes[44 + 16_000..].iter().all(|b| *b == 0));
+        // What the engine writes, it reads back (a caller may play a recording into a call).
+        let decoded = decode_wav(&bytes).expect("decodes");
+        assert_eq!(decoded.len(), 12_000);
+        assert_eq!(decoded[..8000], clips_pcm(&[Clip::tone(1)], 1000)[..]);
+    }
+
+    #[test]
+    fn wavs_of_other_rates_and_channels_become_8khz_mono() {
+        let mut wav = Vec::new();
+        let samples: Vec<i16> = (0..32_000).map(|i| (i % 100) as i16).collect();
+        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        wav.extend_from_slice(b"RIFF");
+        wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(b"WAVEfmt ");
+        for field in [16u32] {
+            wav.extend_from_slice(&field.to_le_bytes());
+        }
+        wav.extend_from_slice(&1u16.to_le_bytes());
+        wav.extend_from_slice(&2u16.to_le_bytes());
+        wav.extend_from_slice(&16_000u32.to_le_bytes());
+        wav.extend_from_slice(&64_000u32.to_le_bytes());
+        wav.extend_from_slice(&4u16.to_le_bytes());
+        wav.extend_from_slice(&16u16.to_le_bytes());
+        wav.extend_from_slice(b"data");
+        wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        wav.extend_from_slice(&data);
+        // 16,000 stereo frames at 16 kHz: one second, 8,000 mono samples at 8 kHz.
+        assert_eq!(decode_wav(&wav).map(|pcm| pcm.len()), Some(8000));
+        assert_eq!(decode_wav(b"RIFF....WAVEjunk"), None);
+        assert_eq!(decode_wav(b"not a wav"), None);
     }
 }

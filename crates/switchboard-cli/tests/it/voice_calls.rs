@@ -508,3 +508,80 @@ async fn a_number_whisper_runs_on_the_handset_leg_before_the_bridge() {
     assert_eq!(param(&params, "DialCallDuration"), Some("5"));
     assert!(app.received().iter().any(|r| r.target == "/child-status"));
 }
+
+#[tokio::test]
+async fn a_caller_can_play_a_wav_into_a_recording() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/record",
+        200,
+        XML,
+        "<Response><Record timeout=\"1\" action=\"/done\"/></Response>",
+    );
+    app.route("/done", 200, XML, "<Response><Hangup/></Response>");
+    provision(&engine, "+15550300110", &app.url("/record"), None).await;
+    let mut recordings = Vec::new();
+    for audio in [None, Some(0)] {
+        // The wall clock: the record's silence timeout waits for the audio sent next.
+        let sid = place(&engine, "+15550300110", &[("Clock", "real")]).await;
+        let form: Vec<(&str, String)> = match audio {
+            None => vec![("Seconds", "2".to_owned())],
+            Some(index) => vec![("Url", format!("{}.wav", recordings[index]))],
+        };
+        let sent = engine
+            .request(
+                reqwest::Method::POST,
+                &format!("{}/sandbox/Calls/{sid}/Audio", engine.base_url),
+            )
+            .form(&form)
+            .send()
+            .await
+            .expect("audio");
+        assert_eq!(sent.status(), 200, "{:?}", sent.text().await);
+        let transcript = finished(&engine, &sid).await;
+        assert_eq!(
+            events(&transcript, "record_result")[0]["duration"],
+            2,
+            "{transcript}"
+        );
+        let done = app
+            .received()
+            .into_iter()
+            .filter(|r| r.target == "/done")
+            .map(|r| form_params(&r.body))
+            .next_back()
+            .expect("record action");
+        recordings.push(param(&done, "RecordingUrl").expect("url").to_owned());
+    }
+    let first = reqwest::get(format!("{}.wav", recordings[0]))
+        .await
+        .expect("wav");
+    let second = reqwest::get(format!("{}.wav", recordings[1]))
+        .await
+        .expect("wav");
+    let (first, second) = (
+        first.bytes().await.expect("a"),
+        second.bytes().await.expect("b"),
+    );
+    assert_eq!(first.len(), 44 + 2 * 8000 * 2);
+    assert_eq!(
+        first, second,
+        "the second recording holds what the caller played"
+    );
+    let bad = call(
+        &engine,
+        "POST",
+        &format!(
+            "{}/sandbox/Calls/CA00000000000000000000000000000000/Audio",
+            engine.base_url
+        ),
+        &[("Seconds", "2")],
+    )
+    .await;
+    assert_eq!(bad.0, 404, "{bad:?}");
+}
+
+fn form_params(body: &str) -> Vec<(String, String)> {
+    form(body)
+}
