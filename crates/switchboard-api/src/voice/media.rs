@@ -219,17 +219,16 @@ impl Driver {
                 .iter()
                 .any(|clip| clip.pcm.is_some())
                 .then(|| recording::clips_pcm(&recording.clips, talked_ms));
-            let stored = recording::store(
-                &self.state,
-                &self.account.sid,
-                &call_sid,
-                recording.sid.as_str(),
+            let new = recording::NewRecording {
+                account_sid: &self.account.sid,
+                call_sid: &call_sid,
+                sid: recording.sid.as_str(),
                 duration_s,
                 audio,
                 pcm,
-                "RecordVerb",
-            )
-            .await;
+                source: "RecordVerb",
+            };
+            let stored = recording::store(&self.state, new).await;
             if let Err(error) = stored {
                 tracing::error!(?error, "storing a recording failed");
             }

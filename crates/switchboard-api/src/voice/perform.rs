@@ -270,17 +270,16 @@ impl Driver {
             total_ms: duration_s * 1000,
         };
         let duration = u32::try_from(duration_s).unwrap_or(u32::MAX);
-        let stored = recording::store(
-            &self.state,
-            &self.account.sid,
-            &call_sid,
-            sid.as_str(),
-            duration,
+        let new = recording::NewRecording {
+            account_sid: &self.account.sid,
+            call_sid: &call_sid,
+            sid: sid.as_str(),
+            duration_s: duration,
             audio,
-            None,
-            "OutboundAPI",
-        )
-        .await;
+            pcm: None,
+            source: "OutboundAPI",
+        };
+        let stored = recording::store(&self.state, new).await;
         if let Err(error) = stored {
             tracing::error!(?error, "storing a call recording failed");
             return;

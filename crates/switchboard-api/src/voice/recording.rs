@@ -164,17 +164,30 @@ pub fn url(state: &AppState, account_sid: &str, sid: &str) -> String {
     )
 }
 
+/// A finished recording to store.
+pub struct NewRecording<'a> {
+    pub account_sid: &'a str,
+    pub call_sid: &'a str,
+    pub sid: &'a str,
+    pub duration_s: u32,
+    pub audio: Audio,
+    /// The caller's real samples, when it played a WAV (else the audio is a tone).
+    pub pcm: Option<Vec<i16>>,
+    /// `RecordVerb`, `OutboundAPI`, …
+    pub source: &'a str,
+}
+
 /// Stores a finished recording of `call_sid`.
-pub async fn store(
-    state: &AppState,
-    account_sid: &str,
-    call_sid: &str,
-    sid: &str,
-    duration_s: u32,
-    audio: Audio,
-    pcm: Option<Vec<i16>>,
-    source: &str,
-) -> ApiResult<()> {
+pub async fn store(state: &AppState, new: NewRecording<'_>) -> ApiResult<()> {
+    let NewRecording {
+        account_sid,
+        call_sid,
+        sid,
+        duration_s,
+        audio,
+        pcm,
+        source,
+    } = new;
     let now = now_ms();
     let mut doc = json!({
         "sid": sid, "account_sid": account_sid, "call_sid": call_sid, "conference_sid": null,
@@ -303,9 +316,7 @@ mod tests {
         wav.extend_from_slice(b"RIFF");
         wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
         wav.extend_from_slice(b"WAVEfmt ");
-        for field in [16u32] {
-            wav.extend_from_slice(&field.to_le_bytes());
-        }
+        wav.extend_from_slice(&16u32.to_le_bytes());
         wav.extend_from_slice(&1u16.to_le_bytes());
         wav.extend_from_slice(&2u16.to_le_bytes());
         wav.extend_from_slice(&16_000u32.to_le_bytes());
