@@ -4,7 +4,7 @@
 //! Handset settings and transcripts live in memory: they describe this process's sandbox, not
 //! account data. Messages themselves are stored like any other message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -128,11 +128,43 @@ impl Log {
 /// How long a (From, To) pair's cookies are kept without activity (Twilio: 4 hours).
 const COOKIE_LIFETIME: Duration = Duration::from_secs(4 * 3600);
 
+/// How many transcripts are kept; past this the oldest finished ones are forgotten, so a
+/// long-running engine does not keep every session's transcript forever.
+const MAX_TRANSCRIPTS: usize = 20_000;
+
+/// Transcripts by session SID, with their opening order for eviction.
+#[derive(Debug, Default)]
+struct Logs {
+    by_sid: HashMap<String, Arc<Log>>,
+    order: VecDeque<String>,
+}
+
+impl Logs {
+    fn forget_oldest_finished(&mut self) {
+        let mut checked = 0;
+        while self.by_sid.len() >= MAX_TRANSCRIPTS && checked < self.order.len() {
+            let Some(sid) = self.order.pop_front() else {
+                break;
+            };
+            match self.by_sid.get(&sid) {
+                Some(log) if !log.lock().done => {
+                    // Still running: keep it, look further.
+                    self.order.push_back(sid);
+                    checked += 1;
+                }
+                _ => {
+                    self.by_sid.remove(&sid);
+                }
+            }
+        }
+    }
+}
+
 /// The sandbox's state.
 #[derive(Debug, Default)]
 pub struct Sandbox {
     handsets: Mutex<HashMap<String, Handset>>,
-    logs: Mutex<HashMap<String, Arc<Log>>>,
+    logs: Mutex<Logs>,
     cookies: Mutex<HashMap<(String, String), (CookieJar, Instant)>>,
 }
 
@@ -156,10 +188,10 @@ impl Sandbox {
     /// A new transcript for the session `sid`.
     pub fn open_log(&self, sid: &str) -> Arc<Log> {
         let log = Arc::new(Log::new());
-        self.logs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(sid.to_owned(), log.clone());
+        let mut logs = self.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.forget_oldest_finished();
+        logs.order.push_back(sid.to_owned());
+        logs.by_sid.insert(sid.to_owned(), log.clone());
         log
     }
 
@@ -182,7 +214,38 @@ impl Sandbox {
         self.logs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .by_sid
             .get(sid)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_transcripts_are_forgotten_oldest_first_and_running_ones_kept() {
+        let sandbox = Sandbox::default();
+        let running = sandbox.open_log("running");
+        for n in 0..MAX_TRANSCRIPTS + 10 {
+            sandbox.open_log(&format!("done-{n}")).finish();
+        }
+        assert!(
+            sandbox.log("running").is_some(),
+            "a running session keeps its transcript"
+        );
+        assert!(
+            sandbox.log("done-0").is_none(),
+            "the oldest finished ones go first"
+        );
+        assert!(
+            sandbox
+                .log(&format!("done-{}", MAX_TRANSCRIPTS + 9))
+                .is_some()
+        );
+        let kept = sandbox.logs.lock().unwrap().by_sid.len();
+        assert!(kept <= MAX_TRANSCRIPTS, "{kept}");
+        running.finish();
     }
 }
