@@ -454,7 +454,13 @@ pub(crate) async fn update(
         (None, Some(initial)) => CallInput::Update { initial, fallback },
         (None, None) => return Ok(Json(render(&record.doc))),
     };
-    let ending = matches!(input, CallInput::End(_));
+    // `completed` ends any call and `canceled` one not answered yet: the answer shows the end.
+    let answered = record.status.as_deref() == Some("in-progress");
+    let ending = match &input {
+        CallInput::End(ApiEnd::Completed) => true,
+        CallInput::End(ApiEnd::Canceled) => !answered,
+        _ => false,
+    };
     if !voice::live::send(sid, input) {
         return Err(not_in_progress(sid));
     }

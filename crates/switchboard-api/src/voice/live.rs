@@ -81,3 +81,30 @@ pub fn is_live(sid: &str) -> bool {
 pub fn count() -> usize {
     registry().lock().unwrap_or_else(|p| p.into_inner()).len()
 }
+
+/// Ends every running call (`Status=completed` semantics: hang up answered calls, cancel the
+/// others), for a graceful shutdown; returns how many were asked.
+pub fn end_all() -> usize {
+    let senders: Vec<_> = registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    senders
+        .iter()
+        .filter(|sender| sender.send(CallInput::End(ApiEnd::Completed)).is_ok())
+        .count()
+}
+
+/// Waits until no call runs or `timeout` passes; returns whether none is left.
+pub async fn wait_idle(timeout: std::time::Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while count() > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    true
+}

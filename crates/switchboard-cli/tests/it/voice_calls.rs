@@ -585,3 +585,65 @@ async fn a_caller_can_play_a_wav_into_a_recording() {
 fn form_params(body: &str) -> Vec<(String, String)> {
     form(body)
 }
+
+#[tokio::test]
+async fn status_updates_cancel_ringing_calls_and_hang_up_answered_ones() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/hold",
+        200,
+        XML,
+        "<Response><Pause length=\"30\"/></Response>",
+    );
+    provision(&engine, "+15550300120", &app.url("/hold"), None).await;
+    let set = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Phones/+15558675320", engine.base_url),
+        &[("Answer", "no-answer")],
+    )
+    .await;
+    assert_eq!(set.0, 200);
+    let calls = engine.account_url("Calls.json");
+    let form = [
+        ("To", "+15558675320"),
+        ("From", "+15550300120"),
+        ("Url", &app.url("/hold")),
+    ];
+    let ringing = call(&engine, "POST", &calls, &form).await;
+    let sid = ringing.1["sid"].as_str().expect("sid").to_owned();
+    let url = engine.account_url(&format!("Calls/{sid}.json"));
+    let canceled = call(&engine, "POST", &url, &[("Status", "canceled")]).await;
+    assert_eq!(canceled.1["status"], "canceled", "{canceled:?}");
+    let answered = call(
+        &engine,
+        "POST",
+        &calls,
+        &[("To", "+15558675321"), form[1], form[2]],
+    )
+    .await;
+    let sid = answered.1["sid"].as_str().expect("sid").to_owned();
+    let url = engine.account_url(&format!("Calls/{sid}.json"));
+    for _ in 0..100 {
+        if call(&engine, "GET", &url, &[]).await.1["status"] == "in-progress" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let started = std::time::Instant::now();
+    let ignored = call(&engine, "POST", &url, &[("Status", "canceled")]).await;
+    assert_eq!(ignored.1["status"], "in-progress", "{ignored:?}");
+    assert!(
+        started.elapsed().as_secs() < 2,
+        "canceling an answered call does not wait"
+    );
+    let completed = call(&engine, "POST", &url, &[("Status", "completed")]).await;
+    assert_eq!(completed.1["status"], "completed", "{completed:?}");
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(events(&transcript, "hangup")[0]["by"], "api");
+    let deleted = call(&engine, "DELETE", &url, &[]).await;
+    assert_eq!(deleted.0, 204);
+    let gone = call(&engine, "GET", &url, &[]).await;
+    crate::assert_error(&gone, 404, 20404);
+}
