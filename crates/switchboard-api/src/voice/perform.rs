@@ -16,6 +16,9 @@ use crate::voice::media::{Listening, play_ms, say_ms};
 use crate::voice::recording;
 use crate::voice::timers::Due;
 
+/// The longest a call may last once answered (§8.5).
+const MAX_CALL_S: u32 = 4 * 3600;
+
 impl Driver {
     pub(crate) async fn perform(&mut self, action: Action) {
         match action {

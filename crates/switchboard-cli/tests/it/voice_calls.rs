@@ -647,3 +647,58 @@ async fn status_updates_cancel_ringing_calls_and_hang_up_answered_ones() {
     let gone = call(&engine, "GET", &url, &[]).await;
     crate::assert_error(&gone, 404, 20404);
 }
+
+#[tokio::test]
+async fn speech_gathers_and_sms_from_a_call_reach_the_app_and_the_handset() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/ask",
+        200,
+        XML,
+        "<Response><Gather input=\"speech\" action=\"/heard\"><Say>Say something</Say></Gather></Response>",
+    );
+    app.route(
+        "/heard",
+        200,
+        XML,
+        "<Response><Sms>We heard you</Sms><Say>Bye</Say></Response>",
+    );
+    provision(&engine, "+15550300130", &app.url("/ask"), None).await;
+    let sid = place(&engine, "+15550300130", &[("Clock", "real")]).await;
+    let spoken = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls/{sid}/Speech", engine.base_url),
+        &[("SpeechResult", "check my balance"), ("Confidence", "0.8")],
+    )
+    .await;
+    assert_eq!(spoken.0, 200, "{spoken:?}");
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(
+        events(&transcript, "gather_result")[0]["speech"],
+        "check my balance"
+    );
+    let message = events(&transcript, "message")[0];
+    assert_eq!(message["to"], "+15005550006");
+    assert_eq!(message["from"], "+15550300130");
+    let heard = app
+        .received()
+        .into_iter()
+        .find(|r| r.target == "/heard")
+        .expect("action");
+    let params = form(&heard.body);
+    assert_eq!(param(&params, "SpeechResult"), Some("check my balance"));
+    assert_eq!(param(&params, "Confidence"), Some("0.8"));
+    let handset = call(
+        &engine,
+        "GET",
+        &format!("{}/sandbox/Phones/+15005550006/Messages", engine.base_url),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        handset.1["messages"][0]["body"], "We heard you",
+        "{handset:?}"
+    );
+}
