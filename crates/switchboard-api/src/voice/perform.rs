@@ -300,10 +300,10 @@ impl Driver {
         if let Some(digits) = self.send_digits.take() {
             self.log.push("send_digits", json!({"digits": digits}));
         }
-        if let Some(limit) = self.time_limit_s {
-            self.timers
-                .add(now + u64::from(limit) * 1000, Due::TimeLimit);
-        }
+        // `TimeLimit`, capped by the platform's maximum call length (§8.5: 4 hours).
+        let limit = self.time_limit_s.unwrap_or(MAX_CALL_S).min(MAX_CALL_S);
+        self.timers
+            .add(now + u64::from(limit) * 1000, Due::TimeLimit);
         if let FarEnd::Handset { handset, .. } = &self.far_end {
             let (digits, hangup_after) = (handset.digits.clone(), handset.hangup_after_s);
             if let Some(digits) = digits {
