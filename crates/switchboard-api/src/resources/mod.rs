@@ -181,13 +181,25 @@ pub(crate) async fn load_owned<T: DeserializeOwned>(
     account_sid: &str,
     path: &str,
 ) -> ApiResult<(Record, T)> {
-    let record = match state.store.get(kind, sid).await? {
-        Some(record) if record.account_sid == account_sid => record,
-        _ => return Err(ApiError::not_found(path)),
-    };
+    let record = load_record(state, kind, sid, account_sid, path).await?;
     let value =
         serde_json::from_value(record.doc.clone()).map_err(switchboard_store::StoreError::from)?;
     Ok((record, value))
+}
+
+/// Loads a resource of `kind` owned by `account_sid` without decoding its document (the hot
+/// fetch paths render the stored JSON directly); anything else is a 404 for `path`.
+pub(crate) async fn load_record(
+    state: &AppState,
+    kind: Kind,
+    sid: &str,
+    account_sid: &str,
+    path: &str,
+) -> ApiResult<Record> {
+    match state.store.get(kind, sid).await? {
+        Some(record) if record.account_sid == account_sid => Ok(record),
+        _ => Err(ApiError::not_found(path)),
+    }
 }
 
 /// Serialises a resource for its `doc` column.

@@ -15,7 +15,7 @@ use switchboard_core::{Sid, SidKind, date, error_code};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, StoreError};
 
 use super::fields::{self, Default, Field, Rule};
-use super::{ACCOUNTS, created, json_sid, load_owned};
+use super::{ACCOUNTS, created, json_sid, load_owned, load_record};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, Params, query_params};
@@ -101,15 +101,23 @@ fn record_of(doc: &Map<String, Value>, created_ms: i64) -> Record {
 
 /// The Twilio representation of a stored number document.
 pub fn render(doc: &Value) -> Value {
-    let mut body = doc.clone();
-    let (Some(sid), Some(account)) = (doc["sid"].as_str(), doc["account_sid"].as_str()) else {
+    render_owned(doc.clone())
+}
+
+/// `render` for a document the caller no longer needs (no copy).
+pub fn render_owned(mut body: Value) -> Value {
+    let (Some(sid), Some(account)) = (
+        body["sid"].as_str().map(str::to_owned),
+        body["account_sid"].as_str().map(str::to_owned),
+    ) else {
         return body;
     };
     let base = format!("{ACCOUNTS}/{account}/IncomingPhoneNumbers/{sid}");
     body["uri"] = json!(format!("{base}.json"));
     body["subresource_uris"] = json!({ "assigned_add_ons": format!("{base}/AssignedAddOns.json") });
     for name in ["date_created", "date_updated"] {
-        body[name] = json!(date::rfc2822(doc[name].as_i64().unwrap_or_default()));
+        let at = body[name].as_i64().unwrap_or_default();
+        body[name] = json!(date::rfc2822(at));
     }
     body
 }
@@ -134,9 +142,8 @@ pub(crate) async fn fetch_or_list_type(
     }
     let account = caller.scope(&state, &account, uri.path()).await?;
     let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
-    Ok(Json(render(&record.doc)))
+    let record = load_record(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
+    Ok(Json(render_owned(record.doc)))
 }
 
 async fn list_numbers(
