@@ -1,0 +1,29 @@
+//! Pure SIP protocol core for Switchboard's UAS (and the UAC of `<Dial>` and outbound calls).
+//!
+//! * `parse` and `message`: strict, bounded parsing and printing of SIP messages (RFC 3261),
+//!   with a typed `ParseError` that can build the `400 Bad Request` answer.
+//! * `header` and `uri`: typed views of Via, From/To/Contact/Route, CSeq and SIP URIs.
+//! * `response`: responses to a request (Via/From/To/Call-ID/CSeq copied, To tag added).
+//! * `sdp` and `offer_answer`: SDP parsing/printing and the RFC 3264 audio offer/answer.
+//! * `transaction`: the INVITE and non-INVITE server transactions and the INVITE client
+//!   transaction (RFC 3261 §17) as sans-IO state machines with their timers.
+//! * `dialog`: a minimal dialog that builds in-dialog requests (BYE) and the ACK for a 2xx.
+//!
+//! Nothing here does IO, reads a clock or draws random numbers: time is a `u64` of milliseconds
+//! on the caller's monotonic clock, and tags and branches are supplied by the caller. Every
+//! state machine has the shape `handle_*(now_ms, input)`, `poll_*()` (drain until `None` after
+//! each `handle_*`), `poll_timeout()`. No input can make this crate panic.
+
+pub mod error;
+pub mod header;
+pub mod message;
+pub mod parse;
+pub mod response;
+pub mod uri;
+
+pub use error::{Limits, ParseError, ParseErrorKind};
+pub use header::{CSeq, NameAddr, Params, Via};
+pub use message::{Header, Headers, Message, Method, Request, Response};
+pub use parse::{Framing, StreamFrame, canonical_name, frame_stream, parse_message};
+pub use response::reason_phrase;
+pub use uri::SipUri;
