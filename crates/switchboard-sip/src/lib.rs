@@ -17,13 +17,20 @@
 pub mod error;
 pub mod header;
 pub mod message;
+pub mod offer_answer;
 pub mod parse;
 pub mod response;
+pub mod sdp;
 pub mod uri;
 
 pub use error::{Limits, ParseError, ParseErrorKind};
 pub use header::{CSeq, NameAddr, Params, Via};
 pub use message::{Header, Headers, Message, Method, Request, Response};
+pub use offer_answer::{
+    AudioCodec, Direction, LocalMedia, Negotiated, NegotiationError, TelephoneEventFormat,
+    build_answer, build_offer, negotiate,
+};
 pub use parse::{Framing, StreamFrame, canonical_name, frame_stream, parse_message};
 pub use response::reason_phrase;
+pub use sdp::{SdpError, SessionDescription};
 pub use uri::SipUri;

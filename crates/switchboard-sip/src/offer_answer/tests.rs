@@ -1,0 +1,206 @@
+//! Offer/answer tests on real offers (sipp's, a softphone's) and table-driven edge cases.
+
+use super::*;
+
+const SIPP_OFFER: &str = "v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n\
+t=0 0\r\nm=audio 6000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-11,16\r\n";
+
+fn local() -> LocalMedia {
+    LocalMedia {
+        session_id: 42,
+        session_version: 1,
+        address_type: "IP4".into(),
+        address: "127.0.0.1".into(),
+        rtp_port: 10_000,
+    }
+}
+
+fn sdp(text: &str) -> SessionDescription {
+    SessionDescription::parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn answers_sipp_pcma_offer_keeping_telephone_event() {
+    let offer = sdp(SIPP_OFFER);
+    let negotiated = negotiate(&offer).expect("PCMA is common");
+    assert_eq!(
+        (negotiated.codec, negotiated.payload_type),
+        (AudioCodec::Pcma, 8)
+    );
+    assert_eq!(
+        negotiated.telephone_event,
+        Some(TelephoneEventFormat {
+            payload_type: 101,
+            events: Some("0-11,16".into())
+        })
+    );
+    assert_eq!(
+        (negotiated.remote_address.as_str(), negotiated.remote_port),
+        ("127.0.0.1", 6000)
+    );
+    let answer = build_answer(&offer, &negotiated, &local());
+    let text = answer.to_string();
+    let expected = "v=0\r\no=switchboard 42 1 IN IP4 127.0.0.1\r\ns=switchboard\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 10000 RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-11,16\r\n\
+a=ptime:20\r\na=sendrecv\r\n";
+    assert_eq!(text, expected);
+    assert_eq!(sdp(&text), answer, "the answer parses back");
+}
+
+#[test]
+fn table_of_negotiations() {
+    // (name, media section(s), expected codec and payload type, telephone-event pt, our direction)
+    type Case = (
+        &'static str,
+        &'static str,
+        Result<(AudioCodec, u8), NegotiationError>,
+        Option<u8>,
+        Direction,
+    );
+    let cases: [Case; 8] = [
+        (
+            "pcmu first wins",
+            "m=audio 4000 RTP/AVP 0 8\n",
+            Ok((AudioCodec::Pcmu, 0)),
+            None,
+            Direction::SendRecv,
+        ),
+        (
+            "offerer's order",
+            "m=audio 4000 RTP/AVP 18 8 0\n",
+            Ok((AudioCodec::Pcma, 8)),
+            None,
+            Direction::SendRecv,
+        ),
+        (
+            "dynamic pcmu",
+            "m=audio 4000 RTP/AVP 96 97\na=rtpmap:96 PCMU/8000\na=rtpmap:97 telephone-event/8000\n",
+            Ok((AudioCodec::Pcmu, 96)),
+            Some(97),
+            Direction::SendRecv,
+        ),
+        (
+            "wrong rate",
+            "m=audio 4000 RTP/AVP 96\na=rtpmap:96 PCMU/16000\n",
+            Err(NegotiationError::NoCommonCodec),
+            None,
+            Direction::SendRecv,
+        ),
+        (
+            "no common codec",
+            "m=audio 4000 RTP/AVP 18 9\n",
+            Err(NegotiationError::NoCommonCodec),
+            None,
+            Direction::SendRecv,
+        ),
+        (
+            "only video",
+            "m=video 4000 RTP/AVP 31\n",
+            Err(NegotiationError::NoAudio),
+            None,
+            Direction::SendRecv,
+        ),
+        (
+            "srtp is not offered audio",
+            "m=audio 4000 RTP/SAVP 0\n",
+            Err(NegotiationError::NoAudio),
+            None,
+            Direction::SendRecv,
+        ),
+        (
+            "sendonly offer → recvonly",
+            "m=video 0 RTP/AVP 31\nm=audio 4000 RTP/AVP 0\na=sendonly\n",
+            Ok((AudioCodec::Pcmu, 0)),
+            None,
+            Direction::RecvOnly,
+        ),
+    ];
+    for (name, media, expected, events, direction) in cases {
+        let offer = sdp(&format!(
+            "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\n{media}"
+        ));
+        let outcome = negotiate(&offer);
+        assert_eq!(
+            outcome
+                .as_ref()
+                .map(|n| (n.codec, n.payload_type))
+                .map_err(|e| *e),
+            expected,
+            "{name}"
+        );
+        if let Ok(negotiated) = outcome {
+            assert_eq!(
+                negotiated.telephone_event.as_ref().map(|t| t.payload_type),
+                events,
+                "{name}"
+            );
+            assert_eq!(negotiated.direction, direction, "{name}");
+            let answer = build_answer(&offer, &negotiated, &local());
+            assert_eq!(
+                answer.media.len(),
+                offer.media.len(),
+                "{name}: one answer line per offered line"
+            );
+        }
+    }
+    assert_eq!(NegotiationError::NoCommonCodec.status(), 488);
+}
+
+#[test]
+fn media_level_connection_overrides_and_missing_connection_is_an_error() {
+    let offer = sdp(
+        "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nm=audio 4000 RTP/AVP 0\nc=IN IP4 198.51.100.7\n",
+    );
+    assert_eq!(
+        negotiate(&offer).map(|n| n.remote_address),
+        Ok("198.51.100.7".to_owned())
+    );
+    let bare = sdp("v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nm=audio 4000 RTP/AVP 0\n");
+    assert_eq!(negotiate(&bare), Err(NegotiationError::NoConnection));
+}
+
+#[test]
+fn our_offer_negotiates_with_itself() {
+    let offer = build_offer(&local(), &[AudioCodec::Pcmu, AudioCodec::Pcma], Some(101));
+    let parsed = sdp(&offer.to_string());
+    assert_eq!(parsed, offer);
+    let negotiated = negotiate(&parsed).expect("our own offer");
+    assert_eq!(
+        (negotiated.codec, negotiated.remote_port),
+        (AudioCodec::Pcmu, 10_000)
+    );
+    assert_eq!(
+        negotiated.telephone_event.map(|t| t.events),
+        Some(Some("0-16".to_owned()))
+    );
+}
+
+#[test]
+fn sdp_rejections() {
+    use crate::sdp::SdpError;
+    let cases: [(&[u8], SdpError); 6] = [
+        (b"v=1\r\n", SdpError::BadVersion),
+        (b"\xff", SdpError::InvalidUtf8),
+        (b"v=0\r\ns=-\r\n", SdpError::BadOrigin),
+        (
+            b"v=0\r\no=- 1 1 IN IP4 x\r\nbogus\r\n",
+            SdpError::BadLine(3),
+        ),
+        (
+            b"v=0\r\no=- 1 1 IN IP4 x\r\nc=IN IP4\r\n",
+            SdpError::BadConnection,
+        ),
+        (
+            b"v=0\r\no=- 1 1 IN IP4 x\r\nm=audio 99999 RTP/AVP 0\r\n",
+            SdpError::BadMedia,
+        ),
+    ];
+    for (bytes, expected) in cases {
+        assert_eq!(
+            SessionDescription::parse(bytes),
+            Err(expected),
+            "{}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
