@@ -21,6 +21,7 @@ pub mod offer_answer;
 pub mod parse;
 pub mod response;
 pub mod sdp;
+pub mod transaction;
 pub mod uri;
 
 pub use error::{Limits, ParseError, ParseErrorKind};
@@ -33,4 +34,14 @@ pub use offer_answer::{
 pub use parse::{Framing, StreamFrame, canonical_name, frame_stream, parse_message};
 pub use response::reason_phrase;
 pub use sdp::{SdpError, SessionDescription};
+pub use transaction::client_invite::{
+    InviteClientOutput, InviteClientState, InviteClientTransaction,
+};
+pub use transaction::server_invite::{
+    InviteServerOutput, InviteServerState, InviteServerTransaction,
+};
+pub use transaction::server_non_invite::{
+    NonInviteServerOutput, NonInviteServerState, NonInviteServerTransaction,
+};
+pub use transaction::{TimerConfig, TransactionKey, TransportKind, ack_for_non_2xx, cancel_for};
 pub use uri::SipUri;
