@@ -14,6 +14,7 @@
 //! state machine has the shape `handle_*(now_ms, input)`, `poll_*()` (drain until `None` after
 //! each `handle_*`), `poll_timeout()`. No input can make this crate panic.
 
+pub mod dialog;
 pub mod error;
 pub mod header;
 pub mod message;
@@ -24,6 +25,7 @@ pub mod sdp;
 pub mod transaction;
 pub mod uri;
 
+pub use dialog::{Dialog, DialogError};
 pub use error::{Limits, ParseError, ParseErrorKind};
 pub use header::{CSeq, NameAddr, Params, Via};
 pub use message::{Header, Headers, Message, Method, Request, Response};
