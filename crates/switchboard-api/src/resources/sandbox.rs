@@ -376,7 +376,7 @@ pub(crate) async fn call_transcript(
     Path(sid): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
-    owned_call(&state, &caller, &sid, uri.path()).await?;
+    let record = owned_call(&state, &caller, &sid, uri.path()).await?;
     let params = query_params(uri.query())?;
     let log = state
         .sandbox
@@ -395,8 +395,13 @@ pub(crate) async fn call_transcript(
             .await;
     }
     let (events, _, _) = log.snapshot();
-    let record = owned_call(&state, &caller, &sid, uri.path()).await?;
-    let body = json!({"call_sid": sid, "status": record.doc["status"], "events": events});
+    // The transcript's last status is the call's (the REST spelling has no `initiated`).
+    let status = match events.iter().rev().find(|event| event["type"] == "status") {
+        Some(event) if event["status"] == "initiated" => json!("queued"),
+        Some(event) => event["status"].clone(),
+        None => record.doc["status"].clone(),
+    };
+    let body = json!({"call_sid": sid, "status": status, "events": events});
     let code = if waiting && !done {
         StatusCode::REQUEST_TIMEOUT
     } else {

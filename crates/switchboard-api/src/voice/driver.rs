@@ -96,7 +96,7 @@ impl Driver {
             self.wait_and_handle().await;
             self.settle().await;
         }
-        self.finish().await
+        Box::pin(self.finish()).await
     }
 
     /// Queues an input for the flow.
@@ -108,7 +108,8 @@ impl Driver {
     async fn settle(&mut self) {
         loop {
             while let Some(action) = self.call.poll_action() {
-                self.perform(action).await;
+                // Boxed: the driver future stays small while it waits (20,000 parked calls).
+                Box::pin(self.perform(action)).await;
             }
             match self.ready.pop_front() {
                 Some(input) => {
@@ -139,7 +140,7 @@ impl Driver {
             if let Some(at) = deadline {
                 let skipped = self.clock.skip_to(at);
                 self.log.skip(skipped);
-                return self.fire_due().await;
+                return Box::pin(self.fire_due()).await;
             }
         }
         let wake = deadline.map(|at| self.clock.instant_of(at));
@@ -149,9 +150,9 @@ impl Driver {
                 Some(input) => self.on_input(input),
                 None => self.inputs_closed = true,
             },
-            done = next_fetch(&mut self.fetch) => self.on_fetch_done(done).await,
+            done = next_fetch(&mut self.fetch) => Box::pin(self.on_fetch_done(done)).await,
             end = DialLeg::next_external_end(&mut self.dial) => self.on_dial_external_end(end),
-            () = sleep_until(wake) => self.fire_due().await,
+            () = sleep_until(wake) => Box::pin(self.fire_due()).await,
         }
     }
 
@@ -171,11 +172,11 @@ impl Driver {
                 self.media.playing = None;
                 self.feed(Input::PlaybackFinished);
             }
-            Due::RecordingDone => self.finish_recording().await,
+            Due::RecordingDone => Box::pin(self.finish_recording()).await,
             Due::Input(Input::Digits(digits)) => self.deliver_digits(digits),
             Due::Input(input) => self.feed(input),
-            Due::DialNoAnswer => self.dial_no_answer().await,
-            Due::DialHangup => self.end_dial().await,
+            Due::DialNoAnswer => Box::pin(self.dial_no_answer()).await,
+            Due::DialHangup => Box::pin(self.end_dial()).await,
             Due::TimeLimit => self.feed(Input::ApiEnd(switchboard_flow::ApiEnd::Completed)),
         }
     }

@@ -101,7 +101,7 @@ impl Driver {
                 self.start_recording(record);
                 self.listen(Listening::Record);
             }
-            Action::StopRecording => self.finish_recording().await,
+            Action::StopRecording => Box::pin(self.finish_recording()).await,
             Action::RecordResult {
                 recording_sid,
                 duration_s,
@@ -115,10 +115,10 @@ impl Driver {
             Action::Dial(dial) => {
                 let targets: Vec<&str> = dial.targets.iter().map(|t| t.number.as_str()).collect();
                 self.log.push("dial", json!({"targets": targets}));
-                self.start_dial(dial).await;
+                Box::pin(self.start_dial(dial)).await;
                 self.listen(Listening::Dial);
             }
-            Action::EndDial => self.end_dial().await,
+            Action::EndDial => Box::pin(self.end_dial()).await,
             Action::DialResult(result) => {
                 self.log.push(
                     "dial_result",
@@ -129,7 +129,7 @@ impl Driver {
                 self.media.listening = Listening::Nothing;
                 self.dial = None;
             }
-            Action::SendSms(sms) => self.send_sms(sms).await,
+            Action::SendSms(sms) => Box::pin(self.send_sms(sms)).await,
             Action::Redirect { url } => self.log.push("redirect", json!({"url": url})),
             Action::Hangup { by } => self.log.push("hangup", json!({"by": by.as_str()})),
             Action::Reject { reason } => {
@@ -247,14 +247,17 @@ impl Driver {
         }
         let target = self.alert_target();
         self.callbacks.status_changed(&target, status, params);
-        if let Err(error) = leg::set_status(
-            &self.state,
-            &mut self.record,
-            rest_status(status),
-            status.is_terminal(),
-            duration,
-        )
-        .await
+        // The record is created with its first status: no write for it.
+        let unchanged = self.record.status.as_deref() == Some(rest_status(status));
+        if !unchanged
+            && let Err(error) = leg::set_status(
+                &self.state,
+                &mut self.record,
+                rest_status(status),
+                status.is_terminal(),
+                duration,
+            )
+            .await
         {
             tracing::error!(?error, call = %self.call_sid(), "storing a call status failed");
         }
