@@ -178,7 +178,13 @@ fn number_param(params: &Params, name: &str, code: ErrorCode, max: u32) -> ApiRe
 }
 
 /// Validates a create request (in Twilio's order of checks) into the leg to start.
-async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiResult<LegStart> {
+/// `To` (a valid number) and `From` (a number of this account), with Twilio's codes; returns
+/// them and the `From` number's record.
+async fn parties(
+    state: &AppState,
+    account: &Account,
+    params: &Params,
+) -> ApiResult<(String, String, Record)> {
     let to = params
         .get("To")
         .filter(|to| !to.is_empty())
@@ -220,6 +226,21 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
             ),
         ));
     };
+    Ok((to, from, number))
+}
+
+/// Where the call's TwiML comes from: `Twiml`/`Url` with their fallback and status callback,
+/// or an Application's URLs (which then replace them).
+async fn handler(
+    state: &AppState,
+    account: &Account,
+    params: &Params,
+) -> ApiResult<(
+    Initial,
+    Option<Endpoint>,
+    Option<StatusCallback>,
+    Option<Sid>,
+)> {
     let mut initial = initial_of(params)?;
     let mut fallback = fallback_of(params)?;
     let mut status_callback = status_callback_of(params)?;
@@ -230,14 +251,13 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
             .get(Kind::Application, app)
             .await?
             .filter(|r| r.account_sid == account.sid);
-        let record = record.ok_or_else(|| {
-            bad(
+        if record.is_none() {
+            return Err(bad(
                 error_code::INVALID_APPLICATION_SID,
                 format!("ApplicationSid {app} is not an application of this account"),
-            )
-        })?;
+            ));
+        }
         let handler = voice::number_handler(state, &json!({"voice_application_sid": app})).await?;
-        let _ = record;
         initial = handler.primary.map(|endpoint| Initial::Fetch {
             url: endpoint.url,
             method: match endpoint.method {
@@ -261,6 +281,13 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
             "One of Url, Twiml or ApplicationSid is required",
         )
     })?;
+    Ok((initial, fallback, status_callback, application_sid))
+}
+
+async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiResult<LegStart> {
+    let (to, from, number) = parties(state, account, params).await?;
+    let (initial, fallback, status_callback, application_sid) =
+        handler(state, account, params).await?;
     if let Some(digits) = params.get("SendDigits").filter(|d| !d.is_empty())
         && (digits.chars().count() > 32
             || !digits
