@@ -391,19 +391,12 @@ mod tests {
     use switchboard_store::ListQuery;
     use switchboard_webhook::{ClientSettings, FallbackScope, WebhookClient};
 
-    async fn state() -> AppState {
+    /// A state on a fresh SQLite file in a scratch directory (removed by the caller).
+    async fn state(dir: &std::path::Path) -> AppState {
+        std::fs::create_dir_all(dir).expect("scratch directory");
+        let url = format!("sqlite://{}", dir.join("switchboard.db").display());
         AppState {
-            store: switchboard_store::open(&format!(
-                "sqlite://{}",
-                std::env::temp_dir()
-                    .join(format!(
-                        "switchboard-voice-{:016x}.db",
-                        rand::random::<u64>()
-                    ))
-                    .display()
-            ))
-            .await
-            .expect("store"),
+            store: switchboard_store::open(&url).await.expect("store"),
             public_url: "http://127.0.0.1:1".into(),
             sandbox: Arc::default(),
             error_prompt: switchboard_flow::DEFAULT_ERROR_PROMPT.into(),
@@ -416,7 +409,9 @@ mod tests {
     /// A bug in one call's driver ends that call `failed` with an alert; the engine goes on.
     #[tokio::test]
     async fn a_panicking_driver_fails_its_call_with_an_alert() {
-        let state = state().await;
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-voice-{:016x}", rand::random::<u64>()));
+        let state = state(&dir).await;
         let account = "AC0123456789abcdef0123456789abcdef";
         let info = LegInfo {
             sid: "CA0123456789abcdef0123456789abcdef".into(),
@@ -473,5 +468,7 @@ mod tests {
             .await
             .expect("alerts");
         assert_eq!(alerts.len(), 1);
+        drop(state);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
