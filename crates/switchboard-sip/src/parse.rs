@@ -273,6 +273,7 @@ fn parse_start_line(line: &str) -> Result<Start, ParseError> {
 
 fn parse_header_lines(text: &str, limits: &Limits) -> Result<Headers, ParseError> {
     let mut fields: Vec<(String, String)> = Vec::new();
+    let mut counted = 0;
     if text.is_empty() {
         return Ok(Headers::new());
     }
@@ -280,27 +281,38 @@ fn parse_header_lines(text: &str, limits: &Limits) -> Result<Headers, ParseError
         check_line(line, limits)?;
         if line.starts_with([' ', '\t']) {
             let (_, value) = fields.last_mut().ok_or(ParseErrorKind::BadHeaderLine)?;
-            if !value.is_empty() {
+            let continuation = trim_lws(line);
+            if !value.is_empty() && !continuation.is_empty() {
                 value.push(' ');
             }
-            value.push_str(line.trim());
+            value.push_str(continuation);
             continue;
-        }
-        if fields.len() == limits.max_headers {
-            return Err(ParseErrorKind::TooManyHeaders(limits.max_headers).into());
         }
         let (name, value) = line.split_once(':').ok_or(ParseErrorKind::BadHeaderLine)?;
         let name = name.trim_end_matches([' ', '\t']);
         if !is_token(name) {
             return Err(ParseErrorKind::BadHeaderLine.into());
         }
-        fields.push((canonical_name(name), value.trim().to_owned()));
+        let name = canonical_name(name);
+        // Content-Length is not counted: it is never stored, and printing always adds one.
+        if name != "Content-Length" {
+            if counted == limits.max_headers {
+                return Err(ParseErrorKind::TooManyHeaders(limits.max_headers).into());
+            }
+            counted += 1;
+        }
+        fields.push((name, trim_lws(value).to_owned()));
     }
     let mut headers = Headers::new();
     for (name, value) in fields {
         headers.push(name, value);
     }
     Ok(headers)
+}
+
+/// Trims RFC 3261 linear white space (SP and HT only, not other Unicode spaces).
+fn trim_lws(text: &str) -> &str {
+    text.trim_matches([' ', '\t'])
 }
 
 fn content_length(headers: &Headers) -> Result<Option<usize>, ParseErrorKind> {
@@ -312,7 +324,7 @@ fn content_length(headers: &Headers) -> Result<Option<usize>, ParseErrorKind> {
             .ok()
             .filter(|_| ok)
             .ok_or(ParseErrorKind::BadHeader("Content-Length"))?;
-        if declared.is_some_and(|d| d != length) {
+        if declared.is_some() {
             return Err(ParseErrorKind::DuplicateHeader("Content-Length"));
         }
         declared = Some(length);

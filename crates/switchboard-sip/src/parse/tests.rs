@@ -190,6 +190,11 @@ fn table_of_rejections() {
             ParseErrorKind::MissingContentLength,
         ),
         (
+            INVITE.replace("l: 4", "l: 4\r\nContent-Length: 4"),
+            Framing::Stream,
+            ParseErrorKind::DuplicateHeader("Content-Length"),
+        ),
+        (
             INVITE.replace("c: application/sdp\r\n", ""),
             Framing::Datagram,
             ParseErrorKind::MissingContentType,
@@ -297,6 +302,34 @@ fn stream_framing() {
         frame_stream(endless.as_bytes(), &limits).map_err(|e| e.kind),
         Err(ParseErrorKind::LineTooLong(8_192))
     );
+}
+
+#[test]
+fn fuzz_regressions_reprint_identically() {
+    // An empty folded continuation must not leave trailing space; a message at the header limit
+    // must still parse after printing adds Content-Length.
+    let limits = Limits {
+        max_message_bytes: 4_000,
+        max_headers: 10,
+        max_line_bytes: 200,
+    };
+    let cases = [
+        INVITE.replace(
+            "Subject: Performance\r\n  Test",
+            "Subject: Performance\r\n \r\n\t",
+        ),
+        INVITE.replace("l: 4\r\n", ""),
+    ];
+    for text in cases {
+        let message = parse_message(text.as_bytes(), Framing::Datagram, &limits).expect("valid");
+        let printed = message.to_bytes();
+        assert_eq!(
+            parse_message(&printed, Framing::Stream, &limits),
+            Ok(message),
+            "{}",
+            text.escape_debug()
+        );
+    }
 }
 
 #[test]
