@@ -702,3 +702,57 @@ async fn speech_gathers_and_sms_from_a_call_reach_the_app_and_the_handset() {
         "{handset:?}"
     );
 }
+
+#[tokio::test]
+async fn a_number_with_a_voice_application_runs_the_application_urls() {
+    let engine = start();
+    let app = App::start().await;
+    app.route("/app-down", 500, "text/plain", "down");
+    app.route(
+        "/app-fallback",
+        200,
+        XML,
+        "<Response><Say>Application backup</Say></Response>",
+    );
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("Applications.json"),
+        &[
+            ("FriendlyName", "ivr"),
+            ("VoiceUrl", &app.url("/app-down")),
+            ("VoiceFallbackUrl", &app.url("/app-fallback")),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    let application = created.1["sid"].as_str().expect("sid").to_owned();
+    let number = call(
+        &engine,
+        "POST",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[
+            ("PhoneNumber", "+15550300140"),
+            ("VoiceUrl", &app.url("/never")),
+            ("VoiceApplicationSid", &application),
+        ],
+    )
+    .await;
+    assert_eq!(number.0, 201, "{number:?}");
+    let sid = place(&engine, "+15550300140", &[]).await;
+    let transcript = finished(&engine, &sid).await;
+    let says: Vec<&Value> = events(&transcript, "say")
+        .iter()
+        .map(|s| &s["text"])
+        .collect();
+    assert_eq!(says, ["Application backup"], "{transcript}");
+    let received = app.received();
+    assert!(received.iter().all(|r| r.target != "/never"));
+    let fallback = received
+        .iter()
+        .find(|r| r.target == "/app-fallback")
+        .expect("fallback");
+    let params = form(&fallback.body);
+    assert_eq!(param(&params, "ApplicationSid"), Some(application.as_str()));
+    assert_eq!(param(&params, "ErrorCode"), Some("11200"));
+}
