@@ -756,3 +756,46 @@ async fn a_number_with_a_voice_application_runs_the_application_urls() {
     assert_eq!(param(&params, "ApplicationSid"), Some(application.as_str()));
     assert_eq!(param(&params, "ErrorCode"), Some("11200"));
 }
+
+#[tokio::test]
+async fn wait_for_times_out_with_408_and_a_caller_hanging_up_while_ringing_cancels() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/ring",
+        200,
+        XML,
+        "<Response><Pause length=\"30\"/><Say>late</Say></Response>",
+    );
+    provision(&engine, "+15550300150", &app.url("/ring"), None).await;
+    let sid = place(&engine, "+15550300150", &[("Clock", "real")]).await;
+    let url = format!(
+        "{}/sandbox/Calls/{sid}?WaitFor=completed&Timeout=0.3",
+        engine.base_url
+    );
+    let waiting = call(&engine, "GET", &url, &[]).await;
+    assert_eq!(waiting.0, 408, "{waiting:?}");
+    assert_eq!(
+        waiting.1["status"], "ringing",
+        "a leading pause does not answer"
+    );
+    let hung_up = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls/{sid}/Hangup", engine.base_url),
+        &[],
+    )
+    .await;
+    assert_eq!(hung_up.0, 200, "{hung_up:?}");
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "canceled", "{transcript}");
+    assert_eq!(events(&transcript, "hangup")[0]["by"], "caller");
+    let late = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls/{sid}/Digits", engine.base_url),
+        &[("Digits", "1")],
+    )
+    .await;
+    crate::assert_error(&late, 400, 21220);
+}
