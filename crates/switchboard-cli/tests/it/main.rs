@@ -9,6 +9,7 @@ mod durability;
 mod rest;
 mod voice;
 mod voice_calls;
+mod voice_legs;
 mod voice_random;
 
 use serde_json::Value;
