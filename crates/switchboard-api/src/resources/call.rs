@@ -478,7 +478,7 @@ pub(crate) async fn update(
     let fallback = fallback_of(&params)?;
     let input = match (end, initial) {
         (Some(end), _) => CallInput::End(end),
-        (None, Some(initial)) => CallInput::Update { initial, fallback },
+        (None, Some(initial)) => CallInput::Update(Box::new((initial, fallback))),
         (None, None) => return Ok(Json(render(&record.doc))),
     };
     // `completed` ends any call and `canceled` one not answered yet: the answer shows the end.

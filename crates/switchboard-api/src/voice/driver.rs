@@ -11,7 +11,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use switchboard_flow::{Call, CallStatus, Input};
-use switchboard_store::Record;
 use switchboard_webhook::{CookieJar, Endpoint};
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TryRecvError;
@@ -55,7 +54,8 @@ pub(crate) struct Driver {
     pub(crate) call: Call,
     pub(crate) log: Arc<Log>,
     pub(crate) clock: Clock,
-    pub(crate) record: Record,
+    /// The status the stored call shows (REST spelling).
+    pub(crate) stored_status: &'static str,
     pub(crate) inputs: mpsc::UnboundedReceiver<CallInput>,
     pub(crate) inputs_closed: bool,
     pub(crate) fallback: Option<Endpoint>,
@@ -187,7 +187,8 @@ impl Driver {
             CallInput::Speech { result, confidence } => self.deliver_speech(result, confidence),
             CallInput::Hangup => self.feed(Input::CallerHungUp),
             CallInput::Audio(clip) => self.caller_talks(clip),
-            CallInput::Update { initial, fallback } => {
+            CallInput::Update(update) => {
+                let (initial, fallback) = *update;
                 if fallback.is_some() {
                     self.fallback = fallback;
                 }

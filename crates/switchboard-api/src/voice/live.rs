@@ -27,10 +27,8 @@ pub enum CallInput {
     /// The caller talks: a tone for some seconds, or a WAV it plays.
     Audio(crate::voice::recording::Clip),
     /// REST update with `Url`/`Twiml`: continue there; `fallback` replaces the session's.
-    Update {
-        initial: Initial,
-        fallback: Option<Endpoint>,
-    },
+    /// (Boxed: every call's input channel is sized by its largest input.)
+    Update(Box<(Initial, Option<Endpoint>)>),
     /// REST update with `Status=completed|canceled`.
     End(ApiEnd),
 }

@@ -7,7 +7,6 @@ use switchboard_twiml::Level;
 use switchboard_twiml::verb::GatherInput;
 use switchboard_webhook::{AlertLevel, AlertRecord, Channel, CookieJar, FetchPlan, fetch_twiml};
 
-use crate::alerts;
 use crate::messaging::{self, Outbound};
 use crate::voice::driver::{Driver, FarEnd};
 use crate::voice::fetch;
@@ -15,6 +14,7 @@ use crate::voice::leg;
 use crate::voice::media::{Listening, play_ms, say_ms};
 use crate::voice::recording;
 use crate::voice::timers::Due;
+use crate::{AppState, alerts};
 
 /// The longest a call may last once answered (§8.5).
 const MAX_CALL_S: u32 = 4 * 3600;
@@ -248,18 +248,11 @@ impl Driver {
         let target = self.alert_target();
         self.callbacks.status_changed(&target, status, params);
         // The record is created with its first status: no write for it.
-        let unchanged = self.record.status.as_deref() == Some(rest_status(status));
-        if !unchanged
-            && let Err(error) = leg::set_status(
-                &self.state,
-                &mut self.record,
-                rest_status(status),
-                status.is_terminal(),
-                duration,
-            )
-            .await
-        {
-            tracing::error!(?error, call = %self.call_sid(), "storing a call status failed");
+        let rest = rest_status(status);
+        if self.stored_status != rest {
+            self.stored_status = rest;
+            let (state, sid) = (self.state.clone(), self.call_sid().to_owned());
+            store_status(&state, &sid, rest, status.is_terminal(), duration).await;
         }
         if status == CallStatus::InProgress {
             self.answered();
@@ -359,6 +352,27 @@ impl Driver {
             self.timers
                 .add(outcome.0, Due::Input(Input::Progress(outcome.1)));
         }
+    }
+}
+
+/// Writes a status change to the stored call. The driver keeps no copy of the document
+/// (parked calls stay small): it is read back, from the store's cache, when it changes.
+async fn store_status(
+    state: &AppState,
+    sid: &str,
+    status: &str,
+    terminal: bool,
+    duration: Option<u64>,
+) {
+    let stored = match state.store.get(switchboard_store::Kind::Call, sid).await {
+        Ok(Some(mut record)) => {
+            leg::set_status(state, &mut record, status, terminal, duration).await
+        }
+        Ok(None) => return,
+        Err(error) => Err(error.into()),
+    };
+    if let Err(error) = stored {
+        tracing::error!(?error, call = %sid, "storing a call status failed");
     }
 }
 

@@ -79,7 +79,7 @@ pub async fn start_leg(
         call: Call::new(start.setup),
         log,
         clock: Clock::new(start.fast),
-        record: record.clone(),
+        stored_status: status,
         inputs,
         inputs_closed: false,
         fallback: start.fallback,
