@@ -11,7 +11,11 @@ use switchboard_rtp::{DtmfDetector, ReceiveBuffer, ReceiveConfig, RtpPacket, Tel
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(packet) = RtpPacket::parse(data) {
-        assert_eq!(RtpPacket::parse(&packet.to_bytes()), Ok(packet.clone()), "round trip changed");
+        assert_eq!(
+            RtpPacket::parse(&packet.to_bytes()),
+            Ok(packet.clone()),
+            "round trip changed"
+        );
         if let Ok(event) = TelephoneEvent::parse(&packet.payload) {
             assert_eq!(TelephoneEvent::parse(&event.to_bytes()), Ok(event));
         }

@@ -9,7 +9,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use switchboard_sip::{
-    Framing, LocalMedia, SessionDescription, StreamFrame, build_answer, frame_stream, negotiate, parse_message,
+    Framing, LocalMedia, SessionDescription, StreamFrame, build_answer, frame_stream, negotiate,
+    parse_message,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -24,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
             for framing in [Framing::Datagram, Framing::Stream] {
                 match parse_message(&printed, framing, &limits) {
                     Ok(again) => assert_eq!(again, message, "round trip changed"),
-                    Err(error) => panic!("printed message rejected: {error}\n{}", String::from_utf8_lossy(&printed)),
+                    Err(error) => panic!(
+                        "printed message rejected: {error}\n{}",
+                        String::from_utf8_lossy(&printed)
+                    ),
                 }
             }
             let body = match &message {
@@ -34,16 +38,24 @@ fuzz_target!(|data: &[u8]| {
             check_sdp(body);
         }
         Err(error) => {
-            let _ = error.bad_request("fuzz").map(|response| response.to_bytes());
+            let _ = error
+                .bad_request("fuzz")
+                .map(|response| response.to_bytes());
         }
     }
     check_sdp(data);
 });
 
 fn check_sdp(bytes: &[u8]) {
-    let Ok(offer) = SessionDescription::parse(bytes) else { return };
+    let Ok(offer) = SessionDescription::parse(bytes) else {
+        return;
+    };
     let printed = offer.to_bytes();
-    assert_eq!(SessionDescription::parse(&printed).as_ref(), Ok(&offer), "sdp round trip changed");
+    assert_eq!(
+        SessionDescription::parse(&printed).as_ref(),
+        Ok(&offer),
+        "sdp round trip changed"
+    );
     if let Ok(negotiated) = negotiate(&offer) {
         let local = LocalMedia {
             session_id: 1,
@@ -53,6 +65,9 @@ fn check_sdp(bytes: &[u8]) {
             rtp_port: 10_000,
         };
         let answer = build_answer(&offer, &negotiated, &local);
-        assert!(SessionDescription::parse(&answer.to_bytes()).is_ok(), "answer does not parse");
+        assert!(
+            SessionDescription::parse(&answer.to_bytes()).is_ok(),
+            "answer does not parse"
+        );
     }
 }

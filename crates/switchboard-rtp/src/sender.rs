@@ -146,14 +146,14 @@ impl RtpSender {
         let missed = (now_ms - self.next_due_ms) / FRAME_MS;
         if missed > 0 {
             self.stats.skipped_slots += missed;
-            self.next_due_ms += missed * FRAME_MS;
+            self.next_due_ms = self.next_due_ms.saturating_add(missed * FRAME_MS);
             // Timestamps wrap modulo 2^32 by design (RFC 3550 §5.1).
             self.slot_timestamp = self
                 .slot_timestamp
                 .wrapping_add((missed as u32).wrapping_mul(SAMPLES_PER_FRAME));
         }
         self.run_slot();
-        self.next_due_ms += FRAME_MS;
+        self.next_due_ms = self.next_due_ms.saturating_add(FRAME_MS);
         self.slot_timestamp = self.slot_timestamp.wrapping_add(SAMPLES_PER_FRAME);
     }
 
