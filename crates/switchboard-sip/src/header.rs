@@ -112,17 +112,18 @@ fn is_quoted(value: &str) -> bool {
 }
 
 /// Splits `host[:port]`, with IPv6 references in brackets; `None` if malformed.
+/// Linear white space around the colon is allowed, as in Via sent-by.
 pub fn parse_host_port(text: &str) -> Option<(String, Option<u16>)> {
     let (host, port) = if text.starts_with('[') {
         let end = text.find(']')?;
-        let port = match &text[end + 1..] {
+        let port = match text[end + 1..].trim() {
             "" => None,
-            rest => Some(rest.strip_prefix(':')?),
+            rest => Some(rest.strip_prefix(':')?.trim_start()),
         };
         (&text[..=end], port)
     } else {
         match text.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
+            Some((host, port)) => (host.trim_end(), Some(port.trim_start())),
             None => (text, None),
         }
     };
@@ -158,9 +159,13 @@ pub struct Via {
 impl Via {
     /// Parses one Via entry; `None` if malformed.
     pub fn parse(text: &str) -> Option<Via> {
-        let text = text.trim();
-        let (protocol, rest) = text.split_once([' ', '\t'])?;
-        let transport = protocol.strip_prefix("SIP/2.0/")?;
+        // `SIP / 2.0 / UDP`: linear white space is allowed around each slash (RFC 3261 §25.1).
+        let (name, rest) = text.trim().split_once('/')?;
+        let (version, rest) = rest.split_once('/')?;
+        if name.trim() != "SIP" || version.trim() != "2.0" {
+            return None;
+        }
+        let (transport, rest) = rest.trim_start().split_once([' ', '\t'])?;
         if !is_token(transport) {
             return None;
         }
@@ -269,7 +274,9 @@ impl NameAddr {
         } else if display_name.is_some() {
             return None;
         } else {
-            after_display.split_at(after_display.find(';').unwrap_or(after_display.len()))
+            let (uri, params) =
+                after_display.split_at(after_display.find(';').unwrap_or(after_display.len()));
+            (uri.trim_end(), params)
         };
         let uri_ok = uri.contains(':')
             && !uri

@@ -382,7 +382,7 @@ fn validate(start: &Start, headers: &Headers, body: &[u8]) -> Result<(), ParseEr
         return Err(ParseErrorKind::CseqMethodMismatch);
     }
     if let Some(value) = headers.get("Max-Forwards")
-        && (value.len() > 3
+        && (value.len() > 10
             || value.parse::<u8>().is_err()
             || !value.bytes().all(|b| b.is_ascii_digit()))
     {

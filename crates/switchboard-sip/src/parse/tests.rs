@@ -444,3 +444,89 @@ mod round_trip {
         }
     }
 }
+
+/// RFC 4475 §3.1.1.1 "A Short Tortuous INVITE" (wsinv.dat): valid, with LWS and folding
+/// everywhere the grammar allows it. Strict means rejecting what is wrong, not what is unusual.
+const WSINV: &str = r#"INVITE sip:vivekg@chair-dnrc.example.com;unknownparam SIP/2.0
+TO :
+ sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n
+from   : "J Rosenberg \\\""       <sip:jdrosen@example.com>
+  ;
+  tag = 98asjd8
+MaX-fOrWaRdS: 0068
+Call-ID: wsinv.ndaksdj@192.0.2.1
+Content-Length   : 150
+cseq: 0009
+  INVITE
+Via  : SIP  /   2.0
+ /UDP
+    192.0.2.2;rport;branch=390skdjuw
+s :
+NewFangledHeader:   newfangled value
+ continued newfangled value
+UnknownHeaderWithUnusualValue: ;;,,;;,;
+Content-Type: application/sdp
+Route:
+ <sip:services.example.com;lr;unknownwith=value;unknown-no-value>
+v:  SIP  / 2.0  / TCP     spindle.example.com   ;
+  branch  =   z9hG4bK9ikj8  ,
+ SIP  /    2.0   / UDP  192.168.255.111   ; branch=
+ z9hG4bK30239
+m:"Quoted string \"\"" <sip:jdrosen@example.com> ; newparam =
+      newvalue ;
+  secondparam ; q = 0.33
+
+v=0
+o=mhandley 29739 7272939 IN IP4 192.0.2.3
+s=-
+c=IN IP4 192.0.2.4
+t=0 0
+m=audio 49217 RTP/AVP 0 12
+m=video 3227 RTP/AVP 31
+a=rtpmap:31 LPC
+"#;
+
+#[test]
+fn rfc_4475_short_tortuous_invite() {
+    let text = WSINV.replace('\n', "\r\n");
+    let invite = request(&text);
+    let headers = &invite.headers;
+    assert_eq!(
+        headers
+            .to()
+            .and_then(|t| t.tag().map(str::to_owned))
+            .as_deref(),
+        Some("1918181833n")
+    );
+    let from = headers.from().expect("from");
+    assert_eq!(
+        (from.display_name.as_deref(), from.tag()),
+        (Some("J Rosenberg \\\""), Some("98asjd8"))
+    );
+    assert_eq!(headers.max_forwards(), Some(68));
+    assert_eq!(headers.cseq().map(|c| c.sequence), Some(9));
+    let vias = headers.vias().expect("three valid vias");
+    let sent_by: Vec<_> = vias
+        .iter()
+        .map(|v| (v.transport.as_str(), v.host.as_str(), v.branch()))
+        .collect();
+    assert_eq!(
+        sent_by,
+        [
+            ("UDP", "192.0.2.2", Some("390skdjuw")),
+            ("TCP", "spindle.example.com", Some("z9hG4bK9ikj8")),
+            ("UDP", "192.168.255.111", Some("z9hG4bK30239")),
+        ]
+    );
+    assert_eq!(headers.get("Subject"), Some(""));
+    assert_eq!(
+        headers.get("NewFangledHeader"),
+        Some("newfangled value continued newfangled value")
+    );
+    let contact = headers.contact().expect("contact");
+    assert_eq!(contact.display_name.as_deref(), Some("Quoted string \"\""));
+    assert_eq!(contact.params.get("q"), Some(Some("0.33")));
+    assert_eq!(invite.body.len(), 150);
+    let reprinted = parse_message(&invite.to_bytes(), Framing::Stream, &Limits::default());
+    assert_eq!(reprinted, Ok(Message::Request(invite)));
+}
