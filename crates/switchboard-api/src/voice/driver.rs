@@ -12,8 +12,6 @@ use std::sync::Arc;
 
 use switchboard_flow::{Call, CallStatus, Input};
 use switchboard_webhook::{CookieJar, Endpoint};
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TryRecvError;
 
 use crate::AppState;
 use crate::resources::account::Account;
@@ -22,7 +20,7 @@ use crate::voice::callbacks::{AlertTarget, CallbackQueue};
 use crate::voice::clock::Clock;
 use crate::voice::dial::DialLeg;
 use crate::voice::fetch::{self, FetchDone, PendingFetch};
-use crate::voice::live::{self, CallInput};
+use crate::voice::live::{self, CallInput, Inbox};
 use crate::voice::media::Media;
 use crate::voice::timers::{Due, Timers};
 
@@ -56,8 +54,7 @@ pub(crate) struct Driver {
     pub(crate) clock: Clock,
     /// The status the stored call shows (REST spelling).
     pub(crate) stored_status: &'static str,
-    pub(crate) inputs: mpsc::UnboundedReceiver<CallInput>,
-    pub(crate) inputs_closed: bool,
+    pub(crate) inputs: Arc<Inbox>,
     pub(crate) fallback: Option<Endpoint>,
     pub(crate) cookies: CookieJar,
     pub(crate) fetch: Option<PendingFetch>,
@@ -132,10 +129,8 @@ impl Driver {
         let deadline = self.deadline();
         let external = self.fetch.is_some() || self.dial.as_ref().is_some_and(DialLeg::is_external);
         if self.clock.is_fast() && !external {
-            match self.inputs.try_recv() {
-                Ok(input) => return self.on_input(input),
-                Err(TryRecvError::Disconnected) => self.inputs_closed = true,
-                Err(TryRecvError::Empty) => {}
+            if let Some(input) = self.inputs.try_next() {
+                return self.on_input(input);
             }
             if let Some(at) = deadline {
                 let skipped = self.clock.skip_to(at);
@@ -144,12 +139,9 @@ impl Driver {
             }
         }
         let wake = deadline.map(|at| self.clock.instant_of(at));
-        let inputs_closed = self.inputs_closed;
+        let inputs = self.inputs.clone();
         tokio::select! {
-            input = self.inputs.recv(), if !inputs_closed => match input {
-                Some(input) => self.on_input(input),
-                None => self.inputs_closed = true,
-            },
+            input = inputs.next() => self.on_input(input),
             done = next_fetch(&mut self.fetch) => Box::pin(self.on_fetch_done(done)).await,
             end = DialLeg::next_external_end(&mut self.dial) => self.on_dial_external_end(end),
             () = sleep_until(wake) => Box::pin(self.fire_due()).await,

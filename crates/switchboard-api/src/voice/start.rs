@@ -81,7 +81,6 @@ pub async fn start_leg(
         clock: Clock::new(start.fast),
         stored_status: status,
         inputs,
-        inputs_closed: false,
         fallback: start.fallback,
         cookies: CookieJar::default(),
         fetch: None,
