@@ -8,6 +8,7 @@
 //! * `transaction`: the INVITE and non-INVITE server transactions and the INVITE client
 //!   transaction (RFC 3261 §17) as sans-IO state machines with their timers.
 //! * `dialog`: a minimal dialog that builds in-dialog requests (BYE) and the ACK for a 2xx.
+//! * `outbound`: out-of-dialog requests for the UAC (INVITE, OPTIONS) and SIP INFO DTMF.
 //!
 //! Nothing here does IO, reads a clock or draws random numbers: time is a `u64` of milliseconds
 //! on the caller's monotonic clock, and tags and branches are supplied by the caller. Every
@@ -19,6 +20,7 @@ pub mod error;
 pub mod header;
 pub mod message;
 pub mod offer_answer;
+pub mod outbound;
 pub mod parse;
 pub mod response;
 pub mod sdp;
@@ -33,6 +35,7 @@ pub use offer_answer::{
     AudioCodec, Direction, LocalMedia, Negotiated, NegotiationError, TelephoneEventFormat,
     build_answer, build_offer, negotiate,
 };
+pub use outbound::{DtmfRelay, NewRequest, parse_dtmf_relay};
 pub use parse::{Framing, StreamFrame, canonical_name, frame_stream, parse_message};
 pub use response::reason_phrase;
 pub use sdp::{SdpError, SessionDescription};
