@@ -4,7 +4,8 @@
 //! Sequence numbers are extended to 64 bits (RFC 3550 Appendix A.1 style), so wraparound is
 //! invisible. A missing packet is waited for until either `window_packets` later packets are
 //! buffered or `max_delay_ms` has passed since the oldest buffered packet arrived; then it is
-//! declared lost. Gaps are measured with RTP timestamps, so silence suppression, lost packets and
+//! declared lost. Playout of a new stream starts the same way, after its first packet has waited,
+//! so packets reordered at the very start are not mistaken for late ones. Gaps are measured with RTP timestamps, so silence suppression, lost packets and
 //! telephone-event packets (which share the sequence space but carry no audio) all become the
 //! right amount of silence. Samples are counted as payload bytes, which holds for G.711.
 
@@ -118,15 +119,16 @@ impl ReceiveBuffer {
             self.next = None;
         }
         let extended = self.extend(packet.sequence);
-        let next = *self.next.get_or_insert(extended);
-        if extended < next {
-            self.stats.late += 1;
-            return;
-        }
-        if extended - next > MAX_SEQUENCE_JUMP {
-            self.flush();
-            self.stats.discontinuities += 1;
-            self.next = Some(extended);
+        if let Some(next) = self.next {
+            if extended < next {
+                self.stats.late += 1;
+                return;
+            }
+            if extended - next > MAX_SEQUENCE_JUMP {
+                self.flush();
+                self.stats.discontinuities += 1;
+                self.next = Some(extended);
+            }
         }
         if self.buffered.contains_key(&extended) {
             self.stats.duplicates += 1;
@@ -154,8 +156,10 @@ impl ReceiveBuffer {
 
     /// When a missing packet stops being waited for.
     pub fn poll_timeout(&self) -> Option<u64> {
-        let next = self.next?;
-        if self.buffered.is_empty() || self.buffered.contains_key(&next) {
+        let waiting = self
+            .next
+            .is_none_or(|next| !self.buffered.contains_key(&next));
+        if self.buffered.is_empty() || !waiting {
             return None;
         }
         self.oldest_arrival()
@@ -190,10 +194,13 @@ impl ReceiveBuffer {
         self.buffered.values().map(|b| b.arrival_ms).min()
     }
 
-    /// Plays out in order; `now_ms` None means play out everything.
+    /// Plays out in order; `now_ms` None means play out everything. Playout starts only once
+    /// the first packet has waited like a missing one would, so early reordering is not loss.
     fn release(&mut self, now_ms: Option<u64>) {
-        while let Some(next) = self.next {
-            if let Some(buffered) = self.buffered.remove(&next) {
+        loop {
+            if let Some(next) = self.next
+                && let Some(buffered) = self.buffered.remove(&next)
+            {
                 self.play(buffered);
                 self.next = Some(next + 1);
                 continue;
@@ -211,7 +218,14 @@ impl ReceiveBuffer {
             if !overdue {
                 break;
             }
-            self.stats.lost += first - next;
+            if let Some(next) = self.next {
+                let skipped = first - next;
+                if skipped > MAX_SEQUENCE_JUMP {
+                    self.stats.discontinuities += 1;
+                } else {
+                    self.stats.lost += skipped;
+                }
+            }
             self.next = Some(first);
         }
     }
@@ -244,7 +258,7 @@ mod tests {
     use super::*;
 
     /// Feeds (arrival ms, sequence, payload type) packets whose timestamps follow the sequence,
-    /// then flushes at `end_ms` (None: no flush), returning the playout as (timestamp or gap).
+    /// then fires the timers at `timeout_at` (None: flushes), returning the playout.
     fn run(
         first_sequence: u16,
         packets: &[(u64, u16, u8)],
@@ -257,8 +271,9 @@ mod tests {
             let packet = RtpPacket::new(payload_type, sequence, timestamp, 9, vec![0xFF; 160]);
             buffer.handle_packet(now, &packet);
         }
-        if let Some(at) = timeout_at {
-            buffer.handle_timeout(at);
+        match timeout_at {
+            Some(at) => buffer.handle_timeout(at),
+            None => buffer.flush(),
         }
         let out = std::iter::from_fn(|| buffer.poll_playout())
             .map(|p| match p {
@@ -406,5 +421,41 @@ mod tests {
             .sum();
         assert_eq!(gaps, 0);
         assert_eq!(buffer.stats().discontinuities, 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn local_reordering_and_wraparound_lose_nothing(
+            first_sequence in proptest::num::u16::ANY,
+            first_timestamp in proptest::num::u32::ANY,
+            swaps in proptest::collection::vec(proptest::bool::ANY, 40),
+        ) {
+            // Swap disjoint neighbours: each packet is displaced by at most one position.
+            let mut order: Vec<u16> = (0..40).collect();
+            let mut i = 0;
+            while i < 39 {
+                if swaps[i] {
+                    order.swap(i, i + 1);
+                    i += 1;
+                }
+                i += 1;
+            }
+            let mut buffer = ReceiveBuffer::new(ReceiveConfig::for_payload_type(0));
+            for (arrival, offset) in order.iter().enumerate() {
+                let sequence = first_sequence.wrapping_add(*offset);
+                let timestamp = first_timestamp.wrapping_add(u32::from(*offset) * 160);
+                let payload = vec![*offset as u8; 160];
+                buffer.handle_packet(arrival as u64 * 20, &RtpPacket::new(0, sequence, timestamp, 1, payload));
+            }
+            buffer.flush();
+            let played: Vec<u8> = std::iter::from_fn(|| buffer.poll_playout())
+                .map(|p| match p {
+                    Playout::Audio { payload, .. } => payload[0],
+                    Playout::Gap { .. } => u8::MAX,
+                })
+                .collect();
+            proptest::prop_assert_eq!(played, (0..40).collect::<Vec<u8>>());
+            proptest::prop_assert_eq!(buffer.stats().lost, 0);
+        }
     }
 }

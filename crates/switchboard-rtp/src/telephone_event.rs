@@ -357,4 +357,46 @@ mod tests {
         assert_eq!(detector.poll_digit().map(|d| d.digit), Some('7'));
         assert!(!detector.handle_packet(0, &RtpPacket::new(0, 0, 0, 0, vec![0; 160])));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn one_digit_per_event_whatever_the_duplication_and_reordering(
+            events in proptest::collection::vec((0u8..16, 1usize..8, proptest::collection::vec(0usize..64, 0..6), any_seed()), 1..6),
+            first_timestamp in proptest::num::u32::ANY,
+        ) {
+            let mut detector = DtmfDetector::new(101, 500);
+            let mut now = 0;
+            let mut digits = Vec::new();
+            for (index, (event, updates, duplicates, seed)) in events.iter().enumerate() {
+                let timestamp = first_timestamp.wrapping_add(index as u32 * 4_000);
+                let mut packets: Vec<TelephoneEvent> = (1..=*updates)
+                    .map(|i| TelephoneEvent { event: *event, end: false, volume: 10, duration: i as u16 * 160 })
+                    .collect();
+                let end = TelephoneEvent { event: *event, end: true, volume: 10, duration: (*updates as u16 + 1) * 160 };
+                packets.extend([end; 3]);
+                for &d in duplicates {
+                    let copy = packets[d % packets.len()];
+                    packets.push(copy);
+                }
+                // Deterministic shuffle within the event from the seed.
+                let len = packets.len();
+                for i in 0..len {
+                    packets.swap(i, (seed.wrapping_mul(i as u64 + 7) % len as u64) as usize);
+                }
+                for packet in packets {
+                    now += 5;
+                    detector.handle_event(now, 0xAB, timestamp, packet);
+                    digits.extend(std::iter::from_fn(|| detector.poll_digit()).map(|d| d.digit));
+                }
+            }
+            detector.handle_timeout(now + 10_000);
+            digits.extend(std::iter::from_fn(|| detector.poll_digit()).map(|d| d.digit));
+            let expected: Vec<char> = events.iter().filter_map(|e| event_to_digit(e.0)).collect();
+            proptest::prop_assert_eq!(digits, expected);
+        }
+    }
+
+    fn any_seed() -> impl proptest::strategy::Strategy<Value = u64> {
+        proptest::num::u64::ANY
+    }
 }
