@@ -4,10 +4,11 @@
 //! Sequence numbers are extended to 64 bits (RFC 3550 Appendix A.1 style), so wraparound is
 //! invisible. A missing packet is waited for until either `window_packets` later packets are
 //! buffered or `max_delay_ms` has passed since the oldest buffered packet arrived; then it is
-//! declared lost. Playout of a new stream starts the same way, after its first packet has waited,
-//! so packets reordered at the very start are not mistaken for late ones. Gaps are measured with RTP timestamps, so silence suppression, lost packets and
-//! telephone-event packets (which share the sequence space but carry no audio) all become the
-//! right amount of silence. Samples are counted as payload bytes, which holds for G.711.
+//! declared lost. Playout of a new stream starts the same way, after its first packet has
+//! waited, so packets reordered at the very start are not mistaken for late ones. Gaps are
+//! measured with RTP timestamps, so silence suppression, lost packets and telephone-event
+//! packets (which share the sequence space but carry no audio) all become the right amount of
+//! silence. Samples are counted as payload bytes, which holds for G.711.
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -14,6 +14,37 @@
 //! on the caller's monotonic clock, and tags and branches are supplied by the caller. Every
 //! state machine has the shape `handle_*(now_ms, input)`, `poll_*()` (drain until `None` after
 //! each `handle_*`), `poll_timeout()`. No input can make this crate panic.
+//!
+//! How the transport drives an inbound INVITE (on UDP, with the TU's choices inlined):
+//!
+//! ```
+//! use switchboard_sip::*;
+//!
+//! let datagram = b"INVITE sip:+15551234567@127.0.0.1 SIP/2.0\r\n\
+//! Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1\r\nFrom: <sip:a@127.0.0.1>;tag=1\r\n\
+//! To: <sip:+15551234567@127.0.0.1>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\
+//! Contact: <sip:a@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n";
+//! let now_ms = 0;
+//! let request = match parse_message(datagram, Framing::Datagram, &Limits::default()) {
+//!     Ok(Message::Request(request)) => request,
+//!     Ok(Message::Response(_)) => return, // to a client transaction, by TransactionKey
+//!     Err(error) => {
+//!         let _answer = error.bad_request("a-fresh-tag"); // send it if Some
+//!         return;
+//!     }
+//! };
+//! let _key = TransactionKey::for_server(&request); // look up retransmissions by this key
+//! let mut invite = InviteServerTransaction::new(request.clone(), TransportKind::Unreliable, TimerConfig::default());
+//! invite.respond(now_ms, request.response(486, "a-fresh-tag"));
+//! while let Some(output) = invite.poll_output() {
+//!     match output {
+//!         InviteServerOutput::Send(response) => { let _bytes = response.to_bytes(); }
+//!         InviteServerOutput::AckTimeout | InviteServerOutput::NoAckFor2xx => {}
+//!         InviteServerOutput::Terminated => {} // forget the key
+//!     }
+//! }
+//! assert_eq!(invite.poll_timeout(), Some(500)); // Timer G
+//! ```
 
 pub mod dialog;
 pub mod error;
