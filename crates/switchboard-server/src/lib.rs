@@ -18,6 +18,9 @@ use switchboard_webhook::{ClientSettings, WebhookClient};
 
 pub use config::{Config, FallbackScope};
 
+/// How long a graceful shutdown waits for calls in flight to end.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// The process-wide Prometheus recorder (a `metrics` recorder can be installed once).
 fn prometheus() -> anyhow::Result<PrometheusHandle> {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -95,6 +98,12 @@ pub async fn run(
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")?;
+    // No new calls can arrive now; calls in flight end with a final status recorded and their
+    // status callbacks sent, within a bound so a stuck callback receiver cannot hold the exit.
+    let ending = switchboard_api::voice::live::end_all();
+    if ending > 0 && !switchboard_api::voice::live::wait_idle(DRAIN_TIMEOUT).await {
+        eprintln!("some of {ending} calls did not finish within {DRAIN_TIMEOUT:?}");
+    }
     store.close().await;
     eprintln!("stopped");
     Ok(())
