@@ -1,0 +1,292 @@
+//! Voice load (issue 5): sandbox calls per second for the cycle inbound call → Voice URL fetch →
+//! `<Say>` → `<Hangup>` → completed status callback, the same with every primary answering 500
+//! (the fallback adds a request), and a bare HTTP client doing the call's two requests against
+//! the same app; then RSS with many calls parked in `<Pause length="60">` (virtual clock off).
+//!
+//! Usage: `voice-load [CALLS] [CONCURRENCY] [PARKED]` (defaults 4000, 64, 5000). It spawns the
+//! release `switchboard` binary next to itself on a fresh SQLite file.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::post;
+use switchboard_test_support::engine::Engine;
+
+const SAY: &str =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>hi</Say><Hangup/></Response>";
+const PAUSE: &str = "<Response><Say>hold</Say><Pause length=\"60\"/></Response>";
+
+async fn start_app() -> String {
+    let app = Router::new()
+        .route(
+            "/voice",
+            post(|| async { ([("content-type", "application/xml")], SAY) }),
+        )
+        .route(
+            "/pause",
+            post(|| async { ([("content-type", "application/xml")], PAUSE) }),
+        )
+        .route(
+            "/down",
+            post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "no") }),
+        )
+        .route(
+            "/status",
+            post(|| async { axum::http::StatusCode::NO_CONTENT }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("load request");
+    let address = listener.local_addr().expect("load request");
+    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+    format!("http://{address}")
+}
+
+async fn run<F, Fut>(total: usize, concurrency: usize, job: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let job = Arc::new(job);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (next, job) = (next.clone(), job.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                job(n).await;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("load request");
+    }
+    started.elapsed()
+}
+
+fn engine_rss_kb(db: &str) -> Option<u64> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmd).contains(db) {
+            let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            return line.split_whitespace().nth(1)?.parse().ok();
+        }
+    }
+    None
+}
+
+async fn provision(
+    client: &reqwest::Client,
+    engine: &Engine,
+    number: &str,
+    url: &str,
+    fallback: &str,
+    status: &str,
+) {
+    let r = client
+        .post(engine.account_url("IncomingPhoneNumbers.json"))
+        .basic_auth(&engine.account_sid, Some(&engine.auth_token))
+        .form(&[
+            ("PhoneNumber", number),
+            ("VoiceUrl", url),
+            ("VoiceFallbackUrl", fallback),
+            ("StatusCallback", status),
+        ])
+        .send()
+        .await
+        .expect("load request");
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+}
+
+async fn calls(
+    client: reqwest::Client,
+    base: String,
+    sid: String,
+    token: String,
+    to: &'static str,
+    total: usize,
+    concurrency: usize,
+) -> f64 {
+    let elapsed = run(total, concurrency, move |_| {
+        let (client, base, sid, token) = (client.clone(), base.clone(), sid.clone(), token.clone());
+        async move {
+            let placed: serde_json::Value = client
+                .post(format!("{base}/sandbox/Calls"))
+                .basic_auth(&sid, Some(&token))
+                .form(&[("To", to), ("Clock", "fast")])
+                .send()
+                .await
+                .expect("load request")
+                .json()
+                .await
+                .expect("load request");
+            let call = placed["call_sid"]
+                .as_str()
+                .expect("load request")
+                .to_owned();
+            let done = client
+                .get(format!(
+                    "{base}/sandbox/Calls/{call}?WaitFor=completed&Timeout=30"
+                ))
+                .basic_auth(&sid, Some(&token))
+                .send()
+                .await
+                .expect("load request");
+            assert_eq!(done.status(), 200);
+        }
+    })
+    .await;
+    total as f64 / elapsed.as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let (total, concurrency, parked) = (
+        args.first().copied().unwrap_or(4000),
+        args.get(1).copied().unwrap_or(64),
+        args.get(2).copied().unwrap_or(5000),
+    );
+    let binary = std::env::current_exe()
+        .expect("exe")
+        .with_file_name("switchboard");
+    let engine = Engine::start(&binary);
+    let app = start_app().await;
+    let client = reqwest::Client::new();
+    provision(
+        &client,
+        &engine,
+        "+15550500001",
+        &format!("{app}/voice"),
+        &format!("{app}/voice"),
+        &format!("{app}/status"),
+    )
+    .await;
+    provision(
+        &client,
+        &engine,
+        "+15550500002",
+        &format!("{app}/down"),
+        &format!("{app}/voice"),
+        &format!("{app}/status"),
+    )
+    .await;
+    provision(
+        &client,
+        &engine,
+        "+15550500003",
+        &format!("{app}/pause"),
+        &format!("{app}/voice"),
+        &format!("{app}/status"),
+    )
+    .await;
+    let (base, sid, token) = (
+        engine.base_url.clone(),
+        engine.account_sid.clone(),
+        engine.auth_token.clone(),
+    );
+    // warm-up
+    calls(
+        client.clone(),
+        base.clone(),
+        sid.clone(),
+        token.clone(),
+        "+15550500001",
+        200,
+        concurrency,
+    )
+    .await;
+    let healthy = calls(
+        client.clone(),
+        base.clone(),
+        sid.clone(),
+        token.clone(),
+        "+15550500001",
+        total,
+        concurrency,
+    )
+    .await;
+    let failing = calls(
+        client.clone(),
+        base.clone(),
+        sid.clone(),
+        token.clone(),
+        "+15550500002",
+        total,
+        concurrency,
+    )
+    .await;
+    let app2 = app.clone();
+    let bare_client = client.clone();
+    let elapsed = run(total, concurrency, move |_| {
+        let (client, app) = (bare_client.clone(), app2.clone());
+        async move {
+            client
+                .post(format!("{app}/voice"))
+                .form(&[("CallSid", "CA1")])
+                .send()
+                .await
+                .expect("load request")
+                .bytes()
+                .await
+                .expect("load request");
+            client
+                .post(format!("{app}/status"))
+                .form(&[("CallSid", "CA1")])
+                .send()
+                .await
+                .expect("load request")
+                .bytes()
+                .await
+                .expect("load request");
+        }
+    })
+    .await;
+    let bare = total as f64 / elapsed.as_secs_f64();
+    println!(
+        "healthy calls/s {healthy:.0}; failing-primary calls/s {failing:.0} ({:.0}%); bare client cycles/s {bare:.0} (calls = {:.0}% of bare)",
+        failing / healthy * 100.0,
+        healthy / bare * 100.0
+    );
+    let db = engine
+        .database_url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let before = engine_rss_kb(&db).unwrap_or(0);
+    let started = Instant::now();
+    run(parked, concurrency, {
+        let (client, base, sid, token) = (client.clone(), base.clone(), sid.clone(), token.clone());
+        move |_| {
+            let (client, base, sid, token) =
+                (client.clone(), base.clone(), sid.clone(), token.clone());
+            async move {
+                let r = client
+                    .post(format!("{base}/sandbox/Calls"))
+                    .basic_auth(&sid, Some(&token))
+                    .form(&[("To", "+15550500003")])
+                    .send()
+                    .await
+                    .expect("load request");
+                assert_eq!(r.status(), 201);
+            }
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = engine_rss_kb(&db).unwrap_or(0);
+    println!(
+        "parked {parked} calls in {:.1}s: RSS {before} kB -> {after} kB ({:.0} bytes per call)",
+        started.elapsed().as_secs_f64(),
+        (after.saturating_sub(before) as f64 * 1024.0) / parked as f64
+    );
+}
