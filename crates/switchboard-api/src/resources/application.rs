@@ -2,14 +2,13 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Map, Value, json};
 use switchboard_core::{Sid, SidKind, date};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record};
 
 use super::fields::{self, Default, Field, Rule};
-use super::{ACCOUNTS, created, json_sid, load_owned};
+use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, scoped_record};
 use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::form::{FormBody, query_params};
@@ -145,10 +144,15 @@ pub(crate) async fn fetch(
     Path((account, file)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Application, sid, &account.sid, uri.path()).await?;
+    let (_, record) = scoped_record(
+        &state,
+        &caller,
+        &account,
+        &file,
+        uri.path(),
+        Kind::Application,
+    )
+    .await?;
     Ok(Json(render(&record.doc)))
 }
 
@@ -178,9 +182,13 @@ pub(crate) async fn delete(
     Path((account, file)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    load_owned::<Value>(&state, Kind::Application, sid, &account.sid, uri.path()).await?;
-    state.store.delete(Kind::Application, sid).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    delete_owned(
+        &state,
+        &caller,
+        &account,
+        &file,
+        uri.path(),
+        Kind::Application,
+    )
+    .await
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use switchboard_core::{date, error_code};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
 
-use super::{ACCOUNTS, created, json_sid, load_owned};
+use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, scoped_record};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, Params, query_params};
@@ -234,10 +234,8 @@ pub(crate) async fn fetch(
     Path((account, file)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Message, sid, &account.sid, uri.path()).await?;
+    let (_, record) =
+        scoped_record(&state, &caller, &account, &file, uri.path(), Kind::Message).await?;
     Ok(Json(render(&record.doc)))
 }
 
@@ -285,11 +283,7 @@ pub(crate) async fn delete(
     Path((account, file)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    load_owned::<Value>(&state, Kind::Message, sid, &account.sid, uri.path()).await?;
-    state.store.delete(Kind::Message, sid).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    delete_owned(&state, &caller, &account, &file, uri.path(), Kind::Message).await
 }
 
 fn render_media(doc: &Value) -> Value {
@@ -356,13 +350,11 @@ pub(crate) async fn media_delete(
     Path((account, message, file)): Path<(String, String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Media, sid, &account.sid, uri.path()).await?;
+    let (_, record) =
+        scoped_record(&state, &caller, &account, &file, uri.path(), Kind::Media).await?;
     if record.parent_sid.as_deref() != Some(message.as_str()) {
         return Err(ApiError::not_found(uri.path()));
     }
-    state.store.delete(Kind::Media, sid).await?;
+    state.store.delete(Kind::Media, &record.sid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

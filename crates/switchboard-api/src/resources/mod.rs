@@ -202,6 +202,36 @@ pub(crate) async fn load_record(
     }
 }
 
+/// The account a `…/Accounts/{account}/…/{file}` path names (if the caller may act on it) and
+/// the resource of `kind` named by `{file}` (`{Sid}.json`) that it owns; else the matching error.
+pub(crate) async fn scoped_record(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    file: &str,
+    path: &str,
+    kind: Kind,
+) -> ApiResult<(crate::resources::account::Account, Record)> {
+    let account = caller.scope(state, account, path).await?;
+    let sid = json_sid(file, path)?;
+    let record = load_record(state, kind, sid, &account.sid, path).await?;
+    Ok((account, record))
+}
+
+/// The whole DELETE of an owned resource: 204, or Twilio's 404/401.
+pub(crate) async fn delete_owned(
+    state: &AppState,
+    caller: &Caller,
+    account: &str,
+    file: &str,
+    path: &str,
+    kind: Kind,
+) -> ApiResult<Response> {
+    let (_, record) = scoped_record(state, caller, account, file, path, kind).await?;
+    state.store.delete(kind, &record.sid).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 /// Serialises a resource for its `doc` column.
 pub(crate) fn to_doc<T: serde::Serialize>(value: &T) -> serde_json::Value {
     // Serialising plain structs of strings, numbers and options cannot fail.

@@ -8,14 +8,13 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchboard_core::{Sid, SidKind, date, error_code};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, StoreError};
 
 use super::fields::{self, Default, Field, Rule};
-use super::{ACCOUNTS, created, json_sid, load_owned, load_record};
+use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, load_record};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, Params, query_params};
@@ -436,11 +435,15 @@ pub(crate) async fn delete(
     Path((account, file)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    load_owned::<Value>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
-    state.store.delete(Kind::PhoneNumber, sid).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    delete_owned(
+        &state,
+        &caller,
+        &account,
+        &file,
+        uri.path(),
+        Kind::PhoneNumber,
+    )
+    .await
 }
 
 #[cfg(test)]

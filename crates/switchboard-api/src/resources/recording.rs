@@ -7,13 +7,13 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchboard_core::date;
 use switchboard_store::{Kind, ListQuery, Order};
 
-use super::{ACCOUNTS, json_sid, load_owned};
+use super::{ACCOUNTS, delete_owned, load_owned};
 use crate::AppState;
 use crate::auth::{Caller, authenticate};
 use crate::error::{ApiError, ApiResult};
@@ -110,9 +110,13 @@ pub(crate) async fn delete(
     Path((account, file)): Path<(String, String)>,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    load_owned::<Value>(&state, Kind::Recording, sid, &account.sid, uri.path()).await?;
-    state.store.delete(Kind::Recording, sid).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    delete_owned(
+        &state,
+        &caller,
+        &account,
+        &file,
+        uri.path(),
+        Kind::Recording,
+    )
+    .await
 }
