@@ -20,17 +20,28 @@ use crate::{AppState, validate, voice};
 const DEFAULT_FROM: &str = "+15005550006";
 const MAX_WAIT: Duration = Duration::from_secs(600);
 
-pub(crate) async fn send_message(
-    State(state): State<AppState>,
-    caller: Caller,
-    FormBody(params): FormBody,
-) -> ApiResult<Response> {
+/// Who a sandbox sender or caller reaches: `To`, a number provisioned on this engine in an
+/// account the caller may act on, and the `From` it comes from (default `+15005550006`).
+struct Endpoints {
+    to: String,
+    from: String,
+    number: switchboard_store::Record,
+    account: crate::resources::account::Account,
+}
+
+async fn endpoints(
+    state: &AppState,
+    caller: &Caller,
+    params: &crate::form::Params,
+    to_required: switchboard_core::ErrorCode,
+    allow_client: bool,
+) -> ApiResult<Endpoints> {
     let to = params
         .get("To")
         .filter(|to| !to.is_empty())
         .ok_or_else(|| {
             ApiError::bad_request(
-                error_code::MESSAGE_TO_REQUIRED,
+                to_required,
                 "To (a number provisioned on this engine) is required",
             )
         })?;
@@ -44,21 +55,22 @@ pub(crate) async fn send_message(
         .get("From")
         .filter(|from| !from.is_empty())
         .unwrap_or(DEFAULT_FROM);
-    let from = validate::e164(from).ok_or_else(|| {
+    let from = validate::e164(from)
+        .or_else(|| (allow_client && from.starts_with("client:")).then(|| from.to_owned()))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::CALL_INVALID_FROM,
+                format!("From {from} is not a valid phone number"),
+            )
+        })?;
+    let number = messaging::find_number(state, &to).await?.ok_or_else(|| {
         ApiError::bad_request(
-            error_code::CALL_INVALID_FROM,
-            format!("From {from} is not a valid phone number"),
-        )
-    })?;
-    let number = messaging::find_number(&state, &to).await?;
-    let Some(number) = number else {
-        return Err(ApiError::bad_request(
             error_code::CALL_INVALID_TO,
             format!("{to} is not provisioned on this engine"),
-        ));
-    };
+        )
+    })?;
     let account = caller
-        .scope(&state, &number.account_sid, "sandbox")
+        .scope(state, &number.account_sid, "sandbox")
         .await
         .map_err(|_| {
             ApiError::bad_request(
@@ -66,6 +78,32 @@ pub(crate) async fn send_message(
                 format!("{to} is not a number of this account"),
             )
         })?;
+    Ok(Endpoints {
+        to,
+        from,
+        number,
+        account,
+    })
+}
+
+pub(crate) async fn send_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    FormBody(params): FormBody,
+) -> ApiResult<Response> {
+    let Endpoints {
+        to,
+        from,
+        number,
+        account,
+    } = endpoints(
+        &state,
+        &caller,
+        &params,
+        error_code::MESSAGE_TO_REQUIRED,
+        false,
+    )
+    .await?;
     let body = params.get("Body").unwrap_or_default().to_owned();
     if body.chars().count() > 1600 {
         return Err(ApiError::bad_request(
@@ -265,48 +303,12 @@ pub(crate) async fn create_call(
     caller: Caller,
     FormBody(params): FormBody,
 ) -> ApiResult<Response> {
-    let to = params
-        .get("To")
-        .filter(|to| !to.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                error_code::CALL_TO_REQUIRED,
-                "To (a number provisioned on this engine) is required",
-            )
-        })?;
-    let to = validate::e164(to).ok_or_else(|| {
-        ApiError::bad_request(
-            error_code::CALL_INVALID_TO,
-            format!("To {to} is not a valid phone number"),
-        )
-    })?;
-    let from = params
-        .get("From")
-        .filter(|from| !from.is_empty())
-        .unwrap_or(DEFAULT_FROM);
-    let from = validate::e164(from)
-        .or_else(|| from.starts_with("client:").then(|| from.to_owned()))
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                error_code::CALL_INVALID_FROM,
-                format!("From {from} is not a valid phone number"),
-            )
-        })?;
-    let number = messaging::find_number(&state, &to).await?.ok_or_else(|| {
-        ApiError::bad_request(
-            error_code::CALL_INVALID_TO,
-            format!("{to} is not provisioned on this engine"),
-        )
-    })?;
-    let account = caller
-        .scope(&state, &number.account_sid, "sandbox")
-        .await
-        .map_err(|_| {
-            ApiError::bad_request(
-                error_code::CALL_INVALID_TO,
-                format!("{to} is not a number of this account"),
-            )
-        })?;
+    let Endpoints {
+        to,
+        from,
+        number,
+        account,
+    } = endpoints(&state, &caller, &params, error_code::CALL_TO_REQUIRED, true).await?;
     let fast = match params.get("Clock") {
         None | Some("" | "real") => false,
         Some("fast") => true,
