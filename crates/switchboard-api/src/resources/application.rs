@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use switchboard_core::{Sid, SidKind, date};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record};
 
-use super::fields::{self, Default, Field, Rule};
+use super::fields::{self, Field};
 use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, scoped_record};
 use crate::auth::Caller;
 use crate::error::ApiResult;
@@ -15,30 +15,8 @@ use crate::form::{FormBody, query_params};
 use crate::paging::{PageRequest, fetch_page};
 use crate::{AppState, now_ms};
 
+/// Settings of this resource beyond the shared handler fields (`fields::HANDLERS`).
 const FIELDS: &[Field] = &[
-    Field {
-        param: "FriendlyName",
-        field: "friendly_name",
-        rule: Rule::FriendlyName,
-        default: Default::Null,
-    },
-    Field {
-        param: "ApiVersion",
-        field: "api_version",
-        rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]),
-        default: Default::Text("2010-04-01"),
-    },
-    Field::url("VoiceUrl", "voice_url"),
-    Field::method("VoiceMethod", "voice_method"),
-    Field::url("VoiceFallbackUrl", "voice_fallback_url"),
-    Field::method("VoiceFallbackMethod", "voice_fallback_method"),
-    Field::url("StatusCallback", "status_callback"),
-    Field::method("StatusCallbackMethod", "status_callback_method"),
-    Field::boolean("VoiceCallerIdLookup", "voice_caller_id_lookup"),
-    Field::url("SmsUrl", "sms_url"),
-    Field::method("SmsMethod", "sms_method"),
-    Field::url("SmsFallbackUrl", "sms_fallback_url"),
-    Field::method("SmsFallbackMethod", "sms_fallback_method"),
     Field::url("SmsStatusCallback", "sms_status_callback"),
     Field::url("MessageStatusCallback", "message_status_callback"),
     Field::boolean(
@@ -123,7 +101,7 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let now = now_ms();
-    let mut doc = fields::defaults(FIELDS);
+    let mut doc = fields::defaults(&[fields::HANDLERS, FIELDS]);
     doc.insert(
         "sid".into(),
         json!(Sid::generate(SidKind::Application).as_str()),
@@ -131,7 +109,7 @@ pub(crate) async fn create(
     doc.insert("account_sid".into(), json!(account.sid));
     doc.insert("date_created".into(), json!(now));
     doc.insert("date_updated".into(), json!(now));
-    fields::apply(FIELDS, &params, &mut doc)?;
+    fields::apply(&[fields::HANDLERS, FIELDS], &params, &mut doc)?;
     fields::check_fallbacks(&doc)?;
     let record = record_of(&doc, now);
     state.store.insert(&record).await?;
@@ -168,7 +146,7 @@ pub(crate) async fn update(
     let (record, mut doc) =
         load_owned::<Map<String, Value>>(&state, Kind::Application, sid, &account.sid, uri.path())
             .await?;
-    fields::apply(FIELDS, &params, &mut doc)?;
+    fields::apply(&[fields::HANDLERS, FIELDS], &params, &mut doc)?;
     fields::check_fallbacks(&doc)?;
     doc.insert("date_updated".into(), json!(now_ms()));
     let updated = record_of(&doc, record.created_ms);

@@ -76,10 +76,39 @@ impl Field {
     }
 }
 
-/// The starting values of `fields`.
-pub fn defaults(fields: &[Field]) -> Map<String, Value> {
-    fields
+/// What numbers and applications both set: name, API version, voice and SMS handler URLs and
+/// methods, caller-ID lookup and the status callback.
+pub const HANDLERS: &[Field] = &[
+    Field {
+        param: "FriendlyName",
+        field: "friendly_name",
+        rule: Rule::FriendlyName,
+        default: Default::Null,
+    },
+    Field {
+        param: "ApiVersion",
+        field: "api_version",
+        rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]),
+        default: Default::Text("2010-04-01"),
+    },
+    Field::url("VoiceUrl", "voice_url"),
+    Field::method("VoiceMethod", "voice_method"),
+    Field::url("VoiceFallbackUrl", "voice_fallback_url"),
+    Field::method("VoiceFallbackMethod", "voice_fallback_method"),
+    Field::url("StatusCallback", "status_callback"),
+    Field::method("StatusCallbackMethod", "status_callback_method"),
+    Field::boolean("VoiceCallerIdLookup", "voice_caller_id_lookup"),
+    Field::url("SmsUrl", "sms_url"),
+    Field::method("SmsMethod", "sms_method"),
+    Field::url("SmsFallbackUrl", "sms_fallback_url"),
+    Field::method("SmsFallbackMethod", "sms_fallback_method"),
+];
+
+/// The starting values of every field of `tables`.
+pub fn defaults(tables: &[&[Field]]) -> Map<String, Value> {
+    tables
         .iter()
+        .flat_map(|fields| fields.iter())
         .map(|field| {
             let value = match field.default {
                 Default::Null => Value::Null,
@@ -92,8 +121,8 @@ pub fn defaults(fields: &[Field]) -> Map<String, Value> {
 }
 
 /// Applies the parameters present in `params` to `doc`, validating each.
-pub fn apply(fields: &[Field], params: &Params, doc: &mut Map<String, Value>) -> ApiResult<()> {
-    for field in fields {
+pub fn apply(tables: &[&[Field]], params: &Params, doc: &mut Map<String, Value>) -> ApiResult<()> {
+    for field in tables.iter().flat_map(|fields| fields.iter()) {
         let Some(raw) = params.get(field.param) else {
             continue;
         };

@@ -22,36 +22,14 @@ use crate::paging::{PageRequest, fetch_page};
 use crate::resources::account::Account;
 use crate::{AppState, now_ms, validate};
 
+/// Settings of this resource beyond the shared handler fields (`fields::HANDLERS`).
 const FIELDS: &[Field] = &[
-    Field {
-        param: "FriendlyName",
-        field: "friendly_name",
-        rule: Rule::FriendlyName,
-        default: Default::Null,
-    },
-    Field {
-        param: "ApiVersion",
-        field: "api_version",
-        rule: Rule::OneOf(&["2010-04-01", "2008-08-01"]),
-        default: Default::Text("2010-04-01"),
-    },
-    Field::url("VoiceUrl", "voice_url"),
-    Field::method("VoiceMethod", "voice_method"),
-    Field::url("VoiceFallbackUrl", "voice_fallback_url"),
-    Field::method("VoiceFallbackMethod", "voice_fallback_method"),
-    Field::boolean("VoiceCallerIdLookup", "voice_caller_id_lookup"),
     Field {
         param: "VoiceReceiveMode",
         field: "voice_receive_mode",
         rule: Rule::OneOf(&["voice", "fax"]),
         default: Default::Text("voice"),
     },
-    Field::url("StatusCallback", "status_callback"),
-    Field::method("StatusCallbackMethod", "status_callback_method"),
-    Field::url("SmsUrl", "sms_url"),
-    Field::method("SmsMethod", "sms_method"),
-    Field::url("SmsFallbackUrl", "sms_fallback_url"),
-    Field::method("SmsFallbackMethod", "sms_fallback_method"),
     Field {
         param: "EmergencyStatus",
         field: "emergency_status",
@@ -252,7 +230,7 @@ async fn create_number(
 ) -> ApiResult<Response> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let now = now_ms();
-    let mut doc = fields::defaults(FIELDS);
+    let mut doc = fields::defaults(&[fields::HANDLERS, FIELDS]);
     doc.insert(
         "sid".into(),
         json!(Sid::generate(SidKind::PhoneNumber).as_str()),
@@ -332,7 +310,7 @@ async fn apply_settings(
     params: &Params,
     doc: &mut Map<String, Value>,
 ) -> ApiResult<()> {
-    fields::apply(FIELDS, params, doc)?;
+    fields::apply(&[fields::HANDLERS, FIELDS], params, doc)?;
     for (param, field) in [
         ("VoiceApplicationSid", "voice_application_sid"),
         ("SmsApplicationSid", "sms_application_sid"),
