@@ -45,6 +45,42 @@ pub fn push_text(content: &[Content], out: &mut String) {
     }
 }
 
+/// SSML elements that end a word wherever they stand.
+const WORD_SEPARATORS: &[&str] = &["break", "p", "s", "paragraph", "sentence"];
+
+/// The text under `content` as a plain-text speech engine should hear it: separators
+/// (`<break>`, `<p>`, `<s>`) stand for a space, `<sub>` for its `alias`, inline elements
+/// (`<emphasis>`, `<prosody>`, `<say-as>`, …) for their text, and whitespace is collapsed.
+/// Iterative: the nesting depth comes from the input.
+pub fn speakable_text(content: &[Content]) -> String {
+    let mut raw = String::new();
+    let mut stack: Vec<(std::slice::Iter<'_, Content>, bool)> = vec![(content.iter(), false)];
+    while let Some((iter, separates)) = stack.last_mut() {
+        let separates = *separates;
+        match iter.next() {
+            Some(Content::Text(text)) => raw.push_str(text),
+            Some(Content::Element(element)) => {
+                let separator = WORD_SEPARATORS.contains(&element.name.as_str());
+                if separator {
+                    raw.push(' ');
+                }
+                let alias = element.attributes.iter().find(|(name, _)| name == "alias");
+                match alias.filter(|_| element.name == "sub") {
+                    Some((_, alias)) => raw.push_str(alias),
+                    None => stack.push((element.children.iter(), separator)),
+                }
+            }
+            None => {
+                stack.pop();
+                if separates {
+                    raw.push(' ');
+                }
+            }
+        }
+    }
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Converts element `index` of `tree` and everything below it, keeping non-blank text trimmed.
 pub(crate) fn convert(tree: &Tree<'_>, index: usize) -> RawElement {
     let element = tree.element(index);

@@ -4,7 +4,6 @@
 //! `PlaybackFinished` (0 = until interrupted, capped at 1000): one transcript event per verb.
 //! `<Pause>` is timed here and needs no media, so a leading `<Pause>` leaves the call ringing.
 
-use switchboard_twiml::Content;
 use switchboard_twiml::verb::{Pause, Play, Say};
 
 use crate::action::{self, Action, PlayMedia, Source};
@@ -25,7 +24,7 @@ pub(crate) enum PlayPlan {
 
 pub(crate) fn say_action(say: &Say) -> Action {
     Action::Say(action::Say {
-        text: speakable_text(&say.content),
+        text: say.text(),
         voice: say.voice.clone(),
         language: say.language.clone(),
         loop_count: say.loop_count,
@@ -86,35 +85,8 @@ impl Call {
     }
 }
 
-/// The text of a `<Say>` for a plain-text TTS engine: SSML elements separate words (a
-/// `<break/>` or `<p>` between two words must not glue them, which `Say::text` does), `<sub>`
-/// speaks its `alias`, and whitespace is collapsed. Iterative: nesting depth is input-controlled.
-pub(crate) fn speakable_text(content: &[Content]) -> String {
-    let mut raw = String::new();
-    let mut stack: Vec<std::slice::Iter<'_, Content>> = vec![content.iter()];
-    while let Some(iter) = stack.last_mut() {
-        match iter.next() {
-            Some(Content::Text(text)) => raw.push_str(text),
-            Some(Content::Element(element)) => {
-                raw.push(' ');
-                let alias = element.attributes.iter().find(|(name, _)| name == "alias");
-                match alias.filter(|_| element.name == "sub") {
-                    Some((_, alias)) => raw.push_str(alias),
-                    None => stack.push(element.children.iter()),
-                }
-            }
-            None => {
-                stack.pop();
-                raw.push(' ');
-            }
-        }
-    }
-    raw.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
     use switchboard_twiml::{Context, Verb, parse};
 
     fn text_of(say: &str) -> String {
@@ -125,7 +97,7 @@ mod tests {
         let Some(Verb::Say(say)) = parsed.document.verbs.first() else {
             panic!("a <Say>");
         };
-        speakable_text(&say.content)
+        say.text()
     }
 
     #[test]

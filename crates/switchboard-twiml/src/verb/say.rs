@@ -13,7 +13,7 @@ use switchboard_core::error_code::{
 
 use crate::attributes::WARN;
 use crate::limits::MAX_SAY_CHARS;
-use crate::raw::{Content, RawElement, push_text, write_content};
+use crate::raw::{Content, RawElement, speakable_text, write_content};
 use crate::tree::Node;
 use crate::validate::Validator;
 use crate::writer::{WriteXml, XmlWriter};
@@ -51,11 +51,11 @@ pub struct Say {
 }
 
 impl Say {
-    /// All the text to speak, SSML markup removed.
+    /// The text to speak, for a plain-text speech engine: SSML markup removed, `<break>`, `<p>`
+    /// and `<s>` separating words (they never glue two words together), `<sub>` speaking its
+    /// `alias`, and whitespace collapsed.
     pub fn text(&self) -> String {
-        let mut out = String::new();
-        push_text(&self.content, &mut out);
-        out
+        speakable_text(&self.content)
     }
 }
 

@@ -102,6 +102,24 @@ fn say_text_is_collapsed_around_ssml() {
         panic!("say")
     };
     assert_eq!(say.text(), "x y");
+    for (ssml, spoken) in [
+        (r#"<Say>Hello<break time="1s"/>world</Say>"#, "Hello world"),
+        ("<Say><p>One.</p><p>Two.</p></Say>", "One. Two."),
+        (
+            "<Say>un<emphasis>believ</emphasis>able</Say>",
+            "unbelievable",
+        ),
+        (
+            r#"<Say>See <sub alias="World Wide Web">WWW</sub>.</Say>"#,
+            "See World Wide Web.",
+        ),
+    ] {
+        let parsed = clean(voice(ssml));
+        let Verb::Say(say) = &parsed.document.verbs[0] else {
+            panic!("say")
+        };
+        assert_eq!(say.text(), spoken, "{ssml}");
+    }
 }
 
 #[test]
