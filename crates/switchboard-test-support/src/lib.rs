@@ -4,8 +4,10 @@
 //! - `postgres`: throw-away databases on the server named by `SWITCHBOARD_TEST_POSTGRES`.
 //! - `app`: a minimal customer web application (fixed answers per path, recorded requests).
 //! - `engine`: the real `switchboard` binary spawned on port 0 with a fresh database.
+//! - `net`: loopback addresses that refuse connections for a whole test.
 
 pub mod app;
 pub mod engine;
+pub mod net;
 pub mod postgres;
 pub mod python;

@@ -443,8 +443,5 @@ fn main() {
 }
 
 async fn refused_addr() -> std::net::SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    addr
+    switchboard_test_support::net::refused_addr()
 }

@@ -108,12 +108,16 @@ session = requests.Session()
 session.auth = (SID, TOKEN)
 
 
+_held_sockets = []
+
+
 def closed_port():
+    # Bound but never listening, and kept open: connections are refused, and no later bind(0)
+    # (a webhook server of this test) can be handed the same port.
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+    _held_sockets.append(sock)
+    return sock.getsockname()[1]
 
 
 def number(phone, sms_url, fallback=None, method="POST"):

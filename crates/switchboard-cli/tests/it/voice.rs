@@ -80,10 +80,8 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
 
 /// A port nobody listens on.
 fn refused_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/voice")
+    let addr = switchboard_test_support::net::refused_addr();
+    format!("http://{addr}/voice")
 }
 
 /// A server that accepts connections and never answers.

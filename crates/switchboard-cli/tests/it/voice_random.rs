@@ -130,10 +130,10 @@ async fn randomized_calls_against_failing_apps_all_end_with_alerts_for_every_fai
         .await;
         assert_eq!(set.0, 200);
     }
-    let refused = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        format!("http://{}/voice", listener.local_addr().expect("addr"))
-    };
+    let refused = format!(
+        "http://{}/voice",
+        switchboard_test_support::net::refused_addr()
+    );
     let primaries = [
         "/say",
         "/gather",

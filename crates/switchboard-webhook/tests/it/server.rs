@@ -271,8 +271,5 @@ pub async fn blackhole() -> Blackhole {
 
 /// A loopback port with nothing listening (connection refused).
 pub async fn refused_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
-    addr
+    switchboard_test_support::net::refused_addr()
 }
