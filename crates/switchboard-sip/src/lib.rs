@@ -5,8 +5,8 @@
 //! * `header` and `uri`: typed views of Via, From/To/Contact/Route, CSeq and SIP URIs.
 //! * `response`: responses to a request (Via/From/To/Call-ID/CSeq copied, To tag added).
 //! * `sdp` and `offer_answer`: SDP parsing/printing and the RFC 3264 audio offer/answer.
-//! * `transaction`: the INVITE and non-INVITE server transactions and the INVITE client
-//!   transaction (RFC 3261 §17) as sans-IO state machines with their timers.
+//! * `transaction`: the INVITE and non-INVITE server transactions and the INVITE and
+//!   non-INVITE client transactions (RFC 3261 §17) as sans-IO state machines with their timers.
 //! * `dialog`: a minimal dialog that builds in-dialog requests (BYE) and the ACK for a 2xx.
 //! * `outbound`: out-of-dialog requests for the UAC (INVITE, OPTIONS) and SIP INFO DTMF.
 //!
@@ -72,6 +72,9 @@ pub use response::reason_phrase;
 pub use sdp::{SdpError, SessionDescription};
 pub use transaction::client_invite::{
     InviteClientOutput, InviteClientState, InviteClientTransaction,
+};
+pub use transaction::client_non_invite::{
+    NonInviteClientOutput, NonInviteClientState, NonInviteClientTransaction,
 };
 pub use transaction::server_invite::{
     InviteServerOutput, InviteServerState, InviteServerTransaction,

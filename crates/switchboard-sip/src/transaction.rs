@@ -11,6 +11,7 @@
 //! the ACK (matched by its dialog) and react to `NoAckFor2xx` with a BYE.
 
 pub mod client_invite;
+pub mod client_non_invite;
 pub mod server_invite;
 pub mod server_non_invite;
 
