@@ -213,7 +213,10 @@ pub struct Record {
 /// One party to ring.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialTarget {
+    /// An E.164 number, or a `sip:` URI for `<Sip>`.
     pub number: String,
+    /// `<Sip username password>`: digest credentials for the INVITE.
+    pub sip_auth: Option<(String, String)>,
     pub send_digits: Option<String>,
     /// Whisper TwiML run on the child leg before bridging (absolute).
     pub url: Option<String>,

@@ -1,6 +1,6 @@
-//! `<Dial>` with `<Number>` nouns or a number as text (§7.7).
+//! `<Dial>` with `<Number>` and `<Sip>` nouns or a number as text (§7.7).
 //!
-//! Other nouns (`<Client>`, `<Sip>`, `<Conference>`, `<Queue>`, …) are parsed but not dialled
+//! Other nouns (`<Client>`, `<Conference>`, `<Queue>`, …) are parsed but not dialled
 //! yet: each draws an ERROR alert (13000), and a `<Dial>` left with nothing to ring continues
 //! with the next verb. Ring timeout and `timeLimit` are the driver's (it knows when the child
 //! answers); `hangupOnStar` is seen here. With `answerOnBridge` the caller keeps ringing until
@@ -9,7 +9,7 @@
 //! next verb runs. A whisper leg cannot dial (13201).
 
 use switchboard_core::error_code::{DIAL_FROM_DIAL_SEGMENT, DIAL_GENERIC};
-use switchboard_twiml::noun::Number;
+use switchboard_twiml::noun::{LegCallbacks, Number, Sip};
 use switchboard_twiml::verb::Dial;
 use switchboard_twiml::{Level, Method, Noun};
 
@@ -65,15 +65,19 @@ impl Call {
         }
         let mut targets = Vec::new();
         for noun in &dial.nouns {
-            let Noun::Number(number) = noun else {
-                let message = format!(
-                    "<Dial><{}> is not supported by this engine yet; only <Number> is dialled",
-                    noun_name(noun)
-                );
-                self.alert(DIAL_GENERIC, Level::Error, message, url.clone());
-                continue;
+            let target = match noun {
+                Noun::Number(number) => self.dial_target(number),
+                Noun::Sip(sip) => self.sip_target(sip),
+                _ => {
+                    let message = format!(
+                        "<Dial><{}> is not supported by this engine yet; only <Number> and <Sip> are dialled",
+                        noun_name(noun)
+                    );
+                    self.alert(DIAL_GENERIC, Level::Error, message, url.clone());
+                    continue;
+                }
             };
-            match self.dial_target(number) {
+            match target {
                 Ok(target) => targets.push(target),
                 Err(error) => {
                     let params = self.params();
@@ -88,22 +92,54 @@ impl Call {
 
     /// A `<Number>` with its whisper URL (11100 when unusable) and status callback resolved.
     fn dial_target(&mut self, number: &Number) -> Result<DialTarget, UrlError> {
-        let whisper = match number.callbacks.url.as_deref() {
+        let mut target = self.leg_target(number.phone_number.clone(), &number.callbacks)?;
+        target.send_digits = number.send_digits.clone();
+        Ok(target)
+    }
+
+    /// A `<Sip>`: its URI (the text, else the first `<Uri>`) and credentials.
+    fn sip_target(&mut self, sip: &Sip) -> Result<DialTarget, UrlError> {
+        let first = sip.uris.first();
+        let uri = if sip.uri.is_empty() {
+            first.map(|uri| uri.uri.clone()).unwrap_or_default()
+        } else {
+            sip.uri.clone()
+        };
+        let username = sip
+            .username
+            .clone()
+            .or_else(|| first.and_then(|uri| uri.username.clone()));
+        let password = sip
+            .password
+            .clone()
+            .or_else(|| first.and_then(|uri| uri.password.clone()));
+        let mut target = self.leg_target(uri, &sip.callbacks)?;
+        target.sip_auth = username.map(|username| (username, password.unwrap_or_default()));
+        Ok(target)
+    }
+
+    fn leg_target(
+        &mut self,
+        number: String,
+        callbacks: &LegCallbacks,
+    ) -> Result<DialTarget, UrlError> {
+        let whisper = match callbacks.url.as_deref() {
             Some(written) => Some(self.program.resolve(written)?),
             None => None,
         };
         let status_callback = self
-            .resolve_callback(number.callbacks.status_callback.as_deref())
+            .resolve_callback(callbacks.status_callback.as_deref())
             .map(|url| Callback {
                 url,
-                method: number.callbacks.status_callback_method,
-                events: words(&number.callbacks.status_callback_event),
+                method: callbacks.status_callback_method,
+                events: words(&callbacks.status_callback_event),
             });
         Ok(DialTarget {
-            number: number.phone_number.clone(),
-            send_digits: number.send_digits.clone(),
+            number,
+            sip_auth: None,
+            send_digits: None,
             url: whisper,
-            method: number.callbacks.method,
+            method: callbacks.method,
             status_callback,
         })
     }

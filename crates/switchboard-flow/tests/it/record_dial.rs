@@ -136,16 +136,16 @@ fn hangup_on_star_ends_the_child_leg() {
 }
 
 #[test]
-fn unsupported_nouns_are_error_alerts_not_silent_skips() {
+fn sip_nouns_are_dialled_and_unsupported_nouns_are_error_alerts_not_silent_skips() {
     check(
-        "<Dial><Sip>sip:a@example.com</Sip><Number>+15005550003</Number></Dial>",
+        "<Dial><Client>alice</Client><Sip>sip:a@example.com</Sip><Number>+15005550003</Number></Dial>",
         vec![(10, dial_ended(DialCallStatus::NoAnswer, 0, false))],
         "status ringing
             fetch POST https://app.example.com/voice Initial [ringing]
-            alert 13000 Error: <Dial><Sip> is not supported by this engine yet; only <Number> is dialled
+            alert 13000 Error: <Dial><Client> is not supported by this engine yet; only <Number> and <Sip> are dialled
             answer
             status in-progress
-            dial +15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
+            dial sip:a@example.com,+15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
             dial-result no-answer 0s bridged=false
             hangup twiml
             status completed",
@@ -234,6 +234,32 @@ fn whisper_target_carries_the_resolved_url() {
         Some("https://app.example.com/whisper")
     );
     assert_eq!(target.method, switchboard_twiml::Method::Get);
+}
+
+#[test]
+fn sip_targets_carry_their_uri_and_credentials() {
+    let mut harness = Harness::inbound();
+    harness.feed(
+        0,
+        Feed::Doc(
+            r#"<Dial><Sip username="alice" password="secret">sip:bob@pbx.example.com:5070</Sip><Sip><Uri username="carol" password="pw">sip:carol@pbx.example.com</Uri></Sip></Dial>"#,
+        ),
+    );
+    let dial = harness.actions.iter().find_map(|action| match action {
+        Action::Dial(dial) => Some(dial.clone()),
+        _ => None,
+    });
+    let targets = dial.expect("a dial action").targets;
+    assert_eq!(targets[0].number, "sip:bob@pbx.example.com:5070");
+    assert_eq!(
+        targets[0].sip_auth,
+        Some(("alice".to_owned(), "secret".to_owned()))
+    );
+    assert_eq!(targets[1].number, "sip:carol@pbx.example.com");
+    assert_eq!(
+        targets[1].sip_auth,
+        Some(("carol".to_owned(), "pw".to_owned()))
+    );
 }
 
 #[test]
