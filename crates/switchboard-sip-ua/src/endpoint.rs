@@ -51,6 +51,14 @@ impl SipEndpoint {
     pub async fn bind(
         config: SipConfig,
     ) -> std::io::Result<(SipEndpoint, mpsc::Receiver<IncomingCall>)> {
+        SipEndpoint::bind_with_timers(config, TimerConfig::default()).await
+    }
+
+    /// `bind` with other RFC 3261 timer values (T1/T2/T4), for tests and lossy networks.
+    pub async fn bind_with_timers(
+        config: SipConfig,
+        timers: TimerConfig,
+    ) -> std::io::Result<(SipEndpoint, mpsc::Receiver<IncomingCall>)> {
         let (udp, tcp) = bind_both(config.bind).await?;
         let local_addr = udp.local_addr()?;
         let udp = Arc::new(udp);
@@ -66,7 +74,7 @@ impl SipEndpoint {
             max_calls: config.max_calls,
             host: advertised_host(config.public_host, local_addr.ip()),
             port: local_addr.port(),
-            timers: TimerConfig::default(),
+            timers,
         };
         let shared = Shared {
             inputs: inputs.clone(),

@@ -30,3 +30,4 @@ pub use api::{
 pub use cidr::{Cidr, CidrError};
 pub use endpoint::{SipConfig, SipEndpoint};
 pub use error::SipUaError;
+pub use switchboard_sip::TimerConfig;

@@ -6,16 +6,16 @@ use std::net::SocketAddr;
 
 use switchboard_sip::header::split_list;
 use switchboard_sip::{
-    Dialog, DialogError, Headers, InviteServerOutput, InviteServerState, InviteServerTransaction,
-    Method, NonInviteServerOutput, NonInviteServerTransaction, Request, Response,
-    SessionDescription, SipUri, TransactionKey, Via, parse_dtmf_relay,
+    Dialog, Headers, InviteServerOutput, InviteServerState, InviteServerTransaction, Method,
+    NonInviteServerOutput, NonInviteServerTransaction, Request, Response, SessionDescription,
+    SipUri, TransactionKey, Via,
 };
 use tokio::sync::mpsc;
 
 use super::{
     Actor, Call, CallId, CallState, ServerAction, ServerInvite, ServerRequest, Side, count_response,
 };
-use crate::api::{CallEvent, IncomingCall, OutgoingEvent, ServerCall};
+use crate::api::{CallEvent, IncomingCall, ServerCall};
 use crate::transport::{Peer, random_token};
 
 /// The methods we answer, for `Allow`.
@@ -153,7 +153,13 @@ impl Actor {
     }
 
     /// A response to `request` with our tag, Contact on 18x/2xx and Allow on 2xx.
-    fn response_for(&self, request: &Request, status: u16, to_tag: &str, peer: Peer) -> Response {
+    pub(super) fn response_for(
+        &self,
+        request: &Request,
+        status: u16,
+        to_tag: &str,
+        peer: Peer,
+    ) -> Response {
         let mut response = request.response(status, to_tag);
         if (101..300).contains(&status) && request.method == Method::Invite {
             response
@@ -167,7 +173,7 @@ impl Actor {
         response
     }
 
-    fn respond_invite(&mut self, key: &TransactionKey, response: Response) {
+    pub(super) fn respond_invite(&mut self, key: &TransactionKey, response: Response) {
         let now = self.now();
         let status = response.status;
         if let Some(entry) = self.server_invites.get_mut(key)
@@ -374,85 +380,7 @@ impl Actor {
         }
     }
 
-    fn on_in_dialog(&mut self, request: &Request, key: &TransactionKey, peer: Peer) {
-        let Some(id) = self.find_dialog(request) else {
-            let missing = self.response_for(request, 481, &random_token(), peer);
-            self.respond_request(key, missing);
-            return;
-        };
-        let checked = self
-            .calls
-            .get_mut(&id)
-            .and_then(|call| call.dialog.as_mut())
-            .map(|dialog| dialog.handle_request(request));
-        if let Some(Err(DialogError::CseqOutOfOrder { .. })) = checked {
-            let refused = self.response_for(request, 500, "", peer);
-            self.respond_request(key, refused);
-            return;
-        }
-        let status = match request.method {
-            Method::Bye | Method::Info | Method::Options => 200,
-            _ => 405,
-        };
-        let answer = self.response_for(request, status, "", peer);
-        self.respond_request(key, answer);
-        match request.method {
-            Method::Bye => self.on_remote_bye(id),
-            Method::Info => {
-                let is_relay = request
-                    .headers
-                    .content_type()
-                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/dtmf-relay"));
-                if let Some(relay) = parse_dtmf_relay(&request.body).filter(|_| is_relay) {
-                    self.emit_dtmf(id, relay.digit);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The peer's BYE (already answered `200`): report it and forget the call.
-    fn on_remote_bye(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let early_invite = match &call.side {
-            Side::Inbound(leg) => {
-                let _ = leg.events.send(CallEvent::Bye);
-                (call.state == CallState::Early)
-                    .then(|| (leg.invite_key.clone(), leg.to_tag.clone()))
-            }
-            Side::Outbound(leg) => {
-                let _ = leg.events.send(OutgoingEvent::Bye);
-                None
-            }
-        };
-        let peer = call.peer;
-        self.end_call(id);
-        if let Some((key, tag)) = early_invite
-            && let Some(invite) = self
-                .server_invites
-                .get(&key)
-                .map(|e| e.tx.request().clone())
-        {
-            let terminated = self.response_for(&invite, 487, &tag, peer);
-            self.respond_invite(&key, terminated);
-        }
-    }
-
-    fn emit_dtmf(&self, id: CallId, digit: char) {
-        match self.calls.get(&id).map(|c| &c.side) {
-            Some(Side::Inbound(leg)) => {
-                let _ = leg.events.send(CallEvent::Dtmf(digit));
-            }
-            Some(Side::Outbound(leg)) => {
-                let _ = leg.events.send(OutgoingEvent::Dtmf(digit));
-            }
-            None => {}
-        }
-    }
-
-    fn respond_request(&mut self, key: &TransactionKey, response: Response) {
+    pub(super) fn respond_request(&mut self, key: &TransactionKey, response: Response) {
         let now = self.now();
         let status = response.status;
         if let Some(entry) = self.server_requests.get_mut(key)

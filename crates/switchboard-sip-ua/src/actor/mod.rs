@@ -5,11 +5,15 @@
 //! one engine carries. Transactions are keyed by `TransactionKey` (RFC 3261 §17.1.3, §17.2.3);
 //! calls by a local id that the handles carry.
 //!
-//! `inbound.rs` is the UAS side (INVITE, CANCEL, in-dialog requests), `outbound.rs` the UAC
-//! side (our INVITE, CANCEL, digest retry), and this file the loop, timers and sending.
+//! `inbound.rs` is the UAS side (INVITE, ACK, CANCEL, out-of-dialog requests), `outbound.rs`
+//! the UAC side (our INVITE, CANCEL, digest retry), `in_dialog.rs` the requests inside a
+//! dialog in both directions (BYE, INFO), `timers.rs` the wake-up scan, and this file the
+//! loop, the state and sending.
 
+mod in_dialog;
 mod inbound;
 mod outbound;
+mod timers;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -18,16 +22,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use switchboard_sip::header::Params;
 use switchboard_sip::{
-    Dialog, InviteClientTransaction, InviteServerTransaction, Message, Method,
-    NonInviteClientTransaction, NonInviteServerTransaction, Request, Response, SipUri, TimerConfig,
-    TransactionKey, Via,
+    Dialog, InviteClientTransaction, InviteServerTransaction, Message, NonInviteClientTransaction,
+    NonInviteServerTransaction, Response, SipUri, TimerConfig, TransactionKey, Via,
 };
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::api::{CallEvent, IncomingCall, OutgoingCall, OutgoingEvent, OutgoingInvite};
+use crate::api::{IncomingCall, OutgoingCall, OutgoingInvite};
 use crate::cidr::Cidr;
 use crate::error::SipUaError;
 use crate::transport::{ConnId, Peer, random_token};
@@ -263,85 +266,6 @@ impl Actor {
             || self.client_requests.values().any(|t| uses(&t.peer))
     }
 
-    fn next_deadline(&self) -> Option<u64> {
-        let server_invites = self.server_invites.values().map(|t| t.tx.poll_timeout());
-        let server_requests = self.server_requests.values().map(|t| t.tx.poll_timeout());
-        let client_invites = self.client_invites.values().map(|t| t.tx.poll_timeout());
-        let client_requests = self.client_requests.values().map(|t| t.tx.poll_timeout());
-        let calls = self.calls.values().map(outbound::call_deadline);
-        let stop = std::iter::once(self.stopping.as_ref().map(|(_, at)| *at));
-        server_invites
-            .chain(server_requests)
-            .chain(client_invites)
-            .chain(client_requests)
-            .chain(calls)
-            .chain(stop)
-            .flatten()
-            .min()
-    }
-
-    fn fire_timers(&mut self) {
-        let now = self.now();
-        let due = |at: Option<u64>| at.is_some_and(|at| at <= now);
-        let keys: Vec<_> = self
-            .server_invites
-            .iter()
-            .filter(|(_, t)| due(t.tx.poll_timeout()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            if let Some(entry) = self.server_invites.get_mut(&key) {
-                entry.tx.handle_timeout(now);
-            }
-            self.drive_server_invite(&key);
-        }
-        let keys: Vec<_> = self
-            .server_requests
-            .iter()
-            .filter(|(_, t)| due(t.tx.poll_timeout()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            if let Some(entry) = self.server_requests.get_mut(&key) {
-                entry.tx.handle_timeout(now);
-            }
-            self.drive_server_request(&key);
-        }
-        let keys: Vec<_> = self
-            .client_invites
-            .iter()
-            .filter(|(_, t)| due(t.tx.poll_timeout()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            if let Some(entry) = self.client_invites.get_mut(&key) {
-                entry.tx.handle_timeout(now);
-            }
-            self.drive_client_invite(&key);
-        }
-        let keys: Vec<_> = self
-            .client_requests
-            .iter()
-            .filter(|(_, t)| due(t.tx.poll_timeout()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            if let Some(entry) = self.client_requests.get_mut(&key) {
-                entry.tx.handle_timeout(now);
-            }
-            self.drive_client_request(&key);
-        }
-        let calls: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| due(outbound::call_deadline(c)))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in calls {
-            self.on_call_deadline(id);
-        }
-    }
-
     fn on_response(&mut self, response: Response) {
         let Some(key) = TransactionKey::for_client_response(&response) else {
             return;
@@ -424,87 +348,6 @@ impl Actor {
             "sip:{}:{}{transport}",
             self.settings.host, self.settings.port
         )
-    }
-
-    fn start_client_request(&mut self, request: Request, peer: Peer, call: CallId) {
-        let Some(key) = TransactionKey::for_client_request(&request) else {
-            return;
-        };
-        let tx =
-            NonInviteClientTransaction::new(self.now(), request, peer.kind(), self.settings.timers);
-        self.client_requests
-            .insert(key.clone(), ClientRequest { tx, peer, call });
-        self.drive_client_request(&key);
-    }
-
-    fn drive_client_request(&mut self, key: &TransactionKey) {
-        use switchboard_sip::NonInviteClientOutput as Out;
-        loop {
-            let Some(entry) = self.client_requests.get_mut(key) else {
-                return;
-            };
-            let Some(output) = entry.tx.poll_output() else {
-                return;
-            };
-            let (peer, call, method) = (entry.peer, entry.call, entry.tx.request().method.clone());
-            match output {
-                Out::Send(request) => {
-                    if !self.send_bytes(peer, request.to_bytes()) {
-                        self.client_requests.remove(key);
-                        self.on_client_request_done(call, &method);
-                        return;
-                    }
-                }
-                Out::Response(response) if response.status >= 200 => {
-                    self.on_client_request_done(call, &method);
-                }
-                Out::Response(_) => {}
-                Out::Timeout => self.on_client_request_done(call, &method),
-                Out::Terminated => {
-                    self.client_requests.remove(key);
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Our BYE (or CANCEL) got its final response, timed out or could not be sent.
-    fn on_client_request_done(&mut self, call: CallId, method: &Method) {
-        if *method != Method::Bye {
-            return;
-        }
-        let Some(ended) = self.calls.get(&call) else {
-            return;
-        };
-        match &ended.side {
-            Side::Inbound(leg) => {
-                let _ = leg.events.send(CallEvent::Ended);
-            }
-            Side::Outbound(leg) if !leg.quiet => {
-                let _ = leg.events.send(OutgoingEvent::Ended);
-            }
-            Side::Outbound(_) => {}
-        }
-        self.end_call(call);
-    }
-
-    /// Sends BYE in the call's dialog.
-    fn send_bye(&mut self, id: CallId) {
-        let Some(call) = self.calls.get(&id) else {
-            return;
-        };
-        let destination = self.request_destination(call);
-        let via = self.new_via(destination);
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let Some(dialog) = call.dialog.as_mut() else {
-            return;
-        };
-        let mut bye = dialog.build_request(Method::Bye, &via);
-        bye.headers.push("User-Agent", "switchboard");
-        call.state = CallState::Ending;
-        self.start_client_request(bye, destination, id);
     }
 
     fn add_call(&mut self, call: Call) -> CallId {

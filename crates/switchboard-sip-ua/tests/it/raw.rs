@@ -215,3 +215,148 @@ async fn responses_follow_rport_not_the_claimed_port() {
     assert_eq!(via.rport(), Some(Some(peer.port())));
     assert_eq!(via.received(), Some("127.0.0.1"));
 }
+
+/// Reads one request (skipping any retransmitted responses) from the peer's socket.
+async fn next_request(peer: &Peer) -> switchboard_sip::Request {
+    let mut buffer = vec![0u8; 65_536];
+    loop {
+        let (length, _) = tokio::time::timeout(WAIT, peer.socket.recv_from(&mut buffer))
+            .await
+            .expect("a request within the deadline")
+            .expect("recv");
+        if let Ok(Message::Request(request)) =
+            parse_message(&buffer[..length], Framing::Datagram, &Limits::default())
+        {
+            return request;
+        }
+    }
+}
+
+#[tokio::test]
+async fn answered_call_gets_info_dtmf_and_shutdown_sends_bye() {
+    use switchboard_sip_ua::CallEvent;
+    let (endpoint, mut calls) = endpoint("127.0.0.0/8", 4).await;
+    let peer = Peer::new(endpoint.local_addr()).await;
+    peer.send(&peer.invite("d1", "d1")).await;
+    assert_eq!(peer.response().await.status, 100);
+    let mut call = next_call(&mut calls).await;
+    call.handle
+        .answer(answer_sdp(&call.offer.clone().expect("offer")));
+    let ok = peer.response().await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.headers.content_type(), Some("application/sdp"));
+    let to = ok.headers.get("To").expect("To").to_owned();
+    let in_dialog = |method: &str, cseq: u32, branch: &str, body: &str, content_type: &str| {
+        format!(
+            "{method} {contact} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\n\
+             From: \"Alice\" <sip:alice@127.0.0.1:{port}>;tag=a-d1\r\nTo: {to}\r\nCall-ID: d1\r\n\
+             CSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            contact = ok.headers.contact().expect("Contact").uri,
+            port = peer.port(),
+        )
+    };
+    peer.send(&in_dialog("ACK", 1, "d1-ack", "", "")).await;
+    assert_eq!(next(&mut call.events).await, CallEvent::Acked);
+    let info = in_dialog(
+        "INFO",
+        2,
+        "d1-info",
+        "Signal=5\r\nDuration=160\r\n",
+        "Content-Type: application/dtmf-relay\r\n",
+    );
+    peer.send(&info).await;
+    assert_eq!(peer.response().await.status, 200);
+    assert_eq!(next(&mut call.events).await, CallEvent::Dtmf('5'));
+    // Shutdown sends BYE in the dialog and returns once it is answered.
+    let stopping = tokio::spawn({
+        let endpoint = endpoint.clone();
+        async move { endpoint.shutdown().await }
+    });
+    let bye = next_request(&peer).await;
+    assert_eq!(bye.method, switchboard_sip::Method::Bye);
+    assert_eq!(bye.uri, format!("sip:alice@127.0.0.1:{}", peer.port()));
+    assert_eq!(bye.headers.call_id(), Some("d1"));
+    let bye_ok = bye.response(200, "");
+    peer.socket
+        .send_to(&bye_ok.to_bytes(), endpoint.local_addr())
+        .await
+        .expect("send");
+    assert_eq!(next(&mut call.events).await, CallEvent::Ended);
+    tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("shutdown returns")
+        .expect("shutdown task");
+    assert_eq!(endpoint.active_calls(), 0);
+}
+
+#[tokio::test]
+async fn unframeable_tcp_input_closes_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (endpoint, _calls) = endpoint("127.0.0.0/8", 4).await;
+    let mut stream = tokio::net::TcpStream::connect(endpoint.local_addr())
+        .await
+        .expect("connect");
+    // No Content-Length: on a stream the next message cannot be found (RFC 3261 §18.3).
+    let unframeable = "OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:1;branch=z9hG4bKt\r\n\
+                       From: <sip:a@b>;tag=1\r\nTo: <sip:x@y>\r\nCall-ID: t1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+    stream
+        .write_all(unframeable.as_bytes())
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(WAIT, stream.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(read, Ok(Ok(_))),
+        "the endpoint closes the connection: {read:?}"
+    );
+}
+
+#[tokio::test]
+async fn unacknowledged_2xx_is_retransmitted_then_bye_after_64_t1() {
+    use switchboard_sip_ua::{CallEvent, SipConfig, SipEndpoint, TimerConfig};
+    let config = SipConfig {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        trust: vec!["127.0.0.0/8".parse().expect("cidr")],
+        max_calls: 4,
+        public_host: None,
+    };
+    // T1 = 20 ms: 64·T1 = 1.28 s.
+    let timers = TimerConfig {
+        t1_ms: 20,
+        t2_ms: 160,
+        t4_ms: 200,
+    };
+    let (endpoint, mut calls) = SipEndpoint::bind_with_timers(config, timers)
+        .await
+        .expect("bind");
+    let peer = Peer::new(endpoint.local_addr()).await;
+    peer.send(&peer.invite("n1", "n1")).await;
+    assert_eq!(peer.response().await.status, 100);
+    let mut call = next_call(&mut calls).await;
+    call.handle
+        .answer(answer_sdp(&call.offer.clone().expect("offer")));
+    // Never ACK: count the 2xx retransmissions until the BYE arrives.
+    let mut buffer = vec![0u8; 65_536];
+    let mut oks = 0;
+    let bye = loop {
+        let (length, _) = tokio::time::timeout(WAIT, peer.socket.recv_from(&mut buffer))
+            .await
+            .expect("traffic within the deadline")
+            .expect("recv");
+        match parse_message(&buffer[..length], Framing::Datagram, &Limits::default()) {
+            Ok(Message::Response(response)) if response.status == 200 => oks += 1,
+            Ok(Message::Request(request)) => break request,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert!(oks >= 5, "the 2xx was retransmitted ({oks} copies)");
+    assert_eq!(bye.method, switchboard_sip::Method::Bye);
+    assert_eq!(next(&mut call.events).await, CallEvent::AckTimeout);
+    peer.socket
+        .send_to(&bye.response(200, "").to_bytes(), endpoint.local_addr())
+        .await
+        .expect("send");
+    assert_eq!(next(&mut call.events).await, CallEvent::Ended);
+    assert_eq!(endpoint.active_calls(), 0);
+}

@@ -109,3 +109,44 @@ async fn wrong_password_fails_with_the_servers_answer() {
     assert_eq!(event, OutgoingEvent::Failed { status: 403 });
     expect_sipp_success(run).await;
 }
+
+#[tokio::test]
+async fn ring_timeout_cancels_and_fails_with_408() {
+    let Some(sipp) = sipp() else { return };
+    let (endpoint, _calls) = endpoint("127.0.0.0/8", 4).await;
+    let port = free_port().to_string();
+    let scenario = scenario("uas_ring_forever.xml");
+    let command = args(&["-sf", &scenario, "-i", "127.0.0.1", "-p", &port, "-m", "1"]);
+    let run = spawn_sipp(&sipp, command);
+    let mut invite = invite_to(&port, None);
+    invite.ring_timeout = Duration::from_millis(1_500);
+    let mut call = endpoint.invite(invite).await.expect("invite starts");
+    let mut saw_ringing = false;
+    let event = after_provisionals(&mut call.events, &mut saw_ringing).await;
+    assert!(saw_ringing);
+    assert_eq!(event, OutgoingEvent::Failed { status: 408 });
+    expect_sipp_success(run).await;
+    assert_eq!(endpoint.active_calls(), 0);
+}
+
+#[tokio::test]
+async fn invalid_targets_are_refused_before_any_call() {
+    let (endpoint, _calls) = endpoint("127.0.0.0/8", 0).await;
+    for target in ["tel:+15550001111", "sips:x@127.0.0.1", "sip:"] {
+        let mut invite = invite_to("5060", None);
+        invite.target = target.to_owned();
+        let refused = endpoint.invite(invite).await;
+        assert!(
+            matches!(
+                refused,
+                Err(switchboard_sip_ua::SipUaError::InvalidTarget(_))
+            ),
+            "{target}: {refused:?}"
+        );
+    }
+    let full = endpoint.invite(invite_to("5060", None)).await;
+    assert!(
+        matches!(full, Err(switchboard_sip_ua::SipUaError::AtCapacity(0))),
+        "{full:?}"
+    );
+}
