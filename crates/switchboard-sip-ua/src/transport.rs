@@ -82,11 +82,12 @@ pub(crate) async fn run_udp(socket: Arc<UdpSocket>, inputs: mpsc::UnboundedSende
     loop {
         let (length, source) = match socket.recv_from(&mut buffer).await {
             Ok(received) => received,
-            // ICMP errors of earlier sends surface here on some systems; keep receiving.
-            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => continue,
             Err(error) => {
-                tracing::warn!(%error, "SIP UDP receive failed");
-                return;
+                // ICMP errors of earlier sends and similar transient failures surface here;
+                // the socket stays usable, so keep receiving (briefly pausing against a spin).
+                tracing::debug!(%error, "SIP UDP receive failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
             }
         };
         let datagram = &buffer[..length];

@@ -217,7 +217,13 @@ impl Actor {
                 () = sleep_until(wake) => self.fire_timers(),
                 Some(_) = self.tasks.join_next(), if !self.tasks.is_empty() => {}
             }
-            if self.finish_shutdown_if_done() {
+            if self.shutdown_is_done() {
+                // Stop listening before answering, so the port is free once shutdown returns.
+                self.tasks.abort_all();
+                while self.tasks.join_next().await.is_some() {}
+                if let Some((reply, _)) = self.stopping.take() {
+                    let _ = reply.send(());
+                }
                 return;
             }
         }
@@ -390,21 +396,12 @@ impl Actor {
         }
     }
 
-    /// True once a shutdown has no calls left (or ran out of grace): stop everything.
-    fn finish_shutdown_if_done(&mut self) -> bool {
+    /// True once a shutdown has no calls left, or ran out of grace.
+    fn shutdown_is_done(&self) -> bool {
         let now = self.now();
-        let done = self
-            .stopping
+        self.stopping
             .as_ref()
-            .is_some_and(|(_, at)| self.calls.is_empty() || now >= *at);
-        if !done {
-            return false;
-        }
-        self.tasks.abort_all();
-        if let Some((reply, _)) = self.stopping.take() {
-            let _ = reply.send(());
-        }
-        true
+            .is_some_and(|(_, at)| self.calls.is_empty() || now >= *at)
     }
 }
 

@@ -288,6 +288,13 @@ async fn answered_call_gets_info_dtmf_and_shutdown_sends_bye() {
         .expect("shutdown returns")
         .expect("shutdown task");
     assert_eq!(endpoint.active_calls(), 0);
+    // Stopped listening: the port can be bound again, for UDP and TCP.
+    UdpSocket::bind(endpoint.local_addr())
+        .await
+        .expect("UDP port released");
+    tokio::net::TcpListener::bind(endpoint.local_addr())
+        .await
+        .expect("TCP port released");
 }
 
 #[tokio::test]

@@ -150,3 +150,18 @@ async fn invalid_targets_are_refused_before_any_call() {
         "{full:?}"
     );
 }
+
+#[tokio::test]
+async fn tcp_connect_failure_fails_the_call_with_503() {
+    let (endpoint, _calls) = endpoint("127.0.0.0/8", 4).await;
+    // A port that was just bound and released: nothing listens there.
+    let port = free_port();
+    let mut invite = invite_to(&port.to_string(), None);
+    invite.target = format!("sip:callee@127.0.0.1:{port};transport=tcp");
+    let mut call = endpoint.invite(invite).await.expect("invite starts");
+    assert_eq!(
+        next(&mut call.events).await,
+        OutgoingEvent::Failed { status: 503 }
+    );
+    assert_eq!(endpoint.active_calls(), 0);
+}
