@@ -14,10 +14,10 @@ use std::io::Cursor;
 use audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{Fft, FixedSync, Indexing, Resampler};
 use symphonia::core::codecs::CodecParameters;
-use symphonia::core::codecs::audio::AudioDecoderOptions;
+use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
@@ -36,30 +36,7 @@ pub fn decode_to_8k(bytes: &[u8]) -> Result<Vec<i16>, MediaError> {
     if bytes.len() > MAX_MEDIA_BYTES {
         return Err(MediaError::TooLarge);
     }
-    let mut owned = bytes.to_vec();
-    fix_streaming_wav_sizes(&mut owned);
-    let source = MediaSourceStream::new(
-        Box::new(Cursor::new(owned)),
-        MediaSourceStreamOptions::default(),
-    );
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &Hint::new(),
-            source,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .map_err(|e| MediaError::Decode(format!("unrecognised audio: {e}")))?;
-    let track = format
-        .default_track(TrackType::Audio)
-        .ok_or_else(|| MediaError::Decode("no audio track".into()))?;
-    let track_id = track.id;
-    let Some(CodecParameters::Audio(params)) = track.codec_params.clone() else {
-        return Err(MediaError::Decode("no audio codec parameters".into()));
-    };
-    let mut decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(&params, &AudioDecoderOptions::default())
-        .map_err(|e| MediaError::Decode(format!("unsupported codec: {e}")))?;
+    let (mut format, mut decoder, track_id) = open_audio(bytes)?;
     let mut resampler: Option<To8k> = None;
     let mut interleaved: Vec<f32> = Vec::new();
     let mut mono: Vec<f32> = Vec::new();
@@ -104,6 +81,38 @@ pub fn decode_to_8k(bytes: &[u8]) -> Result<Vec<i16>, MediaError> {
         Some(resampler) => resampler.finish(),
         None => Ok(Vec::new()),
     }
+}
+
+/// A demuxer, the decoder of its audio track, and that track's id.
+type OpenedAudio = (Box<dyn FormatReader>, Box<dyn AudioDecoder>, u32);
+
+/// Probes the content and opens its default audio track.
+fn open_audio(bytes: &[u8]) -> Result<OpenedAudio, MediaError> {
+    let mut owned = bytes.to_vec();
+    fix_streaming_wav_sizes(&mut owned);
+    let source = MediaSourceStream::new(
+        Box::new(Cursor::new(owned)),
+        MediaSourceStreamOptions::default(),
+    );
+    let format = symphonia::default::get_probe()
+        .probe(
+            &Hint::new(),
+            source,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .map_err(|e| MediaError::Decode(format!("unrecognised audio: {e}")))?;
+    let track = format
+        .default_track(TrackType::Audio)
+        .ok_or_else(|| MediaError::Decode("no audio track".into()))?;
+    let track_id = track.id;
+    let Some(CodecParameters::Audio(params)) = track.codec_params.clone() else {
+        return Err(MediaError::Decode("no audio codec parameters".into()));
+    };
+    let decoder = symphonia::default::get_codecs()
+        .make_audio_decoder(&params, &AudioDecoderOptions::default())
+        .map_err(|e| MediaError::Decode(format!("unsupported codec: {e}")))?;
+    Ok((format, decoder, track_id))
 }
 
 /// Resamples mono f32 audio in [-1, 1] at `rate` to 8 kHz 16-bit PCM (low-passed).

@@ -22,7 +22,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::process::Child;
 use tokio::sync::OnceCell;
+use tokio::task::JoinHandle;
 
 use crate::{MAX_MEDIA_BYTES, MediaError, Pcm};
 
@@ -220,41 +222,10 @@ impl Tts {
 
     /// Runs the program once and returns its stdout.
     async fn run(&self, text: &str, voice: &str, language: &str) -> Result<Vec<u8>, MediaError> {
-        let args: Vec<String> = self
-            .inner
-            .config
-            .command
-            .split_whitespace()
-            .map(|a| a.replace("{language}", language).replace("{voice}", voice))
-            .collect();
-        let Some((program, rest)) = args.split_first() else {
-            return Err(MediaError::Tts("empty command".into()));
-        };
-        let mut child = tokio::process::Command::new(program)
-            .args(rest)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| MediaError::Tts(format!("cannot run {program}: {e}")))?;
-        let stdin = child.stdin.take();
-        let text = text.as_bytes().to_vec();
-        let writer = tokio::spawn(async move {
-            if let Some(mut stdin) = stdin {
-                // A program that exits without reading all of stdin is not an error here.
-                let _ = stdin.write_all(&text).await;
-            }
-        });
-        let stderr = child.stderr.take();
-        let stderr_reader = tokio::spawn(async move {
-            match stderr {
-                Some(stderr) => read_capped(stderr, STDERR_BYTES, false)
-                    .await
-                    .unwrap_or_default(),
-                None => Vec::new(),
-            }
-        });
+        let (program, mut child) = self.spawn(voice, language)?;
+        let writer = write_stdin(&mut child, text);
+        let stderr_reader = read_stderr(&mut child);
+        let stderr_abort = stderr_reader.abort_handle();
         let stdout = child.stdout.take();
         let work = async {
             let output = match stdout {
@@ -264,27 +235,24 @@ impl Tts {
             let status = child.wait().await?;
             Ok::<_, MediaError>((status, output))
         };
-        let outcome = tokio::time::timeout(self.inner.config.timeout, work).await;
-        let result = match outcome {
-            Err(_) => Err(MediaError::Tts(format!(
-                "timed out after {:?}",
-                self.inner.config.timeout
-            ))),
+        let timeout = self.inner.config.timeout;
+        let result = match tokio::time::timeout(timeout, work).await {
+            Err(_) => Err(MediaError::Tts(format!("timed out after {timeout:?}"))),
             Ok(Err(error)) => Err(error),
-            Ok(Ok((status, output))) => {
-                if status.success() && !output.is_empty() {
-                    Ok(output)
-                } else {
-                    let detail = if stderr_reader.is_finished() {
-                        stderr_reader.await.unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    };
-                    Err(MediaError::Tts(format!(
-                        "{program} exited with {status}: {}",
-                        String::from_utf8_lossy(&detail).trim()
-                    )))
-                }
+            Ok(Ok((status, output))) if status.success() && !output.is_empty() => Ok(output),
+            Ok(Ok((status, _))) => {
+                // The program has exited, so its stderr is at EOF unless a child of its own
+                // still holds it; that is not waited for.
+                let detail = tokio::time::timeout(Duration::from_millis(200), stderr_reader)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let detail = String::from_utf8_lossy(&detail);
+                Err(MediaError::Tts(format!(
+                    "{program} exited with {status}: {}",
+                    detail.trim()
+                )))
             }
         };
         if result.is_err() {
@@ -292,8 +260,57 @@ impl Tts {
             let _ = child.wait().await;
         }
         writer.abort();
+        stderr_abort.abort();
         result
     }
+
+    /// Starts the configured command with piped stdio; returns the program name and the child.
+    fn spawn(&self, voice: &str, language: &str) -> Result<(String, Child), MediaError> {
+        let mut args = self
+            .inner
+            .config
+            .command
+            .split_whitespace()
+            .map(|a| a.replace("{language}", language).replace("{voice}", voice));
+        let program = args
+            .next()
+            .ok_or_else(|| MediaError::Tts("empty command".into()))?;
+        let child = tokio::process::Command::new(&program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| MediaError::Tts(format!("cannot run {program}: {e}")))?;
+        Ok((program, child))
+    }
+}
+
+/// Writes the text to the child's stdin and closes it, in a task of its own so a program that
+/// writes before it reads cannot deadlock with us.
+fn write_stdin(child: &mut Child, text: &str) -> JoinHandle<()> {
+    let stdin = child.stdin.take();
+    let text = text.as_bytes().to_vec();
+    tokio::spawn(async move {
+        if let Some(mut stdin) = stdin {
+            // A program that exits without reading all of stdin is not an error here.
+            let _ = stdin.write_all(&text).await;
+        }
+    })
+}
+
+/// Drains the child's stderr, keeping the start of it for the error message.
+fn read_stderr(child: &mut Child) -> JoinHandle<Vec<u8>> {
+    let stderr = child.stderr.take();
+    tokio::spawn(async move {
+        match stderr {
+            Some(stderr) => read_capped(stderr, STDERR_BYTES, false)
+                .await
+                .unwrap_or_default(),
+            None => Vec::new(),
+        }
+    })
 }
 
 /// Reads to EOF keeping at most `cap` bytes; past the cap, `strict` fails with `TooLarge`,

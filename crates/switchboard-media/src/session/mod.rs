@@ -27,7 +27,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::Pcm;
-pub use recorder::TALK_RMS_THRESHOLD;
+pub use recorder::{TALK_RMS_THRESHOLD, is_talk};
 
 /// Ids of playback items and sessions, unique in the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -119,8 +119,9 @@ impl Recorder {
     }
 }
 
-/// True if the frame's RMS energy is above [`TALK_RMS_THRESHOLD`].
-pub(crate) fn is_talk(frame: &[i16]) -> bool {
+/// True if the frame's RMS energy is above [`TALK_RMS_THRESHOLD`] (the recorder's talk test,
+/// on 20 ms frames).
+pub fn is_talk(frame: &[i16]) -> bool {
     if frame.is_empty() {
         return false;
     }

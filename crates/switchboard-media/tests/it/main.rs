@@ -7,6 +7,7 @@
 mod decode;
 mod fetch;
 mod session;
+mod talk;
 mod tts;
 
 /// True if `tool` runs; otherwise prints SKIPPED (or panics under CI=true).
