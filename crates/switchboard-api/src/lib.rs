@@ -40,6 +40,8 @@ pub struct AppState {
     pub auth_cache: Arc<auth::AuthCache>,
     /// Sends every outbound webhook (TwiML fetches, callbacks, debugger events).
     pub webhooks: Arc<WebhookClient>,
+    /// Real calls (SIP, RTP, speech); `None` with `--sip off`.
+    pub telephony: Option<Arc<voice::sip::Telephony>>,
 }
 
 impl std::fmt::Debug for AppState {

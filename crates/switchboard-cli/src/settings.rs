@@ -31,6 +31,23 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_RTP_PORTS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     rtp_ports: Option<String>,
+    /// Sources allowed to send INVITEs, comma-separated CIDRs [default: 127.0.0.0/8,::1/128].
+    #[arg(long, env = "SWITCHBOARD_SIP_TRUST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sip_trust: Option<String>,
+    /// Carrier trunk for calls to E.164 numbers, sip:host[:port] [default: none, sandbox handsets].
+    #[arg(long, env = "SWITCHBOARD_SIP_GATEWAY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sip_gateway: Option<String>,
+    /// Concurrent SIP calls; INVITEs beyond get 503 [default: 2000].
+    #[arg(long, env = "SWITCHBOARD_MAX_CALLS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_calls: Option<usize>,
+    /// Text-to-speech program (text on stdin, WAV on stdout; {language} and {voice} are filled in)
+    /// [default: espeak-ng --stdin -b 1 -v {language} --stdout].
+    #[arg(long, env = "SWITCHBOARD_TTS_COMMAND")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tts_command: Option<String>,
     /// sqlite://PATH or postgres://… [default: sqlite://switchboard.db].
     #[arg(long, env = "SWITCHBOARD_DATABASE")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -73,11 +73,16 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{address}"));
     let webhooks =
         WebhookClient::new(ClientSettings::default()).context("building the webhook client")?;
+    let (telephony, incoming) = match start_sip(&config).await? {
+        Some((telephony, incoming)) => (Some(Arc::new(telephony)), Some(incoming)),
+        None => (None, None),
+    };
     let state = AppState {
         store: store.clone(),
         public_url: public_url.trim_end_matches('/').to_owned(),
         webhooks: Arc::new(webhooks),
         auth_cache: Arc::default(),
+        telephony: telephony.clone(),
         sandbox: Arc::default(),
         error_prompt: config.error_prompt.clone(),
         fallback_scope: match config.fallback_scope {
@@ -85,14 +90,16 @@ pub async fn run(
             FallbackScope::Initial => switchboard_webhook::FallbackScope::Initial,
         },
     };
+    if let Some(incoming) = incoming {
+        switchboard_api::voice::sip::serve_incoming(state.clone(), incoming);
+    }
     let app = switchboard_api::router(state)
         .route("/metrics", get(move || async move { handle.render() }));
     println!("http listening on {address}");
-    if config.sip != "off" {
-        eprintln!(
-            "note: SIP ({}) is not part of this build yet; calls run in the sandbox only",
-            config.sip
-        );
+    if let Some(telephony) = &telephony {
+        let sip = telephony.endpoint.local_addr();
+        println!("sip listening on udp {sip}");
+        println!("sip listening on tcp {sip}");
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -104,9 +111,56 @@ pub async fn run(
     if ending > 0 && !switchboard_api::voice::live::wait_idle(DRAIN_TIMEOUT).await {
         eprintln!("some of {ending} calls did not finish within {DRAIN_TIMEOUT:?}");
     }
+    if let Some(telephony) = &telephony {
+        telephony.endpoint.shutdown().await;
+    }
     store.close().await;
     eprintln!("stopped");
     Ok(())
+}
+
+/// Binds SIP (UDP and TCP) and prepares RTP ports and speech, unless `--sip off`.
+async fn start_sip(
+    config: &Config,
+) -> anyhow::Result<
+    Option<(
+        switchboard_api::voice::sip::Telephony,
+        tokio::sync::mpsc::Receiver<switchboard_sip_ua::IncomingCall>,
+    )>,
+> {
+    let Some(bind) = config.sip_addr()? else {
+        return Ok(None);
+    };
+    let sip_config = switchboard_sip_ua::SipConfig {
+        bind,
+        trust: config.sip_trust()?,
+        max_calls: config.max_calls,
+        public_host: None,
+    };
+    let (endpoint, incoming) = switchboard_sip_ua::SipEndpoint::bind(sip_config)
+        .await
+        .with_context(|| format!("binding SIP on {bind}"))?;
+    // RTP leaves from the SIP address; a wildcard bind announces loopback until a public
+    // host setting exists.
+    let media_ip = if bind.ip().is_unspecified() {
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+    } else {
+        bind.ip()
+    };
+    let (low, high) = config.rtp_range()?;
+    let telephony = switchboard_api::voice::sip::Telephony {
+        endpoint,
+        ports: switchboard_media::session::PortPool::new(media_ip, low, high),
+        tts: switchboard_media::tts::Tts::new(switchboard_media::tts::TtsConfig {
+            command: config.tts_command.clone(),
+            timeout: std::time::Duration::from_secs(20),
+            cache_entries: 2048,
+        }),
+        audio: switchboard_media::fetch::AudioFetcher::new(),
+        media_ip,
+        gateway: config.sip_gateway.clone(),
+    };
+    Ok(Some((telephony, incoming)))
 }
 
 /// Resolves when SIGTERM or SIGINT arrives. The handlers are installed when this is called, not

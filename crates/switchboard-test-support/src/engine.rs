@@ -17,6 +17,10 @@ pub struct Engine {
     pub account_sid: String,
     pub auth_token: String,
     extra_env: Vec<(String, String)>,
+    /// Extra `serve` flags (`--sip` among them turns SIP on instead of `--sip off`).
+    extra_args: Vec<String>,
+    /// The SIP address the engine printed (`sip listening on udp …`), when SIP is on.
+    pub sip_addr: Option<std::net::SocketAddr>,
 }
 
 /// A fresh scratch directory under the system temp dir.
@@ -53,6 +57,30 @@ impl Engine {
             account_sid: format!("AC{:032x}", rand::random::<u128>()),
             auth_token: format!("{:032x}", rand::random::<u128>()),
             extra_env,
+            extra_args: Vec::new(),
+            sip_addr: None,
+        };
+        engine.launch();
+        engine
+    }
+
+    /// Starts the engine with SIP on 127.0.0.1:0 and `args` added to `serve`.
+    pub fn start_with_sip(binary: &Path, args: &[&str]) -> Engine {
+        let dir = scratch_dir("engine");
+        let database_url = format!("sqlite://{}", dir.join("switchboard.db").display());
+        let mut extra_args = vec!["--sip".to_owned(), "127.0.0.1:0".to_owned()];
+        extra_args.extend(args.iter().map(|arg| (*arg).to_owned()));
+        let mut engine = Engine {
+            binary: binary.to_owned(),
+            child: None,
+            dir,
+            database_url,
+            base_url: String::new(),
+            account_sid: format!("AC{:032x}", rand::random::<u128>()),
+            auth_token: format!("{:032x}", rand::random::<u128>()),
+            extra_env: Vec::new(),
+            extra_args,
+            sip_addr: None,
         };
         engine.launch();
         engine
@@ -60,16 +88,18 @@ impl Engine {
 
     fn launch(&mut self) {
         let mut command = Command::new(&self.binary);
+        command.args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--database",
+            &self.database_url,
+        ]);
+        if !self.extra_args.iter().any(|arg| arg == "--sip") {
+            command.args(["--sip", "off"]);
+        }
         command
-            .args([
-                "serve",
-                "--http",
-                "127.0.0.1:0",
-                "--sip",
-                "off",
-                "--database",
-                &self.database_url,
-            ])
+            .args(&self.extra_args)
             .current_dir(&self.dir)
             .env("SWITCHBOARD_ACCOUNT_SID", &self.account_sid)
             .env("SWITCHBOARD_AUTH_TOKEN", &self.auth_token)
@@ -83,17 +113,28 @@ impl Engine {
         let mut child = command.spawn().expect("spawning switchboard serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, receiver) = mpsc::channel();
+        let wants_sip = self.extra_args.iter().any(|arg| arg == "--sip");
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(address) = line.strip_prefix("http listening on ") {
-                    sender.send(address.to_owned()).ok();
+                    sender.send(("http", address.to_owned())).ok();
+                }
+                if let Some(address) = line.strip_prefix("sip listening on udp ") {
+                    sender.send(("sip", address.to_owned())).ok();
                 }
             }
         });
-        let address = receiver
-            .recv_timeout(Duration::from_secs(30))
-            .expect("engine printed its http address");
-        self.base_url = format!("http://{address}");
+        let mut wanted = if wants_sip { 2 } else { 1 };
+        while wanted > 0 {
+            let (kind, address) = receiver
+                .recv_timeout(Duration::from_secs(30))
+                .expect("engine printed its listening addresses");
+            match kind {
+                "http" => self.base_url = format!("http://{address}"),
+                _ => self.sip_addr = Some(address.parse().expect("a SIP address")),
+            }
+            wanted -= 1;
+        }
         self.child = Some(child);
     }
 

@@ -5,9 +5,11 @@
 //! - `app`: a minimal customer web application (fixed answers per path, recorded requests).
 //! - `engine`: the real `switchboard` binary spawned on port 0 with a fresh database.
 //! - `net`: loopback addresses that refuse connections for a whole test.
+//! - `sipp`: the real SIP peer, found (or reported SKIPPED) and run one call at a time.
 
 pub mod app;
 pub mod engine;
 pub mod net;
 pub mod postgres;
 pub mod python;
+pub mod sipp;

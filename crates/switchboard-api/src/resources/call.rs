@@ -180,6 +180,13 @@ fn number_param(params: &Params, name: &str, code: ErrorCode, max: u32) -> ApiRe
 /// Validates a create request (in Twilio's order of checks) into the leg to start.
 /// `To` (a valid number) and `From` (a number of this account), with Twilio's codes; returns
 /// them and the `From` number's record.
+/// `To=sip:user@host[:port]`: a real SIP call (checked as a SIP URI, kept as written).
+fn sip_target(to: &str) -> Option<String> {
+    let uri = to.strip_prefix("sip:")?;
+    switchboard_sip::SipUri::parse(to)?;
+    (!uri.is_empty()).then(|| to.to_owned())
+}
+
 async fn parties(
     state: &AppState,
     account: &Account,
@@ -194,12 +201,14 @@ async fn parties(
                 "A 'To' phone number is required",
             )
         })?;
-    let to = validate::e164(to).ok_or_else(|| {
-        bad(
-            error_code::CALL_INVALID_TO,
-            format!("The phone number you are attempting to call, {to}, is not valid"),
-        )
-    })?;
+    let to = sip_target(to)
+        .or_else(|| validate::e164(to))
+        .ok_or_else(|| {
+            bad(
+                error_code::CALL_INVALID_TO,
+                format!("The phone number you are attempting to call, {to}, is not valid"),
+            )
+        })?;
     let from = params
         .get("From")
         .filter(|from| !from.is_empty())
@@ -327,16 +336,41 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         setup,
         fallback,
         status_callback,
-        far_end: FarEnd::Handset {
-            handset: state.sandbox.handset(&to),
-            ring_timeout_s,
-        },
+        far_end: far_end(state, params, &to, ring_timeout_s)?,
         fast: false,
         time_limit_s,
         phone_number_sid: Some(number.sid),
         record,
         send_digits,
     })
+}
+
+/// A SIP URI (or a number through `--sip-gateway`) gets a real INVITE; other numbers reach a
+/// sandbox handset.
+fn far_end(state: &AppState, params: &Params, to: &str, ring_timeout_s: u32) -> ApiResult<FarEnd> {
+    match state
+        .telephony
+        .as_ref()
+        .and_then(|telephony| telephony.route(to))
+    {
+        Some(uri) => {
+            let username = params.get("SipAuthUsername").filter(|u| !u.is_empty());
+            let password = params.get("SipAuthPassword").unwrap_or_default();
+            Ok(FarEnd::Sip {
+                uri,
+                auth: username.map(|username| (username.to_owned(), password.to_owned())),
+                ring_timeout_s,
+            })
+        }
+        None if to.starts_with("sip:") => Err(bad(
+            error_code::CALL_INVALID_TO,
+            format!("{to} is a SIP address, and SIP is off on this engine (--sip off)"),
+        )),
+        None => Ok(FarEnd::Handset {
+            handset: state.sandbox.handset(to),
+            ring_timeout_s,
+        }),
+    }
 }
 
 fn status_events(params: &Params) -> Vec<String> {

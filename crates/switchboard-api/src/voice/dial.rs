@@ -112,10 +112,22 @@ impl Driver {
         let now = self.clock.now_ms();
         let mut chosen = None;
         for target in &dial.targets {
+            if target.number.starts_with("sip:") {
+                return Box::pin(self.dial_sip(&dial, target.clone(), child_sid, now)).await;
+            }
             let provisioned = messaging::find_number(&self.state, &target.number)
                 .await
                 .ok()
                 .flatten();
+            if provisioned.is_none()
+                && self
+                    .state
+                    .telephony
+                    .as_ref()
+                    .is_some_and(|telephony| telephony.route(&target.number).is_some())
+            {
+                return Box::pin(self.dial_sip(&dial, target.clone(), child_sid, now)).await;
+            }
             let handset = self.state.sandbox.handset(&target.number);
             let answers =
                 provisioned.is_some() || matches!(handset.answer.as_deref(), None | Some("answer"));
@@ -217,6 +229,67 @@ impl Driver {
                     .add(now + u64::from(dial.timeout_s) * 1000, Due::DialNoAnswer);
             }
             _ => self.dial_answered().await,
+        }
+    }
+
+    /// A SIP target (`<Sip>`, or a number through `--sip-gateway`): a child leg of its own that
+    /// sends the INVITE and, once answered, has its RTP bridged to this leg's. The caller
+    /// hears ringback meanwhile.
+    async fn dial_sip(
+        &mut self,
+        dial: &switchboard_flow::Dial,
+        target: switchboard_flow::DialTarget,
+        child_sid: Sid,
+        now: u64,
+    ) {
+        let route = self
+            .state
+            .telephony
+            .as_ref()
+            .and_then(|telephony| telephony.route(&target.number));
+        let Some(uri) = route else {
+            let alert = switchboard_flow::Alert {
+                code: switchboard_core::error_code::DIAL_GENERIC,
+                level: switchboard_twiml::Level::Error,
+                message: format!(
+                    "<Dial> to {} needs SIP, and SIP is off on this engine (--sip off)",
+                    target.number
+                ),
+                url: None,
+            };
+            self.record_alert(&crate::voice::perform::flow_alert(&alert))
+                .await;
+            return self.dial_ended(child_sid, DialCallStatus::Failed, 0, false);
+        };
+        let parent = start::DialParent {
+            state: self.state.clone(),
+            account: self.account.clone(),
+            call_sid: self.call.setup().call_sid.clone(),
+            fast: false,
+        };
+        let done = start::sip_child(
+            parent,
+            child_sid.as_str(),
+            &dial.caller_id,
+            &target,
+            uri,
+            dial.timeout_s,
+        )
+        .await;
+        self.start_ringback();
+        let time_limit_ms = u64::from(dial.time_limit_s) * 1000;
+        self.attach_child(child_sid, done, now, time_limit_ms, false);
+    }
+
+    /// The dialled SIP leg answered and its media is bridged to this leg's.
+    pub(crate) fn dial_child_connected(&mut self) {
+        let now = self.clock.now_ms();
+        if let Some(dial) = &mut self.dial
+            && !dial.ended
+            && dial.answered_ms.is_none()
+        {
+            dial.answered_ms = Some(now);
+            self.feed(Input::DialConnected);
         }
     }
 

@@ -22,6 +22,7 @@ use crate::voice::dial::DialLeg;
 use crate::voice::fetch::{self, FetchDone, PendingFetch};
 use crate::voice::live::{self, CallInput, Inbox};
 use crate::voice::media::Media;
+use crate::voice::sip::SipLeg;
 use crate::voice::timers::{Due, Timers};
 
 /// Who is at the other end of the leg.
@@ -36,6 +37,12 @@ pub enum FarEnd {
     },
     /// A `<Dial>` reached this engine's own number: the leg answers at once.
     EngineNumber,
+    /// A SIP URI (or a number through `--sip-gateway`): a real INVITE.
+    Sip {
+        uri: String,
+        auth: Option<(String, String)>,
+        ring_timeout_s: u32,
+    },
 }
 
 /// How a leg ended, for whoever waits on it (a parent's `<Dial>`).
@@ -68,6 +75,8 @@ pub(crate) struct Driver {
     pub(crate) record_call: bool,
     pub(crate) send_digits: Option<String>,
     pub(crate) ready: VecDeque<Input>,
+    /// The SIP signalling and RTP media of a real call; `None` in the sandbox.
+    pub(crate) sip: Option<SipLeg>,
 }
 
 impl Driver {
@@ -87,7 +96,7 @@ impl Driver {
 
     /// Runs the leg to its end.
     pub(crate) async fn run(mut self) -> LegEnd {
-        self.start_far_end();
+        self.start_far_end().await;
         self.settle().await;
         while !self.call.is_finished() {
             self.wait_and_handle().await;
@@ -130,7 +139,7 @@ impl Driver {
         let external = self.fetch.is_some() || self.dial.as_ref().is_some_and(DialLeg::is_external);
         if self.clock.is_fast() && !external {
             if let Some(input) = self.inputs.try_next() {
-                return self.on_input(input);
+                return Box::pin(self.on_input(input)).await;
             }
             if let Some(at) = deadline {
                 let skipped = self.clock.skip_to(at);
@@ -141,7 +150,7 @@ impl Driver {
         let wake = deadline.map(|at| self.clock.instant_of(at));
         let inputs = self.inputs.clone();
         tokio::select! {
-            input = inputs.next() => self.on_input(input),
+            input = inputs.next() => Box::pin(self.on_input(input)).await,
             done = next_fetch(&mut self.fetch) => Box::pin(self.on_fetch_done(done)).await,
             end = DialLeg::next_external_end(&mut self.dial) => self.on_dial_external_end(end),
             () = sleep_until(wake) => Box::pin(self.fire_due()).await,
@@ -173,7 +182,7 @@ impl Driver {
         }
     }
 
-    fn on_input(&mut self, input: CallInput) {
+    async fn on_input(&mut self, input: CallInput) {
         match input {
             CallInput::Digits(digits) => self.press(&digits),
             CallInput::Speech { result, confidence } => self.deliver_speech(result, confidence),
@@ -191,6 +200,7 @@ impl Driver {
                 self.fetch = None;
                 self.feed(Input::ApiEnd(end));
             }
+            CallInput::Sip(input) => self.on_sip_input(*input).await,
         }
     }
 
@@ -222,6 +232,7 @@ impl Driver {
         if let Some(dial) = self.dial.take() {
             dial.abandon();
         }
+        self.sip_finish();
         self.callbacks.drain().await;
         live::unregister(self.call_sid());
         self.log.finish();

@@ -34,6 +34,9 @@ pub enum CallInput {
     Update(Box<(Initial, Option<Endpoint>)>),
     /// REST update with `Status=completed|canceled`.
     End(ApiEnd),
+    /// SIP signalling or RTP media of a real call.
+    /// (Boxed, like `Update`: an idle call's inbox stays small.)
+    Sip(Box<crate::voice::sip::SipInput>),
 }
 
 /// A call's input queue. A queue and a `Notify` rather than a channel: an idle call costs a

@@ -7,7 +7,7 @@
 //!   model (durations, type-ahead, recording); `dial` the child legs; `fetch` TwiML fetches
 //!   through the webhook failover path; `callbacks` status callbacks; `leg` and `recording` the
 //!   stored resources; `live` where outside input reaches a running call; `clock` the wall or
-//!   virtual clock.
+//!   virtual clock; `sip` real calls: inbound INVITEs and the RTP side of a leg's media.
 
 mod callbacks;
 mod clock;
@@ -19,6 +19,7 @@ pub mod live;
 mod media;
 mod perform;
 pub mod recording;
+pub mod sip;
 mod start;
 mod timers;
 

@@ -53,15 +53,22 @@ impl Driver {
                     None => self.feed(Input::NoUsableTwiml),
                 }
             }
-            Action::Answer => {}
-            Action::Bridge => self.log.push("bridge", json!({})),
+            Action::Answer => self.sip_answer(),
+            Action::Bridge => {
+                self.log.push("bridge", json!({}));
+                self.sip_bridge_to_parent();
+            }
             Action::Say(say) => {
                 self.log.push(
                     "say",
                     json!({"text": say.text, "voice": say.voice, "language": say.language,
                            "loop": say.loop_count, "source": say.source.as_str()}),
                 );
-                self.start_playback(say_ms(&say.text), say.loop_count);
+                if self.sip.is_some() {
+                    Box::pin(self.sip_say(&say)).await;
+                } else {
+                    self.start_playback(say_ms(&say.text), say.loop_count);
+                }
             }
             Action::Play(play) => {
                 let fields = match &play.media {
@@ -69,10 +76,17 @@ impl Driver {
                     PlayMedia::Digits(digits) => json!({"digits": digits, "loop": play.loop_count}),
                 };
                 self.log.push("play", fields);
-                self.start_playback(play_ms(&play.media), play.loop_count);
+                if self.sip.is_some() {
+                    Box::pin(self.sip_play(&play)).await;
+                } else {
+                    self.start_playback(play_ms(&play.media), play.loop_count);
+                }
             }
             Action::Pause { length_s } => self.log.push("pause", json!({"length": length_s})),
-            Action::StopMedia => self.stop_playback(),
+            Action::StopMedia => {
+                self.stop_playback();
+                self.sip_stop_media();
+            }
             Action::Gather(gather) => {
                 let input: Vec<String> = gather.input.iter().map(ToString::to_string).collect();
                 self.log.push(
@@ -98,9 +112,14 @@ impl Driver {
                     json!({"max_length": record.max_length_s, "timeout": record.timeout_s,
                            "finish_on_key": record.finish_on_key}),
                 );
-                self.start_recording(record);
+                if self.sip.is_some() {
+                    self.sip_record(&record);
+                } else {
+                    self.start_recording(record);
+                }
                 self.listen(Listening::Record);
             }
+            Action::StopRecording if self.sip.is_some() => self.sip_stop_recording(),
             Action::StopRecording => Box::pin(self.finish_recording()).await,
             Action::RecordResult {
                 recording_sid,
@@ -128,6 +147,7 @@ impl Driver {
                 );
                 self.media.listening = Listening::Nothing;
                 self.dial = None;
+                self.sip_unbridge();
             }
             Action::SendSms(sms) => Box::pin(self.send_sms(sms)).await,
             Action::Redirect { url } => self.log.push("redirect", json!({"url": url})),
@@ -257,6 +277,10 @@ impl Driver {
         if status == CallStatus::InProgress {
             self.answered();
         }
+        if status.is_terminal() {
+            // The far end learns at once (BYE, or the final response of an unanswered call).
+            self.sip_finish();
+        }
     }
 
     /// `Record=true`: the whole call's recording, announced in the completed callback.
@@ -325,11 +349,19 @@ impl Driver {
     }
 
     /// Outbound-API legs start ringing their handset; engine numbers answer at once.
-    pub(crate) fn start_far_end(&mut self) {
+    pub(crate) async fn start_far_end(&mut self) {
         use switchboard_flow::Progress;
         let direction = self.call.setup().direction;
         if direction == Direction::Inbound {
             return;
+        }
+        if let FarEnd::Sip {
+            uri,
+            auth,
+            ring_timeout_s,
+        } = self.far_end.clone()
+        {
+            return self.start_sip_invite(uri, auth, ring_timeout_s).await;
         }
         let now = self.clock.now_ms();
         self.feed(Input::Progress(Progress::Initiated));
@@ -344,7 +376,7 @@ impl Driver {
                 Some("no-answer") => (now + u64::from(*ring_timeout_s) * 1000, Progress::NoAnswer),
                 _ => (now, Progress::Answered),
             },
-            FarEnd::EngineNumber | FarEnd::Caller => (now, Progress::Answered),
+            FarEnd::EngineNumber | FarEnd::Caller | FarEnd::Sip { .. } => (now, Progress::Answered),
         };
         if outcome.0 == now {
             self.feed(Input::Progress(outcome.1));

@@ -23,6 +23,7 @@ use crate::voice::leg::{self, LegInfo};
 use crate::voice::live;
 use crate::voice::media::Media;
 use crate::voice::perform::flow_alert;
+use crate::voice::sip::SipLeg;
 use crate::voice::timers::Timers;
 use crate::{AppState, alerts};
 
@@ -47,6 +48,23 @@ pub struct LegStart {
 pub async fn start_leg(
     state: &AppState,
     start: LegStart,
+) -> ApiResult<(Record, oneshot::Receiver<LegEnd>)> {
+    start_leg_with(state, start, None).await
+}
+
+/// `start_leg` for a real call: its media actions run on `sip`'s RTP session.
+pub(crate) async fn start_sip_leg(
+    state: &AppState,
+    start: LegStart,
+    sip: SipLeg,
+) -> ApiResult<(Record, oneshot::Receiver<LegEnd>)> {
+    start_leg_with(state, start, Some(sip)).await
+}
+
+async fn start_leg_with(
+    state: &AppState,
+    start: LegStart,
+    sip: Option<SipLeg>,
 ) -> ApiResult<(Record, oneshot::Receiver<LegEnd>)> {
     let setup = &start.setup;
     let status = match setup.direction {
@@ -93,6 +111,7 @@ pub async fn start_leg(
         record_call: start.record,
         send_digits: start.send_digits,
         ready: Default::default(),
+        sip,
     };
     Ok((record, supervise(state.clone(), driver)))
 }
@@ -209,7 +228,7 @@ pub async fn number_handler(
 }
 
 /// The first TwiML of a handler: its URL, or (no URL configured) an empty document.
-fn initial_of(handler: &VoiceHandler) -> Initial {
+pub(crate) fn initial_of(handler: &VoiceHandler) -> Initial {
     match &handler.primary {
         Some(endpoint) => Initial::Fetch {
             url: endpoint.url.clone(),
@@ -384,6 +403,63 @@ pub(crate) async fn whisper_child(
     Ok(start_leg(state, start).await?.1)
 }
 
+/// A `<Dial>` to a SIP URI: the child leg sends the INVITE; once answered it runs the
+/// `<Sip url>` whisper if any, then stays bridged to the caller (`whisper: true`).
+pub(crate) async fn sip_child(
+    parent: DialParent,
+    child_sid: &str,
+    caller_id: &str,
+    target: &switchboard_flow::DialTarget,
+    uri: String,
+    ring_timeout_s: u32,
+) -> ApiResult<oneshot::Receiver<LegEnd>> {
+    let state = &parent.state;
+    let call_sid =
+        Sid::parse(SidKind::Call, child_sid).unwrap_or_else(|| Sid::generate(SidKind::Call));
+    let initial = match &target.url {
+        Some(url) => Initial::Fetch {
+            url: url.clone(),
+            method: target.method,
+        },
+        None => Initial::Inline(Default::default()),
+    };
+    let mut setup = CallSetup::new(
+        call_sid,
+        account_sid_of(&parent.account),
+        caller_id,
+        target.number.clone(),
+        Direction::OutboundDial,
+        initial,
+    );
+    setup.parent_call_sid = Some(parent.call_sid);
+    setup.error_prompt = state.error_prompt.clone();
+    setup.whisper = true;
+    let status_callback = target.status_callback.as_ref().map(|callback| {
+        StatusCallback::new(
+            callback.url.clone(),
+            crate::voice::fetch::webhook_method(callback.method),
+            callback.events.clone(),
+        )
+    });
+    let start = LegStart {
+        account: parent.account.clone(),
+        setup,
+        fallback: None,
+        status_callback,
+        far_end: FarEnd::Sip {
+            uri,
+            auth: target.sip_auth.clone(),
+            ring_timeout_s,
+        },
+        fast: false,
+        time_limit_s: None,
+        phone_number_sid: None,
+        record: false,
+        send_digits: None,
+    };
+    Ok(start_leg(state, start).await?.1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,6 +478,7 @@ mod tests {
             fallback_scope: FallbackScope::All,
             auth_cache: Arc::default(),
             webhooks: Arc::new(WebhookClient::new(ClientSettings::default()).expect("client")),
+            telephony: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod compat;
 mod config;
 mod durability;
 mod rest;
+mod sip_calls;
 mod voice;
 mod voice_calls;
 mod voice_legs;
