@@ -16,7 +16,7 @@ pub struct Received {
     pub body: String,
 }
 
-type Routes = HashMap<String, (u16, String, String)>;
+type Routes = HashMap<String, (u16, String, Vec<u8>)>;
 
 /// A running app on 127.0.0.1 with a port of its own.
 #[derive(Debug, Clone)]
@@ -46,10 +46,15 @@ impl App {
 
     /// Answers `path` with `status`, `content_type` and `body` from now on.
     pub fn route(&self, path: &str, status: u16, content_type: &str, body: &str) {
-        self.routes.lock().expect("routes").insert(
-            path.to_owned(),
-            (status, content_type.to_owned(), body.to_owned()),
-        );
+        self.route_bytes(path, status, content_type, body.as_bytes().to_vec());
+    }
+
+    /// Like `route`, with a binary body (audio for `<Play>`).
+    pub fn route_bytes(&self, path: &str, status: u16, content_type: &str, body: Vec<u8>) {
+        self.routes
+            .lock()
+            .expect("routes")
+            .insert(path.to_owned(), (status, content_type.to_owned(), body));
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -102,12 +107,14 @@ impl App {
             });
             let route = self.routes.lock().expect("routes").get(&path).cloned();
             let (status, content_type, body) =
-                route.unwrap_or((404, "text/plain".into(), "no route".into()));
-            let response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+                route.unwrap_or((404, "text/plain".into(), b"no route".to_vec()));
+            let mut response = format!(
+                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
                 body.len()
-            );
-            if stream.write_all(response.as_bytes()).await.is_err() {
+            )
+            .into_bytes();
+            response.extend_from_slice(&body);
+            if stream.write_all(&response).await.is_err() {
                 return;
             }
         }

@@ -8,6 +8,7 @@ mod config;
 mod durability;
 mod rest;
 mod sip_calls;
+mod sip_outbound;
 mod voice;
 mod voice_calls;
 mod voice_legs;

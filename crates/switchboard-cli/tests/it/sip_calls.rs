@@ -13,27 +13,27 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use switchboard_test_support::app::App;
 use switchboard_test_support::engine::Engine;
-use switchboard_test_support::sipp::{self, Sipp, SippUas};
+use switchboard_test_support::sipp::{self, Sipp};
 
 use crate::voice::{form, param, provision};
 use crate::{binary, call};
 
-const XML: &str = "text/xml";
+pub(crate) const XML: &str = "text/xml";
 
-fn scenario(name: &str) -> PathBuf {
+pub(crate) fn scenario(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/it/sipp/{name}.xml"))
 }
 
-fn engine_with_sip() -> Engine {
+pub(crate) fn engine_with_sip() -> Engine {
     Engine::start_with_sip(binary(), &["--rtp-ports", "30000-30999"])
 }
 
-fn sip_addr(engine: &Engine) -> SocketAddr {
+pub(crate) fn sip_addr(engine: &Engine) -> SocketAddr {
     engine.sip_addr.expect("the engine printed its SIP address")
 }
 
 /// The requests the app received on `path`, as form parameters.
-fn hits(app: &App, path: &str) -> Vec<Vec<(String, String)>> {
+pub(crate) fn hits(app: &App, path: &str) -> Vec<Vec<(String, String)>> {
     app.received()
         .into_iter()
         .filter(|r| r.target.split('?').next() == Some(path))
@@ -42,7 +42,7 @@ fn hits(app: &App, path: &str) -> Vec<Vec<(String, String)>> {
 }
 
 /// Waits until the stored call reaches a terminal status; returns it.
-async fn stored_call(engine: &Engine, sid: &str) -> Value {
+pub(crate) async fn stored_call(engine: &Engine, sid: &str) -> Value {
     let url = engine.account_url(&format!("Calls/{sid}.json"));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -58,12 +58,12 @@ async fn stored_call(engine: &Engine, sid: &str) -> Value {
 }
 
 /// The call's event transcript (the sandbox view works for SIP calls too).
-async fn transcript(engine: &Engine, sid: &str) -> Value {
+pub(crate) async fn transcript(engine: &Engine, sid: &str) -> Value {
     let url = format!("{}/sandbox/Calls/{sid}", engine.base_url);
     call(engine, "GET", &url, &[]).await.1
 }
 
-fn assert_sipp_ok(outcome: &sipp::SippOutcome, what: &str) {
+pub(crate) fn assert_sipp_ok(outcome: &sipp::SippOutcome, what: &str) {
     assert!(
         outcome.success,
         "{what}: sipp failed\nstdout:\n{}\nstderr:\n{}",
@@ -72,7 +72,7 @@ fn assert_sipp_ok(outcome: &sipp::SippOutcome, what: &str) {
 }
 
 /// What the test's RTP receiver caught: arrival time and datagram, and where they came from.
-async fn receive_rtp_from(
+pub(crate) async fn receive_rtp_from(
     socket: tokio::net::UdpSocket,
     quiet: Duration,
 ) -> (Vec<(Instant, Vec<u8>)>, Vec<SocketAddr>) {
@@ -98,11 +98,14 @@ async fn receive_rtp_from(
     }
 }
 
-async fn receive_rtp(socket: tokio::net::UdpSocket, quiet: Duration) -> Vec<(Instant, Vec<u8>)> {
+pub(crate) async fn receive_rtp(
+    socket: tokio::net::UdpSocket,
+    quiet: Duration,
+) -> Vec<(Instant, Vec<u8>)> {
     receive_rtp_from(socket, quiet).await.0
 }
 
-fn alaw_decode(code: u8) -> i32 {
+pub(crate) fn alaw_decode(code: u8) -> i32 {
     let code = code ^ 0x55;
     let magnitude = i32::from(code & 0x0F) << 4;
     let segment = (code & 0x70) >> 4;
@@ -467,153 +470,115 @@ async fn record_captures_the_audio_the_caller_sent() {
     );
 }
 
-#[tokio::test]
-async fn an_outbound_api_call_to_a_sip_uri_reports_sip_progress_in_status_callbacks() {
-    let Some(sipp_binary) = sipp::sipp() else {
-        return;
-    };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
-    app.route(
-        "/outbound",
-        200,
-        XML,
-        "<Response><Say>Hello from the engine.</Say><Hangup/></Response>",
-    );
-    app.route("/status", 200, XML, "");
-    provision(&engine, "+15550300007", &app.url("/unused"), None).await;
-    let callee = SippUas::start(&sipp_binary, None, &["-rtp_echo"]).await;
-    let to = format!("sip:alice@{}", callee.addr());
-    let status_url = app.url("/status");
-    let created = call(
-        &engine,
-        "POST",
-        &engine.account_url("Calls.json"),
-        &[
-            ("To", to.as_str()),
-            ("From", "+15550300007"),
-            ("Url", &app.url("/outbound")),
-            ("StatusCallback", &status_url),
-            (
-                "StatusCallbackEvent",
-                "initiated ringing answered completed",
-            ),
-        ],
-    )
-    .await;
-    assert_eq!(created.0, 201, "{created:?}");
-    assert_eq!(created.1["to"], to.as_str());
-    let sid = created.1["sid"].as_str().expect("sid").to_owned();
-    let outcome = callee.finish(Duration::from_secs(30)).await;
-    assert_sipp_ok(&outcome, "sipp uas");
-    let stored = stored_call(&engine, &sid).await;
-    assert_eq!(stored["status"], "completed", "{stored}");
-    assert_eq!(stored["direction"], "outbound-api");
-    // The completed callback can trail the stored status by a moment.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let statuses = loop {
-        let statuses: Vec<String> = hits(&app, "/status")
-            .iter()
-            .filter_map(|params| param(params, "CallStatus").map(str::to_owned))
-            .collect();
-        if statuses.last().map(String::as_str) == Some("completed") || Instant::now() > deadline {
-            break statuses;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert_eq!(
-        statuses,
-        ["initiated", "ringing", "in-progress", "completed"],
-        "status callbacks follow the SIP progress (180, 200, BYE)"
-    );
-    let fetched = hits(&app, "/outbound");
-    assert_eq!(fetched.len(), 1);
-    assert_eq!(param(&fetched[0], "To"), Some(to.as_str()));
-    assert_eq!(param(&fetched[0], "CallStatus"), Some("in-progress"));
+/// A 16 kHz mono WAV of a 1 kHz tone, `ms` long (a rate the engine must resample).
+fn tone_wav(ms: u32) -> Vec<u8> {
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..rate * ms / 1000)
+        .map(|index| {
+            let phase = 2.0 * std::f64::consts::PI * 1000.0 * f64::from(index) / f64::from(rate);
+            (phase.sin() * 12_000.0) as i16
+        })
+        .collect();
+    let data_len = samples.len() as u32 * 2;
+    let mut wav = Vec::with_capacity(44 + data_len as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes());
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    for sample in samples {
+        wav.extend_from_slice(&sample.to_le_bytes());
+    }
+    wav
 }
 
 #[tokio::test]
-async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
+async fn play_streams_a_fetched_wav_and_rfc4733_digits() {
     let Some(sipp_binary) = sipp::sipp() else {
         return;
     };
     let _slot = sipp::lock().await;
     let engine = engine_with_sip();
     let app = App::start().await;
-    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind RTP");
-    let rtp_port = receiver.local_addr().expect("addr").port().to_string();
-    let callee = SippUas::start(
-        &sipp_binary,
-        Some(&scenario("uas_media")),
-        &["-key", "rtp_port", &rtp_port],
-    )
-    .await;
+    app.route_bytes("/tone.wav", 200, "audio/wav", tone_wav(1000));
     app.route(
         "/voice",
         200,
         XML,
         &format!(
-            r#"<Response><Dial action="/dialed"><Sip>sip:bob@{}</Sip></Dial></Response>"#,
-            callee.addr()
+            r#"<Response><Play>{}</Play><Play digits="w12#"/><Hangup/></Response>"#,
+            app.url("/tone.wav")
         ),
     );
-    app.route("/dialed", 200, XML, "<Response><Hangup/></Response>");
-    provision(&engine, "+15550300008", &app.url("/voice"), None).await;
+    provision(&engine, "+15550300009", &app.url("/voice"), None).await;
+    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind RTP");
+    let rtp_port = receiver.local_addr().expect("addr").port();
     let capture = tokio::spawn(receive_rtp(receiver, Duration::from_millis(1500)));
-    let caller = Sipp::new(
+    let outcome = Sipp::new(
         &sipp_binary,
-        &scenario("caller_bye"),
+        &scenario("listen"),
         sip_addr(&engine),
-        "+15550300008",
+        "+15550300009",
     )
+    .key("rtp_port", &rtp_port.to_string())
     .run()
     .await;
-    assert_sipp_ok(&caller, "caller");
-    let callee = callee.finish(Duration::from_secs(20)).await;
-    assert_sipp_ok(&callee, "callee");
-    let dialed = hits(&app, "/dialed");
-    assert_eq!(dialed.len(), 1, "{dialed:?}");
-    assert_eq!(param(&dialed[0], "DialCallStatus"), Some("completed"));
-    assert_eq!(param(&dialed[0], "DialBridged"), Some("true"));
-    let child = param(&dialed[0], "DialCallSid")
-        .expect("DialCallSid")
-        .to_owned();
-    let stored = stored_call(&engine, &child).await;
-    assert_eq!(stored["direction"], "outbound-dial", "{stored}");
-    assert_eq!(stored["status"], "completed", "{stored}");
-
-    // The callee's RTP (PCMU) carries the caller's speech (sipp's A-law pcap), transcoded.
+    assert_sipp_ok(&outcome, "listening caller");
     let packets = capture.await.expect("capture task");
-    let levels: Vec<f64> = packets
+
+    // The tone: about a second of loud A-law frames whose zero crossings say 1 kHz.
+    let audio: Vec<Vec<i32>> = packets
         .iter()
-        .filter(|(_, bytes)| bytes.len() == 172 && bytes[1] & 0x7F == 0)
+        .filter(|(_, bytes)| bytes.len() == 172 && bytes[1] & 0x7F == 8)
+        .map(|(_, bytes)| bytes[12..].iter().map(|code| alaw_decode(*code)).collect())
+        .collect();
+    let loud: Vec<&Vec<i32>> = audio
+        .iter()
+        .filter(|frame| frame.iter().map(|s| s.abs()).max().unwrap_or(0) > 4000)
+        .collect();
+    assert!(
+        (45..=55).contains(&loud.len()),
+        "one second of tone is about 50 loud frames: {}",
+        loud.len()
+    );
+    let crossings: usize = loud
+        .iter()
+        .map(|frame| {
+            frame
+                .windows(2)
+                .filter(|w| (w[0] < 0) != (w[1] < 0))
+                .count()
+        })
+        .sum();
+    let per_second = crossings as f64 / (loud.len() as f64 * 0.02);
+    assert!(
+        (1800.0..=2200.0).contains(&per_second),
+        "a 1 kHz tone crosses zero about 2,000 times a second: {per_second:.0}"
+    );
+
+    // The digits: RFC 4733 events on the negotiated payload type, each ended, in order.
+    let mut ended: Vec<(u32, u8)> = packets
+        .iter()
+        .filter(|(_, bytes)| bytes.len() == 16 && bytes[1] & 0x7F == 101 && bytes[13] & 0x80 != 0)
         .map(|(_, bytes)| {
-            let sum: f64 = bytes[12..]
-                .iter()
-                .map(|code| f64::from(ulaw_decode(*code)).powi(2))
-                .sum();
-            (sum / 160.0).sqrt()
+            let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+            (timestamp, bytes[12])
         })
         .collect();
-    let loud = levels.iter().filter(|level| **level > 500.0).count();
-    assert!(
-        loud >= 50,
-        "the callee hears the caller: {loud} loud frames of {}",
-        levels.len()
+    ended.dedup();
+    let events: Vec<u8> = ended.iter().map(|(_, event)| *event).collect();
+    assert_eq!(
+        events,
+        [1, 2, 11],
+        "keys 1, 2 and # (event 11), one event each"
     );
-}
-
-fn ulaw_decode(code: u8) -> i32 {
-    let code = !code;
-    let exponent = (code >> 4) & 0x07;
-    let mantissa = i32::from(code & 0x0F);
-    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-    if code & 0x80 != 0 {
-        -magnitude
-    } else {
-        magnitude
-    }
 }

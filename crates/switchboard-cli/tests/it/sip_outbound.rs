@@ -1,0 +1,258 @@
+//! Outbound real calls: `Calls.json` to a `sip:` URI (SIP progress in the status callbacks,
+//! digest authentication) and `<Dial><Sip>` (RTP relayed between the legs, a busy callee).
+//! sipp plays the callee; see `sip_calls.rs` for the shared helpers.
+
+use std::time::{Duration, Instant};
+
+use switchboard_test_support::app::App;
+use switchboard_test_support::sipp::{self, Sipp, SippUas};
+
+use crate::call;
+use crate::sip_calls::{
+    XML, assert_sipp_ok, engine_with_sip, hits, receive_rtp, scenario, sip_addr, stored_call,
+};
+use crate::voice::{param, provision};
+
+#[tokio::test]
+async fn an_outbound_api_call_to_a_sip_uri_reports_sip_progress_in_status_callbacks() {
+    let Some(sipp_binary) = sipp::sipp() else {
+        return;
+    };
+    let _slot = sipp::lock().await;
+    let engine = engine_with_sip();
+    let app = App::start().await;
+    app.route(
+        "/outbound",
+        200,
+        XML,
+        "<Response><Say>Hello from the engine.</Say><Hangup/></Response>",
+    );
+    app.route("/status", 200, XML, "");
+    provision(&engine, "+15550300007", &app.url("/unused"), None).await;
+    let callee = SippUas::start(&sipp_binary, None, &["-rtp_echo"]).await;
+    let to = format!("sip:alice@{}", callee.addr());
+    let status_url = app.url("/status");
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", to.as_str()),
+            ("From", "+15550300007"),
+            ("Url", &app.url("/outbound")),
+            ("StatusCallback", &status_url),
+            (
+                "StatusCallbackEvent",
+                "initiated ringing answered completed",
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    assert_eq!(created.1["to"], to.as_str());
+    let sid = created.1["sid"].as_str().expect("sid").to_owned();
+    let outcome = callee.finish(Duration::from_secs(30)).await;
+    assert_sipp_ok(&outcome, "sipp uas");
+    let stored = stored_call(&engine, &sid).await;
+    assert_eq!(stored["status"], "completed", "{stored}");
+    assert_eq!(stored["direction"], "outbound-api");
+    // The completed callback can trail the stored status by a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let statuses = loop {
+        let statuses: Vec<String> = hits(&app, "/status")
+            .iter()
+            .filter_map(|params| param(params, "CallStatus").map(str::to_owned))
+            .collect();
+        if statuses.last().map(String::as_str) == Some("completed") || Instant::now() > deadline {
+            break statuses;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        statuses,
+        ["initiated", "ringing", "in-progress", "completed"],
+        "status callbacks follow the SIP progress (180, 200, BYE)"
+    );
+    let fetched = hits(&app, "/outbound");
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(param(&fetched[0], "To"), Some(to.as_str()));
+    assert_eq!(param(&fetched[0], "CallStatus"), Some("in-progress"));
+}
+
+#[tokio::test]
+async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
+    let Some(sipp_binary) = sipp::sipp() else {
+        return;
+    };
+    let _slot = sipp::lock().await;
+    let engine = engine_with_sip();
+    let app = App::start().await;
+    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind RTP");
+    let rtp_port = receiver.local_addr().expect("addr").port().to_string();
+    let callee = SippUas::start(
+        &sipp_binary,
+        Some(&scenario("uas_media")),
+        &["-key", "rtp_port", &rtp_port],
+    )
+    .await;
+    app.route(
+        "/voice",
+        200,
+        XML,
+        &format!(
+            r#"<Response><Dial action="/dialed"><Sip>sip:bob@{}</Sip></Dial></Response>"#,
+            callee.addr()
+        ),
+    );
+    app.route("/dialed", 200, XML, "<Response><Hangup/></Response>");
+    provision(&engine, "+15550300008", &app.url("/voice"), None).await;
+    let capture = tokio::spawn(receive_rtp(receiver, Duration::from_millis(1500)));
+    let caller = Sipp::new(
+        &sipp_binary,
+        &scenario("caller_bye"),
+        sip_addr(&engine),
+        "+15550300008",
+    )
+    .run()
+    .await;
+    assert_sipp_ok(&caller, "caller");
+    let callee = callee.finish(Duration::from_secs(20)).await;
+    assert_sipp_ok(&callee, "callee");
+    let dialed = hits(&app, "/dialed");
+    assert_eq!(dialed.len(), 1, "{dialed:?}");
+    assert_eq!(param(&dialed[0], "DialCallStatus"), Some("completed"));
+    assert_eq!(param(&dialed[0], "DialBridged"), Some("true"));
+    let child = param(&dialed[0], "DialCallSid")
+        .expect("DialCallSid")
+        .to_owned();
+    let stored = stored_call(&engine, &child).await;
+    assert_eq!(stored["direction"], "outbound-dial", "{stored}");
+    assert_eq!(stored["status"], "completed", "{stored}");
+
+    // The callee's RTP (PCMU) carries the caller's speech (sipp's A-law pcap), transcoded.
+    let packets = capture.await.expect("capture task");
+    let levels: Vec<f64> = packets
+        .iter()
+        .filter(|(_, bytes)| bytes.len() == 172 && bytes[1] & 0x7F == 0)
+        .map(|(_, bytes)| {
+            let sum: f64 = bytes[12..]
+                .iter()
+                .map(|code| f64::from(ulaw_decode(*code)).powi(2))
+                .sum();
+            (sum / 160.0).sqrt()
+        })
+        .collect();
+    let loud = levels.iter().filter(|level| **level > 500.0).count();
+    assert!(
+        loud >= 50,
+        "the callee hears the caller: {loud} loud frames of {}",
+        levels.len()
+    );
+}
+
+#[tokio::test]
+async fn an_outbound_call_answers_a_digest_challenge_with_sip_auth_credentials() {
+    let Some(sipp_binary) = sipp::sipp() else {
+        return;
+    };
+    let _slot = sipp::lock().await;
+    let engine = engine_with_sip();
+    let app = App::start().await;
+    app.route(
+        "/outbound",
+        200,
+        XML,
+        "<Response><Say>Authenticated.</Say><Hangup/></Response>",
+    );
+    provision(&engine, "+15550300010", &app.url("/unused"), None).await;
+    for (password, status) in [("s3cret", "completed"), ("wrong", "failed")] {
+        let callee = SippUas::start(&sipp_binary, Some(&scenario("uas_auth")), &[]).await;
+        let to = format!("sip:alice@{}", callee.addr());
+        let created = call(
+            &engine,
+            "POST",
+            &engine.account_url("Calls.json"),
+            &[
+                ("To", to.as_str()),
+                ("From", "+15550300010"),
+                ("Url", &app.url("/outbound")),
+                ("SipAuthUsername", "alice"),
+                ("SipAuthPassword", password),
+            ],
+        )
+        .await;
+        assert_eq!(created.0, 201, "{created:?}");
+        let sid = created.1["sid"].as_str().expect("sid").to_owned();
+        let outcome = callee.finish(Duration::from_secs(30)).await;
+        assert_sipp_ok(&outcome, "sipp uas with digest auth");
+        let stored = stored_call(&engine, &sid).await;
+        assert_eq!(
+            stored["status"], status,
+            "password {password:?}: sipp's verifyauth decides: {stored}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dial_sip_to_a_busy_callee_reports_busy_to_the_action() {
+    let Some(sipp_binary) = sipp::sipp() else {
+        return;
+    };
+    let _slot = sipp::lock().await;
+    let engine = engine_with_sip();
+    let app = App::start().await;
+    let callee = SippUas::start(&sipp_binary, Some(&scenario("uas_busy")), &[]).await;
+    app.route(
+        "/voice",
+        200,
+        XML,
+        &format!(
+            r#"<Response><Dial action="/dialed"><Sip>sip:bob@{}</Sip></Dial></Response>"#,
+            callee.addr()
+        ),
+    );
+    app.route(
+        "/dialed",
+        200,
+        XML,
+        "<Response><Say>They are busy.</Say><Hangup/></Response>",
+    );
+    provision(&engine, "+15550300011", &app.url("/voice"), None).await;
+    let media = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind RTP");
+    let rtp_port = media.local_addr().expect("addr").port().to_string();
+    let caller = Sipp::new(
+        &sipp_binary,
+        &scenario("listen"),
+        sip_addr(&engine),
+        "+15550300011",
+    )
+    .key("rtp_port", &rtp_port)
+    .run()
+    .await;
+    assert_sipp_ok(&caller, "caller");
+    assert_sipp_ok(&callee.finish(Duration::from_secs(20)).await, "busy callee");
+    let dialed = hits(&app, "/dialed");
+    assert_eq!(dialed.len(), 1, "{dialed:?}");
+    assert_eq!(param(&dialed[0], "DialCallStatus"), Some("busy"));
+    let child = param(&dialed[0], "DialCallSid")
+        .expect("DialCallSid")
+        .to_owned();
+    assert_eq!(stored_call(&engine, &child).await["status"], "busy");
+    drop(media);
+}
+
+fn ulaw_decode(code: u8) -> i32 {
+    let code = !code;
+    let exponent = (code >> 4) & 0x07;
+    let mantissa = i32::from(code & 0x0F);
+    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
+    if code & 0x80 != 0 {
+        -magnitude
+    } else {
+        magnitude
+    }
+}
