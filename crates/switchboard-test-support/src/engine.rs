@@ -48,6 +48,25 @@ impl Engine {
         database_url: String,
         extra_env: Vec<(String, String)>,
     ) -> Engine {
+        Engine::launched(binary, dir, database_url, extra_env, Vec::new())
+    }
+
+    /// Starts the engine with SIP on 127.0.0.1:0 and `args` added to `serve`.
+    pub fn start_with_sip(binary: &Path, args: &[&str]) -> Engine {
+        let dir = scratch_dir("engine");
+        let database_url = format!("sqlite://{}", dir.join("switchboard.db").display());
+        let mut extra_args = vec!["--sip".to_owned(), "127.0.0.1:0".to_owned()];
+        extra_args.extend(args.iter().map(|arg| (*arg).to_owned()));
+        Engine::launched(binary, dir, database_url, Vec::new(), extra_args)
+    }
+
+    fn launched(
+        binary: &Path,
+        dir: PathBuf,
+        database_url: String,
+        extra_env: Vec<(String, String)>,
+        extra_args: Vec<String>,
+    ) -> Engine {
         let mut engine = Engine {
             binary: binary.to_owned(),
             child: None,
@@ -57,28 +76,6 @@ impl Engine {
             account_sid: format!("AC{:032x}", rand::random::<u128>()),
             auth_token: format!("{:032x}", rand::random::<u128>()),
             extra_env,
-            extra_args: Vec::new(),
-            sip_addr: None,
-        };
-        engine.launch();
-        engine
-    }
-
-    /// Starts the engine with SIP on 127.0.0.1:0 and `args` added to `serve`.
-    pub fn start_with_sip(binary: &Path, args: &[&str]) -> Engine {
-        let dir = scratch_dir("engine");
-        let database_url = format!("sqlite://{}", dir.join("switchboard.db").display());
-        let mut extra_args = vec!["--sip".to_owned(), "127.0.0.1:0".to_owned()];
-        extra_args.extend(args.iter().map(|arg| (*arg).to_owned()));
-        let mut engine = Engine {
-            binary: binary.to_owned(),
-            child: None,
-            dir,
-            database_url,
-            base_url: String::new(),
-            account_sid: format!("AC{:032x}", rand::random::<u128>()),
-            auth_token: format!("{:032x}", rand::random::<u128>()),
-            extra_env: Vec::new(),
             extra_args,
             sip_addr: None,
         };

@@ -233,7 +233,7 @@ async fn accept(state: &AppState, call: IncomingCall) {
     };
     call.handle.ringing();
     match start::start_sip_leg(state, leg_start, leg).await {
-        Ok(_) => forward_signalling(call_sid.into_string(), call.events),
+        Ok(_) => forward(call_sid.into_string(), call.events, signalling_input),
         Err(error) => {
             tracing::error!(?error, "starting a SIP call failed");
             call.handle.reject(500);
@@ -285,40 +285,48 @@ fn answer_of(
     build_answer(offer, negotiated, &local).to_bytes()
 }
 
-/// Forwards what SIP reports into the call's inbox until the call ends.
-fn forward_signalling(
+/// Forwards what a SIP or RTP task reports into the call's inbox (through `input`, which may
+/// drop an event) until the call ends or the task's channel closes.
+fn forward<T: Send + 'static>(
     call_sid: String,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<CallEvent>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<T>,
+    input: fn(T) -> Option<CallInput>,
 ) {
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
-            let input = match event {
-                CallEvent::Bye | CallEvent::Cancelled | CallEvent::AckTimeout => {
-                    CallInput::Sip(Box::new(SipInput::RemoteEnded))
-                }
-                CallEvent::Dtmf(key) => CallInput::Digits(key.to_string()),
-                CallEvent::Acked | CallEvent::Ended => continue,
-            };
-            if !live::send(&call_sid, input) {
+            if let Some(input) = input(event)
+                && !live::send(&call_sid, input)
+            {
                 return;
             }
         }
     });
 }
 
-/// Forwards what the media task reports into the call's inbox until the call ends.
-fn forward_media(call_sid: String, mut events: tokio::sync::mpsc::UnboundedReceiver<MediaEvent>) {
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            let input = match event {
-                MediaEvent::Digit(key) => CallInput::Digits(key.to_string()),
-                other => CallInput::Sip(Box::new(SipInput::Media(other))),
-            };
-            if !live::send(&call_sid, input) {
-                return;
-            }
+fn signalling_input(event: CallEvent) -> Option<CallInput> {
+    match event {
+        CallEvent::Bye | CallEvent::Cancelled | CallEvent::AckTimeout => {
+            Some(CallInput::Sip(Box::new(SipInput::RemoteEnded)))
         }
-    });
+        CallEvent::Dtmf(key) => Some(CallInput::Digits(key.to_string())),
+        CallEvent::Acked | CallEvent::Ended => None,
+    }
+}
+
+fn media_input(event: MediaEvent) -> Option<CallInput> {
+    Some(match event {
+        MediaEvent::Digit(key) => CallInput::Digits(key.to_string()),
+        other => CallInput::Sip(Box::new(SipInput::Media(other))),
+    })
+}
+
+fn outgoing_input(event: OutgoingEvent) -> Option<CallInput> {
+    Some(match event {
+        OutgoingEvent::Bye => CallInput::Sip(Box::new(SipInput::RemoteEnded)),
+        OutgoingEvent::Dtmf(key) => CallInput::Digits(key.to_string()),
+        OutgoingEvent::Ended | OutgoingEvent::Trying => return None,
+        other => CallInput::Sip(Box::new(SipInput::Outgoing(Box::new(other)))),
+    })
 }
 
 /// The SIP status a leg that never answered ends with.
@@ -568,30 +576,10 @@ impl SipLeg {
     fn start_media(&mut self, call_sid: String) {
         if let (Some(socket), Some(config)) = (self.socket.take(), self.rtp.clone()) {
             let (handle, events) = socket.start(config);
-            forward_media(call_sid, events);
+            forward(call_sid, events, media_input);
             self.media = Some(handle);
         }
     }
-}
-
-/// Forwards the progress of an outbound INVITE into the call's inbox until the call ends.
-fn forward_outgoing(
-    call_sid: String,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<OutgoingEvent>,
-) {
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
-            let input = match event {
-                OutgoingEvent::Bye => CallInput::Sip(Box::new(SipInput::RemoteEnded)),
-                OutgoingEvent::Dtmf(key) => CallInput::Digits(key.to_string()),
-                OutgoingEvent::Ended | OutgoingEvent::Trying => continue,
-                other => CallInput::Sip(Box::new(SipInput::Outgoing(Box::new(other)))),
-            };
-            if !live::send(&call_sid, input) {
-                return;
-            }
-        }
-    });
 }
 
 /// The call progress a final SIP failure means (issue 7: 486 busy, 408/480 no answer).
@@ -651,7 +639,7 @@ impl Driver {
         };
         match telephony.endpoint.invite(invite).await {
             Ok(outgoing) => {
-                forward_outgoing(self.call_sid().to_owned(), outgoing.events);
+                forward(self.call_sid().to_owned(), outgoing.events, outgoing_input);
                 self.sip = Some(SipLeg {
                     signalling: Signalling::Client(outgoing.handle),
                     socket: Some(socket),

@@ -359,48 +359,15 @@ pub(crate) async fn whisper_child(
     handset: crate::sandbox::Handset,
     ring_timeout_s: u32,
 ) -> ApiResult<oneshot::Receiver<LegEnd>> {
-    let state = &parent.state;
-    let call_sid =
-        Sid::parse(SidKind::Call, child_sid).unwrap_or_else(|| Sid::generate(SidKind::Call));
-    let url = target.url.clone().unwrap_or_default();
     let initial = Initial::Fetch {
-        url,
+        url: target.url.clone().unwrap_or_default(),
         method: target.method,
     };
-    let mut setup = CallSetup::new(
-        call_sid,
-        account_sid_of(&parent.account),
-        caller_id,
-        target.number.clone(),
-        Direction::OutboundDial,
-        initial,
-    );
-    setup.parent_call_sid = Some(parent.call_sid);
-    setup.error_prompt = state.error_prompt.clone();
-    setup.whisper = true;
-    let status_callback = target.status_callback.as_ref().map(|callback| {
-        StatusCallback::new(
-            callback.url.clone(),
-            crate::voice::fetch::webhook_method(callback.method),
-            callback.events.clone(),
-        )
-    });
-    let start = LegStart {
-        account: parent.account.clone(),
-        setup,
-        fallback: None,
-        status_callback,
-        far_end: FarEnd::Handset {
-            handset,
-            ring_timeout_s,
-        },
-        fast: parent.fast,
-        time_limit_s: None,
-        phone_number_sid: None,
-        record: false,
-        send_digits: None,
+    let far_end = FarEnd::Handset {
+        handset,
+        ring_timeout_s,
     };
-    Ok(start_leg(state, start).await?.1)
+    bridged_child(parent, child_sid, caller_id, target, initial, far_end).await
 }
 
 /// A `<Dial>` to a SIP URI: the child leg sends the INVITE; once answered it runs the
@@ -413,9 +380,6 @@ pub(crate) async fn sip_child(
     uri: String,
     ring_timeout_s: u32,
 ) -> ApiResult<oneshot::Receiver<LegEnd>> {
-    let state = &parent.state;
-    let call_sid =
-        Sid::parse(SidKind::Call, child_sid).unwrap_or_else(|| Sid::generate(SidKind::Call));
     let initial = match &target.url {
         Some(url) => Initial::Fetch {
             url: url.clone(),
@@ -423,6 +387,26 @@ pub(crate) async fn sip_child(
         },
         None => Initial::Inline(Default::default()),
     };
+    let far_end = FarEnd::Sip {
+        uri,
+        auth: target.sip_auth.clone(),
+        ring_timeout_s,
+    };
+    bridged_child(parent, child_sid, caller_id, target, initial, far_end).await
+}
+
+/// A child leg that runs `initial` as a whisper once `far_end` answers, then stays bridged.
+async fn bridged_child(
+    parent: DialParent,
+    child_sid: &str,
+    caller_id: &str,
+    target: &switchboard_flow::DialTarget,
+    initial: Initial,
+    far_end: FarEnd,
+) -> ApiResult<oneshot::Receiver<LegEnd>> {
+    let state = &parent.state;
+    let call_sid =
+        Sid::parse(SidKind::Call, child_sid).unwrap_or_else(|| Sid::generate(SidKind::Call));
     let mut setup = CallSetup::new(
         call_sid,
         account_sid_of(&parent.account),
@@ -446,12 +430,8 @@ pub(crate) async fn sip_child(
         setup,
         fallback: None,
         status_callback,
-        far_end: FarEnd::Sip {
-            uri,
-            auth: target.sip_auth.clone(),
-            ring_timeout_s,
-        },
-        fast: false,
+        far_end,
+        fast: parent.fast,
         time_limit_s: None,
         phone_number_sid: None,
         record: false,

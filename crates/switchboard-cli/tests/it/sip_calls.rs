@@ -24,8 +24,45 @@ pub(crate) fn scenario(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/it/sipp/{name}.xml"))
 }
 
-pub(crate) fn engine_with_sip() -> Engine {
-    Engine::start_with_sip(binary(), &["--rtp-ports", "30000-30999"])
+/// What every SIP test starts with: sipp (or a SKIPPED line), the sipp slot of this test binary,
+/// an engine with SIP on, and the customer's app.
+pub(crate) struct SipTest {
+    pub sipp_binary: PathBuf,
+    pub engine: Engine,
+    pub app: App,
+    pub _slot: tokio::sync::MutexGuard<'static, ()>,
+}
+
+impl SipTest {
+    pub(crate) async fn start() -> Option<SipTest> {
+        let sipp_binary = sipp::sipp()?;
+        let slot = sipp::lock().await;
+        Some(SipTest {
+            sipp_binary,
+            engine: Engine::start_with_sip(binary(), &["--rtp-ports", "30000-30999"]),
+            app: App::start().await,
+            _slot: slot,
+        })
+    }
+}
+
+/// The RMS level of each 20 ms G.711 packet of `payload_type` (decoded with `decode`).
+pub(crate) fn frame_levels(
+    packets: &[(Instant, Vec<u8>)],
+    payload_type: u8,
+    decode: fn(u8) -> i32,
+) -> Vec<f64> {
+    packets
+        .iter()
+        .filter(|(_, bytes)| bytes.len() == 172 && bytes[1] & 0x7F == payload_type)
+        .map(|(_, bytes)| {
+            let sum: f64 = bytes[12..]
+                .iter()
+                .map(|code| f64::from(decode(*code)).powi(2))
+                .sum();
+            (sum / 160.0).sqrt()
+        })
+        .collect()
 }
 
 pub(crate) fn sip_addr(engine: &Engine) -> SocketAddr {
@@ -121,12 +158,15 @@ const GREETING: &str = "Welcome to the switchboard test line. Please press one."
 
 #[tokio::test]
 async fn a_sip_caller_hears_speech_over_rtp_and_presses_a_key_by_sip_info() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route(
         "/voice",
         200,
@@ -250,17 +290,8 @@ fn check_rtp_stream(packets: &[(Instant, Vec<u8>)]) {
         "RTP at 50 packets/s, measured {rate:.1}"
     );
     // The greeting: the first 3 s of frames (after the answer, while TTS runs, silence).
-    let rms: Vec<f64> = audio
-        .iter()
-        .take(150)
-        .map(|(_, bytes)| {
-            let sum: f64 = bytes[12..]
-                .iter()
-                .map(|code| f64::from(alaw_decode(*code)).powi(2))
-                .sum();
-            (sum / 160.0).sqrt()
-        })
-        .collect();
+    let mut rms = frame_levels(packets, 8, alaw_decode);
+    rms.truncate(150);
     let loud = rms.iter().filter(|level| **level > 500.0).count();
     assert!(
         loud >= 30,
@@ -281,12 +312,15 @@ fn check_rtp_stream(packets: &[(Instant, Vec<u8>)]) {
 
 #[tokio::test]
 async fn a_failing_primary_is_replaced_by_the_fallback_on_a_sip_call_with_rfc4733_digits() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route("/down", 500, "text/html", "<h1>broken</h1>");
     app.route(
         "/fallback",
@@ -337,12 +371,15 @@ async fn a_failing_primary_is_replaced_by_the_fallback_on_a_sip_call_with_rfc473
 
 #[tokio::test]
 async fn reject_answers_486_or_603_and_unknown_numbers_404_never_answered() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route(
         "/busy",
         200,
@@ -381,12 +418,15 @@ async fn reject_answers_486_or_603_and_unknown_numbers_404_never_answered() {
 
 #[tokio::test]
 async fn cancel_while_ringing_answers_487_and_the_call_is_canceled() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route(
         "/ring",
         200,
@@ -412,12 +452,15 @@ async fn cancel_while_ringing_answers_487_and_the_call_is_canceled() {
 
 #[tokio::test]
 async fn record_captures_the_audio_the_caller_sent() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route(
         "/voice",
         200,
@@ -501,12 +544,15 @@ fn tone_wav(ms: u32) -> Vec<u8> {
 
 #[tokio::test]
 async fn play_streams_a_fetched_wav_and_rfc4733_digits() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route_bytes("/tone.wav", 200, "audio/wav", tone_wav(1000));
     app.route(
         "/voice",

@@ -4,23 +4,25 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_test_support::app::App;
-use switchboard_test_support::sipp::{self, Sipp, SippUas};
+use switchboard_test_support::sipp::{Sipp, SippUas};
 
 use crate::call;
 use crate::sip_calls::{
-    XML, assert_sipp_ok, engine_with_sip, hits, receive_rtp, scenario, sip_addr, stored_call,
+    SipTest, XML, assert_sipp_ok, frame_levels, hits, receive_rtp, scenario, sip_addr, stored_call,
 };
 use crate::voice::{param, provision};
 
 #[tokio::test]
 async fn an_outbound_api_call_to_a_sip_uri_reports_sip_progress_in_status_callbacks() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route(
         "/outbound",
         200,
@@ -81,12 +83,15 @@ async fn an_outbound_api_call_to_a_sip_uri_reports_sip_progress_in_status_callba
 
 #[tokio::test]
 async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("bind RTP");
@@ -133,17 +138,7 @@ async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
 
     // The callee's RTP (PCMU) carries the caller's speech (sipp's A-law pcap), transcoded.
     let packets = capture.await.expect("capture task");
-    let levels: Vec<f64> = packets
-        .iter()
-        .filter(|(_, bytes)| bytes.len() == 172 && bytes[1] & 0x7F == 0)
-        .map(|(_, bytes)| {
-            let sum: f64 = bytes[12..]
-                .iter()
-                .map(|code| f64::from(ulaw_decode(*code)).powi(2))
-                .sum();
-            (sum / 160.0).sqrt()
-        })
-        .collect();
+    let levels = frame_levels(&packets, 0, ulaw_decode);
     let loud = levels.iter().filter(|level| **level > 500.0).count();
     assert!(
         loud >= 50,
@@ -154,12 +149,15 @@ async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
 
 #[tokio::test]
 async fn an_outbound_call_answers_a_digest_challenge_with_sip_auth_credentials() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     app.route(
         "/outbound",
         200,
@@ -197,12 +195,15 @@ async fn an_outbound_call_answers_a_digest_challenge_with_sip_auth_credentials()
 
 #[tokio::test]
 async fn dial_sip_to_a_busy_callee_reports_busy_to_the_action() {
-    let Some(sipp_binary) = sipp::sipp() else {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
         return;
     };
-    let _slot = sipp::lock().await;
-    let engine = engine_with_sip();
-    let app = App::start().await;
     let callee = SippUas::start(&sipp_binary, Some(&scenario("uas_busy")), &[]).await;
     app.route(
         "/voice",
