@@ -171,7 +171,7 @@ async fn randomized_calls_against_failing_apps_all_end_with_alerts_for_every_fai
         provision(&engine, &number, &url(primary), fallback_url.as_deref()).await;
         numbers.push(number);
     }
-    const CALLS: usize = 400;
+    const CALLS: usize = 2_000;
     let mut plans = Vec::new();
     for _ in 0..CALLS {
         let number = numbers[rng.below(numbers.len())].clone();
