@@ -6,9 +6,12 @@
 //! - `engine`: the real `switchboard` binary spawned on port 0 with a fresh database.
 //! - `net`: loopback addresses that refuse connections for a whole test.
 //! - `sipp`: the real SIP peer, found (or reported SKIPPED) and run one call at a time.
+//! - `kamailio`: a real SIP proxy (record-routing relay) in front of the engine, found (or
+//!   reported SKIPPED), started on a free port and stopped on drop.
 
 pub mod app;
 pub mod engine;
+pub mod kamailio;
 pub mod net;
 pub mod postgres;
 pub mod python;

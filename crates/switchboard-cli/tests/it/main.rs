@@ -9,6 +9,7 @@ mod durability;
 mod rest;
 mod sip_calls;
 mod sip_outbound;
+mod sip_proxy;
 mod voice;
 mod voice_calls;
 mod voice_legs;
