@@ -166,10 +166,15 @@ impl SippUas {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let child = command.spawn().expect("running sipp as a UAS");
+        let mut child = command.spawn().expect("running sipp as a UAS");
         // Ready when its port is taken: binding it ourselves then fails.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let output = child.wait_with_output().await.ok();
+                let stderr = output.map(|o| String::from_utf8_lossy(&o.stderr).into_owned());
+                panic!("sipp exited before it listened ({status}): {stderr:?}");
+            }
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "sipp did not bind its SIP port"

@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_test_support::sipp::{Sipp, SippUas};
+use switchboard_test_support::app::App;
+use switchboard_test_support::engine::Engine;
+use switchboard_test_support::sipp::{self, Sipp, SippUas};
 
 use crate::call;
 use crate::sip_calls::{
@@ -244,6 +246,46 @@ async fn dial_sip_to_a_busy_callee_reports_busy_to_the_action() {
         .to_owned();
     assert_eq!(stored_call(&engine, &child).await["status"], "busy");
     drop(media);
+}
+
+#[tokio::test]
+async fn calls_to_numbers_go_through_the_sip_gateway_when_one_is_set() {
+    let Some(sipp_binary) = sipp::sipp() else {
+        return;
+    };
+    let _slot = sipp::lock().await;
+    let trunk = SippUas::start(&sipp_binary, Some(&scenario("uas_gateway")), &[]).await;
+    let gateway = format!("sip:{}", trunk.addr());
+    let engine = Engine::start_with_sip(
+        crate::binary(),
+        &["--rtp-ports", "30000-30999", "--sip-gateway", &gateway],
+    );
+    let app = App::start().await;
+    app.route(
+        "/outbound",
+        200,
+        XML,
+        "<Response><Say>Through the trunk.</Say><Hangup/></Response>",
+    );
+    provision(&engine, "+15550300012", &app.url("/unused"), None).await;
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", "+15551230000"),
+            ("From", "+15550300012"),
+            ("Url", &app.url("/outbound")),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    let sid = created.1["sid"].as_str().expect("sid").to_owned();
+    let outcome = trunk.finish(Duration::from_secs(30)).await;
+    assert_sipp_ok(&outcome, "the trunk saw INVITE sip:+15551230000@its host");
+    let stored = stored_call(&engine, &sid).await;
+    assert_eq!(stored["status"], "completed", "{stored}");
+    assert_eq!(stored["to"], "+15551230000");
 }
 
 fn ulaw_decode(code: u8) -> i32 {
