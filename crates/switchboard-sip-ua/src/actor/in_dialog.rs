@@ -99,7 +99,13 @@ impl Actor {
         self.drive_client_request(&key);
     }
 
+    /// Drains the transaction's outputs, then records its next deadline.
     pub(super) fn drive_client_request(&mut self, key: &TransactionKey) {
+        self.drive_client_request_outputs(key);
+        self.reschedule(super::timers::TimerRef::ClientRequest(key.clone()));
+    }
+
+    fn drive_client_request_outputs(&mut self, key: &TransactionKey) {
         use switchboard_sip::NonInviteClientOutput as Out;
         loop {
             let Some(entry) = self.client_requests.get_mut(key) else {

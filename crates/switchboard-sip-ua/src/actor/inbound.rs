@@ -184,7 +184,13 @@ impl Actor {
         self.drive_server_invite(key);
     }
 
+    /// Drains the transaction's outputs, then records its next deadline.
     pub(super) fn drive_server_invite(&mut self, key: &TransactionKey) {
+        self.drive_server_invite_outputs(key);
+        self.reschedule(super::timers::TimerRef::ServerInvite(key.clone()));
+    }
+
+    fn drive_server_invite_outputs(&mut self, key: &TransactionKey) {
         loop {
             let Some(entry) = self.server_invites.get_mut(key) else {
                 return;
@@ -391,7 +397,13 @@ impl Actor {
         self.drive_server_request(key);
     }
 
+    /// Drains the transaction's outputs, then records its next deadline.
     pub(super) fn drive_server_request(&mut self, key: &TransactionKey) {
+        self.drive_server_request_outputs(key);
+        self.reschedule(super::timers::TimerRef::ServerRequest(key.clone()));
+    }
+
+    fn drive_server_request_outputs(&mut self, key: &TransactionKey) {
         loop {
             let Some(entry) = self.server_requests.get_mut(key) else {
                 return;

@@ -177,6 +177,7 @@ pub(crate) struct Actor {
     calls: HashMap<CallId, Call>,
     next_call: CallId,
     stopping: Option<(oneshot::Sender<()>, u64)>,
+    deadlines: timers::Deadlines,
 }
 
 impl Actor {
@@ -202,6 +203,7 @@ impl Actor {
             calls: HashMap::new(),
             next_call: 1,
             stopping: None,
+            deadlines: timers::Deadlines::default(),
         }
     }
 

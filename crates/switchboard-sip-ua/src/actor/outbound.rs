@@ -170,7 +170,13 @@ impl Actor {
         self.drive_client_invite(&key);
     }
 
+    /// Drains the transaction's outputs, then records its next deadline.
     pub(super) fn drive_client_invite(&mut self, key: &TransactionKey) {
+        self.drive_client_invite_outputs(key);
+        self.reschedule(super::timers::TimerRef::ClientInvite(key.clone()));
+    }
+
+    fn drive_client_invite_outputs(&mut self, key: &TransactionKey) {
         loop {
             let Some(entry) = self.client_invites.get_mut(key) else {
                 return;
