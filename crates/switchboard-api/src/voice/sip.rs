@@ -145,46 +145,68 @@ pub fn number_of(user: &str) -> String {
 
 async fn accept(state: &AppState, call: IncomingCall) {
     let Some(telephony) = state.telephony.clone() else {
-        call.handle.reject(503);
-        return;
+        return call.handle.reject(503);
     };
+    let (number, account) = match callee(state, &call).await {
+        Ok(found) => found,
+        Err(status) => return call.handle.reject(status),
+    };
+    let leg = match media_leg(&telephony, &call).await {
+        Ok(leg) => leg,
+        Err(status) => return call.handle.reject(status),
+    };
+    let leg_start = match inbound_start(state, &call, &number, account).await {
+        Ok(leg_start) => leg_start,
+        Err(status) => return call.handle.reject(status),
+    };
+    let call_sid = leg_start.setup.call_sid.as_str().to_owned();
+    call.handle.ringing();
+    match start::start_sip_leg(state, leg_start, leg).await {
+        Ok(_) => forward(call_sid, call.events, signalling_input),
+        Err(error) => {
+            tracing::error!(?error, "starting a SIP call failed");
+            call.handle.reject(500);
+        }
+    }
+}
+
+/// The provisioned number the INVITE is for (404 otherwise) and its account (403 unless
+/// active).
+async fn callee(
+    state: &AppState,
+    call: &IncomingCall,
+) -> Result<(switchboard_store::Record, account::Account), u16> {
     let to = number_of(&call.to_user);
     let number = match crate::messaging::find_number(state, &to).await {
         Ok(Some(number)) => number,
-        Ok(None) => return call.handle.reject(404),
+        Ok(None) => return Err(404),
         Err(error) => {
             tracing::error!(?error, "looking up a SIP call's number failed");
-            return call.handle.reject(500);
+            return Err(500);
         }
     };
-    let account = match account::find(state, &number.account_sid).await {
-        Ok(Some(account)) if account.status == "active" => account,
-        Ok(_) => return call.handle.reject(403),
+    match account::find(state, &number.account_sid).await {
+        Ok(Some(account)) if account.status == "active" => Ok((number, account)),
+        Ok(_) => Err(403),
         Err(error) => {
             tracing::error!(?error, "loading a SIP call's account failed");
-            return call.handle.reject(500);
+            Err(500)
         }
-    };
-    let Some(offer) = call.offer.as_ref() else {
-        // A late offer (INVITE without SDP) is not supported: the answer must carry our offer.
-        return call.handle.reject(488);
-    };
-    let negotiated = match negotiate(offer) {
-        Ok(negotiated) => negotiated,
-        Err(error) => return call.handle.reject(error.status()),
-    };
-    let Some(remote) = remote_addr(&negotiated, call.source) else {
-        return call.handle.reject(488);
-    };
-    let socket = match RtpSocket::bind(&telephony.ports).await {
-        Ok(socket) => socket,
-        Err(error) => {
-            tracing::error!(?error, "no RTP port left");
-            return call.handle.reject(503);
-        }
-    };
+    }
+}
+
+/// The offer negotiated (488 without a usable audio stream; a late offer, an INVITE without
+/// SDP, is not supported) and an RTP port bound for the answer (503 when none is left).
+async fn media_leg(telephony: &Telephony, call: &IncomingCall) -> Result<SipLeg, u16> {
+    let offer = call.offer.as_ref().ok_or(488u16)?;
+    let negotiated = negotiate(offer).map_err(|error| error.status())?;
+    let remote = remote_addr(&negotiated, call.source).ok_or(488u16)?;
+    let socket = RtpSocket::bind(&telephony.ports).await.map_err(|error| {
+        tracing::error!(?error, "no RTP port left");
+        503u16
+    })?;
     let answer_sdp = answer_of(offer, &negotiated, telephony.media_ip, socket.local_addr());
-    let leg = SipLeg {
+    Ok(SipLeg {
         signalling: Signalling::Server(call.handle.clone()),
         socket: Some(socket),
         rtp: Some(rtp_config(&negotiated, remote)),
@@ -195,21 +217,27 @@ async fn accept(state: &AppState, call: IncomingCall) {
         answered: false,
         remote_gone: false,
         finished: false,
-    };
-    let from = number_of(&call.from_user);
-    let handler = match start::number_handler(state, &number.doc).await {
-        Ok(handler) => handler,
-        Err(error) => {
+    })
+}
+
+/// The inbound leg: From/To from the user parts, the number's (or its application's) URLs.
+async fn inbound_start(
+    state: &AppState,
+    call: &IncomingCall,
+    number: &switchboard_store::Record,
+    account: account::Account,
+) -> Result<LegStart, u16> {
+    let handler = start::number_handler(state, &number.doc)
+        .await
+        .map_err(|error| {
             tracing::error!(?error, "a SIP call's number has no usable handler");
-            return call.handle.reject(500);
-        }
-    };
-    let call_sid = Sid::generate(SidKind::Call);
+            500u16
+        })?;
     let mut setup = CallSetup::new(
-        call_sid.clone(),
+        Sid::generate(SidKind::Call),
         start::account_sid_of(&account),
-        from,
-        to,
+        number_of(&call.from_user),
+        number_of(&call.to_user),
         Direction::Inbound,
         start::initial_of(&handler),
     );
@@ -219,7 +247,7 @@ async fn accept(state: &AppState, call: IncomingCall) {
         .as_deref()
         .and_then(|sid| Sid::parse(SidKind::Application, sid));
     setup.error_prompt = state.error_prompt.clone();
-    let leg_start = LegStart {
+    Ok(LegStart {
         account,
         setup,
         fallback: handler.fallback,
@@ -230,15 +258,7 @@ async fn accept(state: &AppState, call: IncomingCall) {
         phone_number_sid: Some(number.sid.clone()),
         record: false,
         send_digits: None,
-    };
-    call.handle.ringing();
-    match start::start_sip_leg(state, leg_start, leg).await {
-        Ok(_) => forward(call_sid.into_string(), call.events, signalling_input),
-        Err(error) => {
-            tracing::error!(?error, "starting a SIP call failed");
-            call.handle.reject(500);
-        }
-    }
+    })
 }
 
 /// Where to send RTP: the SDP's address, or the signalling source when the SDP says nothing
