@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::header::{
-    ACCEPT, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION, SET_COOKIE,
-    USER_AGENT, WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, COOKIE, HeaderMap, HeaderName, HeaderValue, LOCATION,
+    SET_COOKIE, USER_AGENT, WWW_AUTHENTICATE,
 };
 use url::Url;
 
@@ -33,7 +33,7 @@ use crate::cookies::CookieJar;
 use crate::outcome::{Exchange, HttpAnswer, RequestRecord, ResponseRecord, TransportError};
 use crate::overrides::{Overrides, RetryPolicy};
 use crate::request::{
-    Method, PreparedRequest, Target, WebhookRequest, new_idempotency_token, prepare,
+    InvalidUrl, Method, PreparedRequest, Target, WebhookRequest, new_idempotency_token, prepare,
 };
 
 /// Limits of the client; the defaults are Twilio's.
@@ -77,7 +77,12 @@ pub struct WebhookClient {
     settings: ClientSettings,
     tls: rustls::ClientConfig,
     clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
+    /// Parsed targets by the exact configured URL string (see [`WebhookClient::target_for`]).
+    targets: Mutex<HashMap<String, Arc<Target>>>,
 }
+
+/// Distinct configured URLs kept parsed; past this the cache is emptied and refilled.
+const TARGET_CACHE_LIMIT: usize = 1024;
 
 impl WebhookClient {
     pub fn new(settings: ClientSettings) -> Result<Self, ClientBuildError> {
@@ -86,6 +91,7 @@ impl WebhookClient {
             settings,
             tls,
             clients: Mutex::new(HashMap::new()),
+            targets: Mutex::new(HashMap::new()),
         };
         client.client_for(&Overrides::default())?;
         Ok(client)
@@ -126,6 +132,28 @@ impl WebhookClient {
         Ok(client)
     }
 
+    /// The configured URL taken apart, from a small cache keyed by the exact string: an engine
+    /// requests the same few URLs over and over, and `Target::parse` is a pure function of the
+    /// string, so a hit can never be stale. Invalid URLs are not cached. An entry holds nothing
+    /// beyond what the configured string (which the caller keeps anyway) already contains.
+    fn target_for(&self, configured: &str) -> Result<Arc<Target>, InvalidUrl> {
+        let lock = || {
+            self.targets
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        };
+        if let Some(target) = lock().get(configured) {
+            return Ok(Arc::clone(target));
+        }
+        let target = Arc::new(Target::parse(configured)?);
+        let mut targets = lock();
+        if targets.len() >= TARGET_CACHE_LIMIT {
+            targets.clear();
+        }
+        targets.insert(configured.to_string(), Arc::clone(&target));
+        Ok(target)
+    }
+
     /// Sends one logical webhook (all attempts, redirects and the 401 round) and records it.
     ///
     /// Takes the request by value: its parameters move into the record, so a successful
@@ -137,7 +165,7 @@ impl WebhookClient {
         cookies: &mut CookieJar,
     ) -> Exchange {
         let started = Instant::now();
-        let target = match Target::parse(&request.url) {
+        let target = match self.target_for(&request.url) {
             Ok(target) => target,
             Err(invalid) => {
                 let record = RequestRecord {
@@ -202,14 +230,14 @@ impl WebhookClient {
             request: RequestRecord {
                 method: first.method,
                 headers: first.headers,
-                url: target.redacted,
+                url: target.redacted.clone(),
                 params: request.params,
             },
             response,
             result,
             attempts,
             duration: started.elapsed(),
-            warnings: target.overrides.warnings,
+            warnings: target.overrides.warnings.clone(),
             overrides_present,
         }
     }
@@ -247,9 +275,9 @@ impl WebhookClient {
                 .credentials
                 .as_ref()
                 .filter(|_| authorize && same_origin(&url, &hop.target.url));
-            let builder =
-                self.request_builder(hop.client, prepared, cookies.header_for(&url), credentials);
-            let mut response = builder.send().await.map_err(|e| classify_send_error(&e))?;
+            let request = Self::build_request(prepared, cookies.header_for(&url), credentials);
+            let mut response =
+                (hop.client.execute(request).await).map_err(|e| classify_send_error(&e))?;
             let status = response.status().as_u16();
             for set_cookie in response.headers().get_all(SET_COOKIE) {
                 if let Ok(value) = set_cookie.to_str() {
@@ -292,18 +320,22 @@ impl WebhookClient {
         }
     }
 
-    fn request_builder(
-        &self,
-        client: &reqwest::Client,
+    /// The request as reqwest will send it. Built directly rather than through
+    /// `RequestBuilder`, so the header map is allocated once at its final size instead of
+    /// growing (and being copied) as reqwest adds its default `Accept` entry.
+    fn build_request(
         prepared: &PreparedRequest,
         cookie: Option<String>,
         credentials: Option<&crate::request::Credentials>,
-    ) -> reqwest::RequestBuilder {
+    ) -> reqwest::Request {
         let method = match prepared.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
-        let mut builder = client.request(method, prepared.url.clone());
+        let mut request = reqwest::Request::new(method, prepared.url.clone());
+        // `prepare`'s headers, `Cookie`, `Authorization`, and one spare slot so reqwest's
+        // default-header lookup does not have to grow the map.
+        let mut headers = HeaderMap::with_capacity(prepared.headers.len() + 3);
         for (name, value) in &prepared.headers {
             let value = match value {
                 // Borrowed values are `prepare`'s visible-ASCII constants, which `from_static`
@@ -314,18 +346,17 @@ impl WebhookClient {
                     Err(_) => continue, // Signature and token are ASCII; never reached.
                 },
             };
-            builder = builder.header(wire_name(name), value);
+            headers.append(wire_name(name), value);
         }
         if let Some(cookie) = cookie.and_then(|c| HeaderValue::try_from(c).ok()) {
-            builder = builder.header(COOKIE, cookie);
+            headers.append(COOKIE, cookie);
         }
         if let Some(credentials) = credentials {
-            builder = builder.basic_auth(&credentials.username, Some(&credentials.password));
+            headers.append(AUTHORIZATION, basic_auth(credentials));
         }
-        if let Some(body) = &prepared.body {
-            builder = builder.body(body.clone());
-        }
-        builder
+        *request.headers_mut() = headers;
+        *request.body_mut() = prepared.body.clone().map(reqwest::Body::from);
+        request
     }
 
     async fn read_answer(
@@ -379,15 +410,34 @@ impl WebhookClient {
     }
 }
 
+/// `Authorization: Basic base64(username:password)`, marked sensitive (as reqwest's
+/// `basic_auth` does) so it is never printed.
+fn basic_auth(credentials: &crate::request::Credentials) -> HeaderValue {
+    use base64::Engine as _;
+    let pair = format!("{}:{}", credentials.username, credentials.password);
+    let mut value = String::from("Basic ");
+    base64::engine::general_purpose::STANDARD.encode_string(pair, &mut value);
+    // Base64 and the `Basic ` prefix are visible ASCII, which every `HeaderValue` accepts.
+    let mut header = HeaderValue::try_from(value).unwrap_or(HeaderValue::from_static("Basic"));
+    header.set_sensitive(true);
+    header
+}
+
+// Built at compile time: `HeaderName::from_static` called at run time re-validates the name
+// and searches the standard-header table on every request.
+const SIGNATURE_NAME: HeaderName = HeaderName::from_static("x-twilio-signature");
+const IDEMPOTENCY_NAME: HeaderName = HeaderName::from_static("i-twilio-idempotency-token");
+const HOME_REGION_NAME: HeaderName = HeaderName::from_static("x-home-region");
+
 /// The wire name of a header `prepare` emits (static, so no allocation per request).
 fn wire_name(name: &'static str) -> HeaderName {
     match name {
         crate::request::USER_AGENT_HEADER => USER_AGENT,
-        crate::request::SIGNATURE_HEADER => HeaderName::from_static("x-twilio-signature"),
-        crate::request::IDEMPOTENCY_HEADER => HeaderName::from_static("i-twilio-idempotency-token"),
+        crate::request::SIGNATURE_HEADER => SIGNATURE_NAME,
+        crate::request::IDEMPOTENCY_HEADER => IDEMPOTENCY_NAME,
         crate::request::ACCEPT_HEADER => ACCEPT,
         crate::request::CONTENT_TYPE_HEADER => CONTENT_TYPE,
-        crate::request::HOME_REGION_HEADER => HeaderName::from_static("x-home-region"),
+        crate::request::HOME_REGION_HEADER => HOME_REGION_NAME,
         // Every name `prepare` emits is listed above; an unknown one is parsed normally.
         other => HeaderName::from_bytes(other.as_bytes()).unwrap_or(USER_AGENT),
     }

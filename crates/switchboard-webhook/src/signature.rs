@@ -56,7 +56,13 @@ pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String 
         mac.update(name.as_bytes());
         mac.update(value.as_bytes());
     });
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    // Encoded on the stack: `Engine::encode` zero-fills a heap buffer with `calloc`, which
+    // glibc serves from the shared arena under its lock rather than the per-thread cache.
+    let mut encoded = [0u8; 28];
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(mac.finalize().into_bytes(), &mut encoded)
+        .unwrap_or(0); // A SHA-1 MAC (20 bytes) is always 28 base64 characters.
+    String::from_utf8_lossy(&encoded[..written]).into_owned()
 }
 
 /// Lowercase hex SHA-256 of a JSON body, the value of the `bodySHA256` query parameter.
