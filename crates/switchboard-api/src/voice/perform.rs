@@ -260,9 +260,13 @@ impl Driver {
         let duration = self.call.call_duration_s();
         if status.is_terminal() {
             params.push(("CallDuration".into(), duration.unwrap_or(0).to_string()));
-            if self.record_call && self.call.answered_at_ms().is_some() {
+            // The sandbox's whole-call recording is synthetic (its media model's tone); a SIP
+            // call has real audio, and recording it whole is not built yet: nothing is made up.
+            if self.record_call && self.call.answered_at_ms().is_some() && self.sip.is_none() {
                 self.record_whole_call(duration.unwrap_or(0), &mut params)
                     .await;
+            } else if self.record_call && self.sip.is_some() {
+                tracing::warn!(call = %self.call_sid(), "Record=true is not supported on SIP calls yet; not recorded");
             }
         }
         let target = self.alert_target();
@@ -319,6 +323,10 @@ impl Driver {
         let now = self.clock.now_ms();
         if let Some(digits) = self.send_digits.take() {
             self.log.push("send_digits", json!({"digits": digits}));
+            // On a SIP leg the keys go out as RFC 4733 events.
+            if let Some(media) = self.sip.as_ref().and_then(|leg| leg.media.as_ref()) {
+                media.play_digits(&digits);
+            }
         }
         // `TimeLimit`, capped by the platform's maximum call length (§8.5: 4 hours).
         let limit = self.time_limit_s.unwrap_or(MAX_CALL_S).min(MAX_CALL_S);

@@ -288,6 +288,65 @@ async fn calls_to_numbers_go_through_the_sip_gateway_when_one_is_set() {
     assert_eq!(stored["to"], "+15551230000");
 }
 
+#[tokio::test]
+async fn send_digits_reach_a_sip_callee_as_rfc4733_events_once_it_answers() {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+    }) = SipTest::start().await
+    else {
+        return;
+    };
+    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("bind RTP");
+    let rtp_port = receiver.local_addr().expect("addr").port().to_string();
+    let callee = SippUas::start(
+        &sipp_binary,
+        Some(&scenario("uas_media")),
+        &["-key", "rtp_port", &rtp_port],
+    )
+    .await;
+    app.route(
+        "/outbound",
+        200,
+        XML,
+        r#"<Response><Pause length="1"/><Hangup/></Response>"#,
+    );
+    provision(&engine, "+15550300013", &app.url("/unused"), None).await;
+    let capture = tokio::spawn(receive_rtp(receiver, Duration::from_millis(1500)));
+    let to = format!("sip:bob@{}", callee.addr());
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", to.as_str()),
+            ("From", "+15550300013"),
+            ("Url", &app.url("/outbound")),
+            ("SendDigits", "9w#"),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    assert_sipp_ok(&callee.finish(Duration::from_secs(20)).await, "callee");
+    let packets = capture.await.expect("capture task");
+    // Ended events on the negotiated telephone-event type (101), one per key, in order.
+    let mut ended: Vec<(u32, u8)> = packets
+        .iter()
+        .filter(|(_, bytes)| bytes.len() == 16 && bytes[1] & 0x7F == 101 && bytes[13] & 0x80 != 0)
+        .map(|(_, bytes)| {
+            let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+            (timestamp, bytes[12])
+        })
+        .collect();
+    ended.dedup();
+    let events: Vec<u8> = ended.iter().map(|(_, event)| *event).collect();
+    assert_eq!(events, [9, 11], "SendDigits 9w# as events 9 and 11 (#)");
+}
+
 fn ulaw_decode(code: u8) -> i32 {
     let code = !code;
     let exponent = (code >> 4) & 0x07;
