@@ -58,10 +58,23 @@ impl<'t, 'a> Attributes<'t, 'a> {
         expected: &str,
         valid: fn(&str) -> bool,
     ) -> Option<String> {
+        self.checked_str(name, code, expected, valid)
+            .map(str::to_owned)
+    }
+
+    /// As [`Self::checked`], borrowing the value: for callers that only inspect it, so no
+    /// intermediate `String` is allocated.
+    pub fn checked_str(
+        &mut self,
+        name: &str,
+        code: ErrorCode,
+        expected: &str,
+        valid: fn(&str) -> bool,
+    ) -> Option<&'t str> {
         let attribute = self.take(name)?;
         let value = attribute.value.trim_ascii();
         if valid(value) {
-            return Some(value.to_owned());
+            return Some(value);
         }
         self.invalid(attribute, code, expected);
         None

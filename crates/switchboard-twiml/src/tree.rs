@@ -277,10 +277,21 @@ impl<'a> Builder<'a> {
 
     /// Appends the attributes of `tag` to the tree.
     fn attributes(&mut self, tag: &BytesStart<'a>, offset: usize) -> Result<(), XmlError> {
-        for (count, attribute) in tag.attributes().with_checks(true).enumerate() {
+        let first = self.tree.attributes.len();
+        // Duplicates are checked here against the element's attributes already stored (at most
+        // MAX_ATTRIBUTES, so this stays linear in the input): quick-xml's own check allocates a
+        // vector of names per element.
+        for (count, attribute) in tag.attributes().with_checks(false).enumerate() {
             let Ok(attribute) = attribute else {
                 return fail(offset, "malformed or duplicate attribute");
             };
+            let key = attribute.key.0;
+            if self.tree.attributes[first..]
+                .iter()
+                .any(|previous| previous.name == key)
+            {
+                return fail(offset, "malformed or duplicate attribute");
+            }
             if count == MAX_ATTRIBUTES {
                 return fail(
                     offset,
@@ -301,7 +312,9 @@ impl<'a> Builder<'a> {
                 );
                 return fail(at, message);
             };
-            if value.chars().any(is_control) {
+            // The prescan found no control character in the input, so only a character
+            // reference (which makes the value owned) can have produced one.
+            if matches!(value, Cow::Owned(_)) && value.chars().any(is_control) {
                 return fail(
                     at,
                     format!("attribute `{name}` refers to a control character"),
@@ -436,12 +449,38 @@ fn is_control(character: char) -> bool {
 /// An XML name (simplified to ASCII letters, digits, `_ : . -` and any non-ASCII character,
 /// not starting with a digit, `.` or `-`), so that printed names always parse back the same.
 fn valid_name(name: &str) -> bool {
-    let start = |b: u8| b.is_ascii_alphabetic() || b == b'_' || b == b':' || !b.is_ascii();
-    let rest = |b: u8| start(b) || b.is_ascii_digit() || b == b'.' || b == b'-';
     // Bytes of non-ASCII characters are all >= 0x80, so checking bytes accepts them whole.
     let bytes = name.as_bytes();
-    bytes.first().is_some_and(|&b| start(b)) && bytes.iter().all(|&b| rest(b))
+    bytes
+        .first()
+        .is_some_and(|&b| NAME_BYTES[usize::from(b)] == NAME_START)
+        && bytes
+            .iter()
+            .all(|&b| NAME_BYTES[usize::from(b)] != NOT_IN_NAME)
 }
+
+const NOT_IN_NAME: u8 = 0;
+const NAME_START: u8 = 1;
+const NAME_REST: u8 = 2;
+
+/// What each byte may be in a name, as a table: names are checked for every element and
+/// attribute, and a lookup is cheaper than the chain of range tests.
+const NAME_BYTES: [u8; 256] = {
+    let mut table = [NOT_IN_NAME; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = if b.is_ascii_alphabetic() || b == b'_' || b == b':' || !b.is_ascii() {
+            NAME_START
+        } else if b.is_ascii_digit() || b == b'.' || b == b'-' {
+            NAME_REST
+        } else {
+            NOT_IN_NAME
+        };
+        byte += 1;
+    }
+    table
+};
 
 /// Byte counts from one pass over the input.
 struct Counts {

@@ -139,21 +139,22 @@ fn record(a: &mut Attributes<'_, '_>) -> DialRecord {
         matches!(value, "true" | "false")
             || <DialRecord as crate::keyword::Keyword>::from_keyword(value).is_some()
     };
-    match a.checked(
+    match a.checked_str(
         "record",
         DIAL_INVALID_RECORD,
         "do-not-record or record-from-answer/ringing[-dual]",
         legacy,
     ) {
         None => DialRecord::DoNotRecord,
-        Some(value) if value == "true" => DialRecord::RecordFromAnswer,
-        Some(value) => <DialRecord as crate::keyword::Keyword>::from_keyword(&value)
+        Some("true") => DialRecord::RecordFromAnswer,
+        Some(value) => <DialRecord as crate::keyword::Keyword>::from_keyword(value)
             .unwrap_or(DialRecord::DoNotRecord),
     }
 }
 
 fn nouns<'t, 'a>(validator: &mut Validator<'t, 'a>, element: Element<'t, 'a>) -> Vec<Noun> {
-    let mut nouns = Vec::new();
+    // Every noun is a child, and the text (at most one `Number`) is too.
+    let mut nouns = Vec::with_capacity(element.children().count());
     let mut text = String::new();
     for child in element.children() {
         match child {

@@ -101,6 +101,7 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Gather {
             message,
         );
     }
+    gather.prompts = Vec::with_capacity(validator.child_elements_count(element));
     for child in validator.child_elements(element) {
         if let Some(prompt) = prompt(validator, element, child) {
             gather.prompts.push(prompt);
@@ -169,7 +170,7 @@ fn gather_input(a: &mut Attributes<'_, '_>) -> Vec<GatherInput> {
 }
 
 fn finish_on_key(a: &mut Attributes<'_, '_>) -> Option<char> {
-    let Some(value) = a.checked(
+    let Some(value) = a.checked_str(
         "finishOnKey",
         GATHER_INVALID_FINISH_ON_KEY,
         "a single key",
@@ -191,7 +192,7 @@ fn finish_on_key(a: &mut Attributes<'_, '_>) -> Option<char> {
 }
 
 fn speech_timeout(a: &mut Attributes<'_, '_>) -> Option<SpeechTimeout> {
-    let value = a.checked(
+    let value = a.checked_str(
         "speechTimeout",
         GATHER_INVALID_SPEECH_TIMEOUT,
         "auto or a whole number of seconds",
@@ -206,13 +207,12 @@ fn speech_timeout(a: &mut Attributes<'_, '_>) -> Option<SpeechTimeout> {
 
 fn hints(a: &mut Attributes<'_, '_>) -> Vec<String> {
     let valid = |value: &str| {
-        let phrases: Vec<&str> = value.split(',').collect();
-        phrases.len() <= 500
-            && phrases
-                .iter()
+        value.split(',').count() <= 500
+            && value
+                .split(',')
                 .all(|phrase| phrase.trim_ascii().chars().count() <= 100)
     };
-    let Some(value) = a.checked(
+    let Some(value) = a.checked_str(
         "hints",
         GATHER_INVALID_HINTS,
         "at most 500 phrases of at most 100 characters",

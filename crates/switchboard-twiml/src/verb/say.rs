@@ -117,19 +117,17 @@ fn check_text(
 }
 
 /// Characters of text under `content` (SSML included) and whether it has any SSML element.
+/// Recursive rather than with a heap stack (one allocation per `<Say>`): `content` was just
+/// built from the tree, so its depth is bounded by the tree's MAX_DEPTH.
 fn text_size(content: &[Content]) -> (usize, bool) {
     let mut characters = 0;
     let mut has_markup = false;
-    let mut stack = vec![content.iter()];
-    while let Some(iter) = stack.last_mut() {
-        match iter.next() {
-            Some(Content::Text(text)) => characters += text.chars().count(),
-            Some(Content::Element(element)) => {
+    for child in content {
+        match child {
+            Content::Text(text) => characters += text.chars().count(),
+            Content::Element(element) => {
                 has_markup = true;
-                stack.push(element.children.iter());
-            }
-            None => {
-                stack.pop();
+                characters += text_size(&element.children).0;
             }
         }
     }
@@ -166,7 +164,8 @@ fn ssml_content(
     last_space: &mut bool,
 ) -> Vec<Content> {
     let element = validator.element(index);
-    let mut content: Vec<Content> = Vec::new();
+    // At most one entry per child (adjacent text merges), so this never regrows.
+    let mut content: Vec<Content> = Vec::with_capacity(element.children().count());
     for child in element.children() {
         match child {
             Node::Text { text, .. } => push_collapsed(&mut content, text, last_space),
@@ -243,6 +242,11 @@ fn push_collapsed(content: &mut Vec<Content>, text: &str, last_space: &mut bool)
     let mut previous_space = *last_space;
     let mut run_start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
+        // Most bytes are above the space character, which no whitespace is: one compare.
+        if byte > b' ' {
+            previous_space = false;
+            continue;
+        }
         let space = byte.is_ascii_whitespace();
         if space && (byte != b' ' || previous_space) {
             target.push_str(&text[run_start..index]);
