@@ -135,11 +135,49 @@ pub(crate) async fn receive_rtp_from(
     }
 }
 
-pub(crate) async fn receive_rtp(
-    socket: tokio::net::UdpSocket,
-    quiet: Duration,
-) -> Vec<(Instant, Vec<u8>)> {
-    receive_rtp_from(socket, quiet).await.0
+/// Datagrams with their arrival time.
+pub(crate) type Packets = Vec<(Instant, Vec<u8>)>;
+
+/// The test's own RTP receiver: a socket whose port goes into the SDP, read while the call runs.
+pub(crate) struct RtpCapture {
+    pub port: String,
+    task: tokio::task::JoinHandle<(Packets, Vec<SocketAddr>)>,
+}
+
+impl RtpCapture {
+    pub(crate) async fn start() -> RtpCapture {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind RTP");
+        let port = socket.local_addr().expect("addr").port().to_string();
+        let task = tokio::spawn(receive_rtp_from(socket, Duration::from_millis(1500)));
+        RtpCapture { port, task }
+    }
+
+    /// What arrived until the stream went quiet, and from where.
+    pub(crate) async fn finish(self) -> (Packets, Vec<SocketAddr>) {
+        self.task.await.expect("capture task")
+    }
+
+    pub(crate) async fn packets(self) -> Packets {
+        self.finish().await.0
+    }
+}
+
+/// The RFC 4733 events that ended on `payload_type`, once per event (end packets repeat).
+pub(crate) fn ended_events(packets: &[(Instant, Vec<u8>)], payload_type: u8) -> Vec<u8> {
+    let mut ended: Vec<(u32, u8)> = packets
+        .iter()
+        .filter(|(_, bytes)| {
+            bytes.len() == 16 && bytes[1] & 0x7F == payload_type && bytes[13] & 0x80 != 0
+        })
+        .map(|(_, bytes)| {
+            let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+            (timestamp, bytes[12])
+        })
+        .collect();
+    ended.dedup();
+    ended.into_iter().map(|(_, event)| event).collect()
 }
 
 pub(crate) fn alaw_decode(code: u8) -> i32 {
@@ -182,18 +220,14 @@ async fn a_sip_caller_hears_speech_over_rtp_and_presses_a_key_by_sip_info() {
         "<Response><Say>You pressed one.</Say><Hangup/></Response>",
     );
     provision(&engine, "+15550300001", &app.url("/voice"), None).await;
-    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind RTP");
-    let rtp_port = receiver.local_addr().expect("addr").port();
-    let capture = tokio::spawn(receive_rtp_from(receiver, Duration::from_millis(1500)));
+    let capture = RtpCapture::start().await;
     let outcome = Sipp::new(
         &sipp_binary,
         &scenario("info"),
         sip_addr(&engine),
         "+15550300001",
     )
-    .key("rtp_port", &rtp_port.to_string())
+    .key("rtp_port", &capture.port)
     .run()
     .await;
     assert_sipp_ok(&outcome, "INFO call");
@@ -216,7 +250,7 @@ async fn a_sip_caller_hears_speech_over_rtp_and_presses_a_key_by_sip_info() {
     let stored = stored_call(&engine, &sid).await;
     assert_eq!(stored["status"], "completed", "{stored}");
 
-    let (packets, sources) = capture.await.expect("capture task");
+    let (packets, sources) = capture.finish().await;
     check_rtp_stream(&packets);
     assert_eq!(sources.len(), 1, "one RTP source: {sources:?}");
     assert!(
@@ -564,22 +598,18 @@ async fn play_streams_a_fetched_wav_and_rfc4733_digits() {
         ),
     );
     provision(&engine, "+15550300009", &app.url("/voice"), None).await;
-    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind RTP");
-    let rtp_port = receiver.local_addr().expect("addr").port();
-    let capture = tokio::spawn(receive_rtp(receiver, Duration::from_millis(1500)));
+    let capture = RtpCapture::start().await;
     let outcome = Sipp::new(
         &sipp_binary,
         &scenario("listen"),
         sip_addr(&engine),
         "+15550300009",
     )
-    .key("rtp_port", &rtp_port.to_string())
+    .key("rtp_port", &capture.port)
     .run()
     .await;
     assert_sipp_ok(&outcome, "listening caller");
-    let packets = capture.await.expect("capture task");
+    let packets = capture.packets().await;
 
     // The tone: about a second of loud A-law frames whose zero crossings say 1 kHz.
     let audio: Vec<Vec<i32>> = packets
@@ -612,16 +642,7 @@ async fn play_streams_a_fetched_wav_and_rfc4733_digits() {
     );
 
     // The digits: RFC 4733 events on the negotiated payload type, each ended, in order.
-    let mut ended: Vec<(u32, u8)> = packets
-        .iter()
-        .filter(|(_, bytes)| bytes.len() == 16 && bytes[1] & 0x7F == 101 && bytes[13] & 0x80 != 0)
-        .map(|(_, bytes)| {
-            let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-            (timestamp, bytes[12])
-        })
-        .collect();
-    ended.dedup();
-    let events: Vec<u8> = ended.iter().map(|(_, event)| *event).collect();
+    let events = ended_events(&packets, 101);
     assert_eq!(
         events,
         [1, 2, 11],

@@ -10,7 +10,8 @@ use switchboard_test_support::sipp::{self, Sipp, SippUas};
 
 use crate::call;
 use crate::sip_calls::{
-    SipTest, XML, assert_sipp_ok, frame_levels, hits, receive_rtp, scenario, sip_addr, stored_call,
+    RtpCapture, SipTest, XML, assert_sipp_ok, ended_events, frame_levels, hits, scenario, sip_addr,
+    stored_call,
 };
 use crate::voice::{param, provision};
 
@@ -94,14 +95,11 @@ async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
     else {
         return;
     };
-    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind RTP");
-    let rtp_port = receiver.local_addr().expect("addr").port().to_string();
+    let capture = RtpCapture::start().await;
     let callee = SippUas::start(
         &sipp_binary,
         Some(&scenario("uas_media")),
-        &["-key", "rtp_port", &rtp_port],
+        &["-key", "rtp_port", &capture.port],
     )
     .await;
     app.route(
@@ -115,7 +113,6 @@ async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
     );
     app.route("/dialed", 200, XML, "<Response><Hangup/></Response>");
     provision(&engine, "+15550300008", &app.url("/voice"), None).await;
-    let capture = tokio::spawn(receive_rtp(receiver, Duration::from_millis(1500)));
     let caller = Sipp::new(
         &sipp_binary,
         &scenario("caller_bye"),
@@ -139,7 +136,7 @@ async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
     assert_eq!(stored["status"], "completed", "{stored}");
 
     // The callee's RTP (PCMU) carries the caller's speech (sipp's A-law pcap), transcoded.
-    let packets = capture.await.expect("capture task");
+    let packets = capture.packets().await;
     let levels = frame_levels(&packets, 0, ulaw_decode);
     let loud = levels.iter().filter(|level| **level > 500.0).count();
     assert!(
@@ -223,17 +220,14 @@ async fn dial_sip_to_a_busy_callee_reports_busy_to_the_action() {
         "<Response><Say>They are busy.</Say><Hangup/></Response>",
     );
     provision(&engine, "+15550300011", &app.url("/voice"), None).await;
-    let media = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind RTP");
-    let rtp_port = media.local_addr().expect("addr").port().to_string();
+    let media = RtpCapture::start().await;
     let caller = Sipp::new(
         &sipp_binary,
         &scenario("listen"),
         sip_addr(&engine),
         "+15550300011",
     )
-    .key("rtp_port", &rtp_port)
+    .key("rtp_port", &media.port)
     .run()
     .await;
     assert_sipp_ok(&caller, "caller");
@@ -299,14 +293,11 @@ async fn send_digits_reach_a_sip_callee_as_rfc4733_events_once_it_answers() {
     else {
         return;
     };
-    let receiver = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("bind RTP");
-    let rtp_port = receiver.local_addr().expect("addr").port().to_string();
+    let capture = RtpCapture::start().await;
     let callee = SippUas::start(
         &sipp_binary,
         Some(&scenario("uas_media")),
-        &["-key", "rtp_port", &rtp_port],
+        &["-key", "rtp_port", &capture.port],
     )
     .await;
     app.route(
@@ -316,7 +307,6 @@ async fn send_digits_reach_a_sip_callee_as_rfc4733_events_once_it_answers() {
         r#"<Response><Pause length="1"/><Hangup/></Response>"#,
     );
     provision(&engine, "+15550300013", &app.url("/unused"), None).await;
-    let capture = tokio::spawn(receive_rtp(receiver, Duration::from_millis(1500)));
     let to = format!("sip:bob@{}", callee.addr());
     let created = call(
         &engine,
@@ -332,18 +322,9 @@ async fn send_digits_reach_a_sip_callee_as_rfc4733_events_once_it_answers() {
     .await;
     assert_eq!(created.0, 201, "{created:?}");
     assert_sipp_ok(&callee.finish(Duration::from_secs(20)).await, "callee");
-    let packets = capture.await.expect("capture task");
+    let packets = capture.packets().await;
     // Ended events on the negotiated telephone-event type (101), one per key, in order.
-    let mut ended: Vec<(u32, u8)> = packets
-        .iter()
-        .filter(|(_, bytes)| bytes.len() == 16 && bytes[1] & 0x7F == 101 && bytes[13] & 0x80 != 0)
-        .map(|(_, bytes)| {
-            let timestamp = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-            (timestamp, bytes[12])
-        })
-        .collect();
-    ended.dedup();
-    let events: Vec<u8> = ended.iter().map(|(_, event)| *event).collect();
+    let events = ended_events(&packets, 101);
     assert_eq!(events, [9, 11], "SendDigits 9w# as events 9 and 11 (#)");
 }
 
