@@ -492,9 +492,14 @@ async fn caller_audio(
             Ok(answer) if (200..300).contains(&answer.status) => &answer.body,
             _ => return Err(invalid(&format!("the audio at {url} could not be fetched"))),
         };
-        let pcm = voice::recording::decode_wav(body)
+        // The same decoder `<Play>` uses on real calls: WAV (PCM, µ-law, A-law) or MP3, any
+        // rate and channel count, to 8 kHz mono.
+        let pcm = switchboard_media::decode::decode_to_8k(body)
+            .ok()
             .filter(|pcm| !pcm.is_empty())
-            .ok_or_else(|| invalid("Url must serve a PCM WAV file (8 or 16 bits)"))?;
+            .ok_or_else(|| {
+                invalid("Url must serve audio: a WAV (PCM, µ-law or A-law) or MP3 file")
+            })?;
         return Ok(voice::recording::Clip::samples(pcm));
     }
     let seconds = params

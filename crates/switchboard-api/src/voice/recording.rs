@@ -77,53 +77,6 @@ pub fn clips_pcm(clips: &[Clip], ms: u64) -> Vec<i16> {
     out
 }
 
-/// Decodes a PCM WAV (8 or 16 bits, any rate and channel count) to 8 kHz mono PCM16.
-pub fn decode_wav(bytes: &[u8]) -> Option<Vec<i16>> {
-    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
-        return None;
-    }
-    let (mut format, mut data) = (None, None);
-    let mut at = 12;
-    while at + 8 <= bytes.len() {
-        let id = &bytes[at..at + 4];
-        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().ok()?) as usize;
-        let body = bytes.get(at + 8..(at + 8 + size).min(bytes.len()))?;
-        match id {
-            b"fmt " if body.len() >= 16 => format = Some(body),
-            b"data" => data = Some(body),
-            _ => {}
-        }
-        at += 8 + size + (size & 1);
-    }
-    let (format, data) = (format?, data?);
-    let word = |i: usize| u16::from_le_bytes([format[i], format[i + 1]]);
-    let (encoding, channels, bits) = (word(0), usize::from(word(2)).max(1), word(14));
-    let rate = u32::from_le_bytes(format[4..8].try_into().ok()?).max(1);
-    if encoding != 1 || !(bits == 8 || bits == 16) {
-        return None;
-    }
-    let width = usize::from(bits / 8);
-    let frames = data.len() / (width * channels);
-    let sample = |frame: usize, channel: usize| -> i32 {
-        let at = (frame * channels + channel) * width;
-        if bits == 8 {
-            (i32::from(data[at]) - 128) << 8
-        } else {
-            i32::from(i16::from_le_bytes([data[at], data[at + 1]]))
-        }
-    };
-    let out_len = (frames as u64 * u64::from(SAMPLE_RATE) / u64::from(rate)) as usize;
-    let samples = (0..out_len)
-        .map(|index| {
-            let frame = ((index as u64 * u64::from(rate)) / u64::from(SAMPLE_RATE)) as usize;
-            let frame = frame.min(frames.saturating_sub(1));
-            let sum: i32 = (0..channels).map(|channel| sample(frame, channel)).sum();
-            (sum / channels as i32) as i16
-        })
-        .collect();
-    Some(samples)
-}
-
 /// The WAV file (RIFF, PCM16 little-endian, 8 kHz, mono) of `audio`: silence, then the
 /// caller's samples (`pcm`) or a tone, then silence.
 pub fn wav(audio: Audio, pcm: Option<&[i16]>) -> Vec<u8> {
@@ -303,32 +256,8 @@ mod tests {
         assert!(bytes[44..44 + 16_000].iter().any(|b| *b != 0));
         assert!(bytes[44 + 16_000..].iter().all(|b| *b == 0));
         // What the engine writes, it reads back (a caller may play a recording into a call).
-        let decoded = decode_wav(&bytes).expect("decodes");
+        let decoded = switchboard_media::decode::decode_to_8k(&bytes).expect("decodes");
         assert_eq!(decoded.len(), 12_000);
         assert_eq!(decoded[..8000], clips_pcm(&[Clip::tone(1)], 1000)[..]);
-    }
-
-    #[test]
-    fn wavs_of_other_rates_and_channels_become_8khz_mono() {
-        let mut wav = Vec::new();
-        let samples: Vec<i16> = (0..32_000).map(|i| (i % 100) as i16).collect();
-        let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-        wav.extend_from_slice(b"RIFF");
-        wav.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
-        wav.extend_from_slice(b"WAVEfmt ");
-        wav.extend_from_slice(&16u32.to_le_bytes());
-        wav.extend_from_slice(&1u16.to_le_bytes());
-        wav.extend_from_slice(&2u16.to_le_bytes());
-        wav.extend_from_slice(&16_000u32.to_le_bytes());
-        wav.extend_from_slice(&64_000u32.to_le_bytes());
-        wav.extend_from_slice(&4u16.to_le_bytes());
-        wav.extend_from_slice(&16u16.to_le_bytes());
-        wav.extend_from_slice(b"data");
-        wav.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        wav.extend_from_slice(&data);
-        // 16,000 stereo frames at 16 kHz: one second, 8,000 mono samples at 8 kHz.
-        assert_eq!(decode_wav(&wav).map(|pcm| pcm.len()), Some(8000));
-        assert_eq!(decode_wav(b"RIFF....WAVEjunk"), None);
-        assert_eq!(decode_wav(b"not a wav"), None);
     }
 }
