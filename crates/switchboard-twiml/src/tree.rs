@@ -490,7 +490,7 @@ impl<'a> Scanner<'a> {
 
     fn comment(&mut self, offset: usize) -> Result<(), XmlError> {
         let body = offset + 4;
-        let Some(dashes) = memchr::memmem::find(&self.bytes[body..], b"--") else {
+        let Some(dashes) = find(&self.bytes[body..], b"--") else {
             return fail(offset, "the comment is never closed with `-->`");
         };
         let end = body + dashes;
@@ -503,7 +503,7 @@ impl<'a> Scanner<'a> {
 
     fn cdata(&mut self, offset: usize) -> Result<(), XmlError> {
         let body = offset + "<![CDATA[".len();
-        let Some(length) = memchr::memmem::find(&self.bytes[body..], b"]]>") else {
+        let Some(length) = find(&self.bytes[body..], b"]]>") else {
             return fail(offset, "the CDATA section is never closed with `]]>`");
         };
         self.pos = body + length + 3;
@@ -519,7 +519,7 @@ impl<'a> Scanner<'a> {
     fn processing_instruction(&mut self, offset: usize) -> Result<(), XmlError> {
         let target = self.name_at(offset + 2);
         let body = offset + 2 + target.len();
-        let Some(length) = memchr::memmem::find(&self.bytes[body..], b"?>") else {
+        let Some(length) = find(&self.bytes[body..], b"?>") else {
             return fail(
                 offset,
                 "the processing instruction is never closed with `?>`",
@@ -560,40 +560,68 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The first `needle` in `haystack`. The needles here are two or three bytes long and
+/// documents small, so scanning for the first byte beats `memmem`, whose searcher costs more to
+/// build than a whole TwiML body takes to scan.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(found) = memchr::memchr(first, &haystack[from..]) {
+        let at = from + found;
+        if haystack[at + 1..].starts_with(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
 /// The pseudo-attributes of `<?xml …?>`: `version="1.0"`, then optionally `encoding` (UTF-8
-/// only) and `standalone` (`yes` or `no`), in that order.
+/// only) and `standalone` (`yes` or `no`), in that order, separated by white space.
 fn declaration(content: &str, offset: usize) -> Result<(), XmlError> {
     const MALFORMED: &str = "malformed XML declaration";
-    let trim = |text: &'_ str| -> usize {
-        text.len() - text.trim_start_matches([' ', '\t', '\n', '\r']).len()
-    };
-    let mut rest = content;
+    const VERSION: &str = "the XML declaration must say version=\"1.0\"";
+    let bytes = content.as_bytes();
+    let mut at = 0;
     // 0: version is next; 1: encoding or standalone may follow; 2: only standalone may follow.
     let mut stage = 0;
     loop {
-        let space = trim(rest);
-        rest = &rest[space..];
-        if rest.is_empty() {
+        let space_start = at;
+        while bytes.get(at).is_some_and(|&b| is_space(b)) {
+            at += 1;
+        }
+        if at == bytes.len() {
             break;
         }
-        if space == 0 {
+        if at == space_start {
             return fail(offset, MALFORMED);
         }
-        let Some((name, after)) = rest.split_once('=') else {
+        let name_start = at;
+        while bytes.get(at).is_some_and(|&b| b.is_ascii_alphabetic()) {
+            at += 1;
+        }
+        let name = &content[name_start..at];
+        while bytes.get(at).is_some_and(|&b| is_space(b)) {
+            at += 1;
+        }
+        if bytes.get(at) != Some(&b'=') {
+            return fail(offset, if stage == 0 { VERSION } else { MALFORMED });
+        }
+        at += 1;
+        while bytes.get(at).is_some_and(|&b| is_space(b)) {
+            at += 1;
+        }
+        let Some(&quote @ (b'"' | b'\'')) = bytes.get(at) else {
             return fail(offset, MALFORMED);
         };
-        let name = name.trim_end_matches([' ', '\t', '\n', '\r']);
-        let after = &after[trim(after)..];
-        let Some(quote) = after.chars().next().filter(|&c| c == '"' || c == '\'') else {
+        let Some(length) = memchr::memchr(quote, &bytes[at + 1..]) else {
             return fail(offset, MALFORMED);
         };
-        let Some((value, tail)) = after[1..].split_once(quote) else {
-            return fail(offset, MALFORMED);
-        };
-        rest = tail;
+        let value = &content[at + 1..at + 1 + length];
+        at += length + 2;
         match (stage, name) {
             (0, "version") if value == "1.0" => stage = 1,
-            (0, _) => return fail(offset, "the XML declaration must say version=\"1.0\""),
+            (0, _) => return fail(offset, VERSION),
             (1, "encoding") if value.eq_ignore_ascii_case("utf-8") => stage = 2,
             (1, "encoding") => return fail(offset, "TwiML must be encoded as UTF-8"),
             (1 | 2, "standalone") if matches!(value, "yes" | "no") => stage = 3,
@@ -601,7 +629,7 @@ fn declaration(content: &str, offset: usize) -> Result<(), XmlError> {
         }
     }
     if stage == 0 {
-        return fail(offset, "the XML declaration must say version=\"1.0\"");
+        return fail(offset, VERSION);
     }
     Ok(())
 }
@@ -904,6 +932,71 @@ mod tests {
             " <?xml version=\"1.0\"?><r/>",
         ] {
             error(input);
+        }
+    }
+
+    #[test]
+    fn refuses_what_quick_xml_lets_through() {
+        for (input, says) in [
+            ("<r a=\"<\"/>", "contains `<`"),
+            ("<r>a]]>b</r>", "`]]>` is not allowed"),
+            ("<r a=\"1\"b=\"2\"/>", "separated by white space"),
+            (
+                "<?xml version=\"1.0\" mode=\"x\"?><r/>",
+                "malformed XML declaration",
+            ),
+            (
+                "<?xml version=\"1.0\"encoding=\"UTF-8\"?><r/>",
+                "malformed XML declaration",
+            ),
+            ("<?xml encoding=\"UTF-8\"?><r/>", "version=\"1.0\""),
+            ("<?xml?><r/>", "version=\"1.0\""),
+            ("<?XML x?><r/>", "reserved"),
+            ("<r><!-- a -- b --></r>", "`--` is not allowed"),
+            ("<r><!-- a ---></r>", "`--` is not allowed"),
+            ("<![CDATA[x]]><r/>", "CDATA is not allowed outside"),
+            ("<r>&#xD800;</r>", "invalid character reference"),
+            ("<r>&#;</r>", "invalid character reference"),
+            ("<r>& x;</r>", "must start an entity"),
+            ("<r>&amp</r>", "must start an entity"),
+            ("<r a=\"&#1;\"/>", "control character"),
+            ("<r a=\"1/>", "never closed"),
+            ("<r a/>", "must be followed by `=`"),
+            ("<r a=1/>", "must be quoted"),
+            ("<r></r ></r>", "no open element"),
+            ("<r><s></r></s>", "does not match"),
+            ("<r/ >", "malformed tag"),
+            ("<r><!DOCTYPE x></r>", "DOCTYPE"),
+            ("<r><!ELEMENT x></r>", "markup declarations"),
+            ("<r><!-- never closed </r>", "never closed"),
+            ("<r><?pi never closed</r>", "never closed"),
+        ] {
+            let message = error(input).message;
+            assert!(message.contains(says), "{input:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn reads_the_xml_it_accepts_as_xml_1_0_says() {
+        let input = "\u{feff}<?pi ok?><!-- c --><r a = \"x\r\ny\tz\" b='\"&apos;'>l1\r\nl2\rl3<?p?><![CDATA[\r\n]]></r>\n";
+        let tree = parse(input).expect("valid");
+        let root = tree.element(0);
+        assert_eq!(root.attributes[0].value, "x y z");
+        assert_eq!(root.attributes[1].value, "\"'");
+        let Some(Node::Text { text, .. }) = root.children().next() else {
+            panic!("text")
+        };
+        assert_eq!(text, "l1\nl2\nl3\n");
+        for declaration in [
+            "<?xml version='1.0'?>",
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\" ?>",
+            "<?xml version=\"1.0\" standalone='no'?>",
+        ] {
+            assert!(
+                parse(&format!("{declaration}<r/>")).is_ok(),
+                "{declaration}"
+            );
         }
     }
 
