@@ -34,14 +34,11 @@ impl<'t, 'a> Attributes<'t, 'a> {
         }
     }
 
-    fn take(&mut self, name: &str) -> Option<&'t Attribute<'a>> {
+    fn take(&mut self, name: &str) -> Option<Attribute<'t>> {
         let element: Element<'t, 'a> = self.element;
-        let index = element
-            .attributes
-            .iter()
-            .position(|attribute| attribute.name == name)?;
+        let index = element.attribute_index(name)?;
         self.used |= 1u64 << (index % 64);
-        Some(&element.attributes[index])
+        element.attribute(index)
     }
 
     /// A free-form string (URL, SID, label), trimmed of surrounding ASCII whitespace.
@@ -191,7 +188,7 @@ impl<'t, 'a> Attributes<'t, 'a> {
     }
 
     /// Records that `attribute` has a bad value.
-    pub fn invalid(&mut self, attribute: &Attribute<'_>, code: ErrorCode, expected: &str) {
+    pub fn invalid(&mut self, attribute: Attribute<'_>, code: ErrorCode, expected: &str) {
         let message = format!(
             "<{}> {}=\"{}\" is invalid: expected {expected}",
             self.element.name,
@@ -211,7 +208,7 @@ impl<'t, 'a> Attributes<'t, 'a> {
 
     /// Warns (12200) about every attribute that was not read.
     pub fn finish(self) {
-        for (index, attribute) in self.element.attributes.iter().enumerate() {
+        for (index, attribute) in self.element.attributes().enumerate() {
             if self.used & (1u64 << (index % 64)) == 0 && !self.findings.warnings_full() {
                 let message = format!(
                     "<{}> has no attribute `{}`; it is ignored",

@@ -87,7 +87,7 @@ pub(crate) fn convert(tree: &Tree<'_>, index: usize) -> RawElement {
     let children = element
         .children()
         .filter_map(|child| match child {
-            Node::Element(child) => Some(Content::Element(convert(tree, *child))),
+            Node::Element(child) => Some(Content::Element(convert(tree, child))),
             Node::Text { text, .. } => {
                 let text = text.trim_ascii();
                 (!text.is_empty()).then(|| Content::Text(text.to_owned()))
@@ -97,8 +97,7 @@ pub(crate) fn convert(tree: &Tree<'_>, index: usize) -> RawElement {
     RawElement {
         name: element.name.to_owned(),
         attributes: element
-            .attributes
-            .iter()
+            .attributes()
             .map(|a| (a.name.to_owned(), a.value.to_string()))
             .collect(),
         children,

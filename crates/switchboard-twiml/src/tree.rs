@@ -21,24 +21,45 @@ use std::borrow::Cow;
 use crate::limits::{MAX_ATTRIBUTES, MAX_DEPTH, MAX_ELEMENTS};
 
 /// No element or node.
-const NONE: usize = usize::MAX;
+const NONE: u32 = u32::MAX;
+
+/// A run of text: a slice of the input, or (with [`IN_BUFFER`] set in `start`) of the tree's
+/// buffer of text that had to be rewritten (references resolved, line ends normalised, runs
+/// merged). Four bytes each: the input is at most 64 KiB, and the buffer at most twice that.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+const IN_BUFFER: u32 = 1 << 31;
 
 /// An element as stored: attributes and children live in the tree's flat arrays, so building
-/// the tree costs no allocation per element.
+/// the tree costs no allocation per element, and nothing in it needs dropping.
 #[derive(Debug)]
 struct StoredElement<'a> {
     name: &'a str,
-    offset: usize,
-    attributes: (usize, usize),
-    first_child: usize,
-    last_child: usize,
+    offset: u32,
+    attributes: (u32, u32),
+    first_child: u32,
+    last_child: u32,
 }
 
-/// A child in an element's singly linked list of children.
 #[derive(Debug)]
-struct LinkedNode<'a> {
-    node: Node<'a>,
-    next: usize,
+struct StoredAttribute<'a> {
+    name: &'a str,
+    value: Span,
+    offset: u32,
+}
+
+/// A child in an element's singly linked list of children: text, or (when `element` is not
+/// [`NONE`]) the element with that index.
+#[derive(Debug)]
+struct LinkedNode {
+    text: Span,
+    element: u32,
+    offset: u32,
+    next: u32,
 }
 
 /// A view of one element of a [`Tree`].
@@ -47,8 +68,8 @@ pub(crate) struct Element<'t, 'a> {
     tree: &'t Tree<'a>,
     pub name: &'a str,
     pub offset: usize,
-    pub attributes: &'t [Attribute<'a>],
-    first_child: usize,
+    stored_attributes: &'t [StoredAttribute<'a>],
+    first_child: u32,
 }
 
 impl<'t, 'a> Element<'t, 'a> {
@@ -59,45 +80,90 @@ impl<'t, 'a> Element<'t, 'a> {
             next: self.first_child,
         }
     }
+
+    /// How many children the element has (without reading them).
+    pub fn child_count(self) -> usize {
+        let mut count = 0;
+        let mut next = self.first_child;
+        while let Some(linked) = self.tree.nodes.get(next as usize) {
+            count += 1;
+            next = linked.next;
+        }
+        count
+    }
+
+    /// The element's attributes in document order.
+    pub fn attributes(self) -> impl ExactSizeIterator<Item = Attribute<'t>> + 't {
+        let tree = self.tree;
+        self.stored_attributes
+            .iter()
+            .map(move |stored| tree.attribute(stored))
+    }
+
+    /// The position of the attribute called `name`. Validators look up every attribute a verb
+    /// takes, so most comparisons fail: the length and first byte settle those without `memcmp`.
+    pub fn attribute_index(self, name: &str) -> Option<usize> {
+        let first = name.as_bytes().first();
+        self.stored_attributes.iter().position(|stored| {
+            stored.name.len() == name.len()
+                && stored.name.as_bytes().first() == first
+                && stored.name == name
+        })
+    }
+
+    /// Attribute `index` (from [`Self::attribute_index`]).
+    pub fn attribute(self, index: usize) -> Option<Attribute<'t>> {
+        let stored = self.stored_attributes.get(index)?;
+        Some(self.tree.attribute(stored))
+    }
 }
 
 /// Iterator over the children of an element.
 pub(crate) struct Children<'t, 'a> {
     tree: &'t Tree<'a>,
-    next: usize,
+    next: u32,
 }
 
 impl<'t, 'a> Iterator for Children<'t, 'a> {
-    type Item = &'t Node<'a>;
+    type Item = Node<'t>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let linked = self.tree.nodes.get(self.next)?;
+        let linked = self.tree.nodes.get(self.next as usize)?;
         self.next = linked.next;
-        Some(&linked.node)
+        Some(match linked.element {
+            NONE => Node::Text {
+                text: self.tree.text(linked.text),
+                offset: linked.offset as usize,
+            },
+            element => Node::Element(element as usize),
+        })
     }
 }
 
 /// One attribute with its value unescaped and normalised.
-#[derive(Debug)]
-pub(crate) struct Attribute<'a> {
-    pub name: &'a str,
-    pub value: Cow<'a, str>,
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Attribute<'t> {
+    pub name: &'t str,
+    pub value: &'t str,
     pub offset: usize,
 }
 
 /// A child: an element (index into the tree) or a run of character data.
-#[derive(Debug)]
-pub(crate) enum Node<'a> {
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Node<'t> {
     Element(usize),
-    Text { text: Cow<'a, str>, offset: usize },
+    Text { text: &'t str, offset: usize },
 }
 
 /// A well-formed document; element 0 is the root.
 #[derive(Debug, Default)]
 pub(crate) struct Tree<'a> {
+    input: &'a str,
+    /// Text that is not a slice of the input.
+    buffer: String,
     elements: Vec<StoredElement<'a>>,
-    attributes: Vec<Attribute<'a>>,
-    nodes: Vec<LinkedNode<'a>>,
+    attributes: Vec<StoredAttribute<'a>>,
+    nodes: Vec<LinkedNode>,
 }
 
 impl<'a> Tree<'a> {
@@ -105,34 +171,98 @@ impl<'a> Tree<'a> {
     /// so they are always in range.
     pub fn element<'t>(&'t self, index: usize) -> Element<'t, 'a> {
         let stored = &self.elements[index];
+        let (first, end) = stored.attributes;
         Element {
             tree: self,
             name: stored.name,
-            offset: stored.offset,
-            attributes: &self.attributes[stored.attributes.0..stored.attributes.1],
+            offset: stored.offset as usize,
+            stored_attributes: self
+                .attributes
+                .get(first as usize..end as usize)
+                .unwrap_or_default(),
             first_child: stored.first_child,
         }
     }
 
-    fn append(&mut self, parent: usize, node: Node<'a>) {
-        let index = self.nodes.len();
-        self.nodes.push(LinkedNode { node, next: NONE });
+    fn attribute<'t>(&'t self, stored: &StoredAttribute<'a>) -> Attribute<'t> {
+        Attribute {
+            name: stored.name,
+            value: self.text(stored.value),
+            offset: stored.offset as usize,
+        }
+    }
+
+    /// The text of `span`. Spans come from this tree, so they are always in range; should
+    /// that ever not hold, the empty string keeps the parser total instead of panicking.
+    fn text(&self, span: Span) -> &str {
+        let (source, start) = match span.start & IN_BUFFER {
+            0 => (self.input, span.start),
+            _ => (self.buffer.as_str(), span.start & !IN_BUFFER),
+        };
+        let start = start as usize;
+        source.get(start..start + span.len as usize).unwrap_or("")
+    }
+
+    /// A span for `text`: borrowed when it is a slice of the input, else copied to the buffer.
+    fn span(&mut self, text: &str) -> Span {
+        let base = self.input.as_ptr() as usize;
+        let at = (text.as_ptr() as usize).wrapping_sub(base);
+        if at <= self.input.len() && text.len() <= self.input.len() - at {
+            return Span {
+                start: at as u32,
+                len: text.len() as u32,
+            };
+        }
+        let start = self.buffer.len() as u32 | IN_BUFFER;
+        self.buffer.push_str(text);
+        Span {
+            start,
+            len: text.len() as u32,
+        }
+    }
+
+    fn append(&mut self, parent: usize, text: Span, element: u32, offset: usize) {
+        let index = self.nodes.len() as u32;
+        self.nodes.push(LinkedNode {
+            text,
+            element,
+            offset: offset as u32,
+            next: NONE,
+        });
         let parent = &mut self.elements[parent];
         match parent.last_child {
             NONE => parent.first_child = index,
-            last => self.nodes[last].next = index,
+            last => self.nodes[last as usize].next = index,
         }
         parent.last_child = index;
     }
 
-    fn last_text(&mut self, parent: usize) -> Option<&mut Cow<'a, str>> {
-        match self.nodes.get_mut(self.elements[parent].last_child) {
-            Some(LinkedNode {
-                node: Node::Text { text, .. },
-                ..
-            }) => Some(text),
-            _ => None,
+    /// Appends `text` to the text node that is the last child of `parent`, if there is one.
+    fn extend_last_text(&mut self, parent: usize, text: &str) -> bool {
+        let last = self.elements[parent].last_child;
+        let Some(node) = self.nodes.get(last as usize) else {
+            return false;
+        };
+        if node.element != NONE {
+            return false;
         }
+        let mut span = node.text;
+        if span.start & IN_BUFFER == 0 {
+            // First merge: move the text to the end of the buffer. Text nodes only merge with
+            // what immediately follows them in the input, and nothing else is added to the
+            // buffer in between, so a node already in the buffer is always at its end.
+            let start = span.start as usize;
+            let copied = self
+                .input
+                .get(start..start + span.len as usize)
+                .unwrap_or("");
+            span.start = self.buffer.len() as u32 | IN_BUFFER;
+            self.buffer.push_str(copied);
+        }
+        self.buffer.push_str(text);
+        span.len += text.len() as u32;
+        self.nodes[last as usize].text = span;
+        true
     }
 }
 
@@ -179,6 +309,8 @@ pub(crate) fn parse(input: &str) -> Result<Tree<'_>, XmlError> {
         // Upper bounds from one cheap pass: every element starts with `<` and every attribute
         // has an `=`, so the arrays never grow (growth of large arrays dominated the profile).
         tree: Tree {
+            input,
+            buffer: String::new(),
             elements: Vec::with_capacity(counts.tags),
             attributes: Vec::with_capacity(counts.equals),
             nodes: Vec::with_capacity(2 * counts.tags + 1),
@@ -285,10 +417,9 @@ impl<'a> Scanner<'a> {
             }
             return fail(offset, "text is not allowed outside the root element");
         };
-        if let Some(previous) = self.tree.last_text(parent) {
-            previous.to_mut().push_str(&text);
-        } else {
-            self.tree.append(parent, Node::Text { text, offset });
+        if !self.tree.extend_last_text(parent, &text) {
+            let span = self.tree.span(&text);
+            self.tree.append(parent, span, NONE, offset);
         }
         Ok(())
     }
@@ -346,7 +477,7 @@ impl<'a> Scanner<'a> {
             );
         }
         let name = self.name_at(offset + 1);
-        if !valid_name(name) {
+        if !starts_name(name) {
             return fail(offset, "`<` must start a tag with a valid element name");
         }
         self.pos = offset + 1 + name.len();
@@ -377,13 +508,14 @@ impl<'a> Scanner<'a> {
         let index = self.tree.elements.len();
         self.tree.elements.push(StoredElement {
             name,
-            offset,
-            attributes: (first_attribute, self.tree.attributes.len()),
+            offset: offset as u32,
+            attributes: (first_attribute as u32, self.tree.attributes.len() as u32),
             first_child: NONE,
             last_child: NONE,
         });
         if let Some(parent) = self.parent() {
-            self.tree.append(parent, Node::Element(index));
+            self.tree
+                .append(parent, Span { start: 0, len: 0 }, index as u32, offset);
         }
         if empty {
             self.root_closed |= self.depth == 0;
@@ -398,7 +530,7 @@ impl<'a> Scanner<'a> {
     fn attribute(&mut self, first: usize, tag: usize) -> Result<(), XmlError> {
         let at = self.pos;
         let name = self.name_at(at);
-        if !valid_name(name) {
+        if !starts_name(name) {
             return fail(at, "malformed attribute: expected a valid attribute name");
         }
         if self.tree.attributes.len() - first == MAX_ATTRIBUTES {
@@ -408,10 +540,11 @@ impl<'a> Scanner<'a> {
             );
         }
         // At most MAX_ATTRIBUTES earlier ones, so this stays linear in the input.
-        if self.tree.attributes[first..]
-            .iter()
-            .any(|previous| previous.name == name)
-        {
+        if self.tree.attributes[first..].iter().any(|previous| {
+            previous.name.len() == name.len()
+                && previous.name.as_bytes().first() == name.as_bytes().first()
+                && previous.name == name
+        }) {
             return fail(at, format!("duplicate attribute `{name}`"));
         }
         self.pos = at + name.len();
@@ -454,10 +587,11 @@ impl<'a> Scanner<'a> {
         });
         let (value, end) = value?;
         self.pos = end + 1;
-        self.tree.attributes.push(Attribute {
+        let value = self.tree.span(&value);
+        self.tree.attributes.push(StoredAttribute {
             name,
             value,
-            offset: at,
+            offset: at as u32,
         });
         Ok(())
     }
@@ -527,7 +661,7 @@ impl<'a> Scanner<'a> {
         };
         self.pos = body + length + 2;
         let content = &self.input[body..body + length];
-        if !valid_name(target) || content.as_bytes().first().is_some_and(|&b| !is_space(b)) {
+        if !starts_name(target) || content.as_bytes().first().is_some_and(|&b| !is_space(b)) {
             return fail(offset, "malformed processing instruction");
         }
         if target == "xml" {
@@ -549,7 +683,7 @@ impl<'a> Scanner<'a> {
         if let Some(innermost) = self.parent() {
             let element = &self.tree.elements[innermost];
             return fail(
-                element.offset,
+                element.offset as usize,
                 format!("element <{}> is never closed", element.name),
             );
         }
@@ -802,6 +936,14 @@ fn is_control(character: char) -> bool {
     character < ' ' && !matches!(character, '\t' | '\n' | '\r')
 }
 
+/// Whether a run of name bytes (from `Scanner::name_at`, so every byte is already a name byte)
+/// is a name: not empty, and not starting with a digit, `.` or `-`.
+fn starts_name(name: &str) -> bool {
+    name.as_bytes()
+        .first()
+        .is_some_and(|&b| NAME_BYTES[usize::from(b)] == NAME_START)
+}
+
 /// An XML name (simplified to ASCII letters, digits, `_ : . -` and any non-ASCII character,
 /// not starting with a digit, `.` or `-`), so that printed names always parse back the same.
 fn valid_name(name: &str) -> bool {
@@ -907,7 +1049,7 @@ mod tests {
     fn resolves_predefined_entities_and_character_references() {
         let tree = parse("<r a=\"&lt;&#65;\">x&amp;&#x42;<![CDATA[<c>]]></r>").expect("valid");
         let root = tree.element(0);
-        assert_eq!(root.attributes[0].value, "<A");
+        assert_eq!(root.attribute(0).expect("attribute").value, "<A");
         let Some(Node::Text { text, .. }) = root.children().next() else {
             panic!("text")
         };
@@ -981,8 +1123,8 @@ mod tests {
         let input = "\u{feff}<?pi ok?><!-- c --><r a = \"x\r\ny\tz\" b='\"&apos;'>l1\r\nl2\rl3<?p?><![CDATA[\r\n]]></r>\n";
         let tree = parse(input).expect("valid");
         let root = tree.element(0);
-        assert_eq!(root.attributes[0].value, "x y z");
-        assert_eq!(root.attributes[1].value, "\"'");
+        assert_eq!(root.attribute(0).expect("attribute").value, "x y z");
+        assert_eq!(root.attribute(1).expect("attribute").value, "\"'");
         let Some(Node::Text { text, .. }) = root.children().next() else {
             panic!("text")
         };

@@ -59,7 +59,7 @@ impl<'t, 'a> Validator<'t, 'a> {
                     (None, Some(first)) => joined = Some(format!("{first}{part}")),
                     (None, None) => only = Some(part),
                 },
-                Node::Element(index) => self.unexpected(element, *index),
+                Node::Element(index) => self.unexpected(element, index),
             }
         }
         match joined {
@@ -87,11 +87,11 @@ impl<'t, 'a> Validator<'t, 'a> {
                     element.name
                 );
                 self.findings
-                    .warning(SCHEMA_VALIDATION_WARNING, *offset, message);
+                    .warning(SCHEMA_VALIDATION_WARNING, offset, message);
             }
         }
         element.children().filter_map(|child| match child {
-            Node::Element(index) => Some(*index),
+            Node::Element(index) => Some(index),
             Node::Text { .. } => None,
         })
     }
@@ -138,9 +138,7 @@ pub(crate) fn document(validator: &mut Validator<'_, '_>) -> Document {
     let mut messages = 0;
     for index in validator.child_elements(root) {
         count_message(validator, index, &mut messages);
-        if let Some(verb) = top_level_verb(validator, index) {
-            verbs.push(verb);
-        }
+        top_level_verb(validator, index, &mut verbs);
     }
     Document { verbs }
 }
@@ -157,7 +155,8 @@ fn response_attributes<'t, 'a>(validator: &mut Validator<'t, 'a>, root: Element<
     }
 }
 
-fn top_level_verb(validator: &mut Validator<'_, '_>, index: usize) -> Option<Verb> {
+/// Appends element `index` to `verbs` when it is a verb of the context; records why not otherwise.
+fn top_level_verb(validator: &mut Validator<'_, '_>, index: usize, verbs: &mut Vec<Verb>) {
     let element = validator.element(index);
     let messaging = validator.context == Context::Messaging;
     if messaging
@@ -171,16 +170,15 @@ fn top_level_verb(validator: &mut Validator<'_, '_>, index: usize) -> Option<Ver
         validator
             .findings
             .error(INVALID_VERB_FOR_SMS_REPLY, element.offset, message);
-        return None;
+        return;
     }
-    let parsed = verb::parse(validator, index);
-    if parsed.is_none() {
+    if !verb::parse(validator, index, verbs) {
         let context = match validator.context {
             Context::Voice => "voice",
             Context::Messaging => "messaging",
         };
         if validator.findings.warnings_full() {
-            return parsed;
+            return;
         }
         let message = format!(
             "<{}> is not a {context} TwiML verb; it is ignored",
@@ -190,7 +188,6 @@ fn top_level_verb(validator: &mut Validator<'_, '_>, index: usize) -> Option<Ver
             .findings
             .warning(SCHEMA_VALIDATION_WARNING, element.offset, message);
     }
-    parsed
 }
 
 fn count_message(validator: &mut Validator<'_, '_>, index: usize, count: &mut usize) {

@@ -45,10 +45,10 @@ pub(crate) fn parse_application(validator: &mut Validator<'_, '_>, index: usize)
     for child in element.children() {
         match child {
             Node::Text { text, .. } => sid.push_str(text),
-            Node::Element(child) => match validator.element(*child).name {
-                "ApplicationSid" => sid.push_str(&validator.text(validator.element(*child))),
-                "Parameter" => parameters.push(parse_parameter(validator, *child)),
-                _ => validator.unexpected(element, *child),
+            Node::Element(child) => match validator.element(child).name {
+                "ApplicationSid" => sid.push_str(&validator.text(validator.element(child))),
+                "Parameter" => parameters.push(parse_parameter(validator, child)),
+                _ => validator.unexpected(element, child),
             },
         }
     }

@@ -27,10 +27,10 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Client {
     for child in element.children() {
         match child {
             Node::Text { text, .. } => identity.push_str(text),
-            Node::Element(child) => match validator.element(*child).name {
-                "Identity" => identity.push_str(&validator.text(validator.element(*child))),
-                "Parameter" => parameters.push(parse_parameter(validator, *child)),
-                _ => validator.unexpected(element, *child),
+            Node::Element(child) => match validator.element(child).name {
+                "Identity" => identity.push_str(&validator.text(validator.element(child))),
+                "Parameter" => parameters.push(parse_parameter(validator, child)),
+                _ => validator.unexpected(element, child),
             },
         }
     }

@@ -58,7 +58,7 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Sip {
     for child in element.children() {
         match child {
             Node::Text { text, .. } => sip.uri.push_str(text),
-            Node::Element(child) => parse_child(validator, element, *child, &mut sip),
+            Node::Element(child) => parse_child(validator, element, child, &mut sip),
         }
     }
     sip.uri = sip.uri.trim_ascii().to_owned();

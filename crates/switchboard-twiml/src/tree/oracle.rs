@@ -36,8 +36,7 @@ fn start_of(element: super::Element<'_, '_>) -> Flat {
     Flat::Start(
         element.name.to_owned(),
         element
-            .attributes
-            .iter()
+            .attributes()
             .map(|a| (a.name.to_owned(), a.value.to_string()))
             .collect(),
     )
@@ -48,8 +47,8 @@ fn walk(tree: &Tree<'_>, index: usize, out: &mut Vec<Flat>) {
     for child in tree.element(index).children() {
         match child {
             Node::Element(child) => {
-                out.push(start_of(tree.element(*child)));
-                walk(tree, *child, out);
+                out.push(start_of(tree.element(child)));
+                walk(tree, child, out);
                 out.push(Flat::End);
             }
             Node::Text { text, .. } => out.push(Flat::Text(text.to_string())),

@@ -154,16 +154,16 @@ fn record(a: &mut Attributes<'_, '_>) -> DialRecord {
 
 fn nouns<'t, 'a>(validator: &mut Validator<'t, 'a>, element: Element<'t, 'a>) -> Vec<Noun> {
     // Every noun is a child, and the text (at most one `Number`) is too.
-    let mut nouns = Vec::with_capacity(element.children().count());
+    let mut nouns = Vec::with_capacity(element.child_count());
     let mut text = String::new();
     for child in element.children() {
         match child {
             Node::Text { text: part, .. } => text.push_str(part),
             Node::Element(index) => {
-                if let Some(noun) = noun::parse(validator, *index) {
+                if let Some(noun) = noun::parse(validator, index) {
                     nouns.push(noun);
                 } else {
-                    misplaced(validator, element, *index);
+                    misplaced(validator, element, index);
                 }
             }
         }

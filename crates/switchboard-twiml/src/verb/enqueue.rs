@@ -46,11 +46,11 @@ pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Enqueue 
         match child {
             crate::tree::Node::Text { text, .. } => name.push_str(text),
             crate::tree::Node::Element(child)
-                if validator.element(*child).name == "Task" && enqueue.task.is_none() =>
+                if validator.element(child).name == "Task" && enqueue.task.is_none() =>
             {
-                enqueue.task = Some(task(validator, *child));
+                enqueue.task = Some(task(validator, child));
             }
-            crate::tree::Node::Element(child) => validator.unexpected(element, *child),
+            crate::tree::Node::Element(child) => validator.unexpected(element, child),
         }
     }
     enqueue.name = name.trim_ascii().to_owned();

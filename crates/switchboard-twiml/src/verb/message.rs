@@ -82,7 +82,7 @@ fn content<'t, 'a>(
         match child {
             Node::Text { text, .. } => body.push_str(text),
             Node::Element(index) => {
-                let child = validator.element(*index);
+                let child = validator.element(index);
                 match child.name {
                     "Body" => {
                         validator.attributes(child).finish();
@@ -92,7 +92,7 @@ fn content<'t, 'a>(
                         validator.attributes(child).finish();
                         media.push(validator.text(child));
                     }
-                    _ => validator.unexpected(element, *index),
+                    _ => validator.unexpected(element, index),
                 }
             }
         }

@@ -165,12 +165,12 @@ fn ssml_content(
 ) -> Vec<Content> {
     let element = validator.element(index);
     // At most one entry per child (adjacent text merges), so this never regrows.
-    let mut content: Vec<Content> = Vec::with_capacity(element.children().count());
+    let mut content: Vec<Content> = Vec::with_capacity(element.child_count());
     for child in element.children() {
         match child {
             Node::Text { text, .. } => push_collapsed(&mut content, text, last_space),
             Node::Element(child) => {
-                if let Some(converted) = ssml_element(validator, *child, last_space) {
+                if let Some(converted) = ssml_element(validator, child, last_space) {
                     content.push(Content::Element(converted));
                 }
             }
@@ -200,7 +200,7 @@ fn ssml_element(
         return None;
     };
     let mut attributes = Vec::new();
-    for attribute in element.attributes {
+    for attribute in element.attributes() {
         if allowed.contains(&attribute.name) {
             attributes.push((
                 attribute.name.to_owned(),
@@ -236,9 +236,15 @@ fn push_collapsed(content: &mut Vec<Content>, text: &str, last_space: &mut bool)
     let Some(Content::Text(target)) = content.last_mut() else {
         return;
     };
+    let bytes = text.as_bytes();
+    if plain_spacing(bytes, *last_space) {
+        // Nothing to collapse (the usual case): one copy.
+        target.push_str(text);
+        *last_space = bytes.last() == Some(&b' ');
+        return;
+    }
     // Copies runs verbatim and rewrites only whitespace that is not a lone space after a
     // non-space; every split point is an ASCII byte, so slicing stays on char boundaries.
-    let bytes = text.as_bytes();
     let mut previous_space = *last_space;
     let mut run_start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
@@ -259,6 +265,21 @@ fn push_collapsed(content: &mut Vec<Content>, text: &str, last_space: &mut bool)
     }
     target.push_str(&text[run_start..]);
     *last_space = previous_space;
+}
+
+/// Whether `bytes` needs no collapsing: no tab, line break or other byte below the space (the
+/// tree refused control characters, so those are the only ones), no two spaces in a row, and no
+/// leading space after a space. Folds without an early exit, so the compiler vectorises it.
+fn plain_spacing(bytes: &[u8], last_space: bool) -> bool {
+    if last_space && bytes.first() == Some(&b' ') {
+        return false;
+    }
+    let low = bytes.iter().fold(false, |found, &b| found | (b < b' '));
+    let doubled = bytes
+        .iter()
+        .zip(bytes.iter().skip(1))
+        .fold(false, |found, (&a, &b)| found | ((a == b' ') & (b == b' ')));
+    !low && !doubled
 }
 
 impl WriteXml for Say {
