@@ -12,6 +12,11 @@ use quick_xml::Reader;
 use quick_xml::events::Event;
 use switchboard_twiml::{Context, parse};
 
+/// The engine binary's allocator (`switchboard-cli`), so whatever is measured here runs on the
+/// same one as the engine.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const IVR_VERBS: &str = r##"
   <Gather action="/ivr/menu?step=1" method="POST" numDigits="1" timeout="6" finishOnKey="#" input="dtmf speech" hints="sales, support, billing" language="en-US">
     <Say voice="Polly.Joanna" language="en-US">Thank you for calling Example Corporation. For sales, press 1 or say sales.

@@ -21,6 +21,11 @@ use switchboard_webhook::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The engine binary's allocator (`switchboard-cli`), so whatever is measured here runs on the
+/// same one as the engine.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const DOCUMENT: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Gather numDigits=\"1\" action=\"/menu\"><Say>Press 1 for sales, 2 for support.</Say></Gather><Say>Goodbye.</Say></Response>";
 
 /// Timestamps the servers record: when the primary finished writing its 500, when the fallback

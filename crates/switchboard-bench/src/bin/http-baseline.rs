@@ -4,6 +4,11 @@
 use axum::Router;
 use axum::routing::get;
 
+/// The engine binary's allocator (`switchboard-cli`), so whatever is measured here runs on the
+/// same one as the engine.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let address = std::env::args()

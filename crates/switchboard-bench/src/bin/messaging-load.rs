@@ -73,6 +73,11 @@ async fn delivered(client: &reqwest::Client, engine: &Engine) -> usize {
         .map_or(0, |count| count as usize)
 }
 
+/// The engine binary's allocator (`switchboard-cli`), so whatever is measured here runs on the
+/// same one as the engine.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);

@@ -146,6 +146,11 @@ async fn calls(
     total as f64 / elapsed.as_secs_f64()
 }
 
+/// The engine binary's allocator (`switchboard-cli`), so whatever is measured here runs on the
+/// same one as the engine.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let args: Vec<usize> = std::env::args()

@@ -282,6 +282,11 @@ async fn concurrency(engine: &EngineProcess, client: &reqwest::Client, settings:
     println!("concurrency.load_after: {}", load_average());
 }
 
+/// The engine binary's allocator (`switchboard-cli`), so whatever is measured here runs on the
+/// same one as the engine.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() {
     let settings = settings();
