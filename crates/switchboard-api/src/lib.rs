@@ -38,6 +38,8 @@ pub struct AppState {
     pub fallback_scope: FallbackScope,
     /// Recently verified credentials.
     pub auth_cache: Arc<auth::AuthCache>,
+    /// Phone number to number SID, for the lookup every inbound call and message makes.
+    pub numbers: Arc<messaging::NumberIndex>,
     /// Sends every outbound webhook (TwiML fetches, callbacks, debugger events).
     pub webhooks: Arc<WebhookClient>,
     /// Real calls (SIP, RTP, speech); `None` with `--sip off`.

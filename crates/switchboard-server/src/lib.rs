@@ -82,6 +82,7 @@ pub async fn run(
         public_url: public_url.trim_end_matches('/').to_owned(),
         webhooks: Arc::new(webhooks),
         auth_cache: Arc::default(),
+        numbers: Arc::default(),
         telephony: telephony.clone(),
         sandbox: Arc::default(),
         error_prompt: config.error_prompt.clone(),

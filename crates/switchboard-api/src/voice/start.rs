@@ -457,6 +457,7 @@ mod tests {
             error_prompt: switchboard_flow::DEFAULT_ERROR_PROMPT.into(),
             fallback_scope: FallbackScope::All,
             auth_cache: Arc::default(),
+            numbers: Arc::default(),
             webhooks: Arc::new(WebhookClient::new(ClientSettings::default()).expect("client")),
             telephony: None,
         }

@@ -70,16 +70,37 @@ where
     started.elapsed()
 }
 
-fn engine_rss_kb(db: &str) -> Option<u64> {
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+/// The engine's `/proc/PID` directory, found by the database path on its command line.
+fn engine_proc(db: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
         let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmd).contains(db) {
-            let status = std::fs::read_to_string(entry.path().join("status")).ok()?;
-            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-            return line.split_whitespace().nth(1)?.parse().ok();
-        }
-    }
-    None
+        String::from_utf8_lossy(&cmd)
+            .contains(db)
+            .then(|| entry.path())
+    })
+}
+
+fn engine_rss_kb(db: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(engine_proc(db)?.join("status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// User plus system CPU seconds the engine has used (`/proc/PID/stat`, 100 ticks a second).
+fn engine_cpu_seconds(db: &str) -> f64 {
+    let Some(stat) = engine_proc(db).and_then(|p| std::fs::read_to_string(p.join("stat")).ok())
+    else {
+        return f64::NAN;
+    };
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    ticks.iter().sum::<f64>() / 100.0
 }
 
 async fn provision(
@@ -211,6 +232,11 @@ async fn main() {
         concurrency,
     )
     .await;
+    let db = engine
+        .database_url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let cpu_before = engine_cpu_seconds(&db);
     let healthy = calls(
         client.clone(),
         base.clone(),
@@ -221,6 +247,8 @@ async fn main() {
         concurrency,
     )
     .await;
+    let cpu_healthy = engine_cpu_seconds(&db) - cpu_before;
+    let cpu_before = engine_cpu_seconds(&db);
     let failing = calls(
         client.clone(),
         base.clone(),
@@ -231,6 +259,7 @@ async fn main() {
         concurrency,
     )
     .await;
+    let cpu_failing = engine_cpu_seconds(&db) - cpu_before;
     let app2 = app.clone();
     let bare_client = client.clone();
     let elapsed = run(total, concurrency, move |_| {
@@ -263,10 +292,11 @@ async fn main() {
         failing / healthy * 100.0,
         healthy / bare * 100.0
     );
-    let db = engine
-        .database_url
-        .trim_start_matches("sqlite://")
-        .to_owned();
+    println!(
+        "engine CPU per call: healthy {:.0} us, failing primary {:.0} us",
+        cpu_healthy / total as f64 * 1e6,
+        cpu_failing / total as f64 * 1e6
+    );
     let before = engine_rss_kb(&db).unwrap_or(0);
     let started = Instant::now();
     run(parked, concurrency, {
