@@ -70,11 +70,11 @@ macro_rules! sql_functions {
         async fn insert_with<'e, E: sqlx::Executor<'e, Database = $db>>(
             executor: E,
             record: &crate::Record,
-        ) -> Result<(), crate::StoreError> {
-            sqlx::query(
+        ) -> Result<i64, crate::StoreError> {
+            sqlx::query_scalar(
                 "INSERT INTO resources (sid, kind, account_sid, parent_sid, unique_key, created_ms, \
                  phone_number, from_number, friendly_name, status, date_key, doc) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
             )
             .bind(&record.sid)
             .bind(record.kind.as_str())
@@ -88,10 +88,9 @@ macro_rules! sql_functions {
             .bind(&record.status)
             .bind(record.date_key)
             .bind(record.doc.to_string())
-            .execute(executor)
+            .fetch_one(executor)
             .await
-            .map_err(|error| crate::backend::map_insert_error(error, record))?;
-            Ok(())
+            .map_err(|error| crate::backend::map_insert_error(error, record))
         }
 
         async fn get_with<'e, E: sqlx::Executor<'e, Database = $db>>(

@@ -45,8 +45,9 @@ pub enum StoreError {
 /// same cases against each).
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
-    /// Inserts a new resource; `Conflict` when its SID or uniqueness key is taken.
-    async fn insert(&self, record: &Record) -> Result<(), StoreError>;
+    /// Inserts a new resource and returns the `seq` the database gave it; `Conflict` when its
+    /// SID or uniqueness key is taken.
+    async fn insert(&self, record: &Record) -> Result<i64, StoreError>;
     /// The resource of `kind` with `sid`, if any.
     async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError>;
     /// Replaces a resource's columns and document; `false` when it does not exist.

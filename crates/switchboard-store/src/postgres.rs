@@ -27,7 +27,7 @@ impl PgStore {
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {
-    async fn insert(&self, record: &Record) -> Result<(), StoreError> {
+    async fn insert(&self, record: &Record) -> Result<i64, StoreError> {
         insert_with(&self.pool, record).await
     }
 

@@ -29,7 +29,8 @@ enum Write {
     Delete(Kind, String),
 }
 
-type Answer = Result<bool, StoreError>;
+/// An insert's `seq`, or 1/0 for an update or delete that found its row or did not.
+type Answer = Result<i64, StoreError>;
 type Queue = mpsc::Sender<(Write, oneshot::Sender<Answer>)>;
 
 /// The SQLite backend.
@@ -124,9 +125,11 @@ async fn run_batch(
     let mut answers = Vec::with_capacity(batch.len());
     for (write, _) in batch.iter() {
         let answer = match write {
-            Write::Insert(record) => insert_with(&mut *transaction, record).await.map(|()| true),
-            Write::Update(record) => update_with(&mut *transaction, record).await,
-            Write::Delete(kind, sid) => delete_with(&mut *transaction, *kind, sid).await,
+            Write::Insert(record) => insert_with(&mut *transaction, record).await,
+            Write::Update(record) => update_with(&mut *transaction, record).await.map(i64::from),
+            Write::Delete(kind, sid) => delete_with(&mut *transaction, *kind, sid)
+                .await
+                .map(i64::from),
         };
         answers.push(answer);
     }
@@ -146,8 +149,8 @@ fn clone_error(error: &sqlx::Error) -> sqlx::Error {
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {
-    async fn insert(&self, record: &Record) -> Result<(), StoreError> {
-        self.write(Write::Insert(record.clone())).await.map(|_| ())
+    async fn insert(&self, record: &Record) -> Result<i64, StoreError> {
+        self.write(Write::Insert(record.clone())).await
     }
 
     async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError> {
@@ -155,11 +158,15 @@ impl crate::Store for SqliteStore {
     }
 
     async fn update(&self, record: &Record) -> Result<bool, StoreError> {
-        self.write(Write::Update(record.clone())).await
+        self.write(Write::Update(record.clone()))
+            .await
+            .map(|n| n > 0)
     }
 
     async fn delete(&self, kind: Kind, sid: &str) -> Result<bool, StoreError> {
-        self.write(Write::Delete(kind, sid.to_owned())).await
+        self.write(Write::Delete(kind, sid.to_owned()))
+            .await
+            .map(|n| n > 0)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError> {

@@ -293,7 +293,7 @@ async fn create_number(
     doc.insert("type".into(), json!(number_type));
     let record = record_of(&doc, now);
     match state.store.insert(&record).await {
-        Ok(()) => Ok(created(render(&record.doc))),
+        Ok(_) => Ok(created(render(&record.doc))),
         Err(StoreError::Conflict(_)) => Err(ApiError::bad_request(
             error_code::PHONE_NUMBER_NOT_AVAILABLE,
             format!("{number} is not available: it is already provisioned on this engine"),

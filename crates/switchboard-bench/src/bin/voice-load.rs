@@ -72,12 +72,15 @@ where
 
 /// The engine's `/proc/PID` directory, found by the database path on its command line.
 fn engine_proc(db: &str) -> Option<std::path::PathBuf> {
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        String::from_utf8_lossy(&cmd)
-            .contains(db)
-            .then(|| entry.path())
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let cmd = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd)
+                .contains(db)
+                .then(|| entry.path())
+        })
 }
 
 fn engine_rss_kb(db: &str) -> Option<u64> {

@@ -31,13 +31,14 @@ pub async fn run_all(store: &dyn Store) {
 
 async fn crud_round_trip(store: &dyn Store) {
     let mut record = number(&sid(1), "ACcrud", "+15551000001");
-    store.insert(&record).await.unwrap();
+    let seq = store.insert(&record).await.unwrap();
     let got = store
         .get(Kind::PhoneNumber, &record.sid)
         .await
         .unwrap()
         .unwrap();
     assert!(got.seq > 0);
+    assert_eq!(seq, got.seq, "insert returns the seq the row was given");
     record.seq = got.seq;
     assert_eq!(
         got, record,

@@ -106,7 +106,7 @@ async fn concurrent_writes_share_commits_and_fail_alone() {
                 "ACbatch",
                 &format!("+1555700{number:04}"),
             );
-            store.insert(&record).await.map(|()| n)
+            store.insert(&record).await.map(|_| n)
         });
     }
     let mut stored = 0;
