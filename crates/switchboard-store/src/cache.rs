@@ -21,7 +21,12 @@ use std::sync::Mutex;
 
 use crate::{Kind, ListQuery, Record, Store, StoreError};
 
-const CAPACITY: usize = 20_000;
+/// Rows kept. A running call's row is read back at each of its status changes, so what matters
+/// is covering the calls changing status at once, not every live call: 20,000 calls parked in
+/// `<Pause>` would hold 20,000 cached rows (about 1.7 KB each) for nothing. Measured with
+/// `voice-load`: 1,024 rows keep the throughput run free of reads, and 20,000 parked calls at
+/// 384 MB of RSS (4,096 rows: 397 MB; 20,000: 468 MB).
+const CAPACITY: usize = 1_024;
 
 type Key = (Kind, String);
 
