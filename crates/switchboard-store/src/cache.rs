@@ -48,11 +48,13 @@ struct Entries {
 
 impl Entries {
     fn put(&mut self, key: Key, record: Record) {
-        if self.records.len() >= CAPACITY
-            && !self.records.contains_key(&key)
-            && let Some(oldest) = self.order.pop_front()
-        {
-            self.records.remove(&oldest);
+        if self.records.len() >= CAPACITY && !self.records.contains_key(&key) {
+            // `order` may name rows dropped since; evict the oldest row still cached.
+            while let Some(oldest) = self.order.pop_front() {
+                if self.records.remove(&oldest).is_some() {
+                    break;
+                }
+            }
         }
         if self.records.insert(key.clone(), record).is_none() {
             self.order.push_back(key);
@@ -331,6 +333,23 @@ mod tests {
         entries.begin_write(&key);
         entries.end_write(key.clone(), Some(call("CA4", "completed")));
         assert_eq!(entries.records[&key].status.as_deref(), Some("completed"));
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_capacity() {
+        let mut entries = Entries::default();
+        for n in 0..3 * CAPACITY {
+            let key = (Kind::Call, format!("CA{n}"));
+            entries.put(key.clone(), call(&key.1, "ringing"));
+            // Every other row is dropped by a write and put back, leaving stale names in `order`.
+            if n % 2 == 0 {
+                entries.begin_write(&key);
+                entries.end_write(key.clone(), None);
+                entries.put(key.clone(), call(&key.1, "in-progress"));
+            }
+            assert!(entries.records.len() <= CAPACITY);
+        }
+        assert!(entries.order.len() <= 2 * CAPACITY + 1);
     }
 
     #[test]
