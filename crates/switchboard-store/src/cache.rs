@@ -266,7 +266,13 @@ mod tests {
             }
         );
         assert_eq!(
-            store.inner.inner.get(Kind::Call, "CA1").await.unwrap().as_ref(),
+            store
+                .inner
+                .inner
+                .get(Kind::Call, "CA1")
+                .await
+                .unwrap()
+                .as_ref(),
             Some(&read)
         );
 
