@@ -114,6 +114,11 @@ impl Log {
         (events, transcript.done, transcript.replies.clone())
     }
 
+    /// Whether the session is over (no more events will come).
+    pub fn is_done(&self) -> bool {
+        self.lock().done
+    }
+
     /// Waits until the session is over or `timeout` passes; returns whether it is over.
     pub async fn wait_done(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;

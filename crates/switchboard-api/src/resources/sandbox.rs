@@ -165,7 +165,7 @@ pub(crate) async fn message_transcript(
         .sandbox
         .log(&sid)
         .ok_or_else(|| ApiError::not_found(uri.path()))?;
-    let mut done = log.snapshot().1;
+    let mut done = log.is_done();
     if params.get("WaitFor").is_some() && !done {
         let seconds = params
             .get("Timeout")
@@ -385,7 +385,7 @@ pub(crate) async fn call_transcript(
         .log(&sid)
         .ok_or_else(|| ApiError::not_found(uri.path()))?;
     let waiting = params.get("WaitFor").is_some();
-    let mut done = log.snapshot().1;
+    let mut done = log.is_done();
     if waiting && !done {
         let seconds = params
             .get("Timeout")
