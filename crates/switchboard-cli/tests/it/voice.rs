@@ -377,3 +377,68 @@ async fn a_live_call_update_whose_url_fails_goes_to_the_update_fallback() {
     let late = call(&engine, "POST", &call_url, &[("Url", &app.url("/hold"))]).await;
     crate::assert_error(&late, 400, 21220);
 }
+
+/// The number lookup is cached as a hint (number to SID): a changed Voice URL, a released
+/// number and the same number provisioned again under a new SID must each route the next call
+/// to what the store now says.
+#[tokio::test]
+async fn calls_follow_a_number_that_is_updated_released_and_provisioned_again() {
+    let engine = start();
+    let app = App::start().await;
+    for (path, text) in [
+        ("/one", "first app"),
+        ("/two", "second app"),
+        ("/three", "third app"),
+    ] {
+        app.route(
+            path,
+            200,
+            XML,
+            &format!("<Response><Say>{text}</Say></Response>"),
+        );
+    }
+    let number = "+15550309001";
+    let spoken = |transcript: &Value| events(transcript, "say")[0]["text"].clone();
+
+    provision(&engine, number, &app.url("/one"), None).await;
+    let first = place(&engine, number, &[]).await;
+    assert_eq!(spoken(&finished(&engine, &first).await), "first app");
+
+    let list = call(
+        &engine,
+        "GET",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[],
+    )
+    .await;
+    let sid = list.1["incoming_phone_numbers"][0]["sid"]
+        .as_str()
+        .expect("number sid")
+        .to_owned();
+    let path = format!("IncomingPhoneNumbers/{sid}.json");
+    let updated = call(
+        &engine,
+        "POST",
+        &engine.account_url(&path),
+        &[("VoiceUrl", &app.url("/two"))],
+    )
+    .await;
+    assert_eq!(updated.0, 200, "{updated:?}");
+    let second = place(&engine, number, &[]).await;
+    assert_eq!(spoken(&finished(&engine, &second).await), "second app");
+
+    let released = call(&engine, "DELETE", &engine.account_url(&path), &[]).await;
+    assert_eq!(released.0, 204, "{released:?}");
+    let refused = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls", engine.base_url),
+        &[("To", number), ("Clock", "fast")],
+    )
+    .await;
+    crate::assert_error(&refused, 400, 21211);
+
+    provision(&engine, number, &app.url("/three"), None).await;
+    let third = place(&engine, number, &[]).await;
+    assert_eq!(spoken(&finished(&engine, &third).await), "third app");
+}
