@@ -427,7 +427,7 @@ fn main() {
             println!("bare {rate:.0}/s, {per_cpu:.0} per CPU-second");
             return;
         }
-        let rounds = env_number("WEBHOOK_BENCH_ROUNDS", 5);
+        let rounds = env_number("WEBHOOK_BENCH_ROUNDS", 9);
         bare_round(bare_client(false), &primary, 2000, workers).await;
         webhook_round(client.clone(), &primary, 2000, workers).await;
         let mut wall = Vec::new();
