@@ -64,9 +64,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 /// applies its migrations.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(cache::CachedStore::new(
-            sqlite::SqliteStore::open(url).await?,
-        )))
+        Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(postgres::PgStore::open(url).await?))
     } else {

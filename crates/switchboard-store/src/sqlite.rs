@@ -6,16 +6,18 @@
 //! concurrent creates scale while a 201 still means the row is on disk. A statement that fails
 //! inside a batch (a taken phone number) fails alone: SQLite rolls back that statement, not the
 //! transaction. Reads use a small pool of their own connections (WAL readers never block the
-//! writer).
+//! writer), behind the read cache of `cache.rs`, which the writer task keeps up to date as each
+//! batch commits.
 
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::cache::Entries;
 use crate::{Kind, ListQuery, Record, StoreError};
 
 crate::backend::sql_functions!(sqlx::Sqlite);
@@ -39,6 +41,23 @@ pub(crate) struct SqliteStore {
     readers: SqlitePool,
     writes: Mutex<Option<Queue>>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    cache: Arc<Mutex<Entries>>,
+    /// Reads that went to the database (the cache's tests count them).
+    #[cfg(test)]
+    pub(crate) database_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl SqliteStore {
+    #[cfg(test)]
+    pub(crate) fn cache_for_tests(&self) -> MutexGuard<'_, Entries> {
+        lock(&self.cache)
+    }
+}
+
+fn lock(cache: &Mutex<Entries>) -> MutexGuard<'_, Entries> {
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SqliteStore {
@@ -68,11 +87,15 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
-        let writer = tokio::spawn(write_batches(connection, receiver));
+        let cache = Arc::new(Mutex::new(Entries::default()));
+        let writer = tokio::spawn(write_batches(connection, receiver, cache.clone()));
         Ok(SqliteStore {
             readers,
             writes: Mutex::new(Some(sender)),
             writer: Mutex::new(Some(writer)),
+            cache,
+            #[cfg(test)]
+            database_reads: Default::default(),
         })
     }
 
@@ -94,19 +117,51 @@ impl SqliteStore {
     }
 }
 
-/// The writer task: takes every waiting write, runs them in one transaction, commits, answers.
+/// The writer task: takes every waiting write, runs them in one transaction, commits, brings
+/// the read cache up to date, answers.
 async fn write_batches(
     mut connection: SqliteConnection,
     mut receiver: mpsc::Receiver<(Write, oneshot::Sender<Answer>)>,
+    cache: Arc<Mutex<Entries>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut replies = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let answers = run_batch(&mut connection, &mut batch).await;
-        for ((_, reply), answer) in batch.drain(..).zip(answers) {
+        {
+            let mut cache = lock(&cache);
+            cache.generation += 1;
+            for ((write, reply), answer) in batch.drain(..).zip(answers) {
+                apply(&mut cache, write, &answer);
+                replies.push((reply, answer));
+            }
+        }
+        for (reply, answer) in replies.drain(..) {
             reply.send(answer).ok();
         }
     }
     connection.close().await.ok();
+}
+
+/// What one write of a finished batch leaves in the cache (in commit order).
+fn apply(cache: &mut Entries, write: Write, answer: &Answer) {
+    match (write, answer) {
+        (Write::Insert(record), Ok(seq)) => {
+            let key = (record.kind, record.sid.clone());
+            cache.put(
+                key,
+                Record {
+                    seq: *seq,
+                    ..record
+                },
+            );
+        }
+        (Write::Update(record), Ok(1)) => cache.updated(record),
+        (Write::Insert(record) | Write::Update(record), _) => {
+            cache.remove(&(record.kind, record.sid));
+        }
+        (Write::Delete(kind, sid), _) => cache.remove(&(kind, sid)),
+    }
 }
 
 async fn run_batch(
@@ -154,7 +209,22 @@ impl crate::Store for SqliteStore {
     }
 
     async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError> {
-        get_with(&self.readers, kind, sid).await
+        let key = (kind, sid.to_owned());
+        let generation = {
+            let cache = lock(&self.cache);
+            if let Some(record) = cache.get(&key) {
+                return Ok(Some(record.clone()));
+            }
+            cache.generation
+        };
+        #[cfg(test)]
+        self.database_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let found = get_with(&self.readers, kind, sid).await?;
+        if let Some(record) = &found {
+            lock(&self.cache).put_read(generation, key, record.clone());
+        }
+        Ok(found)
     }
 
     async fn update(&self, record: &Record) -> Result<bool, StoreError> {
