@@ -206,11 +206,14 @@ fn speech_timeout(a: &mut Attributes<'_, '_>) -> Option<SpeechTimeout> {
 }
 
 fn hints(a: &mut Attributes<'_, '_>) -> Vec<String> {
+    // One pass; characters are counted only for a phrase whose bytes could exceed the limit.
     let valid = |value: &str| {
-        value.split(',').count() <= 500
-            && value
-                .split(',')
-                .all(|phrase| phrase.trim_ascii().chars().count() <= 100)
+        let mut phrases = 0;
+        value.split(',').all(|phrase| {
+            phrases += 1;
+            let phrase = phrase.trim_ascii();
+            phrases <= 500 && (phrase.len() <= 100 || phrase.chars().count() <= 100)
+        })
     };
     let Some(value) = a.checked_str(
         "hints",

@@ -156,3 +156,45 @@ fn size_cap_is_checked_before_parsing() {
         Error,
     );
 }
+
+/// Length limits count characters, not bytes: text of two-byte characters at a limit runs, one
+/// character past it does not (the parser only counts characters once the bytes could exceed).
+#[test]
+fn length_limits_count_characters_not_bytes() {
+    let clean = |fragment: &str| {
+        let parsed = voice(fragment).expect("accepted");
+        assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    };
+    let say = "é".repeat(4096);
+    clean(&format!("<Say>{say}</Say>"));
+    expect_code(&voice(&format!("<Say>{say}é</Say>")), 13521, Error);
+    clean(&format!(
+        "<Say>{}<break/>{}</Say>",
+        "é".repeat(2048),
+        "é".repeat(2048)
+    ));
+    expect_code(
+        &voice(&format!(
+            "<Say>{}<emphasis>{}</emphasis></Say>",
+            "é".repeat(2048),
+            "é".repeat(2049)
+        )),
+        13521,
+        Error,
+    );
+
+    let phrase = "é".repeat(100);
+    clean(&format!("<Gather hints=\"{phrase}, yes\"/>"));
+    expect_code(
+        &voice(&format!("<Gather hints=\"yes, {phrase}é\"/>")),
+        13330,
+        Error,
+    );
+    let many = vec!["a"; 500].join(",");
+    clean(&format!("<Gather hints=\"{many}\"/>"));
+    expect_code(
+        &voice(&format!("<Gather hints=\"{many},b\"/>")),
+        13330,
+        Error,
+    );
+}
