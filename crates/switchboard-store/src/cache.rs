@@ -9,10 +9,11 @@
 //!
 //! Consistency:
 //! - The writer task applies each committed batch here itself, in commit order and before it
-//!   answers the callers: an inserted row is kept with the `seq` the database returned, an
-//!   updated row with the `seq` and `created_ms` of the cached copy (an update never changes
-//!   them; a row not cached stays out), a deleted or failed one is dropped. A caller that gave
-//!   up waiting (its request was cancelled) cannot leave the cache behind the database.
+//!   answers the callers: an inserted row (other than an alert) is kept with the `seq` the
+//!   database returned, an updated row with the `seq` and `created_ms` of the cached copy (an
+//!   update never changes them; a row not cached stays out), a deleted or failed one is
+//!   dropped. A caller that gave up waiting (its request was cancelled) cannot leave the cache
+//!   behind the database.
 //! - Every applied batch advances a generation. A read that missed reads the generation before
 //!   going to the database and caches its row only if no batch was applied meanwhile, so a read
 //!   racing a write can never put the older row back.
@@ -193,6 +194,27 @@ mod tests {
 
         assert!(store.delete(Kind::Call, "CA2").await.unwrap());
         assert!(store.get(Kind::Call, "CA2").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn inserted_alerts_are_not_kept() {
+        let store = store("alerts").await;
+        let alert = Record::new(
+            Kind::Alert,
+            "NO1".to_owned(),
+            "ACcache".to_owned(),
+            1,
+            json!({"response_body": "x".repeat(65_536)}),
+        );
+        store.insert(&alert).await.unwrap();
+        assert!(store.get(Kind::Alert, "NO1").await.unwrap().is_some());
+        assert_eq!(
+            reads(&store),
+            1,
+            "read from the database, then cached as any read"
+        );
+        store.get(Kind::Alert, "NO1").await.unwrap();
+        assert_eq!(reads(&store), 1);
     }
 
     /// A caller that stops waiting (its HTTP request was cancelled) does not stop its write:

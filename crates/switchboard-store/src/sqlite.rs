@@ -146,7 +146,9 @@ async fn write_batches(
 /// What one write of a finished batch leaves in the cache (in commit order).
 fn apply(cache: &mut Entries, write: Write, answer: &Answer) {
     match (write, answer) {
-        (Write::Insert(record), Ok(seq)) => {
+        // Alerts are written far more than read back by SID, and one can carry 64 KiB of the
+        // failing response: a storm of them would fill the cache with rows nobody reads.
+        (Write::Insert(record), Ok(seq)) if record.kind != Kind::Alert => {
             let key = (record.kind, record.sid.clone());
             cache.put(
                 key,
