@@ -27,7 +27,7 @@ use crate::{Kind, Record};
 /// `<Pause>` would hold 20,000 cached rows (about 1.7 KB each) for nothing. Measured with
 /// `voice-load`: 1,024 rows keep the throughput run free of reads, and 20,000 parked calls at
 /// 384 MB of RSS (4,096 rows: 397 MB; 20,000: 468 MB).
-pub(crate) const CAPACITY: usize = 1_024;
+const CAPACITY: usize = 1_024;
 
 pub(crate) type Key = (Kind, String);
 
@@ -77,16 +77,13 @@ impl Entries {
     /// The row an update has just stored, when the cache holds the row's `seq` and `created_ms`.
     pub(crate) fn updated(&mut self, record: Record) {
         let key = (record.kind, record.sid.clone());
-        match self.records.get(&key) {
-            Some(before) => {
-                let record = Record {
-                    seq: before.seq,
-                    created_ms: before.created_ms,
-                    ..record
-                };
-                self.put(key, record);
-            }
-            None => self.remove(&key),
+        if let Some(before) = self.records.get(&key) {
+            let record = Record {
+                seq: before.seq,
+                created_ms: before.created_ms,
+                ..record
+            };
+            self.put(key, record);
         }
     }
 }
@@ -101,14 +98,21 @@ mod tests {
     use crate::Store;
     use crate::sqlite::SqliteStore;
 
-    async fn store(name: &str) -> SqliteStore {
+    /// A scratch directory, removed when dropped.
+    struct Scratch(std::path::PathBuf);
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            std::fs::remove_dir_all(&self.0).ok();
+        }
+    }
+
+    async fn store(name: &str) -> (SqliteStore, Scratch) {
         let dir = std::env::temp_dir().join(format!("sb-cache-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("db.sqlite");
-        let _ = std::fs::remove_file(&path);
-        SqliteStore::open(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap()
+        let url = format!("sqlite://{}", dir.join("db.sqlite").display());
+        (SqliteStore::open(&url).await.unwrap(), Scratch(dir))
     }
 
     fn call(sid: &str, status: &str) -> Record {
@@ -137,7 +141,7 @@ mod tests {
 
     #[tokio::test]
     async fn inserted_and_updated_rows_are_served_from_memory_with_their_stored_seq() {
-        let store = store("through").await;
+        let (store, _scratch) = store("through").await;
         let seq = store.insert(&call("CA1", "ringing")).await.unwrap();
         let mut read = store.get(Kind::Call, "CA1").await.unwrap().unwrap();
         assert_eq!(reads(&store), 0, "an inserted row is served from memory");
@@ -170,7 +174,7 @@ mod tests {
 
     #[tokio::test]
     async fn updates_of_rows_not_cached_failures_and_deletes_leave_reads_to_the_database() {
-        let store = store("misses").await;
+        let (store, _scratch) = store("misses").await;
         store.insert(&call("CA2", "ringing")).await.unwrap();
         // Forget it, as a full cache would.
         lock_entries(&store).remove(&(Kind::Call, "CA2".to_owned()));
@@ -198,7 +202,7 @@ mod tests {
 
     #[tokio::test]
     async fn inserted_alerts_are_not_kept() {
-        let store = store("alerts").await;
+        let (store, _scratch) = store("alerts").await;
         let alert = Record::new(
             Kind::Alert,
             "NO1".to_owned(),
@@ -221,7 +225,7 @@ mod tests {
     /// the writer commits it and brings the cache up to date all the same.
     #[tokio::test]
     async fn a_cancelled_write_still_reaches_the_cache_once_committed() {
-        let store = store("cancelled").await;
+        let (store, _scratch) = store("cancelled").await;
         store.insert(&call("CA6", "ringing")).await.unwrap();
         store.get(Kind::Call, "CA6").await.unwrap().unwrap();
         let mut update = store.get(Kind::Call, "CA6").await.unwrap().unwrap();

@@ -47,13 +47,6 @@ pub(crate) struct SqliteStore {
     pub(crate) database_reads: std::sync::atomic::AtomicUsize,
 }
 
-impl SqliteStore {
-    #[cfg(test)]
-    pub(crate) fn cache_for_tests(&self) -> MutexGuard<'_, Entries> {
-        lock(&self.cache)
-    }
-}
-
 fn lock(cache: &Mutex<Entries>) -> MutexGuard<'_, Entries> {
     cache
         .lock()
@@ -97,6 +90,11 @@ impl SqliteStore {
             #[cfg(test)]
             database_reads: Default::default(),
         })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cache_for_tests(&self) -> MutexGuard<'_, Entries> {
+        lock(&self.cache)
     }
 
     async fn write(&self, write: Write) -> Answer {
