@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchboard_webhook::CookieJar;
 use tokio::sync::Notify;
 
@@ -40,6 +40,8 @@ pub struct Transcript {
     /// Each event as compact JSON text: an idle call's few events cost a few hundred bytes
     /// instead of a map node each (20,000 parked calls are a target).
     events: Vec<Box<str>>,
+    /// The `status` of the last `status` event, which the call's transcript reports.
+    last_status: Option<Box<str>>,
     done: bool,
     /// SIDs of the messages the session sent.
     pub replies: Vec<String>,
@@ -59,6 +61,7 @@ impl Log {
                 started: Instant::now(),
                 skipped_ms: 0,
                 events: Vec::new(),
+                last_status: None,
                 done: false,
                 replies: Vec::new(),
             }),
@@ -74,17 +77,30 @@ impl Log {
 
     /// Appends an event of `kind` with `fields` (an object), stamping `seq` and `at_ms`.
     pub fn push(&self, kind: &str, fields: Value) {
-        let mut transcript = self.lock();
-        let mut event = json!({
-            "seq": transcript.events.len(),
-            "at_ms": transcript.started.elapsed().as_millis() as u64 + transcript.skipped_ms,
-            "type": kind,
-        });
-        if let (Some(event), Value::Object(fields)) = (event.as_object_mut(), fields) {
-            event.extend(fields);
+        if kind == "status"
+            && let Some(status) = fields.get("status").and_then(Value::as_str)
+        {
+            self.lock().last_status = Some(status.into());
         }
-        // Printing a `Value` cannot fail (its keys are strings).
-        transcript.events.push(event.to_string().into_boxed_str());
+        // The event's text is written here rather than merged into one map first: the stamp,
+        // then the fields' own members (a field named like a stamp would repeat the key, which
+        // no caller does). Printing a `Value` cannot fail (its keys are strings).
+        let fields = match fields {
+            Value::Object(map) if !map.is_empty() => Value::Object(map).to_string(),
+            _ => String::from("{}"),
+        };
+        let kind = Value::from(kind).to_string();
+        let mut transcript = self.lock();
+        let at_ms = transcript.started.elapsed().as_millis() as u64 + transcript.skipped_ms;
+        let seq = transcript.events.len();
+        let mut event = format!("{{\"seq\":{seq},\"at_ms\":{at_ms},\"type\":{kind}");
+        if fields.len() > 2 {
+            event.push(',');
+            event.push_str(&fields[1..]);
+        } else {
+            event.push('}');
+        }
+        transcript.events.push(event.into_boxed_str());
         drop(transcript);
         self.changed.notify_waiters();
     }
@@ -112,6 +128,23 @@ impl Log {
             .filter_map(|text| serde_json::from_str(text).ok())
             .collect();
         (events, transcript.done, transcript.replies.clone())
+    }
+
+    /// The events as one JSON array, written from the stored text without parsing it, and the
+    /// last status a `status` event gave.
+    pub fn events_json(&self) -> (String, Option<Box<str>>) {
+        let transcript = self.lock();
+        let length: usize = transcript.events.iter().map(|e| e.len() + 1).sum();
+        let mut out = String::with_capacity(length + 2);
+        out.push('[');
+        for (index, event) in transcript.events.iter().enumerate() {
+            if index > 0 {
+                out.push(',');
+            }
+            out.push_str(event);
+        }
+        out.push(']');
+        (out, transcript.last_status.clone())
     }
 
     /// Whether the session is over (no more events will come).

@@ -36,21 +36,27 @@ pub fn base_params(setup: &CallSetup, status: CallStatus) -> Params {
     }
     push("Caller", &setup.from);
     push("Called", &setup.to);
-    geo(&mut params, "From", &setup.from_geo);
-    geo(&mut params, "To", &setup.to_geo);
-    geo(&mut params, "Caller", &setup.from_geo);
-    geo(&mut params, "Called", &setup.to_geo);
+    geo(&mut params, GEO_NAMES[0], &setup.from_geo);
+    geo(&mut params, GEO_NAMES[1], &setup.to_geo);
+    geo(&mut params, GEO_NAMES[2], &setup.from_geo);
+    geo(&mut params, GEO_NAMES[3], &setup.to_geo);
     params
 }
 
-fn geo(params: &mut Params, prefix: &str, geo: &Geo) {
-    for (field, value) in [
-        ("City", &geo.city),
-        ("State", &geo.state),
-        ("Zip", &geo.zip),
-        ("Country", &geo.country),
-    ] {
-        params.push((format!("{prefix}{field}"), value.clone()));
+/// The geographic parameter names, spelled out so no request formats them anew.
+const GEO_NAMES: [[&str; 4]; 4] = [
+    ["FromCity", "FromState", "FromZip", "FromCountry"],
+    ["ToCity", "ToState", "ToZip", "ToCountry"],
+    ["CallerCity", "CallerState", "CallerZip", "CallerCountry"],
+    ["CalledCity", "CalledState", "CalledZip", "CalledCountry"],
+];
+
+fn geo(params: &mut Params, names: [&str; 4], geo: &Geo) {
+    for (name, value) in names
+        .into_iter()
+        .zip([&geo.city, &geo.state, &geo.zip, &geo.country])
+    {
+        params.push((name.to_owned(), value.clone()));
     }
 }
 

@@ -3,6 +3,9 @@
 //! (the fallback adds a request), and a bare HTTP client doing the call's two requests against
 //! the same app; then RSS with many calls parked in `<Pause length="60">` (virtual clock off).
 //!
+//! The same calls are also placed against `null-engine` (built next to this tool), which makes a
+//! call's four HTTP exchanges and nothing else: the ceiling of this cycle on this machine.
+//!
 //! Usage: `voice-load [CALLS] [CONCURRENCY] [PARKED]` (defaults 4000, 64, 5000). It spawns the
 //! release `switchboard` binary next to itself on a fresh SQLite file.
 use std::sync::Arc;
@@ -91,8 +94,12 @@ fn engine_rss_kb(db: &str) -> Option<u64> {
 
 /// User plus system CPU seconds the engine has used (`/proc/PID/stat`, 100 ticks a second).
 fn engine_cpu_seconds(db: &str) -> f64 {
-    let Some(stat) = engine_proc(db).and_then(|p| std::fs::read_to_string(p.join("stat")).ok())
-    else {
+    engine_proc(db).map_or(f64::NAN, |p| cpu_seconds(&p))
+}
+
+/// User plus system CPU seconds of the process whose `/proc` directory this is.
+fn cpu_seconds(proc_dir: &std::path::Path) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
         return f64::NAN;
     };
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
@@ -168,6 +175,52 @@ async fn calls(
     })
     .await;
     total as f64 / elapsed.as_secs_f64()
+}
+
+/// Places `total` calls against a freshly spawned `null-engine`: its calls/s and CPU seconds.
+async fn null_engine_calls(
+    client: &reqwest::Client,
+    app: &str,
+    total: usize,
+    concurrency: usize,
+) -> (f64, f64) {
+    use std::io::BufRead;
+    let binary = std::env::current_exe()
+        .expect("exe")
+        .with_file_name("null-engine");
+    let mut child = std::process::Command::new(&binary)
+        .args([format!("{app}/voice"), format!("{app}/status")])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("null engine stdout"))
+        .read_line(&mut line)
+        .expect("null engine address");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("null engine address")
+        .to_owned();
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{}", child.id()));
+    let place = |n| {
+        calls(
+            client.clone(),
+            base.clone(),
+            "AC".into(),
+            "token".into(),
+            "+15550500001",
+            n,
+            concurrency,
+        )
+    };
+    place(200).await;
+    let cpu_before = cpu_seconds(&proc_dir);
+    let rate = place(total).await;
+    let cpu = cpu_seconds(&proc_dir) - cpu_before;
+    child.kill().ok();
+    child.wait().ok();
+    (rate, cpu)
 }
 
 /// The engine binary's allocator (`switchboard-cli`), so whatever is measured here runs on the
@@ -290,15 +343,22 @@ async fn main() {
     })
     .await;
     let bare = total as f64 / elapsed.as_secs_f64();
+    let (null, null_cpu) = null_engine_calls(&client, &app, total, concurrency).await;
     println!(
         "healthy calls/s {healthy:.0}; failing-primary calls/s {failing:.0} ({:.0}%); bare client cycles/s {bare:.0} (calls = {:.0}% of bare)",
         failing / healthy * 100.0,
         healthy / bare * 100.0
     );
     println!(
-        "engine CPU per call: healthy {:.0} us, failing primary {:.0} us",
+        "null engine calls/s {null:.0} ({:.0}% of bare): the engine reaches {:.0}% of it",
+        null / bare * 100.0,
+        healthy / null * 100.0
+    );
+    println!(
+        "engine CPU per call: healthy {:.0} us, failing primary {:.0} us; null engine {:.0} us",
         cpu_healthy / total as f64 * 1e6,
-        cpu_failing / total as f64 * 1e6
+        cpu_failing / total as f64 * 1e6,
+        null_cpu / total as f64 * 1e6
     );
     let before = engine_rss_kb(&db).unwrap_or(0);
     let started = Instant::now();
