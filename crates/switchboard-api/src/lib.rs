@@ -24,16 +24,17 @@ use switchboard_webhook::{FallbackScope, WebhookClient};
 
 pub use error::{ApiError, ApiResult};
 
-/// What every request handler can reach.
+/// What every request handler can reach. Cloned by every extractor of every request, so each
+/// field is a reference count or a small copy.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Base of the absolute URLs the engine hands out (v1 paging, recordings, media).
-    pub public_url: String,
+    pub public_url: Arc<str>,
     /// The virtual phone network (handsets, transcripts).
     pub sandbox: Arc<sandbox::Sandbox>,
     /// What callers hear when neither the URL nor its fallback gave usable TwiML.
-    pub error_prompt: String,
+    pub error_prompt: Arc<str>,
     /// Whether fallback URLs apply to every TwiML fetch or only the first.
     pub fallback_scope: FallbackScope,
     /// Recently verified credentials.

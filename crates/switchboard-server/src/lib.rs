@@ -79,13 +79,13 @@ pub async fn run(
     };
     let state = AppState {
         store: store.clone(),
-        public_url: public_url.trim_end_matches('/').to_owned(),
+        public_url: public_url.trim_end_matches('/').into(),
         webhooks: Arc::new(webhooks),
         auth_cache: Arc::default(),
         numbers: Arc::default(),
         telephony: telephony.clone(),
         sandbox: Arc::default(),
-        error_prompt: config.error_prompt.clone(),
+        error_prompt: config.error_prompt.as_str().into(),
         fallback_scope: match config.fallback_scope {
             FallbackScope::All => switchboard_webhook::FallbackScope::All,
             FallbackScope::Initial => switchboard_webhook::FallbackScope::Initial,

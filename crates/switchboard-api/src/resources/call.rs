@@ -330,7 +330,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         initial,
     );
     setup.application_sid = application_sid;
-    setup.error_prompt = state.error_prompt.clone();
+    setup.error_prompt = state.error_prompt.to_string();
     Ok(LegStart {
         account: account.clone(),
         setup,

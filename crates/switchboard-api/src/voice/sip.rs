@@ -246,7 +246,7 @@ async fn inbound_start(
         .application_sid
         .as_deref()
         .and_then(|sid| Sid::parse(SidKind::Application, sid));
-    setup.error_prompt = state.error_prompt.clone();
+    setup.error_prompt = state.error_prompt.to_string();
     Ok(LegStart {
         account,
         setup,

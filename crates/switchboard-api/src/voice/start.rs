@@ -284,7 +284,7 @@ pub async fn inbound(
         .application_sid
         .as_deref()
         .and_then(|sid| Sid::parse(SidKind::Application, sid));
-    setup.error_prompt = state.error_prompt.clone();
+    setup.error_prompt = state.error_prompt.to_string();
     let start = LegStart {
         account: account.clone(),
         setup,
@@ -333,7 +333,7 @@ pub(crate) async fn dial_child(
         initial_of(&handler),
     );
     setup.parent_call_sid = Some(parent.call_sid);
-    setup.error_prompt = state.error_prompt.clone();
+    setup.error_prompt = state.error_prompt.to_string();
     let start = LegStart {
         account: parent.account.clone(),
         setup,
@@ -416,7 +416,7 @@ async fn bridged_child(
         initial,
     );
     setup.parent_call_sid = Some(parent.call_sid);
-    setup.error_prompt = state.error_prompt.clone();
+    setup.error_prompt = state.error_prompt.to_string();
     setup.whisper = true;
     let status_callback = target.status_callback.as_ref().map(|callback| {
         StatusCallback::new(
