@@ -18,27 +18,61 @@ use crate::tree::{Attribute, Element};
 pub(crate) const WARN: ErrorCode = SCHEMA_VALIDATION_WARNING;
 
 /// Reads the attributes of one element, tracking which ones were used.
+///
+/// Each name is read once (a second look at a bad value goes through [`Self::refuse`]), so
+/// once every attribute has been read no other name can match, and the remaining look-ups of
+/// a verb's many optional attributes are skipped without searching.
 pub(crate) struct Attributes<'t, 'a> {
     element: Element<'t, 'a>,
+    /// One bit per attribute read so far.
     used: u64,
+    /// One bit per attribute of the element.
+    all: u64,
     findings: &'t mut Findings,
 }
 
 impl<'t, 'a> Attributes<'t, 'a> {
     pub fn new(element: Element<'t, 'a>, findings: &'t mut Findings) -> Self {
-        // The tree caps attributes at MAX_ATTRIBUTES (64), so one bit per attribute fits in `used`.
+        // The tree caps attributes at MAX_ATTRIBUTES (64), so one bit per attribute fits in a u64.
+        let all = match element.attribute_count() {
+            64.. => u64::MAX,
+            count => (1u64 << count) - 1,
+        };
         Attributes {
             element,
             used: 0,
+            all,
             findings,
         }
     }
 
     fn take(&mut self, name: &str) -> Option<Attribute<'t>> {
         let element: Element<'t, 'a> = self.element;
+        if self.used == self.all {
+            debug_assert!(
+                element.attribute_index(name).is_none(),
+                "<{}> {name} read twice",
+                element.name
+            );
+            return None;
+        }
         let index = element.attribute_index(name)?;
-        self.used |= 1u64 << (index % 64);
+        let bit = 1u64 << (index % 64);
+        debug_assert!(self.used & bit == 0, "<{}> {name} read twice", element.name);
+        self.used |= bit;
         element.attribute(index)
+    }
+
+    /// Records that attribute `name`, already read, has a bad value: for values checked in
+    /// more than one step.
+    pub fn refuse(&mut self, name: &str, code: ErrorCode, expected: &str) {
+        let element: Element<'t, 'a> = self.element;
+        if let Some(attribute) = element
+            .attribute_index(name)
+            .and_then(|index| element.attribute(index))
+        {
+            self.invalid(attribute, code, expected);
+        }
     }
 
     /// A free-form string (URL, SID, label), trimmed of surrounding ASCII whitespace.
@@ -206,17 +240,25 @@ impl<'t, 'a> Attributes<'t, 'a> {
         }
     }
 
-    /// Warns (12200) about every attribute that was not read.
+    /// Warns (12200) about every attribute that was not read, in document order. Only the
+    /// bits of unread attributes are visited, so the usual case (all read) costs one compare.
     pub fn finish(self) {
-        for (index, attribute) in self.element.attributes().enumerate() {
-            if self.used & (1u64 << (index % 64)) == 0 && !self.findings.warnings_full() {
-                let message = format!(
-                    "<{}> has no attribute `{}`; it is ignored",
-                    self.element.name, attribute.name
-                );
-                self.findings
-                    .warning(SCHEMA_VALIDATION_WARNING, attribute.offset, message);
+        let mut unread = self.all & !self.used;
+        while unread != 0 {
+            let index = unread.trailing_zeros() as usize;
+            unread &= unread - 1;
+            let Some(attribute) = self.element.attribute(index) else {
+                continue;
+            };
+            if self.findings.warnings_full() {
+                continue;
             }
+            let message = format!(
+                "<{}> has no attribute `{}`; it is ignored",
+                self.element.name, attribute.name
+            );
+            self.findings
+                .warning(SCHEMA_VALIDATION_WARNING, attribute.offset, message);
         }
     }
 }

@@ -100,6 +100,11 @@ impl<'t, 'a> Element<'t, 'a> {
             .map(move |stored| tree.attribute(stored))
     }
 
+    /// How many attributes the element has.
+    pub fn attribute_count(self) -> usize {
+        self.stored_attributes.len()
+    }
+
     /// The position of the attribute called `name`. Validators look up every attribute a verb
     /// takes, so most comparisons fail: the length and first byte settle those without `memcmp`.
     pub fn attribute_index(self, name: &str) -> Option<usize> {

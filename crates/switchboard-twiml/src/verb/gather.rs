@@ -160,12 +160,7 @@ fn gather_input(a: &mut Attributes<'_, '_>) -> Vec<GatherInput> {
     if !input.is_empty() {
         return input;
     }
-    a.checked(
-        "input",
-        GATHER_INVALID_INPUT,
-        "dtmf, speech or both",
-        |_| false,
-    );
+    a.refuse("input", GATHER_INVALID_INPUT, "dtmf, speech or both");
     vec![GatherInput::Dtmf]
 }
 
@@ -182,11 +177,10 @@ fn finish_on_key(a: &mut Attributes<'_, '_>) -> Option<char> {
     if key.is_ascii_digit() || key == '#' || key == '*' {
         return Some(key);
     }
-    a.checked(
+    a.refuse(
         "finishOnKey",
         GATHER_INVALID_FINISH_ON_KEY_CHARACTER,
         "one of 0-9, # or *",
-        |_| false,
     );
     Some('#')
 }
