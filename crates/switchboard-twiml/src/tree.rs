@@ -720,6 +720,11 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 fn declaration(content: &str, offset: usize) -> Result<(), XmlError> {
     const MALFORMED: &str = "malformed XML declaration";
     const VERSION: &str = "the XML declaration must say version=\"1.0\"";
+    // The declaration nearly every document starts with (and the walk below accepts), without
+    // the walk: it was 1.3% of a typical document's parse.
+    if content == " version=\"1.0\" encoding=\"UTF-8\"" {
+        return Ok(());
+    }
     let bytes = content.as_bytes();
     let mut at = 0;
     // 0: version is next; 1: encoding or standalone may follow; 2: only standalone may follow.
@@ -1000,7 +1005,8 @@ struct Counts {
 }
 
 /// Counts in one pass. Per-chunk `u8` counters (at most 255 per chunk, so they cannot overflow)
-/// let the compiler vectorise this into byte compares and byte adds.
+/// let the compiler vectorise this into byte compares and byte adds. The chunk is a multiple of
+/// the vector width, so only the last chunk has a tail done byte by byte.
 fn prescan(input: &str) -> Counts {
     let mut counts = Counts {
         tags: 0,
@@ -1009,19 +1015,24 @@ fn prescan(input: &str) -> Counts {
         returns: 0,
         brackets: 0,
     };
-    for chunk in input.as_bytes().chunks(255) {
-        let (mut tags, mut equals, mut controls) = (0u8, 0u8, 0u8);
-        let (mut returns, mut brackets) = (0u8, 0u8);
+    for chunk in input.as_bytes().chunks(240) {
+        let (mut tags, mut equals, mut low) = (0u8, 0u8, 0u8);
+        let (mut spaces, mut returns, mut brackets) = (0u8, 0u8, 0u8);
         for &byte in chunk {
             tags += u8::from(byte == b'<');
             equals += u8::from(byte == b'=');
-            controls += u8::from(byte < 0x20 && byte != b'\t' && byte != b'\n' && byte != b'\r');
+            // Controls are the bytes below the space but tab, line feed and carriage return:
+            // counted as a difference of simple compares, which vectorise far better than
+            // one compare chained with three exclusions.
+            low += u8::from(byte < b' ');
+            spaces += u8::from(byte == b'\t') + u8::from(byte == b'\n');
             returns += u8::from(byte == b'\r');
             brackets += u8::from(byte == b']');
         }
         counts.tags += usize::from(tags);
         counts.equals += usize::from(equals);
-        counts.controls += usize::from(controls);
+        // Every tab, line feed and carriage return was also counted in `low`.
+        counts.controls += usize::from(low) - usize::from(spaces) - usize::from(returns);
         counts.returns += usize::from(returns);
         counts.brackets += usize::from(brackets);
     }
