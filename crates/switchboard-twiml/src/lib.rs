@@ -19,6 +19,7 @@ pub mod keyword;
 pub mod limits;
 pub mod noun;
 pub mod raw;
+mod stop_bytes;
 mod tree;
 mod validate;
 pub mod verb;
