@@ -105,7 +105,7 @@ fn attributes_of(a: &mut Attributes<'_, '_>) -> Dial {
             "callerId",
             DIAL_INVALID_CALLER_ID,
             "a phone number, client identity or SIP URI",
-            |id| !id.is_empty() && !id.chars().any(|c| c.is_whitespace() || c.is_control()),
+            |id| !id.is_empty() && !noun::has_space_or_control(id),
         ),
         record: record(a),
         recording_track: a.keyword("recordingTrack", RecordingTrack::Both, DIAL_INVALID_RECORD),

@@ -32,7 +32,7 @@ pub struct Message {
 pub(crate) fn valid_address(address: &str) -> bool {
     !address.is_empty()
         && address.chars().count() <= 256
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !crate::noun::has_space_or_control(address)
 }
 
 pub(crate) fn parse(validator: &mut Validator<'_, '_>, index: usize) -> Message {
