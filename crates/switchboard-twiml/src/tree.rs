@@ -376,12 +376,13 @@ impl<'a> Scanner<'a> {
         {
             return fail(start + at, "`]]>` is not allowed in text");
         }
-        let text = if self.returns {
-            normalize_text_eols(raw)
-        } else {
-            Cow::Borrowed(raw)
-        };
-        self.text(text, start)
+        if !self.returns {
+            return self.text(raw, start, true);
+        }
+        match normalize_text_eols(raw) {
+            Cow::Borrowed(raw) => self.text(raw, start, true),
+            Cow::Owned(normalized) => self.text(&normalized, start, false),
+        }
     }
 
     /// `&…;` in character data.
@@ -410,10 +411,13 @@ impl<'a> Scanner<'a> {
             }
         };
         self.pos = end;
-        self.text(resolved, start)
+        self.text(&resolved, start, false)
     }
 
-    fn text(&mut self, text: Cow<'a, str>, offset: usize) -> Result<(), XmlError> {
+    /// Character data `text`, found at `offset`. `at_offset` says `text` is the slice of the
+    /// input that starts at `offset` (a plain text run, the usual case), so its span is known
+    /// without working it out from the pointer.
+    fn text(&mut self, text: &str, offset: usize, at_offset: bool) -> Result<(), XmlError> {
         if text.is_empty() {
             return Ok(());
         }
@@ -423,8 +427,14 @@ impl<'a> Scanner<'a> {
             }
             return fail(offset, "text is not allowed outside the root element");
         };
-        if !self.tree.extend_last_text(parent, &text) {
-            let span = self.tree.span(&text);
+        if !self.tree.extend_last_text(parent, text) {
+            let span = match at_offset {
+                true => Span {
+                    start: offset as u32,
+                    len: text.len() as u32,
+                },
+                false => self.tree.span(text),
+            };
             self.tree.append(parent, span, NONE, offset);
         }
         Ok(())
@@ -593,7 +603,14 @@ impl<'a> Scanner<'a> {
         });
         let (value, end) = value?;
         self.pos = end + 1;
-        let value = self.tree.span(&value);
+        let value = match value {
+            // A borrowed value is the input between the quotes.
+            Cow::Borrowed(_) => Span {
+                start: start as u32,
+                len: (end - start) as u32,
+            },
+            Cow::Owned(value) => self.tree.span(&value),
+        };
         self.tree.attributes.push(StoredAttribute {
             name,
             value,
@@ -650,10 +667,8 @@ impl<'a> Scanner<'a> {
         if self.parent().is_none() {
             return fail(offset, "CDATA is not allowed outside the root element");
         }
-        self.text(
-            normalize_text_eols(&self.input[body..body + length]),
-            offset,
-        )
+        let text = normalize_text_eols(&self.input[body..body + length]);
+        self.text(&text, offset, false)
     }
 
     fn processing_instruction(&mut self, offset: usize) -> Result<(), XmlError> {
