@@ -77,11 +77,10 @@ impl Log {
 
     /// Appends an event of `kind` with `fields` (an object), stamping `seq` and `at_ms`.
     pub fn push(&self, kind: &str, fields: Value) {
-        if kind == "status"
-            && let Some(status) = fields.get("status").and_then(Value::as_str)
-        {
-            self.lock().last_status = Some(status.into());
-        }
+        let status: Option<Box<str>> = match kind {
+            "status" => fields.get("status").and_then(Value::as_str).map(Into::into),
+            _ => None,
+        };
         // The event's text is written here rather than merged into one map first: the stamp,
         // then the fields' own members (a field named like a stamp would repeat the key, which
         // no caller does). Printing a `Value` cannot fail (its keys are strings).
@@ -101,6 +100,10 @@ impl Log {
             event.push('}');
         }
         transcript.events.push(event.into_boxed_str());
+        // Under the same lock as the event, so a reader never sees a status its events lack.
+        if status.is_some() {
+            transcript.last_status = status;
+        }
         drop(transcript);
         self.changed.notify_waiters();
     }
@@ -265,6 +268,33 @@ impl Sandbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_are_stamped_and_written_as_one_json_array_with_the_last_status() {
+        let log = Log::new();
+        log.push("status", json!({"status": "initiated"}));
+        log.push("say", json!({"text": "a \"quoted\" word", "loop": 1}));
+        log.push("bridge", json!({}));
+        log.push("status", json!({"status": "completed"}));
+        let (text, last_status) = log.events_json();
+        assert_eq!(last_status.as_deref(), Some("completed"));
+        let events: Vec<Value> = serde_json::from_str(&text).expect("a JSON array");
+        let (parsed, _, _) = log.snapshot();
+        assert_eq!(events, parsed);
+        assert_eq!(events.len(), 4);
+        for (seq, event) in events.iter().enumerate() {
+            assert_eq!(event["seq"], seq);
+            assert!(event["at_ms"].is_u64());
+        }
+        assert_eq!(
+            events[1],
+            json!({"seq": 1, "at_ms": events[1]["at_ms"], "type": "say", "text": "a \"quoted\" word", "loop": 1})
+        );
+        assert_eq!(events[2]["type"], "bridge");
+        assert_eq!(events[2].as_object().map(|o| o.len()), Some(3));
+        assert_eq!(Log::new().events_json(), ("[]".to_owned(), None));
+    }
 
     #[test]
     fn finished_transcripts_are_forgotten_oldest_first_and_running_ones_kept() {
