@@ -6,6 +6,24 @@
 
 use crate::record::{Kind, Record};
 
+/// One write, as the backends run it and the read cache applies it.
+#[derive(Debug)]
+pub(crate) enum Write {
+    Insert(Record),
+    Update(Record),
+    Delete(Kind, String),
+}
+
+impl Write {
+    /// The SID of the row it changes.
+    pub(crate) fn sid(&self) -> &str {
+        match self {
+            Write::Insert(record) | Write::Update(record) => &record.sid,
+            Write::Delete(_, sid) => sid,
+        }
+    }
+}
+
 /// Every column, in the order `row_to_record` reads them.
 pub(crate) const COLUMNS: &str = "seq, sid, kind, account_sid, parent_sid, unique_key, created_ms, \
      phone_number, from_number, friendly_name, status, date_key, doc";
@@ -144,6 +162,23 @@ macro_rules! sql_functions {
                 .execute(executor)
                 .await?;
             Ok(result.rows_affected() > 0)
+        }
+
+        /// Runs one write: an insert's `seq`, or 1/0 for an update or delete that found its row
+        /// or did not.
+        async fn write_with<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            write: &crate::backend::Write,
+        ) -> crate::cache::Answer {
+            match write {
+                crate::backend::Write::Insert(record) => insert_with(executor, record).await,
+                crate::backend::Write::Update(record) => {
+                    update_with(executor, record).await.map(i64::from)
+                }
+                crate::backend::Write::Delete(kind, sid) => {
+                    delete_with(executor, *kind, sid).await.map(i64::from)
+                }
+            }
         }
 
         async fn list_with<'e, E: sqlx::Executor<'e, Database = $db>>(

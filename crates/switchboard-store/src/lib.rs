@@ -10,6 +10,9 @@
 //! Durability: a write returns only after its transaction committed (SQLite in WAL mode with
 //! `synchronous=FULL`, concurrent writes sharing one commit; PostgreSQL's default commit), so a
 //! 201 means the row survives a crash.
+//!
+//! Reads by SID go through a read cache of shared rows (`cache.rs`) on both backends; see there
+//! and `postgres.rs` for how it stays behind no committed write.
 
 mod backend;
 mod cache;
@@ -48,8 +51,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Inserts a new resource and returns the `seq` the database gave it; `Conflict` when its
     /// SID or uniqueness key is taken.
     async fn insert(&self, record: &Record) -> Result<i64, StoreError>;
-    /// The resource of `kind` with `sid`, if any.
-    async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError>;
+    /// The resource of `kind` with `sid`, if any, as a copy of its own.
+    ///
+    /// Callers are moving to `get_shared`, which does not copy a row read from the cache; this
+    /// method will then go.
+    async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError> {
+        Ok(self.get_shared(kind, sid).await?.map(Arc::unwrap_or_clone))
+    }
+    /// The resource of `kind` with `sid`, if any, shared with the read cache: a cached row costs
+    /// a reference-count increment, not a copy of its document.
+    async fn get_shared(&self, kind: Kind, sid: &str) -> Result<Option<Arc<Record>>, StoreError>;
     /// Replaces a resource's columns and document; `false` when it does not exist.
     async fn update(&self, record: &Record) -> Result<bool, StoreError>;
     /// Deletes a resource; `false` when it did not exist.
@@ -66,7 +77,9 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::open(url).await?))
+        Ok(Arc::new(
+            postgres::PgStore::open(url, postgres::ReadCache::SingleNode).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -1,46 +1,319 @@
-//! The multi-node backend: PostgreSQL, migrations applied at open. Every statement runs on the
-//! pool; PostgreSQL's own commit is durable.
+//! The PostgreSQL backend, migrations applied at open. Every statement runs on the pool;
+//! PostgreSQL's own commit is durable.
+//!
+//! Read cache, for a single node for now. With `ReadCache::SingleNode` (what `open` chooses)
+//! reads by SID go through the cache of `cache.rs`, which is only correct while this process is
+//! the only writer of the database. Nodes do not tell each other about their writes yet: before
+//! the engine runs more than one node on a database, each node must either open it with
+//! `ReadCache::Off` or drop the rows other nodes write (LISTEN/NOTIFY, say); that comes with the
+//! several-nodes work.
+//!
+//! How the cache never serves a row a committed write replaced. SQLite has one writer task that
+//! applies each committed batch in commit order; here writes run concurrently on a pool, so:
+//! - Each write runs in a task of its own, which applies the database's answer to the cache and
+//!   only then answers its caller. A caller that stops waiting (its HTTP request was dropped, a
+//!   `select!` took another branch) does not stop the write: it runs to its end and updates the
+//!   cache, as on SQLite. This was chosen over applying the change in the caller's future with a
+//!   guard that drops the row if that future is dropped: a statement whose future is dropped can
+//!   still commit afterwards (sqlx sends what the dropped future left in the connection's
+//!   buffer when the connection is next used, and PostgreSQL finishes a statement it received
+//!   whatever the client does), so a read between the guard and that late commit would cache
+//!   the old row for good (with such a guard, `a_cancelled_write_still_reaches_the_cache_once_
+//!   committed` saw the cache keep the old row in 2 of 6 runs). The task costs a spawn and one
+//!   copy of an inserted or updated row, which the cache then keeps, wrapped once in an `Arc`.
+//! - Commit order: the write marks its SID in the cache for as long as it runs
+//!   (`Entries::begin_write`). A write that overlapped another write of the same SID cannot know
+//!   which committed last and drops the row rather than storing its own; a read that raced a
+//!   write is not cached (the generation check of `cache.rs`).
+//! - Unknown outcomes: a write that ended on anything but an answer from the server (a broken
+//!   connection) or a pool that never gave it a connection, or whose task was dropped (the
+//!   runtime shutting down), may still commit later: its SID is dropped and stays marked for
+//!   good (`Entries::abandon_write`).
+//!
+//! `close` refuses new writes, waits for the running ones (those of cancelled callers too), then
+//! closes the pool.
+
+use std::sync::{Arc, Mutex};
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use tokio::sync::watch;
 
+use crate::backend::Write;
+use crate::cache::{Answer, Entries, lock};
 use crate::{Kind, ListQuery, Record, StoreError};
 
 crate::backend::sql_functions!(sqlx::Postgres);
+
+/// Whether reads by SID are served from this process's memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadCache {
+    /// Only correct while this node is the only one writing the database.
+    SingleNode,
+    /// Every read goes to the database, and writes run in their caller's future.
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the several-nodes mode will choose it")
+    )]
+    Off,
+}
 
 /// The PostgreSQL backend.
 #[derive(Debug)]
 pub(crate) struct PgStore {
     pool: PgPool,
+    /// `None` with `ReadCache::Off`.
+    cache: Option<Arc<Mutex<Entries>>>,
+    writes: watch::Sender<Writes>,
+    /// Reads that went to the database (the cache's tests count them).
+    #[cfg(test)]
+    pub(crate) database_reads: std::sync::atomic::AtomicUsize,
+    /// Taken by the next write through the cache (the cache's tests order writes with it).
+    #[cfg(test)]
+    pub(crate) hold_next_write: Mutex<Option<Hold>>,
+}
+
+/// The writes running, and whether `close` has begun.
+#[derive(Debug, Default)]
+struct Writes {
+    running: usize,
+    closed: bool,
+}
+
+/// One running write, counted until it is dropped.
+struct RunningWrite(watch::Sender<Writes>);
+
+impl Drop for RunningWrite {
+    fn drop(&mut self) {
+        self.0.send_modify(|writes| writes.running -= 1);
+    }
 }
 
 impl PgStore {
-    pub(crate) async fn open(url: &str) -> Result<PgStore, StoreError> {
+    pub(crate) async fn open(url: &str, read_cache: ReadCache) -> Result<PgStore, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        let cache = match read_cache {
+            ReadCache::SingleNode => Some(Arc::new(Mutex::new(Entries::default()))),
+            ReadCache::Off => None,
+        };
+        Ok(PgStore {
+            pool,
+            cache,
+            writes: watch::Sender::new(Writes::default()),
+            #[cfg(test)]
+            database_reads: Default::default(),
+            #[cfg(test)]
+            hold_next_write: Mutex::new(None),
+        })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn cache_for_tests(&self) -> Option<&Mutex<Entries>> {
+        self.cache.as_deref()
+    }
+
+    /// Waits until no write is running (those of cancelled callers included).
+    #[cfg(test)]
+    pub(crate) async fn writes_settled(&self) {
+        let mut writes = self.writes.subscribe();
+        // `self` holds the sender, so the channel cannot close while this waits.
+        writes.wait_for(|writes| writes.running == 0).await.ok();
+    }
+
+    /// Counts a write about to run; `Closed` once `close` has begun.
+    fn start_write(&self) -> Result<RunningWrite, StoreError> {
+        let started = self.writes.send_if_modified(|writes| {
+            if writes.closed {
+                return false;
+            }
+            writes.running += 1;
+            true
+        });
+        if started {
+            Ok(RunningWrite(self.writes.clone()))
+        } else {
+            Err(StoreError::Closed)
+        }
+    }
+
+    /// Runs a write in its own task, which brings `cache` up to date.
+    async fn write_through(&self, cache: &Arc<Mutex<Entries>>, write: Write) -> Answer {
+        let running = self.start_write()?;
+        let task = tokio::spawn(
+            WriteTask {
+                pool: self.pool.clone(),
+                cache: cache.clone(),
+                write,
+                _running: running,
+                #[cfg(test)]
+                hold: lock_hold(&self.hold_next_write).take(),
+            }
+            .run(),
+        );
+        match task.await {
+            Ok(answer) => answer,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            // The runtime is shutting down and dropped the task.
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+
+    /// Runs a write in the caller's future (the cache is off).
+    async fn write_uncached<T>(
+        &self,
+        statement: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let _running = self.start_write()?;
+        statement.await
+    }
+
+    async fn read(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError> {
+        #[cfg(test)]
+        self.database_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        get_with(&self.pool, kind, sid).await
+    }
+}
+
+/// A write's own task: marks its SID, runs the statement, applies the answer to the cache.
+struct WriteTask {
+    pool: PgPool,
+    cache: Arc<Mutex<Entries>>,
+    write: Write,
+    _running: RunningWrite,
+    #[cfg(test)]
+    hold: Option<Hold>,
+}
+
+impl WriteTask {
+    async fn run(self) -> Answer {
+        let marked = MarkedWrite::begin(self.cache, self.write.sid());
+        let answer = write_with(&self.pool, &self.write).await;
+        #[cfg(test)]
+        if let Some(hold) = self.hold {
+            hold.committed.send(()).ok();
+            hold.release.await.ok();
+        }
+        marked.finish(self.write, &answer);
+        answer
+    }
+}
+
+/// A test's hold on the next write between its statement's answer and the cache.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Hold {
+    /// Told once the statement has its answer (it committed, if it succeeded).
+    pub(crate) committed: tokio::sync::oneshot::Sender<()>,
+    /// Waited for before the write touches the cache.
+    pub(crate) release: tokio::sync::oneshot::Receiver<()>,
+}
+
+#[cfg(test)]
+fn lock_hold(hold: &Mutex<Option<Hold>>) -> std::sync::MutexGuard<'_, Option<Hold>> {
+    hold.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A write's SID, marked in the cache until the write finishes; dropped before that (its task
+/// was dropped mid-statement), the write is abandoned.
+struct MarkedWrite {
+    cache: Arc<Mutex<Entries>>,
+    /// `None` once finished.
+    sid: Option<String>,
+}
+
+impl MarkedWrite {
+    fn begin(cache: Arc<Mutex<Entries>>, sid: &str) -> MarkedWrite {
+        lock(&cache).begin_write(sid);
+        MarkedWrite {
+            cache,
+            sid: Some(sid.to_owned()),
+        }
+    }
+
+    fn finish(mut self, write: Write, answer: &Answer) {
+        self.sid = None;
+        let mut entries = lock(&self.cache);
+        if outcome_known(answer) {
+            entries.finish_write(write, answer);
+        } else {
+            entries.abandon_write(write.sid());
+        }
+    }
+}
+
+impl Drop for MarkedWrite {
+    fn drop(&mut self) {
+        if let Some(sid) = self.sid.take() {
+            lock(&self.cache).abandon_write(&sid);
+        }
+    }
+}
+
+/// Whether a write can no longer change the database: it committed (sqlx answers after the
+/// server's ReadyForQuery), the server refused it, or it never left this process. Anything else
+/// (a broken connection, a protocol error) may leave the statement still to commit.
+fn outcome_known(answer: &Answer) -> bool {
+    match answer {
+        Ok(_) | Err(StoreError::Conflict(_) | StoreError::Corrupt(_) | StoreError::Closed) => true,
+        Err(StoreError::Database(error)) => matches!(
+            error,
+            sqlx::Error::Database(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Encode(_)
+                | sqlx::Error::Decode(_)
+                | sqlx::Error::ColumnDecode { .. }
+                | sqlx::Error::RowNotFound
+        ),
+        Err(_) => false,
     }
 }
 
 #[async_trait::async_trait]
 impl crate::Store for PgStore {
     async fn insert(&self, record: &Record) -> Result<i64, StoreError> {
-        insert_with(&self.pool, record).await
+        match &self.cache {
+            Some(cache) => {
+                let write = Write::Insert(record.clone());
+                self.write_through(cache, write).await
+            }
+            None => self.write_uncached(insert_with(&self.pool, record)).await,
+        }
     }
 
-    async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError> {
-        get_with(&self.pool, kind, sid).await
+    async fn get_shared(&self, kind: Kind, sid: &str) -> Result<Option<Arc<Record>>, StoreError> {
+        match &self.cache {
+            Some(cache) => crate::cache::read_through(cache, kind, sid, self.read(kind, sid)).await,
+            None => Ok(self.read(kind, sid).await?.map(Arc::new)),
+        }
     }
 
     async fn update(&self, record: &Record) -> Result<bool, StoreError> {
-        update_with(&self.pool, record).await
+        match &self.cache {
+            Some(cache) => {
+                let write = Write::Update(record.clone());
+                self.write_through(cache, write).await.map(|n| n > 0)
+            }
+            None => self.write_uncached(update_with(&self.pool, record)).await,
+        }
     }
 
     async fn delete(&self, kind: Kind, sid: &str) -> Result<bool, StoreError> {
-        delete_with(&self.pool, kind, sid).await
+        match &self.cache {
+            Some(cache) => {
+                let write = Write::Delete(kind, sid.to_owned());
+                self.write_through(cache, write).await.map(|n| n > 0)
+            }
+            None => {
+                self.write_uncached(delete_with(&self.pool, kind, sid))
+                    .await
+            }
+        }
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError> {
@@ -48,6 +321,55 @@ impl crate::Store for PgStore {
     }
 
     async fn close(&self) {
+        self.writes.send_modify(|writes| writes.closed = true);
+        let mut writes = self.writes.subscribe();
+        // `self` holds the sender, so the channel cannot close while this waits.
+        writes.wait_for(|writes| writes.running == 0).await.ok();
         self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_task_dropped_mid_statement_leaves_its_row_uncached() {
+        let cache = Arc::new(Mutex::new(Entries::default()));
+        let row = Record::new(Kind::Call, "CA1".into(), "AC1".into(), 0, json!({}));
+        lock(&cache).committed(Write::Insert(row.clone()), &Ok(1));
+        drop(MarkedWrite::begin(cache.clone(), "CA1"));
+        let database = async { Ok(Some(row)) };
+        let read = crate::cache::read_through(&cache, Kind::Call, "CA1", database).await;
+        assert!(
+            read.unwrap().is_some(),
+            "dropped, then read from the database"
+        );
+        let gone = async { Ok(None) };
+        let again = crate::cache::read_through(&cache, Kind::Call, "CA1", gone).await;
+        assert!(again.unwrap().is_none(), "and what was read was not cached");
+    }
+
+    #[test]
+    fn only_answers_from_the_server_or_the_pool_settle_a_write() {
+        #[track_caller]
+        fn check(answer: Answer, known: bool) {
+            assert_eq!(outcome_known(&answer), known, "{answer:?}");
+        }
+        check(Ok(1), true);
+        check(Err(StoreError::Conflict("number:+1".into())), true);
+        check(Err(StoreError::Closed), true);
+        check(Err(sqlx::Error::PoolTimedOut.into()), true);
+        check(Err(sqlx::Error::PoolClosed.into()), true);
+        check(Err(sqlx::Error::RowNotFound.into()), true);
+        let broken = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        check(Err(sqlx::Error::Io(broken).into()), false);
+        check(
+            Err(sqlx::Error::Protocol("unexpected".into()).into()),
+            false,
+        );
+        check(Err(sqlx::Error::WorkerCrashed.into()), false);
     }
 }

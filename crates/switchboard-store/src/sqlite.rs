@@ -10,14 +10,15 @@
 //! batch commits.
 
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, SqliteConnection, SqlitePool};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::cache::Entries;
+use crate::backend::Write;
+use crate::cache::{Answer, Entries, lock};
 use crate::{Kind, ListQuery, Record, StoreError};
 
 crate::backend::sql_functions!(sqlx::Sqlite);
@@ -25,14 +26,6 @@ crate::backend::sql_functions!(sqlx::Sqlite);
 /// Writes that may share one transaction.
 const MAX_BATCH: usize = 256;
 
-enum Write {
-    Insert(Record),
-    Update(Record),
-    Delete(Kind, String),
-}
-
-/// An insert's `seq`, or 1/0 for an update or delete that found its row or did not.
-type Answer = Result<i64, StoreError>;
 type Queue = mpsc::Sender<(Write, oneshot::Sender<Answer>)>;
 
 /// The SQLite backend.
@@ -45,12 +38,6 @@ pub(crate) struct SqliteStore {
     /// Reads that went to the database (the cache's tests count them).
     #[cfg(test)]
     pub(crate) database_reads: std::sync::atomic::AtomicUsize,
-}
-
-fn lock(cache: &Mutex<Entries>) -> MutexGuard<'_, Entries> {
-    cache
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl SqliteStore {
@@ -93,8 +80,8 @@ impl SqliteStore {
     }
 
     #[cfg(test)]
-    pub(crate) fn cache_for_tests(&self) -> MutexGuard<'_, Entries> {
-        lock(&self.cache)
+    pub(crate) fn cache_for_tests(&self) -> &Mutex<Entries> {
+        &self.cache
     }
 
     async fn write(&self, write: Write) -> Answer {
@@ -128,9 +115,9 @@ async fn write_batches(
         let answers = run_batch(&mut connection, &mut batch).await;
         {
             let mut cache = lock(&cache);
-            cache.generation += 1;
+            cache.begin_batch();
             for ((write, reply), answer) in batch.drain(..).zip(answers) {
-                apply(&mut cache, write, &answer);
+                cache.committed(write, &answer);
                 replies.push((reply, answer));
             }
         }
@@ -139,29 +126,6 @@ async fn write_batches(
         }
     }
     connection.close().await.ok();
-}
-
-/// What one write of a finished batch leaves in the cache (in commit order).
-fn apply(cache: &mut Entries, write: Write, answer: &Answer) {
-    match (write, answer) {
-        // Alerts are written far more than read back by SID, and one can carry 64 KiB of the
-        // failing response: a storm of them would fill the cache with rows nobody reads.
-        (Write::Insert(record), Ok(seq)) if record.kind != Kind::Alert => {
-            let key = (record.kind, record.sid.clone());
-            cache.put(
-                key,
-                Record {
-                    seq: *seq,
-                    ..record
-                },
-            );
-        }
-        (Write::Update(record), Ok(1)) => cache.updated(record),
-        (Write::Insert(record) | Write::Update(record), _) => {
-            cache.remove(&(record.kind, record.sid));
-        }
-        (Write::Delete(kind, sid), _) => cache.remove(&(kind, sid)),
-    }
 }
 
 async fn run_batch(
@@ -179,14 +143,7 @@ async fn run_batch(
     };
     let mut answers = Vec::with_capacity(batch.len());
     for (write, _) in batch.iter() {
-        let answer = match write {
-            Write::Insert(record) => insert_with(&mut *transaction, record).await,
-            Write::Update(record) => update_with(&mut *transaction, record).await.map(i64::from),
-            Write::Delete(kind, sid) => delete_with(&mut *transaction, *kind, sid)
-                .await
-                .map(i64::from),
-        };
-        answers.push(answer);
+        answers.push(write_with(&mut *transaction, write).await);
     }
     match transaction.commit().await {
         Ok(()) => answers,
@@ -208,23 +165,14 @@ impl crate::Store for SqliteStore {
         self.write(Write::Insert(record.clone())).await
     }
 
-    async fn get(&self, kind: Kind, sid: &str) -> Result<Option<Record>, StoreError> {
-        let key = (kind, sid.to_owned());
-        let generation = {
-            let cache = lock(&self.cache);
-            if let Some(record) = cache.get(&key) {
-                return Ok(Some(record.clone()));
-            }
-            cache.generation
+    async fn get_shared(&self, kind: Kind, sid: &str) -> Result<Option<Arc<Record>>, StoreError> {
+        let read = async {
+            #[cfg(test)]
+            self.database_reads
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            get_with(&self.readers, kind, sid).await
         };
-        #[cfg(test)]
-        self.database_reads
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let found = get_with(&self.readers, kind, sid).await?;
-        if let Some(record) = &found {
-            lock(&self.cache).put_read(generation, key, record.clone());
-        }
-        Ok(found)
+        crate::cache::read_through(&self.cache, kind, sid, read).await
     }
 
     async fn update(&self, record: &Record) -> Result<bool, StoreError> {

@@ -1,5 +1,7 @@
 //! Backend-independent store cases.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, Store, StoreError};
 
@@ -23,6 +25,7 @@ fn sid(n: usize) -> String {
 
 pub async fn run_all(store: &dyn Store) {
     crud_round_trip(store).await;
+    shared_reads_follow_writes(store).await;
     uniqueness(store).await;
     paging_in_both_orders(store).await;
     filters(store).await;
@@ -77,6 +80,62 @@ async fn crud_round_trip(store: &dyn Store) {
     assert!(
         !store.update(&record).await.unwrap(),
         "updating a deleted row reports it missing"
+    );
+}
+
+/// Reads by SID are served from the backend's read cache: repeated reads share one row, and
+/// no read returns a row an acknowledged write replaced or deleted.
+async fn shared_reads_follow_writes(store: &dyn Store) {
+    let mut record = number(&sid(2), "ACshared", "+15551000002");
+    record.seq = store.insert(&record).await.unwrap();
+    let first = store
+        .get_shared(Kind::PhoneNumber, &record.sid)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = store
+        .get_shared(Kind::PhoneNumber, &record.sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(Arc::ptr_eq(&first, &second), "a hit shares the cached row");
+    assert_eq!(*first, record);
+
+    for round in 0..3 {
+        record.friendly_name = Some(format!("round {round}"));
+        record.doc["friendly_name"] = json!(format!("round {round}"));
+        assert!(store.update(&record).await.unwrap());
+        let read = store
+            .get_shared(Kind::PhoneNumber, &record.sid)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            *read, record,
+            "round {round}: the updated row, not the cached one"
+        );
+        assert_eq!(
+            store.get(Kind::PhoneNumber, &record.sid).await.unwrap(),
+            Some(record.clone())
+        );
+    }
+    assert_eq!(first.friendly_name.as_deref(), Some("name +15551000002"));
+
+    assert!(store.delete(Kind::PhoneNumber, &record.sid).await.unwrap());
+    assert!(
+        store
+            .get_shared(Kind::PhoneNumber, &record.sid)
+            .await
+            .unwrap()
+            .is_none(),
+        "a deleted row is not served from memory"
+    );
+    // The number is free again, and the new row is what reads return.
+    let mut again = number(&sid(3), "ACshared", "+15551000002");
+    again.seq = store.insert(&again).await.unwrap();
+    assert_eq!(
+        store.get(Kind::PhoneNumber, &again.sid).await.unwrap(),
+        Some(again)
     );
 }
 
