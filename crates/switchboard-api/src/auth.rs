@@ -152,12 +152,7 @@ async fn verify(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
 }
 
 pub async fn load_account(state: &AppState, sid: &str) -> ApiResult<Option<Account>> {
-    let Some(record) = state.store.get(Kind::Account, sid).await? else {
-        return Ok(None);
-    };
-    let account =
-        serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
-    Ok(Some(account))
+    Ok(switchboard_engine::account::load(state.store.as_ref(), sid).await?)
 }
 
 impl Caller {

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use switchboard_core::{ErrorCode, error_code};
+use switchboard_engine::EngineError;
 use switchboard_store::StoreError;
 
 /// An error answered to a REST client: HTTP status, Twilio code and a message for a developer.
@@ -75,6 +76,19 @@ impl From<StoreError> for ApiError {
             error_code::INTERNAL_SERVER_ERROR,
             "The store could not complete the request; it was not applied",
         )
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> ApiError {
+        match error {
+            EngineError::Store(error) => ApiError::from(error),
+            EngineError::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                error.code(),
+                "The engine is shutting down and starts no new calls or messages",
+            ),
+        }
     }
 }
 

@@ -1,70 +1,67 @@
 //! The Twilio 2010-04-01 REST API (and, as they arrive, Monitor v1 and the sandbox) over axum.
 //!
+//! The HTTP layer only: routes, auth, parameter parsing, paging and rendering. Calls and messages
+//! run in `switchboard_engine`, which this crate reaches through `Engine`'s methods.
+//!
 //! This is the only crate that knows Twilio's REST wire format: paths, PascalCase parameters,
 //! snake_case fields, RFC 2822 dates, the paging envelope and the error JSON (`ApiError`).
 
-pub mod alerts;
 pub mod auth;
 pub mod error;
 pub mod form;
-pub mod messaging;
 mod metrics;
 pub mod paging;
 pub mod resources;
-pub mod sandbox;
 pub mod validate;
-pub mod voice;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::get;
+use switchboard_engine::Engine;
 use switchboard_store::Store;
-use switchboard_webhook::{FallbackScope, WebhookClient};
 
 pub use error::{ApiError, ApiResult};
 
 /// What every request handler can reach. Cloned by every extractor of every request, so each
-/// field is a reference count or a small copy.
+/// field is a reference count.
 #[derive(Clone)]
 pub struct AppState {
+    /// The engine that runs calls and messages; the HTTP layer holds no call or task state.
+    pub engine: Engine,
+    /// The engine's store (resources the engine does not run: accounts, keys, numbers).
     pub store: Arc<dyn Store>,
-    /// Base of the absolute URLs the engine hands out (v1 paging, recordings, media).
+    /// Base of the absolute URLs the API hands out (v1 paging, recordings, media).
     pub public_url: Arc<str>,
-    /// The virtual phone network (handsets, transcripts).
-    pub sandbox: Arc<sandbox::Sandbox>,
-    /// What callers hear when neither the URL nor its fallback gave usable TwiML.
-    pub error_prompt: Arc<str>,
-    /// Whether fallback URLs apply to every TwiML fetch or only the first.
-    pub fallback_scope: FallbackScope,
     /// Recently verified credentials.
     pub auth_cache: Arc<auth::AuthCache>,
-    /// Phone number to number SID, for the lookup every inbound call and message makes.
-    pub numbers: Arc<messaging::NumberIndex>,
-    /// Sends every outbound webhook (TwiML fetches, callbacks, debugger events).
-    pub webhooks: Arc<WebhookClient>,
-    /// Real calls (SIP, RTP, speech); `None` with `--sip off`.
-    pub telephony: Option<Arc<voice::sip::Telephony>>,
+}
+
+impl AppState {
+    /// The HTTP layer's state over `engine`.
+    pub fn new(engine: Engine) -> AppState {
+        AppState {
+            store: engine.store().clone(),
+            public_url: engine.public_url().into(),
+            auth_cache: Arc::default(),
+            engine,
+        }
+    }
 }
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AppState")
-            .field("store", &self.store)
-            .field("public_url", &self.public_url)
+            .field("engine", &self.engine)
             .finish()
     }
 }
 
-/// Milliseconds since the Unix epoch, the engine's timestamp unit.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_millis() as i64)
-}
+pub use switchboard_engine::now_ms;
 
 /// The whole HTTP surface but `/metrics` (which the composition root owns with its recorder).
-pub fn router(state: AppState) -> Router {
+pub fn router(engine: Engine) -> Router {
+    let state = AppState::new(engine);
     let api = resources::routes()
         .route("/healthz", get(|| async { "ok\n" }))
         .fallback(resources::not_found)

@@ -71,15 +71,7 @@ pub fn e164(value: &str) -> Option<String> {
     valid.then_some(compact)
 }
 
-/// The way `(415) 555-1212` is written for a North American number; other numbers as given.
-pub fn formatted_number(e164: &str) -> String {
-    match e164.strip_prefix("+1") {
-        Some(rest) if rest.len() == 10 => {
-            format!("({}) {}-{}", &rest[..3], &rest[3..6], &rest[6..])
-        }
-        _ => e164.to_owned(),
-    }
-}
+pub use switchboard_core::phone::formatted_number;
 
 /// Whether a number is a North American toll-free number.
 pub fn is_toll_free(e164: &str) -> bool {

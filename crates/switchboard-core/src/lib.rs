@@ -4,7 +4,10 @@
 
 pub mod date;
 pub mod error_code;
+pub mod method;
+pub mod phone;
 pub mod sid;
 
 pub use error_code::ErrorCode;
+pub use method::Method;
 pub use sid::{Sid, SidKind};

@@ -13,18 +13,17 @@ use switchboard_webhook::{
     send_notification,
 };
 
-use crate::auth::load_account;
-use crate::error::ApiResult;
-use crate::{AppState, now_ms};
+use crate::error::EngineResult;
+use crate::{Engine, now_ms};
 
 /// Stores `alert` for `account_sid` (about `resource_sid`, a CallSid or MessageSid) and pushes
 /// it to the account's debugger webhook if one is set. Returns the alert's SID.
 pub async fn record(
-    state: &AppState,
+    state: &Engine,
     account_sid: &str,
     resource_sid: Option<&str>,
     alert: &AlertRecord,
-) -> ApiResult<String> {
+) -> EngineResult<String> {
     let sid = Sid::generate(SidKind::Notification).into_string();
     let now = now_ms();
     let mut doc = serde_json::to_value(alert).map_err(switchboard_store::StoreError::from)?;
@@ -39,7 +38,7 @@ pub async fn record(
     state.store.insert(&row).await?;
     metrics::counter!("switchboard_alerts_total", "level" => alert.level.monitor_name())
         .increment(1);
-    if let Some(account) = load_account(state, account_sid).await?
+    if let Some(account) = crate::account::load(&*state.store, account_sid).await?
         && !account.debugger_webhook_url.is_empty()
     {
         let context = DebugEventContext {
@@ -57,7 +56,7 @@ pub async fn record(
         );
         let client = state.webhooks.clone();
         let token = account.auth_token.clone();
-        tokio::spawn(async move {
+        state.spawn(async move {
             let result = send_notification(
                 &client,
                 &token,
@@ -75,6 +74,6 @@ pub async fn record(
 }
 
 /// The stored alert document's record, for the REST views.
-pub(crate) fn alert_of(doc: &Value) -> Option<AlertRecord> {
+pub fn alert_of(doc: &Value) -> Option<AlertRecord> {
     serde_json::from_value(doc.clone()).ok()
 }

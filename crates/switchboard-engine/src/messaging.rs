@@ -10,18 +10,17 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 use switchboard_core::{ErrorCode, Sid, SidKind, error_code};
 use switchboard_messaging::{Action, Input, Reply, Session, segments};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Record};
-use switchboard_twiml::Context;
+use switchboard_store::{Kind, Record};
 use switchboard_webhook::{
-    AlertLevel, AlertRecord, Channel, CookieJar, Endpoint, FetchPlan, Method, TwimlOutcome,
-    WebhookRequest, fetch_twiml, send_notification,
+    AlertLevel, AlertRecord, Channel, CookieJar, Endpoint, Method, TwimlOutcome, WebhookRequest,
+    send_notification,
 };
 
-use crate::alerts;
-use crate::error::ApiResult;
-use crate::resources::account::Account;
+use crate::account::Account;
+use crate::error::EngineResult;
 use crate::sandbox::{Delivery, Log};
-use crate::{AppState, now_ms};
+use crate::{Engine, now_ms};
+use crate::{alerts, session};
 
 /// A message to send.
 #[derive(Clone, Debug)]
@@ -136,11 +135,11 @@ pub fn message_record(doc: &Map<String, Value>, created_ms: i64) -> Record {
 }
 
 async fn insert_media(
-    state: &AppState,
+    state: &Engine,
     account_sid: &str,
     message_sid: &str,
     media: &[String],
-) -> ApiResult<()> {
+) -> EngineResult<()> {
     for url in media {
         let sid = Sid::generate(SidKind::Media).into_string();
         let now = now_ms();
@@ -157,10 +156,10 @@ async fn insert_media(
 
 /// Stores a new outbound message as `queued` and starts its delivery; returns its document.
 pub async fn send(
-    state: &AppState,
+    state: &Engine,
     account: &Account,
     outbound: Outbound,
-) -> ApiResult<Map<String, Value>> {
+) -> EngineResult<Map<String, Value>> {
     let kind = if outbound.media.is_empty() {
         SidKind::Message
     } else {
@@ -186,13 +185,13 @@ pub async fn send(
     let record = message_record(&doc, now_ms());
     state.store.insert(&record).await?;
     insert_media(state, &account.sid, &sid, &outbound.media).await?;
-    tokio::spawn(deliver(state.clone(), account.clone(), record));
+    state.spawn(deliver(state.clone(), account.clone(), record));
     Ok(doc)
 }
 
 /// Moves a message through `sending` and `sent` to the handset's outcome, posting a status
 /// callback at each step, in order.
-async fn deliver(state: AppState, account: Account, mut record: Record) {
+async fn deliver(state: Engine, account: Account, mut record: Record) {
     let outcome = state
         .sandbox
         .handset(record.phone_number.as_deref().unwrap_or_default())
@@ -220,11 +219,11 @@ async fn deliver(state: AppState, account: Account, mut record: Record) {
 }
 
 async fn set_status(
-    state: &AppState,
+    state: &Engine,
     record: &mut Record,
     status: &str,
     error: Option<ErrorCode>,
-) -> ApiResult<()> {
+) -> EngineResult<()> {
     let now = now_ms();
     let doc = &mut record.doc;
     doc["status"] = json!(status);
@@ -243,7 +242,7 @@ async fn set_status(
 }
 
 async fn status_callback(
-    state: &AppState,
+    state: &Engine,
     account: &Account,
     record: &Record,
     status: &str,
@@ -282,84 +281,13 @@ async fn status_callback(
     }
 }
 
-/// The number provisioned on this engine as `number`, if any.
-pub async fn find_number(state: &AppState, number: &str) -> ApiResult<Option<Record>> {
-    if let Some(sid) = state.numbers.sid(number) {
-        match state.store.get(Kind::PhoneNumber, &sid).await? {
-            Some(record) if record.phone_number.as_deref() == Some(number) => {
-                return Ok(Some(record));
-            }
-            _ => state.numbers.forget(number),
-        }
-    }
-    let mut query = ListQuery::new(Kind::PhoneNumber, "");
-    query.account_sid = None;
-    query
-        .filters
-        .push(Filter::Equals(Column::PhoneNumber, number.to_owned()));
-    query.limit = 1;
-    let found = state.store.list(&query).await?.into_iter().next();
-    if let Some(record) = &found {
-        state.numbers.remember(number, &record.sid);
-    }
-    Ok(found)
-}
-
-/// Phone number to the SID of the number resource provisioned with it, so the lookup made for
-/// every inbound call and message is a read by SID (served from the store's cache on SQLite)
-/// instead of a query. An entry is only a hint: `find_number` reads the row it names and checks
-/// its number, and falls back to the query when the number was released or provisioned again.
-#[derive(Debug, Default)]
-pub struct NumberIndex {
-    sids: std::sync::Mutex<std::collections::HashMap<String, String>>,
-}
-
-/// Hints kept; past this the index starts again empty (every lookup still works, by query).
-const NUMBER_INDEX_CAPACITY: usize = 100_000;
-
-impl NumberIndex {
-    fn sids(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
-        self.sids
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn sid(&self, number: &str) -> Option<String> {
-        self.sids().get(number).cloned()
-    }
-
-    fn remember(&self, number: &str, sid: &str) {
-        let mut sids = self.sids();
-        if sids.len() >= NUMBER_INDEX_CAPACITY {
-            sids.clear();
-        }
-        sids.insert(number.to_owned(), sid.to_owned());
-    }
-
-    fn forget(&self, number: &str) {
-        self.sids().remove(number);
-    }
-}
-
 /// Where a number's messages go: its SMS application's URLs, else its own.
 async fn sms_handler(
-    state: &AppState,
+    state: &Engine,
     number: &Value,
-) -> ApiResult<Option<(Endpoint, Option<Endpoint>)>> {
-    let mut source = number.clone();
-    if let Some(app) = number["sms_application_sid"].as_str()
-        && let Some(record) = state.store.get(Kind::Application, app).await?
-    {
-        source = record.doc;
-    }
-    let endpoint = |url: &str, method: &str| {
-        let url = source[url].as_str().filter(|url| !url.is_empty())?;
-        let method =
-            Method::parse(source[method].as_str().unwrap_or("POST")).unwrap_or(Method::Post);
-        Some(Endpoint::new(url, method))
-    };
-    Ok(endpoint("sms_url", "sms_method")
-        .map(|primary| (primary, endpoint("sms_fallback_url", "sms_fallback_method"))))
+) -> EngineResult<Option<(Endpoint, Option<Endpoint>)>> {
+    let handler = session::handler(state, number, Channel::Messaging).await?;
+    Ok(handler.primary.map(|primary| (primary, handler.fallback)))
 }
 
 /// An inbound message to a provisioned number.
@@ -373,11 +301,11 @@ pub struct Inbound {
 
 /// Stores the inbound message as `received` and runs its SMS URL's session on its own task.
 pub async fn receive(
-    state: &AppState,
+    state: &Engine,
     account: &Account,
     number: &Record,
     inbound: Inbound,
-) -> ApiResult<String> {
+) -> EngineResult<String> {
     let kind = if inbound.media.is_empty() {
         SidKind::Message
     } else {
@@ -402,7 +330,7 @@ pub async fn receive(
     let log = state.sandbox.open_log(&sid);
     let handler = sms_handler(state, &number.doc).await?;
     let params = inbound_params(&account.sid, &sid, &inbound, &doc);
-    tokio::spawn(run_session(
+    state.spawn(run_session(
         state.clone(),
         account.clone(),
         sid.clone(),
@@ -454,12 +382,8 @@ fn inbound_params(
     params
 }
 
-fn parse_messaging(bytes: &[u8]) -> Result<switchboard_twiml::Parsed, ErrorCode> {
-    switchboard_twiml::parse(bytes, Context::Messaging).map_err(|rejected| rejected.error.code)
-}
-
 async fn run_session(
-    state: AppState,
+    state: Engine,
     account: Account,
     sid: String,
     inbound: Inbound,
@@ -471,7 +395,7 @@ async fn run_session(
         log.finish();
         return;
     };
-    let mut session = Session::new(params, primary.url.clone(), twiml_method(primary.method));
+    let mut session = Session::new(params, primary.url.clone(), primary.method);
     let mut cookies = state.sandbox.cookies(&inbound.from, &inbound.to);
     let mut first = true;
     while let Some(action) = session.poll() {
@@ -481,26 +405,23 @@ async fn run_session(
                 method,
                 params,
             } => {
-                let plan = FetchPlan {
-                    primary: Endpoint::new(url.clone(), webhook_method(method)),
-                    fallback: fallback.clone(),
+                let plan = session::plan(
+                    &state,
+                    Endpoint::new(url.clone(), method),
+                    fallback.clone(),
                     params,
-                    initial: first,
-                    scope: state.fallback_scope,
-                };
+                    first,
+                );
                 first = false;
-                let result = fetch_twiml(
-                    &state.webhooks,
+                let result = session::fetch(
+                    &state,
                     &account.auth_token,
                     &mut cookies,
                     plan,
                     Channel::Messaging,
-                    parse_messaging,
                 )
                 .await;
-                for event in &result.events {
-                    log.push("webhook", serde_json::to_value(event).unwrap_or_default());
-                }
+                session::log_exchanges(&log, &result);
                 record_alerts(&state, &account, &sid, &log, &result.alerts).await;
                 // Schema warnings (12200) of the document that runs, with its request and response.
                 let warnings: Vec<AlertRecord> = match &result.outcome {
@@ -567,7 +488,7 @@ async fn run_session(
     log.finish();
 }
 
-async fn send_reply(state: &AppState, account: &Account, log: &Log, reply: Reply) -> Option<Input> {
+async fn send_reply(state: &Engine, account: &Account, log: &Log, reply: Reply) -> Option<Input> {
     log.push(
         "message",
         json!({"to": reply.to, "from": reply.from, "body": reply.body, "media": reply.media}),
@@ -619,30 +540,11 @@ fn session_alert(code: ErrorCode, level: AlertLevel, message: String, url: Strin
 }
 
 async fn record_alerts(
-    state: &AppState,
+    state: &Engine,
     account: &Account,
     sid: &str,
     log: &Log,
     alerts: &[AlertRecord],
 ) {
-    for alert in alerts {
-        match alerts::record(state, &account.sid, Some(sid), alert).await {
-            Ok(alert_sid) => log.push("alert", json!({"sid": alert_sid, "error_code": alert.error_code, "level": alert.level.monitor_name()})),
-            Err(error) => tracing::error!(?error, "recording an alert failed"),
-        }
-    }
-}
-
-fn webhook_method(method: switchboard_twiml::Method) -> Method {
-    match method {
-        switchboard_twiml::Method::Get => Method::Get,
-        switchboard_twiml::Method::Post => Method::Post,
-    }
-}
-
-fn twiml_method(method: Method) -> switchboard_twiml::Method {
-    match method {
-        Method::Get => switchboard_twiml::Method::Get,
-        Method::Post => switchboard_twiml::Method::Post,
-    }
+    session::record_alerts(state, &account.sid, sid, log, alerts).await;
 }

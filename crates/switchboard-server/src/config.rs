@@ -2,14 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Whether the fallback URL applies to every TwiML fetch of a session or only the first.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FallbackScope {
-    #[default]
-    All,
-    Initial,
-}
+/// `--fallback-scope`: the webhook crate's policy type, read straight from the settings.
+pub use switchboard_webhook::FallbackScope;
 
 /// Every setting of `switchboard serve`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -12,13 +12,13 @@ use std::sync::{Arc, OnceLock};
 use anyhow::Context;
 use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use switchboard_api::AppState;
 use switchboard_api::resources::account::{self, Bootstrap};
+use switchboard_engine::{Engine, Parts, Settings};
 use switchboard_webhook::{ClientSettings, WebhookClient};
 
 pub use config::{Config, FallbackScope};
 
-/// How long a graceful shutdown waits for calls in flight to end.
+/// How long a graceful shutdown waits for calls and messages in flight to end.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The process-wide Prometheus recorder (a `metrics` recorder can be installed once).
@@ -74,31 +74,26 @@ pub async fn run(
     let webhooks =
         WebhookClient::new(ClientSettings::default()).context("building the webhook client")?;
     let (telephony, incoming) = match start_sip(&config).await? {
-        Some((telephony, incoming)) => (Some(Arc::new(telephony)), Some(incoming)),
+        Some((telephony, incoming)) => (Some(telephony), Some(incoming)),
         None => (None, None),
     };
-    let state = AppState {
+    let engine = Engine::new(Parts {
         store: store.clone(),
-        public_url: public_url.trim_end_matches('/').into(),
         webhooks: Arc::new(webhooks),
-        auth_cache: Arc::default(),
-        numbers: Arc::default(),
-        telephony: telephony.clone(),
-        sandbox: Arc::default(),
-        error_prompt: config.error_prompt.as_str().into(),
-        fallback_scope: match config.fallback_scope {
-            FallbackScope::All => switchboard_webhook::FallbackScope::All,
-            FallbackScope::Initial => switchboard_webhook::FallbackScope::Initial,
+        telephony,
+        settings: Settings {
+            public_url,
+            error_prompt: config.error_prompt.clone(),
+            fallback_scope: config.fallback_scope,
         },
-    };
+    });
     if let Some(incoming) = incoming {
-        switchboard_api::voice::sip::serve_incoming(state.clone(), incoming);
+        engine.serve_sip(incoming);
     }
-    let app = switchboard_api::router(state)
+    let app = switchboard_api::router(engine.clone())
         .route("/metrics", get(move || async move { handle.render() }));
     println!("http listening on {address}");
-    if let Some(telephony) = &telephony {
-        let sip = telephony.endpoint.local_addr();
+    if let Some(sip) = engine.sip_addr() {
         println!("sip listening on udp {sip}");
         println!("sip listening on tcp {sip}");
     }
@@ -107,13 +102,14 @@ pub async fn run(
         .await
         .context("serving HTTP")?;
     // No new calls can arrive now; calls in flight end with a final status recorded and their
-    // status callbacks sent, within a bound so a stuck callback receiver cannot hold the exit.
-    let ending = switchboard_api::voice::live::end_all();
-    if ending > 0 && !switchboard_api::voice::live::wait_idle(DRAIN_TIMEOUT).await {
-        eprintln!("some of {ending} calls did not finish within {DRAIN_TIMEOUT:?}");
-    }
-    if let Some(telephony) = &telephony {
-        telephony.endpoint.shutdown().await;
+    // status callbacks sent, and message sessions and deliveries finish, within a bound so a
+    // stuck callback receiver cannot hold the exit.
+    let drained = engine.shutdown(DRAIN_TIMEOUT).await;
+    if !drained.complete {
+        eprintln!(
+            "the engine's work ({} calls) did not finish within {DRAIN_TIMEOUT:?}",
+            drained.calls
+        );
     }
     store.close().await;
     eprintln!("stopped");
@@ -125,7 +121,7 @@ async fn start_sip(
     config: &Config,
 ) -> anyhow::Result<
     Option<(
-        switchboard_api::voice::sip::Telephony,
+        switchboard_engine::voice::sip::Telephony,
         tokio::sync::mpsc::Receiver<switchboard_sip_ua::IncomingCall>,
     )>,
 > {
@@ -149,7 +145,7 @@ async fn start_sip(
         bind.ip()
     };
     let (low, high) = config.rtp_range()?;
-    let telephony = switchboard_api::voice::sip::Telephony {
+    let telephony = switchboard_engine::voice::sip::Telephony {
         endpoint,
         ports: switchboard_media::session::PortPool::new(media_ip, low, high),
         tts: switchboard_media::tts::Tts::new(switchboard_media::tts::TtsConfig {

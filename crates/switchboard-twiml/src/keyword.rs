@@ -47,9 +47,16 @@ macro_rules! keyword {
 }
 pub(crate) use keyword;
 
-keyword! {
-    /// The HTTP method of a webhook (`method`, `statusCallbackMethod`, …).
-    pub enum Method { Get = "GET", Post = "POST" }
+/// The HTTP method of a webhook (`method`, `statusCallbackMethod`, …): the one type the
+/// webhook client and the REST API share.
+pub use switchboard_core::Method;
+
+impl Keyword for Method {
+    const ALL: &'static [(&'static str, Self)] = &[("GET", Method::Get), ("POST", Method::Post)];
+
+    fn keyword(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 keyword! {

@@ -229,6 +229,11 @@ impl Failover {
         self.stage = Stage::Done;
     }
 
+    /// Whether the next action is a request (rather than an alert or the verdict).
+    pub fn next_is_request(&self) -> bool {
+        matches!(self.queue.front(), Some(Action::Send(_)))
+    }
+
     /// The next action, or `None` while a request is outstanding or after `Finish`.
     pub fn poll_next(&mut self) -> Option<Action> {
         self.queue.pop_front()

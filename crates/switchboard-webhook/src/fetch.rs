@@ -85,7 +85,29 @@ pub async fn fetch_twiml<T>(
     channel: Channel,
     parse: impl Fn(&[u8]) -> Result<T, ErrorCode>,
 ) -> TwimlFetchResult<T> {
-    let mut failover = Failover::new(plan);
+    drive_failover(
+        client,
+        auth_token,
+        cookies,
+        Failover::new(plan),
+        channel,
+        parse,
+    )
+    .await
+}
+
+/// Runs the requests `failover` asks for until it decides, and collects what happened. With a
+/// policy from `Failover::new` this is `fetch_twiml`; with one from
+/// `Failover::after_execution_failure` (whose own alert the caller may have taken with
+/// `poll_next` already) it is the fallback after a document failed to run.
+pub async fn drive_failover<T>(
+    client: &WebhookClient,
+    auth_token: &str,
+    cookies: &mut CookieJar,
+    mut failover: Failover,
+    channel: Channel,
+    parse: impl Fn(&[u8]) -> Result<T, ErrorCode>,
+) -> TwimlFetchResult<T> {
     let mut alerts = Vec::new();
     let mut events = Vec::new();
     let mut last_reply = None;

@@ -24,7 +24,7 @@ pub use cookies::CookieJar;
 pub use executor::{ClientSettings, WebhookClient};
 pub use failover::{Endpoint, Failover, FallbackScope, FetchPlan};
 pub use fetch::{
-    NotificationResult, TwimlFetchResult, TwimlOutcome, WebhookEvent, fetch_twiml,
+    NotificationResult, TwimlFetchResult, TwimlOutcome, WebhookEvent, drive_failover, fetch_twiml,
     send_notification,
 };
 pub use outcome::{Exchange, TransportError};

@@ -10,39 +10,12 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::overrides::{ParsedOverrides, parse_fragment};
 use crate::signature;
 
-/// The HTTP method of a webhook (Twilio accepts only these two).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Method {
-    #[serde(rename = "GET")]
-    Get,
-    #[default]
-    #[serde(rename = "POST")]
-    Post,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-
-    /// Parses `GET`/`POST` case-insensitively, as the REST API accepts them.
-    pub fn parse(value: &str) -> Option<Method> {
-        match value.to_ascii_uppercase().as_str() {
-            "GET" => Some(Method::Get),
-            "POST" => Some(Method::Post),
-            _ => None,
-        }
-    }
-}
+pub use switchboard_core::Method;
 
 /// What the caller asks for: one logical webhook.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,12 +4,11 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_core::{Sid, SidKind, date, error_code};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, Store, StoreError};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Store, StoreError};
 
-use super::{ACCOUNTS, created, json_sid, to_doc};
+use super::{ACCOUNTS, created, json_sid};
 use crate::auth::{Caller, load_account};
 use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, Params, query_params};
@@ -17,90 +16,41 @@ use crate::paging::{PageRequest, fetch_page};
 use crate::validate;
 use crate::{AppState, now_ms};
 
-/// A stored account.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Account {
-    pub sid: String,
-    pub friendly_name: String,
-    /// `active`, `suspended` or `closed`.
-    pub status: String,
-    pub auth_token: String,
-    /// The parent for a subaccount; the account itself for a main account.
-    pub owner_account_sid: String,
-    pub date_created: i64,
-    pub date_updated: i64,
-    /// Extension: where Debug Events for this account's alerts are posted.
-    #[serde(default)]
-    pub debugger_webhook_url: String,
-}
+pub use switchboard_engine::Account;
 
-impl Account {
-    fn new(sid: String, auth_token: String, owner: Option<&str>, friendly_name: String) -> Account {
-        let now = now_ms();
-        Account {
-            owner_account_sid: owner.map_or_else(|| sid.clone(), str::to_owned),
-            sid,
-            friendly_name,
-            status: "active".into(),
-            auth_token,
-            date_created: now,
-            date_updated: now,
-            debugger_webhook_url: String::new(),
-        }
-    }
-
-    pub fn is_main(&self) -> bool {
-        self.owner_account_sid == self.sid
-    }
-
-    fn record(&self) -> Record {
-        let mut record = Record::new(
-            Kind::Account,
-            self.sid.clone(),
-            self.owner_account_sid.clone(),
-            self.date_created,
-            to_doc(self),
-        );
-        record.parent_sid = (!self.is_main()).then(|| self.owner_account_sid.clone());
-        record.friendly_name = Some(self.friendly_name.clone());
-        record.status = Some(self.status.clone());
-        record
-    }
-
-    /// The Twilio representation.
-    pub fn render(&self) -> Value {
-        let base = format!("{ACCOUNTS}/{}", self.sid);
-        let subresources = [
-            ("addresses", "Addresses"),
-            ("applications", "Applications"),
-            ("calls", "Calls"),
-            ("conferences", "Conferences"),
-            ("incoming_phone_numbers", "IncomingPhoneNumbers"),
-            ("keys", "Keys"),
-            ("messages", "Messages"),
-            ("notifications", "Notifications"),
-            ("queues", "Queues"),
-            ("recordings", "Recordings"),
-            ("signing_keys", "SigningKeys"),
-            ("transcriptions", "Transcriptions"),
-        ];
-        let uris: serde_json::Map<String, Value> = subresources
-            .iter()
-            .map(|(key, path)| ((*key).to_owned(), json!(format!("{base}/{path}.json"))))
-            .collect();
-        json!({
-            "auth_token": self.auth_token,
-            "date_created": date::rfc2822(self.date_created),
-            "date_updated": date::rfc2822(self.date_updated),
-            "friendly_name": self.friendly_name,
-            "owner_account_sid": self.owner_account_sid,
-            "sid": self.sid,
-            "status": self.status,
-            "subresource_uris": uris,
-            "type": "Full",
-            "uri": format!("{base}.json"),
-        })
-    }
+/// The Twilio representation of an account.
+pub fn render(account: &Account) -> Value {
+    let base = format!("{ACCOUNTS}/{}", account.sid);
+    let subresources = [
+        ("addresses", "Addresses"),
+        ("applications", "Applications"),
+        ("calls", "Calls"),
+        ("conferences", "Conferences"),
+        ("incoming_phone_numbers", "IncomingPhoneNumbers"),
+        ("keys", "Keys"),
+        ("messages", "Messages"),
+        ("notifications", "Notifications"),
+        ("queues", "Queues"),
+        ("recordings", "Recordings"),
+        ("signing_keys", "SigningKeys"),
+        ("transcriptions", "Transcriptions"),
+    ];
+    let uris: serde_json::Map<String, Value> = subresources
+        .iter()
+        .map(|(key, path)| ((*key).to_owned(), json!(format!("{base}/{path}.json"))))
+        .collect();
+    json!({
+        "auth_token": account.auth_token,
+        "date_created": date::rfc2822(account.date_created),
+        "date_updated": date::rfc2822(account.date_updated),
+        "friendly_name": account.friendly_name,
+        "owner_account_sid": account.owner_account_sid,
+        "sid": account.sid,
+        "status": account.status,
+        "subresource_uris": uris,
+        "type": "Full",
+        "uri": format!("{base}.json"),
+    })
 }
 
 /// A new random auth token: 32 lower-case hex digits (128 bits).
@@ -218,7 +168,7 @@ pub(crate) async fn list(
     for record in &page.records {
         let account: Account =
             serde_json::from_value(record.doc.clone()).map_err(StoreError::from)?;
-        items.push(account.render());
+        items.push(render(&account));
     }
     Ok(Json(page.envelope(
         &format!("{ACCOUNTS}.json"),
@@ -249,7 +199,7 @@ pub(crate) async fn create(
     let name = validate::friendly_name(params.get("FriendlyName").unwrap_or(&default_name))?;
     let account = Account::new(sid, generate_auth_token(), Some(&caller.account.sid), name);
     state.store.insert(&account.record()).await?;
-    Ok(created(account.render()))
+    Ok(created(render(&account)))
 }
 
 pub(crate) async fn fetch(
@@ -260,7 +210,7 @@ pub(crate) async fn fetch(
 ) -> ApiResult<Json<Value>> {
     let sid = json_sid(&file, uri.path())?;
     let account = caller.scope(&state, sid, uri.path()).await?;
-    Ok(Json(account.render()))
+    Ok(Json(render(&account)))
 }
 
 pub(crate) async fn update(
@@ -277,7 +227,7 @@ pub(crate) async fn update(
     account.date_updated = now_ms();
     state.store.update(&account.record()).await?;
     state.auth_cache.forget_all();
-    Ok(Json(account.render()))
+    Ok(Json(render(&account)))
 }
 
 fn apply_update(account: &mut Account, params: &Params) -> ApiResult<()> {

@@ -9,11 +9,11 @@ use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
 
 use super::load_owned;
 use crate::AppState;
-use crate::alerts::alert_of;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::query_params;
 use crate::paging::{PageRequest, fetch_page};
+use switchboard_engine::alerts::alert_of;
 
 fn render(state: &AppState, doc: &Value, with_exchange: bool) -> Value {
     let Some(alert) = alert_of(doc) else {

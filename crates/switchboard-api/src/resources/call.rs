@@ -21,8 +21,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, Params, query_params};
 use crate::paging::{PageRequest, fetch_page};
 use crate::resources::account::Account;
-use crate::voice::{self, CallInput, FarEnd, LegStart, StatusCallback};
-use crate::{AppState, messaging, validate};
+use crate::{AppState, validate};
+use switchboard_engine::voice::{self, CallInput, FarEnd, LegStart, StatusCallback};
 
 /// The Twilio representation of a stored call (engine-only fields are left out).
 pub fn render(doc: &Value) -> Value {
@@ -123,13 +123,7 @@ fn initial_of(params: &Params) -> ApiResult<Option<Initial>> {
         return Ok(None);
     };
     let method = method_param(params, "Method")?;
-    Ok(Some(Initial::Fetch {
-        url,
-        method: match method {
-            Method::Get => switchboard_twiml::Method::Get,
-            Method::Post => switchboard_twiml::Method::Post,
-        },
-    }))
+    Ok(Some(Initial::Fetch { url, method }))
 }
 
 fn fallback_of(params: &Params) -> ApiResult<Option<Endpoint>> {
@@ -224,7 +218,9 @@ async fn parties(
             format!("The 'From' number {from} is not a valid phone number"),
         )
     })?;
-    let owned = messaging::find_number(state, &from)
+    let owned = state
+        .engine
+        .find_number(&from)
         .await?
         .filter(|number| number.account_sid == account.sid);
     let Some(number) = owned else {
@@ -266,13 +262,13 @@ async fn handler(
                 format!("ApplicationSid {app} is not an application of this account"),
             ));
         }
-        let handler = voice::number_handler(state, &json!({"voice_application_sid": app})).await?;
+        let handler = state
+            .engine
+            .voice_handler(&json!({"voice_application_sid": app}))
+            .await?;
         initial = handler.primary.map(|endpoint| Initial::Fetch {
             url: endpoint.url,
-            method: match endpoint.method {
-                Method::Get => switchboard_twiml::Method::Get,
-                Method::Post => switchboard_twiml::Method::Post,
-            },
+            method: endpoint.method,
         });
         fallback = handler.fallback;
         status_callback = handler.status_callback.map(|callback| {
@@ -330,7 +326,6 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         initial,
     );
     setup.application_sid = application_sid;
-    setup.error_prompt = state.error_prompt.to_string();
     Ok(LegStart {
         account: account.clone(),
         setup,
@@ -348,29 +343,18 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
 /// A SIP URI (or a number through `--sip-gateway`) gets a real INVITE; other numbers reach a
 /// sandbox handset.
 fn far_end(state: &AppState, params: &Params, to: &str, ring_timeout_s: u32) -> ApiResult<FarEnd> {
-    match state
-        .telephony
-        .as_ref()
-        .and_then(|telephony| telephony.route(to))
-    {
-        Some(uri) => {
-            let username = params.get("SipAuthUsername").filter(|u| !u.is_empty());
-            let password = params.get("SipAuthPassword").unwrap_or_default();
-            Ok(FarEnd::Sip {
-                uri,
-                auth: username.map(|username| (username.to_owned(), password.to_owned())),
-                ring_timeout_s,
-            })
-        }
-        None if to.starts_with("sip:") => Err(bad(
-            error_code::CALL_INVALID_TO,
-            format!("{to} is a SIP address, and SIP is off on this engine (--sip off)"),
-        )),
-        None => Ok(FarEnd::Handset {
-            handset: state.sandbox.handset(to),
-            ring_timeout_s,
-        }),
-    }
+    let username = params.get("SipAuthUsername").filter(|u| !u.is_empty());
+    let password = params.get("SipAuthPassword").unwrap_or_default();
+    let auth = username.map(|username| (username.to_owned(), password.to_owned()));
+    state
+        .engine
+        .far_end(to, auth, ring_timeout_s)
+        .ok_or_else(|| {
+            bad(
+                error_code::CALL_INVALID_TO,
+                format!("{to} is a SIP address, and SIP is off on this engine (--sip off)"),
+            )
+        })
 }
 
 fn status_events(params: &Params) -> Vec<String> {
@@ -392,7 +376,7 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let start = outbound(&state, &account, &params).await?;
-    let (record, _) = voice::start_leg(&state, start).await?;
+    let (record, _) = state.engine.start_call(start).await?;
     Ok(created(render(&record.doc)))
 }
 
@@ -522,10 +506,10 @@ pub(crate) async fn update(
         CallInput::End(ApiEnd::Canceled) => !answered,
         _ => false,
     };
-    if !voice::live::send(sid, input) {
+    if !state.engine.send_input(sid, input) {
         return Err(not_in_progress(sid));
     }
-    if ending && let Some(log) = state.sandbox.log(sid) {
+    if ending && let Some(log) = state.engine.sandbox().log(sid) {
         log.wait_done(Duration::from_secs(5)).await;
     }
     let (record, _) =
@@ -543,7 +527,7 @@ pub(crate) async fn delete(
     let sid = json_sid(&file, uri.path())?;
     let (record, _) =
         load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
-    if voice::live::is_live(sid)
+    if state.engine.is_live(sid)
         || !voice::leg::is_terminal(record.status.as_deref().unwrap_or_default())
     {
         return Err(bad(

@@ -13,10 +13,10 @@ use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, scoped_record
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, Params, query_params};
-use crate::messaging::{self, Outbound, message_record};
 use crate::paging::{PageRequest, fetch_page};
 use crate::resources::account::Account;
 use crate::{AppState, now_ms, validate};
+use switchboard_engine::messaging::{Outbound, message_record};
 
 /// The Twilio representation of a stored message (engine-only fields are left out).
 pub fn render(doc: &Value) -> Value {
@@ -86,7 +86,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
     let from = validate::e164(from)
         .filter(|_| true)
         .ok_or_else(|| ApiError::bad_request(error_code::MESSAGE_FROM_NOT_OWNED, format!("The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account")))?;
-    match messaging::find_number(state, &from).await? {
+    match state.engine.find_number(&from).await? {
         Some(number) if number.account_sid == account.sid => {}
         _ => {
             return Err(ApiError::bad_request(
@@ -169,7 +169,7 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     let account = caller.scope(&state, &account, uri.path()).await?;
     let outbound = outbound(&state, &account, &params).await?;
-    let doc = messaging::send(&state, &account, outbound).await?;
+    let doc = state.engine.send_message(&account, outbound).await?;
     Ok(created(render(&Value::Object(doc))))
 }
 

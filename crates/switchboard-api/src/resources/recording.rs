@@ -19,7 +19,7 @@ use crate::auth::{Caller, authenticate};
 use crate::error::{ApiError, ApiResult};
 use crate::form::query_params;
 use crate::paging::{PageRequest, fetch_page};
-use crate::voice::recording::{audio_of, pcm_of, wav};
+use switchboard_engine::voice::recording::{audio_of, pcm_of, wav};
 
 /// The Twilio representation of a stored recording.
 pub fn render(state: &AppState, doc: &Value) -> Value {

@@ -14,9 +14,10 @@ use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::form::{FormBody, query_params};
-use crate::messaging::{self, Inbound};
-use crate::sandbox::{Delivery, Handset};
-use crate::{AppState, validate, voice};
+use crate::{AppState, validate};
+use switchboard_engine::messaging::Inbound;
+use switchboard_engine::sandbox::{Delivery, Handset};
+use switchboard_engine::voice::{self, CallerAudioError};
 
 const DEFAULT_FROM: &str = "+15005550006";
 const MAX_WAIT: Duration = Duration::from_secs(600);
@@ -64,7 +65,7 @@ async fn endpoints(
                 format!("From {from} is not a valid phone number"),
             )
         })?;
-    let number = messaging::find_number(state, &to).await?.ok_or_else(|| {
+    let number = state.engine.find_number(&to).await?.ok_or_else(|| {
         ApiError::bad_request(
             error_code::CALL_INVALID_TO,
             format!("{to} is not provisioned on this engine"),
@@ -127,18 +128,19 @@ pub(crate) async fn send_message(
     for url in &media {
         validate::webhook_url("MediaUrl", url, error_code::INVALID_MEDIA_URL)?;
     }
-    let sid = messaging::receive(
-        &state,
-        &account,
-        &number,
-        Inbound {
-            from,
-            to,
-            body,
-            media,
-        },
-    )
-    .await?;
+    let sid = state
+        .engine
+        .receive_message(
+            &account,
+            &number,
+            Inbound {
+                from,
+                to,
+                body,
+                media,
+            },
+        )
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"message_sid": sid, "status": "received"})),
@@ -163,7 +165,8 @@ pub(crate) async fn message_transcript(
         .map_err(|_| ApiError::not_found(uri.path()))?;
     let params = query_params(uri.query())?;
     let log = state
-        .sandbox
+        .engine
+        .sandbox()
         .log(&sid)
         .ok_or_else(|| ApiError::not_found(uri.path()))?;
     let mut done = log.is_done();
@@ -223,7 +226,7 @@ pub(crate) async fn set_phone(
             format!("{number} is not a valid phone number"),
         )
     })?;
-    let mut handset: Handset = state.sandbox.handset(&number);
+    let mut handset: Handset = state.engine.sandbox().handset(&number);
     if let Some(deliver) = params.get("Deliver") {
         handset.delivery = match deliver {
             "deliver" => Delivery::Deliver,
@@ -266,7 +269,7 @@ pub(crate) async fn set_phone(
             )
         })?);
     }
-    state.sandbox.set_handset(&number, handset.clone());
+    state.engine.sandbox().set_handset(&number, handset.clone());
     let deliver = match handset.delivery {
         Delivery::Deliver => "deliver",
         Delivery::Fail => "fail",
@@ -345,7 +348,7 @@ pub(crate) async fn create_call(
         fast,
         digits,
     };
-    let sid = voice::inbound(&state, &account, &number, call).await?;
+    let sid = state.engine.inbound_call(&account, &number, call).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"call_sid": sid, "status": "ringing"})),
@@ -382,7 +385,8 @@ pub(crate) async fn call_transcript(
     let record = owned_call(&state, &caller, &sid, uri.path()).await?;
     let params = query_params(uri.query())?;
     let log = state
-        .sandbox
+        .engine
+        .sandbox()
         .log(&sid)
         .ok_or_else(|| ApiError::not_found(uri.path()))?;
     let waiting = params.get("WaitFor").is_some();
@@ -463,7 +467,7 @@ pub(crate) async fn call_input(
         "Audio" => voice::CallInput::Audio(caller_audio(&state, &caller, &params).await?),
         _ => return Err(ApiError::not_found(uri.path())),
     };
-    if !voice::live::send(&sid, input) {
+    if !state.engine.send_input(&sid, input) {
         return Err(ApiError::bad_request(
             error_code::CALL_NOT_IN_PROGRESS,
             format!("Call {sid} is not in progress"),
@@ -481,32 +485,19 @@ async fn caller_audio(
     let invalid = |message: &str| ApiError::bad_request(error_code::INVALID_PARAMETER, message);
     if let Some(url) = params.get("Url").filter(|url| !url.is_empty()) {
         let url = validate::webhook_url("Url", url, error_code::INVALID_URL)?;
-        let request = switchboard_webhook::WebhookRequest::form(
-            url.clone(),
-            switchboard_webhook::Method::Get,
-            Vec::new(),
-        );
-        let exchange = state
-            .webhooks
-            .send(
-                request,
-                &caller.account.auth_token,
-                &mut switchboard_webhook::CookieJar::default(),
-            )
-            .await;
-        let body = match &exchange.result {
-            Ok(answer) if (200..300).contains(&answer.status) => &answer.body,
-            _ => return Err(invalid(&format!("the audio at {url} could not be fetched"))),
+        return match state
+            .engine
+            .fetch_caller_audio(&url, &caller.account.auth_token)
+            .await
+        {
+            Ok(clip) => Ok(clip),
+            Err(CallerAudioError::Unreachable) => {
+                Err(invalid(&format!("the audio at {url} could not be fetched")))
+            }
+            Err(CallerAudioError::NotAudio) => Err(invalid(
+                "Url must serve audio: a WAV (PCM, µ-law or A-law) or MP3 file",
+            )),
         };
-        // The same decoder `<Play>` uses on real calls: WAV (PCM, µ-law, A-law) or MP3, any
-        // rate and channel count, to 8 kHz mono.
-        let pcm = switchboard_media::decode::decode_to_8k(body)
-            .ok()
-            .filter(|pcm| !pcm.is_empty())
-            .ok_or_else(|| {
-                invalid("Url must serve audio: a WAV (PCM, µ-law or A-law) or MP3 file")
-            })?;
-        return Ok(voice::recording::Clip::samples(pcm));
     }
     let seconds = params
         .get("Seconds")

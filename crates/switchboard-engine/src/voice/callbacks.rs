@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::sandbox::Log;
-use crate::{AppState, alerts, now_ms};
+use crate::{Engine, alerts, now_ms};
 
 /// Where and for which events a leg's status callbacks go.
 #[derive(Clone, Debug)]
@@ -53,7 +53,7 @@ pub(crate) struct CallbackQueue {
 
 /// Whom the alerts of failed callbacks are about.
 pub(crate) struct AlertTarget {
-    pub state: AppState,
+    pub state: Engine,
     pub account_sid: String,
     pub auth_token: String,
     pub call_sid: String,
@@ -97,7 +97,7 @@ impl CallbackQueue {
         );
         let sender = self.sender.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            self.task = Some(tokio::spawn(deliver(
+            self.task = Some(target.state.spawn(deliver(
                 receiver,
                 AlertTarget {
                     state: target.state.clone(),

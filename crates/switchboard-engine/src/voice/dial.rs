@@ -15,12 +15,10 @@ use switchboard_flow::{
 use switchboard_store::Record;
 use tokio::sync::oneshot;
 
-use crate::messaging;
 use crate::voice::callbacks::{CallbackQueue, StatusCallback};
 use crate::voice::driver::{Driver, LegEnd};
-use crate::voice::fetch::webhook_method;
 use crate::voice::leg::{self, LegInfo};
-use crate::voice::live::{self, CallInput};
+use crate::voice::live::{CallInput, LiveCalls};
 use crate::voice::perform::rest_status;
 use crate::voice::start;
 use crate::voice::timers::Due;
@@ -82,16 +80,16 @@ impl DialLeg {
     }
 
     /// A bridged engine leg hears the caller's keys.
-    pub(crate) fn forward_digits(&self, digits: &str) {
+    pub(crate) fn forward_digits(&self, live: &LiveCalls, digits: &str) {
         if let Child::Engine { sid, .. } = &self.child {
-            live::send(sid, CallInput::Digits(digits.to_owned()));
+            live.send(sid, CallInput::Digits(digits.to_owned()));
         }
     }
 
     /// The caller's leg ended: drop the child.
-    pub(crate) fn abandon(self) {
+    pub(crate) fn abandon(self, live: &LiveCalls) {
         if let Child::Engine { sid, .. } = &self.child {
-            live::send(sid, CallInput::Hangup);
+            live.send(sid, CallInput::Hangup);
         }
     }
 }
@@ -115,10 +113,7 @@ impl Driver {
             if target.number.starts_with("sip:") {
                 return Box::pin(self.dial_sip(&dial, target.clone(), child_sid, now)).await;
             }
-            let provisioned = messaging::find_number(&self.state, &target.number)
-                .await
-                .ok()
-                .flatten();
+            let provisioned = self.state.find_number(&target.number).await.ok().flatten();
             if provisioned.is_none()
                 && self
                     .state
@@ -203,7 +198,7 @@ impl Driver {
         let callbacks = CallbackQueue::new(target.status_callback.as_ref().map(|callback| {
             StatusCallback::new(
                 callback.url.clone(),
-                webhook_method(callback.method),
+                callback.method,
                 callback.events.clone(),
             )
         }));
@@ -297,7 +292,7 @@ impl Driver {
     fn attach_child(
         &mut self,
         child_sid: Sid,
-        done: crate::error::ApiResult<oneshot::Receiver<LegEnd>>,
+        done: crate::error::EngineResult<oneshot::Receiver<LegEnd>>,
         now: u64,
         time_limit_ms: u64,
         answered: bool,
@@ -397,7 +392,7 @@ impl Driver {
         }) = &mut self.dial
         {
             let mut callbacks = std::mem::replace(&mut handset.callbacks, CallbackQueue::new(None));
-            tokio::spawn(async move { callbacks.drain().await });
+            self.state.spawn(async move { callbacks.drain().await });
         }
         self.timers
             .cancel_where(|due| matches!(due, Due::DialHangup | Due::DialNoAnswer));
@@ -413,7 +408,7 @@ impl Driver {
         }
         match &dial.child {
             Child::Engine { sid, .. } => {
-                live::send(sid, CallInput::Hangup);
+                self.state.live.send(sid, CallInput::Hangup);
             }
             Child::Handset(_) => {
                 let status = if dial.answered_ms.is_some() {

@@ -13,17 +13,17 @@ use std::sync::Arc;
 use switchboard_flow::{Call, CallStatus, Input};
 use switchboard_webhook::{CookieJar, Endpoint};
 
-use crate::AppState;
-use crate::resources::account::Account;
+use crate::account::Account;
 use crate::sandbox::{Handset, Log};
 use crate::voice::callbacks::{AlertTarget, CallbackQueue};
 use crate::voice::clock::Clock;
 use crate::voice::dial::DialLeg;
 use crate::voice::fetch::{self, FetchDone, PendingFetch};
-use crate::voice::live::{self, CallInput, Inbox};
+use crate::voice::live::{CallInput, Inbox};
 use crate::voice::media::Media;
 use crate::voice::sip::SipLeg;
 use crate::voice::timers::{Due, Timers};
+use crate::{Engine, session};
 
 /// Who is at the other end of the leg.
 #[derive(Clone, Debug)]
@@ -54,7 +54,7 @@ pub struct LegEnd {
 
 /// One running leg.
 pub(crate) struct Driver {
-    pub(crate) state: AppState,
+    pub(crate) state: Engine,
     pub(crate) account: Account,
     pub(crate) call: Call,
     pub(crate) log: Arc<Log>,
@@ -63,6 +63,9 @@ pub(crate) struct Driver {
     pub(crate) stored_status: &'static str,
     pub(crate) inputs: Arc<Inbox>,
     pub(crate) fallback: Option<Endpoint>,
+    /// Whether the running document is the session's first (under `--fallback-scope initial`
+    /// only its failures fall back).
+    pub(crate) document_initial: bool,
     pub(crate) cookies: CookieJar,
     pub(crate) fetch: Option<PendingFetch>,
     pub(crate) timers: Timers,
@@ -194,6 +197,7 @@ impl Driver {
                     self.fallback = fallback;
                 }
                 self.fetch = None;
+                self.document_initial = false;
                 self.feed(Input::LiveUpdate(initial));
             }
             CallInput::End(end) => {
@@ -211,17 +215,11 @@ impl Driver {
             cookies,
             primary_url,
             fallback_url,
-            is_fallback_only,
         } = done;
         self.cookies = cookies;
-        for event in &result.events {
-            self.log
-                .push("webhook", serde_json::to_value(event).unwrap_or_default());
-        }
-        for alert in &result.alerts {
-            self.record_alert(alert).await;
-        }
-        let input = fetch::into_input(result.outcome, primary_url, fallback_url, is_fallback_only);
+        session::log_exchanges(&self.log, &result);
+        self.record_alerts(&result.alerts).await;
+        let input = fetch::into_input(result.outcome, primary_url, fallback_url);
         self.feed(input);
     }
 
@@ -230,11 +228,11 @@ impl Driver {
     async fn finish(mut self) -> LegEnd {
         self.fetch = None;
         if let Some(dial) = self.dial.take() {
-            dial.abandon();
+            dial.abandon(&self.state.live);
         }
         self.sip_finish();
         self.callbacks.drain().await;
-        live::unregister(self.call_sid());
+        self.state.live.unregister(self.call_sid());
         self.log.finish();
         LegEnd {
             status: self.call.status(),

@@ -8,16 +8,14 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use switchboard_core::ErrorCode;
 use switchboard_flow::{ExecutionFailure, FetchRequest, Input};
-use switchboard_twiml::{Context, Parsed};
-use switchboard_webhook::failover::fallback_params;
+use switchboard_twiml::Parsed;
 use switchboard_webhook::{
-    Channel, CookieJar, Endpoint, FallbackScope, FetchPlan, Reply, TwimlFetchResult, TwimlOutcome,
-    fetch_twiml,
+    AlertRecord, Channel, CookieJar, Endpoint, Failover, Reply, TwimlFetchResult, TwimlOutcome,
 };
 
-use crate::AppState;
+use crate::Engine;
+use crate::session;
 
 /// What a finished fetch hands back.
 pub(crate) struct FetchDone {
@@ -26,105 +24,97 @@ pub(crate) struct FetchDone {
     /// The URL the answer came from when it is used (primary or fallback).
     pub primary_url: String,
     pub fallback_url: Option<String>,
-    /// The fetch was an execution-failure fallback: its one request is a fallback request.
-    pub is_fallback_only: bool,
 }
 
 pub(crate) type PendingFetch = Pin<Box<dyn Future<Output = FetchDone> + Send>>;
 
-fn parse_voice(bytes: &[u8]) -> Result<Parsed, ErrorCode> {
-    switchboard_twiml::parse(bytes, Context::Voice).map_err(|rejected| rejected.error.code)
-}
-
 /// A flow `Fetch`, with the session's fallback.
 pub(crate) fn start(
-    state: &AppState,
+    state: &Engine,
     auth_token: &str,
     cookies: CookieJar,
     request: FetchRequest,
     fallback: Option<Endpoint>,
     initial: bool,
 ) -> PendingFetch {
-    let plan = FetchPlan {
-        primary: Endpoint::new(request.url.clone(), webhook_method(request.method)),
-        fallback: fallback.clone(),
-        params: request.params,
-        initial,
-        scope: state.fallback_scope,
-    };
-    run(
+    let primary_url = request.url.clone();
+    let fallback_url = fallback.as_ref().map(|endpoint| endpoint.url.clone());
+    let plan = session::plan(
         state,
-        auth_token,
-        cookies,
-        plan,
-        request.url,
+        Endpoint::new(request.url, request.method),
         fallback,
-        false,
-    )
-}
-
-/// A flow `ExecutionFailed`: the ERROR alert is recorded by the caller; this requests the
-/// session's fallback (when there is one and the scope allows it) with `ErrorCode`/`ErrorUrl`.
-/// `None`: nothing to request, the answer is `NoUsableTwiml`.
-pub(crate) fn after_failure(
-    state: &AppState,
-    auth_token: &str,
-    cookies: CookieJar,
-    failure: &ExecutionFailure,
-    fallback: Option<Endpoint>,
-) -> Option<PendingFetch> {
-    let fallback = fallback.filter(|_| state.fallback_scope == FallbackScope::All)?;
-    let params = fallback_params(
-        &failure.params,
-        failure.code,
-        failure.error_url.clone().unwrap_or_default(),
+        request.params,
+        initial,
     );
-    let plan = FetchPlan {
-        primary: fallback.clone(),
-        fallback: None,
-        params,
-        initial: false,
-        scope: state.fallback_scope,
-    };
-    let url = fallback.url.clone();
-    Some(run(state, auth_token, cookies, plan, url, None, true))
-}
-
-fn run(
-    state: &AppState,
-    auth_token: &str,
-    mut cookies: CookieJar,
-    plan: FetchPlan,
-    primary_url: String,
-    fallback: Option<Endpoint>,
-    is_fallback_only: bool,
-) -> PendingFetch {
-    let client = state.webhooks.clone();
+    let engine = state.clone();
     let token = auth_token.to_owned();
     Box::pin(async move {
-        let mut result = fetch_twiml(
-            &client,
-            &token,
-            &mut cookies,
-            plan,
-            Channel::Voice,
-            parse_voice,
-        )
-        .await;
-        if is_fallback_only {
-            for event in &mut result.events {
-                event.fallback = true;
-            }
-            for alert in &mut result.alerts {
-                alert.fallback = true;
-            }
-        }
+        let mut cookies = cookies;
+        let result = session::fetch(&engine, &token, &mut cookies, plan, Channel::Voice).await;
         FetchDone {
             result,
             cookies,
             primary_url,
-            fallback_url: fallback.map(|endpoint| endpoint.url),
-            is_fallback_only,
+            fallback_url,
+        }
+    })
+}
+
+/// A flow `ExecutionFailed` of a document that was the session's first (`initial`) or not: the
+/// ERROR alert to record at once, and the fallback request the policy asks for, if any
+/// (`None`: the answer is `NoUsableTwiml`).
+pub(crate) fn after_failure(
+    state: &Engine,
+    auth_token: &str,
+    cookies: CookieJar,
+    failure: ExecutionFailure,
+    alert: AlertRecord,
+    fallback: Option<Endpoint>,
+    initial: bool,
+) -> (AlertRecord, Option<PendingFetch>) {
+    let error_url = failure.error_url.unwrap_or_default();
+    let fallback_url = fallback.as_ref().map(|endpoint| endpoint.url.clone());
+    let plan = session::plan(
+        state,
+        Endpoint::new(error_url.clone(), Default::default()),
+        fallback,
+        failure.params,
+        initial,
+    );
+    let session::ExecutionFallback { alert, failover } =
+        session::after_execution_failure(plan, failure.code, alert);
+    let pending = failover.map(|failover| {
+        run_fallback(
+            state,
+            auth_token,
+            cookies,
+            failover,
+            error_url,
+            fallback_url,
+        )
+    });
+    (alert, pending)
+}
+
+fn run_fallback(
+    state: &Engine,
+    auth_token: &str,
+    cookies: CookieJar,
+    failover: Failover,
+    primary_url: String,
+    fallback_url: Option<String>,
+) -> PendingFetch {
+    let engine = state.clone();
+    let token = auth_token.to_owned();
+    Box::pin(async move {
+        let mut cookies = cookies;
+        let result =
+            session::fetch_fallback(&engine, &token, &mut cookies, failover, Channel::Voice).await;
+        FetchDone {
+            result,
+            cookies,
+            primary_url,
+            fallback_url,
         }
     })
 }
@@ -134,7 +124,6 @@ pub(crate) fn into_input(
     outcome: TwimlOutcome<Parsed>,
     primary_url: String,
     fallback_url: Option<String>,
-    is_fallback_only: bool,
 ) -> Input {
     match outcome {
         TwimlOutcome::Answer {
@@ -149,7 +138,7 @@ pub(crate) fn into_input(
             Input::Document {
                 document: parsed.document,
                 url,
-                from_fallback: from_fallback || is_fallback_only,
+                from_fallback,
                 warnings: parsed.warnings,
             }
         }
@@ -168,12 +157,5 @@ pub(crate) fn into_input(
             Input::AudioResponse { url }
         }
         TwimlOutcome::GiveUp { .. } => Input::NoUsableTwiml,
-    }
-}
-
-pub(crate) fn webhook_method(method: switchboard_twiml::Method) -> switchboard_webhook::Method {
-    match method {
-        switchboard_twiml::Method::Get => switchboard_webhook::Method::Get,
-        switchboard_twiml::Method::Post => switchboard_webhook::Method::Post,
     }
 }

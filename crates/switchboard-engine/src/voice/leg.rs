@@ -7,9 +7,9 @@
 use serde_json::{Map, Value, json};
 use switchboard_store::{Kind, Record};
 
-use crate::error::ApiResult;
-use crate::validate::formatted_number;
-use crate::{AppState, now_ms};
+use crate::error::EngineResult;
+use crate::{Engine, now_ms};
+use switchboard_core::phone::formatted_number;
 
 /// Who a new call record is between.
 #[derive(Clone, Debug)]
@@ -76,12 +76,12 @@ pub fn new_record(info: &LegInfo) -> Record {
 
 /// Writes a status change; a terminal one also sets `end_time` and `duration`.
 pub async fn set_status(
-    state: &AppState,
+    state: &Engine,
     record: &mut Record,
     status: &str,
     terminal: bool,
     duration_s: Option<u64>,
-) -> ApiResult<()> {
+) -> EngineResult<()> {
     let now = now_ms();
     record.doc["status"] = json!(status);
     record.doc["date_updated"] = json!(now);

@@ -1,13 +1,8 @@
-//! The live calls of this process: where sandbox caller input and REST updates reach a call's
-//! driver task.
-//!
-//! A process-wide map keyed by call SID (128 random bits, so several engines in one process
-//! cannot collide). It lives here rather than in `AppState` so the voice module stays
-//! self-contained; entries are removed by the driver's supervisor when the call ends, even when
-//! the driver panicked.
+//! The live calls of one engine: where sandbox caller input, REST updates and SIP/RTP events
+//! reach a call's driver task, and each call's input queue.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -76,82 +71,76 @@ impl Inbox {
     }
 }
 
-type Registry = Mutex<HashMap<String, Arc<Inbox>>>;
-
-fn registry() -> &'static Registry {
-    static LIVE: OnceLock<Registry> = OnceLock::new();
-    LIVE.get_or_init(Registry::default)
+/// The calls running on one engine, keyed by call SID: where sandbox caller input, REST
+/// updates, SIP and RTP events reach a call's driver task. Owned by the `Engine`; entries are
+/// removed by the driver's supervisor when the call ends, even when the driver panicked.
+#[derive(Debug, Default)]
+pub(crate) struct LiveCalls {
+    calls: Mutex<HashMap<String, Arc<Inbox>>>,
+    /// Woken whenever the last running call ends.
+    idle: Notify,
 }
 
-/// Registers a call; its driver reads the returned receiver.
-pub(crate) fn register(sid: &str) -> Arc<Inbox> {
-    let inbox = Arc::new(Inbox::default());
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(sid.to_owned(), inbox.clone());
-    inbox
-}
+impl LiveCalls {
+    fn calls(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Inbox>>> {
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
 
-pub(crate) fn unregister(sid: &str) {
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(sid);
-}
+    /// Registers a call; its driver reads the returned inbox.
+    pub(crate) fn register(&self, sid: &str) -> Arc<Inbox> {
+        let inbox = Arc::new(Inbox::default());
+        self.calls().insert(sid.to_owned(), inbox.clone());
+        inbox
+    }
 
-/// Delivers `input` to the live call `sid`; `false` when no such call is running.
-pub fn send(sid: &str, input: CallInput) -> bool {
-    let inbox = registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(sid)
-        .cloned();
-    match inbox {
-        Some(inbox) => {
-            inbox.push(input);
-            true
+    pub(crate) fn unregister(&self, sid: &str) {
+        let mut calls = self.calls();
+        calls.remove(sid);
+        if calls.is_empty() {
+            self.idle.notify_waiters();
         }
-        None => false,
     }
-}
 
-/// Whether the call `sid` is running in this process.
-pub fn is_live(sid: &str) -> bool {
-    registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains_key(sid)
-}
-
-/// How many calls are running.
-pub fn count() -> usize {
-    registry().lock().unwrap_or_else(|p| p.into_inner()).len()
-}
-
-/// Ends every running call (`Status=completed` semantics: hang up answered calls, cancel the
-/// others), for a graceful shutdown; returns how many were asked.
-pub fn end_all() -> usize {
-    let inboxes: Vec<_> = registry()
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .values()
-        .cloned()
-        .collect();
-    for inbox in &inboxes {
-        inbox.push(CallInput::End(ApiEnd::Completed));
-    }
-    inboxes.len()
-}
-
-/// Waits until no call runs or `timeout` passes; returns whether none is left.
-pub async fn wait_idle(timeout: std::time::Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + timeout;
-    while count() > 0 {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
+    /// Resolves when no call is running.
+    pub(crate) async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.calls().is_empty() {
+                return;
+            }
+            notified.await;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    true
+
+    /// Delivers `input` to the live call `sid`; `false` when no such call is running.
+    pub(crate) fn send(&self, sid: &str, input: CallInput) -> bool {
+        let inbox = self.calls().get(sid).cloned();
+        match inbox {
+            Some(inbox) => {
+                inbox.push(input);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether the call `sid` is running on this engine.
+    pub(crate) fn is_live(&self, sid: &str) -> bool {
+        self.calls().contains_key(sid)
+    }
+
+    /// How many calls are running.
+    pub(crate) fn count(&self) -> usize {
+        self.calls().len()
+    }
+
+    /// Ends every running call (`Status=completed` semantics: hang up answered calls, cancel
+    /// the others); returns how many were asked.
+    pub(crate) fn end_all(&self) -> usize {
+        let inboxes: Vec<_> = self.calls().values().cloned().collect();
+        for inbox in &inboxes {
+            inbox.push(CallInput::End(ApiEnd::Completed));
+        }
+        inboxes.len()
+    }
 }

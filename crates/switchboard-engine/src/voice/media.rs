@@ -111,7 +111,7 @@ impl Driver {
     /// Keys reach whatever listens, or wait for it; a bridged engine leg hears them too.
     pub(crate) fn deliver_digits(&mut self, digits: String) {
         if let Some(dial) = &self.dial {
-            dial.forward_digits(&digits);
+            dial.forward_digits(&self.state.live, &digits);
         }
         if self.media.listening == Listening::Nothing {
             self.media.typeahead.push_str(&digits);

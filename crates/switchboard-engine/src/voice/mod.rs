@@ -26,4 +26,5 @@ mod timers;
 pub use callbacks::StatusCallback;
 pub use driver::{FarEnd, LegEnd};
 pub use live::CallInput;
+pub use recording::CallerAudioError;
 pub use start::{InboundCall, LegStart, VoiceHandler, inbound, number_handler, start_leg};

@@ -14,7 +14,7 @@ use crate::voice::leg;
 use crate::voice::media::{Listening, play_ms, say_ms};
 use crate::voice::recording;
 use crate::voice::timers::Due;
-use crate::{AppState, alerts};
+use crate::{Engine, session};
 
 /// The longest a call may last once answered (§8.5).
 const MAX_CALL_S: u32 = 4 * 3600;
@@ -25,6 +25,8 @@ impl Driver {
             Action::Fetch(request) if request.reply_ignored => self.fetch_and_forget(request),
             Action::Fetch(request) => {
                 let initial = request.purpose == switchboard_flow::FetchPurpose::Initial;
+                // The document this fetch brings is the session's first only if the fetch is.
+                self.document_initial = initial;
                 self.fetch = Some(fetch::start(
                     &self.state,
                     &self.account.auth_token,
@@ -41,14 +43,17 @@ impl Driver {
                     message: failure.message.clone(),
                     url: failure.error_url.clone(),
                 };
-                self.record_alert(&flow_alert(&alert)).await;
-                match fetch::after_failure(
+                let (alert, pending) = fetch::after_failure(
                     &self.state,
                     &self.account.auth_token,
                     self.cookies.clone(),
-                    &failure,
+                    failure,
+                    flow_alert(&alert),
                     self.fallback.clone(),
-                ) {
+                    self.document_initial,
+                );
+                self.record_alert(&alert).await;
+                match pending {
                     Some(pending) => self.fetch = Some(pending),
                     None => self.feed(Input::NoUsableTwiml),
                 }
@@ -226,17 +231,14 @@ impl Driver {
     /// `reply_ignored` fetches (the caller already hung up): sent, their answer unused.
     fn fetch_and_forget(&mut self, request: switchboard_flow::FetchRequest) {
         let plan = FetchPlan {
-            primary: switchboard_webhook::Endpoint::new(
-                request.url.clone(),
-                fetch::webhook_method(request.method),
-            ),
+            primary: switchboard_webhook::Endpoint::new(request.url.clone(), request.method),
             fallback: None,
             params: request.params,
             initial: false,
             scope: self.state.fallback_scope,
         };
         let target = self.alert_target();
-        tokio::spawn(async move {
+        self.state.spawn(async move {
             let result = fetch_twiml(
                 &target.state.webhooks,
                 &target.auth_token,
@@ -346,14 +348,12 @@ impl Driver {
 
     /// Stores `alert` for this call and adds it to the transcript.
     pub(crate) async fn record_alert(&mut self, alert: &AlertRecord) {
+        self.record_alerts(std::slice::from_ref(alert)).await;
+    }
+
+    pub(crate) async fn record_alerts(&mut self, alerts: &[AlertRecord]) {
         let call_sid = self.call_sid().to_owned();
-        match alerts::record(&self.state, &self.account.sid, Some(&call_sid), alert).await {
-            Ok(sid) => self.log.push(
-                "alert",
-                json!({"sid": sid, "error_code": alert.error_code, "level": alert.level.monitor_name()}),
-            ),
-            Err(error) => tracing::error!(?error, "recording an alert failed"),
-        }
+        session::record_alerts(&self.state, &self.account.sid, &call_sid, &self.log, alerts).await;
     }
 
     /// Outbound-API legs start ringing their handset; engine numbers answer at once.
@@ -398,7 +398,7 @@ impl Driver {
 /// Writes a status change to the stored call. The driver keeps no copy of the document
 /// (parked calls stay small): it is read back, from the store's cache, when it changes.
 async fn store_status(
-    state: &AppState,
+    state: &Engine,
     sid: &str,
     status: &str,
     terminal: bool,

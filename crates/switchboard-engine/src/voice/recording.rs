@@ -12,10 +12,9 @@ use serde_json::{Value, json};
 use switchboard_store::{Kind, Record};
 use switchboard_webhook::{Channel, CookieJar, WebhookRequest, send_notification};
 
-use crate::error::ApiResult;
+use crate::error::EngineResult;
 use crate::voice::callbacks::AlertTarget;
-use crate::voice::fetch::webhook_method;
-use crate::{AppState, alerts, now_ms};
+use crate::{Engine, alerts, now_ms};
 
 /// The shape of a synthetic recording.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +54,39 @@ impl Clip {
 fn tone_sample(index: usize) -> i16 {
     let phase = 2.0 * std::f64::consts::PI * 440.0 * index as f64 / f64::from(SAMPLE_RATE);
     (phase.sin() * 8000.0) as i16
+}
+
+/// Why a sandbox caller's audio could not be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallerAudioError {
+    /// The URL did not answer with a 2xx.
+    Unreachable,
+    /// What it served is not audio this engine decodes.
+    NotAudio,
+}
+
+/// Fetches and decodes the audio a sandbox caller plays into a call.
+pub(crate) async fn fetch_caller_audio(
+    state: &Engine,
+    url: &str,
+    auth_token: &str,
+) -> Result<Clip, CallerAudioError> {
+    let request =
+        WebhookRequest::form(url.to_owned(), switchboard_webhook::Method::Get, Vec::new());
+    let exchange = state
+        .webhooks
+        .send(request, auth_token, &mut CookieJar::default())
+        .await;
+    let body = match &exchange.result {
+        Ok(answer) if (200..300).contains(&answer.status) => &answer.body,
+        _ => return Err(CallerAudioError::Unreachable),
+    };
+    // The same decoder `<Play>` uses on real calls: any rate and channel count, to 8 kHz mono.
+    switchboard_media::decode::decode_to_8k(body)
+        .ok()
+        .filter(|pcm| !pcm.is_empty())
+        .map(Clip::samples)
+        .ok_or(CallerAudioError::NotAudio)
 }
 
 /// The samples of `clips` played one after another, cut to `ms`.
@@ -110,7 +142,7 @@ pub fn wav(audio: Audio, pcm: Option<&[i16]>) -> Vec<u8> {
 }
 
 /// `RecordingUrl`: the recording's address without extension (§3.5).
-pub fn url(state: &AppState, account_sid: &str, sid: &str) -> String {
+pub fn url(state: &Engine, account_sid: &str, sid: &str) -> String {
     format!(
         "{}/2010-04-01/Accounts/{account_sid}/Recordings/{sid}",
         state.public_url.trim_end_matches('/')
@@ -131,7 +163,7 @@ pub struct NewRecording<'a> {
 }
 
 /// Stores a finished recording of `call_sid`.
-pub async fn store(state: &AppState, new: NewRecording<'_>) -> ApiResult<()> {
+pub async fn store(state: &Engine, new: NewRecording<'_>) -> EngineResult<()> {
     let NewRecording {
         account_sid,
         call_sid,
@@ -207,12 +239,8 @@ pub(crate) fn status_callback(
     .iter()
     .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
     .collect();
-    let request = WebhookRequest::form(
-        callback.url.clone(),
-        webhook_method(callback.method),
-        params,
-    );
-    tokio::spawn(async move {
+    let request = WebhookRequest::form(callback.url.clone(), callback.method, params);
+    target.state.clone().spawn(async move {
         let result = send_notification(
             &target.state.webhooks,
             &target.auth_token,

@@ -35,10 +35,10 @@ use switchboard_sip_ua::{
 };
 use switchboard_twiml::Level;
 
-use crate::AppState;
-use crate::resources::account;
+use crate::Engine;
+use crate::account;
 use crate::voice::driver::{Driver, FarEnd};
-use crate::voice::live::{self, CallInput};
+use crate::voice::live::CallInput;
 use crate::voice::perform::flow_alert;
 use crate::voice::recording;
 use crate::voice::start::{self, LegStart};
@@ -124,11 +124,22 @@ impl std::fmt::Debug for SipLeg {
 }
 
 /// Accepts inbound calls from the endpoint until it closes.
-pub fn serve_incoming(state: AppState, mut incoming: tokio::sync::mpsc::Receiver<IncomingCall>) {
-    tokio::spawn(async move {
-        while let Some(call) = incoming.recv().await {
-            let state = state.clone();
-            tokio::spawn(async move { accept(&state, call).await });
+/// Accepts inbound calls from the endpoint until it closes or the engine shuts down (the
+/// endpoint then answers new INVITEs itself until it is shut down).
+pub(crate) fn serve_incoming(
+    state: Engine,
+    mut incoming: tokio::sync::mpsc::Receiver<IncomingCall>,
+) {
+    let engine = state.clone();
+    engine.spawn(async move {
+        loop {
+            let call = tokio::select! {
+                call = incoming.recv() => call,
+                () = state.closed() => None,
+            };
+            let Some(call) = call else { return };
+            let task_state = state.clone();
+            state.spawn(async move { accept(&task_state, call).await });
         }
     });
 }
@@ -143,7 +154,7 @@ pub fn number_of(user: &str) -> String {
     }
 }
 
-async fn accept(state: &AppState, call: IncomingCall) {
+async fn accept(state: &Engine, call: IncomingCall) {
     let Some(telephony) = state.telephony.clone() else {
         return call.handle.reject(503);
     };
@@ -162,7 +173,7 @@ async fn accept(state: &AppState, call: IncomingCall) {
     let call_sid = leg_start.setup.call_sid.as_str().to_owned();
     call.handle.ringing();
     match start::start_sip_leg(state, leg_start, leg).await {
-        Ok(_) => forward(call_sid, call.events, signalling_input),
+        Ok(_) => forward(state, call_sid, call.events, signalling_input),
         Err(error) => {
             tracing::error!(?error, "starting a SIP call failed");
             call.handle.reject(500);
@@ -173,11 +184,11 @@ async fn accept(state: &AppState, call: IncomingCall) {
 /// The provisioned number the INVITE is for (404 otherwise) and its account (403 unless
 /// active).
 async fn callee(
-    state: &AppState,
+    state: &Engine,
     call: &IncomingCall,
 ) -> Result<(switchboard_store::Record, account::Account), u16> {
     let to = number_of(&call.to_user);
-    let number = match crate::messaging::find_number(state, &to).await {
+    let number = match state.find_number(&to).await {
         Ok(Some(number)) => number,
         Ok(None) => return Err(404),
         Err(error) => {
@@ -185,7 +196,7 @@ async fn callee(
             return Err(500);
         }
     };
-    match account::find(state, &number.account_sid).await {
+    match account::load(&*state.store, &number.account_sid).await {
         Ok(Some(account)) if account.status == "active" => Ok((number, account)),
         Ok(_) => Err(403),
         Err(error) => {
@@ -222,7 +233,7 @@ async fn media_leg(telephony: &Telephony, call: &IncomingCall) -> Result<SipLeg,
 
 /// The inbound leg: From/To from the user parts, the number's (or its application's) URLs.
 async fn inbound_start(
-    state: &AppState,
+    state: &Engine,
     call: &IncomingCall,
     number: &switchboard_store::Record,
     account: account::Account,
@@ -246,7 +257,6 @@ async fn inbound_start(
         .application_sid
         .as_deref()
         .and_then(|sid| Sid::parse(SidKind::Application, sid));
-    setup.error_prompt = state.error_prompt.to_string();
     Ok(LegStart {
         account,
         setup,
@@ -306,16 +316,24 @@ fn answer_of(
 }
 
 /// Forwards what a SIP or RTP task reports into the call's inbox (through `input`, which may
-/// drop an event) until the call ends or the task's channel closes.
+/// drop an event) until the call ends, the task's channel closes, or the engine is shutting
+/// down with no call left to hear it.
 fn forward<T: Send + 'static>(
+    state: &Engine,
     call_sid: String,
     mut events: tokio::sync::mpsc::UnboundedReceiver<T>,
     input: fn(T) -> Option<CallInput>,
 ) {
-    tokio::spawn(async move {
-        while let Some(event) = events.recv().await {
+    let engine = state.clone();
+    state.spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                () = engine.drained() => None,
+            };
+            let Some(event) = event else { return };
             if let Some(input) = input(event)
-                && !live::send(&call_sid, input)
+                && !engine.live.send(&call_sid, input)
             {
                 return;
             }
@@ -379,7 +397,7 @@ impl Driver {
         };
         server.answer(leg.answer_sdp.clone());
         leg.answered = true;
-        leg.start_media(call_sid);
+        leg.start_media(&self.state, call_sid);
     }
 
     /// `<Say>`: the TTS program's audio (cached), played `loop_count` times.
@@ -593,10 +611,10 @@ impl Driver {
 
 impl SipLeg {
     /// RTP starts flowing (once): the socket moves into its media task.
-    fn start_media(&mut self, call_sid: String) {
+    fn start_media(&mut self, state: &Engine, call_sid: String) {
         if let (Some(socket), Some(config)) = (self.socket.take(), self.rtp.clone()) {
             let (handle, events) = socket.start(config);
-            forward(call_sid, events, media_input);
+            forward(state, call_sid, events, media_input);
             self.media = Some(handle);
         }
     }
@@ -659,7 +677,12 @@ impl Driver {
         };
         match telephony.endpoint.invite(invite).await {
             Ok(outgoing) => {
-                forward(self.call_sid().to_owned(), outgoing.events, outgoing_input);
+                forward(
+                    &self.state,
+                    self.call_sid().to_owned(),
+                    outgoing.events,
+                    outgoing_input,
+                );
                 self.sip = Some(SipLeg {
                     signalling: Signalling::Client(outgoing.handle),
                     socket: Some(socket),
@@ -702,7 +725,7 @@ impl Driver {
                 match config {
                     Some(config) => {
                         leg.rtp = Some(config);
-                        leg.start_media(call_sid);
+                        leg.start_media(&self.state, call_sid);
                         self.feed(Input::Progress(Progress::Answered));
                     }
                     None => {
@@ -761,7 +784,7 @@ impl Driver {
             return;
         };
         if let Some(media) = self.sip.as_ref().and_then(|leg| leg.media.clone()) {
-            live::send(
+            self.state.live.send(
                 parent.as_str(),
                 CallInput::Sip(Box::new(SipInput::ChildAnswered(media))),
             );

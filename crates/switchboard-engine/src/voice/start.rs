@@ -10,22 +10,22 @@ use switchboard_core::{Sid, SidKind, error_code};
 use switchboard_flow::{Call, CallSetup, Direction, Initial};
 use switchboard_store::{Kind, Record};
 
-use switchboard_webhook::{CookieJar, Endpoint, Method};
+use switchboard_webhook::{CookieJar, Endpoint};
 use tokio::sync::oneshot;
 
-use crate::error::ApiResult;
-use crate::resources::account::Account;
+use crate::account::Account;
+use crate::error::EngineResult;
 use crate::sandbox::Log;
 use crate::voice::callbacks::{CallbackQueue, StatusCallback};
 use crate::voice::clock::Clock;
 use crate::voice::driver::{Driver, FarEnd, LegEnd};
 use crate::voice::leg::{self, LegInfo};
-use crate::voice::live;
+use crate::voice::live::CallInput;
 use crate::voice::media::Media;
 use crate::voice::perform::flow_alert;
 use crate::voice::sip::SipLeg;
 use crate::voice::timers::Timers;
-use crate::{AppState, alerts};
+use crate::{Engine, alerts, session};
 
 /// Everything needed to run one leg.
 pub struct LegStart {
@@ -46,26 +46,27 @@ pub struct LegStart {
 
 /// Stores the leg, opens its transcript and starts its driver; the receiver learns its end.
 pub async fn start_leg(
-    state: &AppState,
+    state: &Engine,
     start: LegStart,
-) -> ApiResult<(Record, oneshot::Receiver<LegEnd>)> {
+) -> EngineResult<(Record, oneshot::Receiver<LegEnd>)> {
     start_leg_with(state, start, None).await
 }
 
 /// `start_leg` for a real call: its media actions run on `sip`'s RTP session.
 pub(crate) async fn start_sip_leg(
-    state: &AppState,
+    state: &Engine,
     start: LegStart,
     sip: SipLeg,
-) -> ApiResult<(Record, oneshot::Receiver<LegEnd>)> {
+) -> EngineResult<(Record, oneshot::Receiver<LegEnd>)> {
     start_leg_with(state, start, Some(sip)).await
 }
 
 async fn start_leg_with(
-    state: &AppState,
-    start: LegStart,
+    state: &Engine,
+    mut start: LegStart,
     sip: Option<SipLeg>,
-) -> ApiResult<(Record, oneshot::Receiver<LegEnd>)> {
+) -> EngineResult<(Record, oneshot::Receiver<LegEnd>)> {
+    start.setup.error_prompt = state.error_prompt.to_string();
     let setup = &start.setup;
     let status = match setup.direction {
         Direction::Inbound => "ringing",
@@ -90,7 +91,7 @@ async fn start_leg_with(
     state.store.insert(&record).await?;
     let sid = info.sid.clone();
     let log = state.sandbox.open_log(&sid);
-    let inputs = live::register(&sid);
+    let inputs = state.live.register(&sid);
     let driver = Driver {
         state: state.clone(),
         account: start.account,
@@ -100,6 +101,7 @@ async fn start_leg_with(
         stored_status: status,
         inputs,
         fallback: start.fallback,
+        document_initial: true,
         cookies: CookieJar::default(),
         fetch: None,
         timers: Timers::default(),
@@ -117,7 +119,7 @@ async fn start_leg_with(
 }
 
 /// Runs the driver on its own task; a panic ends the call `failed` with an ERROR alert.
-fn supervise(state: AppState, driver: Driver) -> oneshot::Receiver<LegEnd> {
+fn supervise(state: Engine, driver: Driver) -> oneshot::Receiver<LegEnd> {
     let sid = driver.call_sid().to_owned();
     let account_sid = driver.account.sid.clone();
     let log = driver.log.clone();
@@ -128,7 +130,7 @@ fn supervise(state: AppState, driver: Driver) -> oneshot::Receiver<LegEnd> {
 /// fails (a panic: a bug), the leg is recorded `failed`, an ERROR alert (12400) is stored and
 /// shown in its transcript, and the transcript is closed: the engine and other calls go on.
 pub(crate) fn supervise_run(
-    state: AppState,
+    state: Engine,
     sid: String,
     account_sid: String,
     log: Arc<Log>,
@@ -136,8 +138,9 @@ pub(crate) fn supervise_run(
 ) -> oneshot::Receiver<LegEnd> {
     let (sender, receiver) = oneshot::channel();
     metrics::gauge!("switchboard_calls_active").increment(1.0);
-    tokio::spawn(async move {
-        let end = match tokio::spawn(run).await {
+    let engine = state.clone();
+    engine.spawn(async move {
+        let end = match state.spawn(run).await {
             Ok(end) => end,
             Err(error) => {
                 let reason = if error.is_panic() {
@@ -153,14 +156,14 @@ pub(crate) fn supervise_run(
                 }
             }
         };
-        live::unregister(&sid);
+        state.live.unregister(&sid);
         metrics::gauge!("switchboard_calls_active").decrement(1.0);
         let _ = sender.send(end);
     });
     receiver
 }
 
-async fn record_failure(state: &AppState, sid: &str, account_sid: &str, log: &Log, reason: &str) {
+async fn record_failure(state: &Engine, sid: &str, account_sid: &str, log: &Log, reason: &str) {
     let alert = switchboard_flow::Alert {
         code: error_code::INTERNAL_FAILURE,
         level: switchboard_twiml::Level::Error,
@@ -184,7 +187,7 @@ async fn record_failure(state: &AppState, sid: &str, account_sid: &str, log: &Lo
     {
         tracing::error!(?error, "storing a failed call failed");
     }
-    live::unregister(sid);
+    state.live.unregister(sid);
     log.finish();
 }
 
@@ -198,32 +201,17 @@ pub struct VoiceHandler {
 }
 
 pub async fn number_handler(
-    state: &AppState,
+    state: &Engine,
     number: &serde_json::Value,
-) -> ApiResult<VoiceHandler> {
-    let mut source = number.clone();
-    let mut application_sid = None;
-    if let Some(app) = number["voice_application_sid"]
-        .as_str()
-        .filter(|s| !s.is_empty())
-        && let Some(record) = state.store.get(Kind::Application, app).await?
-    {
-        source = record.doc;
-        application_sid = Some(app.to_owned());
-    }
-    let endpoint = |url: &str, method: &str| {
-        let url = source[url].as_str().filter(|url| !url.is_empty())?;
-        let method =
-            Method::parse(source[method].as_str().unwrap_or("POST")).unwrap_or(Method::Post);
-        Some(Endpoint::new(url, method))
-    };
-    let status_callback = endpoint("status_callback", "status_callback_method")
-        .map(|endpoint| StatusCallback::new(endpoint.url, endpoint.method, Vec::new()));
+) -> EngineResult<VoiceHandler> {
+    let handler = session::handler(state, number, switchboard_webhook::Channel::Voice).await?;
     Ok(VoiceHandler {
-        primary: endpoint("voice_url", "voice_method"),
-        fallback: endpoint("voice_fallback_url", "voice_fallback_method"),
-        status_callback,
-        application_sid,
+        primary: handler.primary,
+        fallback: handler.fallback,
+        status_callback: handler
+            .status_callback
+            .map(|endpoint| StatusCallback::new(endpoint.url, endpoint.method, Vec::new())),
+        application_sid: handler.application_sid,
     })
 }
 
@@ -232,16 +220,9 @@ pub(crate) fn initial_of(handler: &VoiceHandler) -> Initial {
     match &handler.primary {
         Some(endpoint) => Initial::Fetch {
             url: endpoint.url.clone(),
-            method: twiml_method(endpoint.method),
+            method: endpoint.method,
         },
         None => Initial::Inline(Default::default()),
-    }
-}
-
-pub(crate) fn twiml_method(method: Method) -> switchboard_twiml::Method {
-    match method {
-        Method::Get => switchboard_twiml::Method::Get,
-        Method::Post => switchboard_twiml::Method::Post,
     }
 }
 
@@ -263,11 +244,11 @@ pub struct InboundCall {
 
 /// Starts an inbound call to `number`; returns its SID.
 pub async fn inbound(
-    state: &AppState,
+    state: &Engine,
     account: &Account,
     number: &Record,
     call: InboundCall,
-) -> ApiResult<String> {
+) -> EngineResult<String> {
     let handler = number_handler(state, &number.doc).await?;
     let call_sid = Sid::generate(SidKind::Call);
     let mut setup = CallSetup::new(
@@ -284,7 +265,6 @@ pub async fn inbound(
         .application_sid
         .as_deref()
         .and_then(|sid| Sid::parse(SidKind::Application, sid));
-    setup.error_prompt = state.error_prompt.to_string();
     let start = LegStart {
         account: account.clone(),
         setup,
@@ -299,14 +279,16 @@ pub async fn inbound(
     };
     start_leg(state, start).await?;
     if let Some(digits) = call.digits {
-        live::send(call_sid.as_str(), live::CallInput::Digits(digits));
+        state
+            .live
+            .send(call_sid.as_str(), CallInput::Digits(digits));
     }
     Ok(call_sid.into_string())
 }
 
 /// The calling leg of a `<Dial>`, as its child needs it.
 pub(crate) struct DialParent {
-    pub state: AppState,
+    pub state: Engine,
     pub account: Account,
     pub call_sid: Sid,
     pub fast: bool,
@@ -319,7 +301,7 @@ pub(crate) async fn dial_child(
     child_sid: &str,
     caller_id: &str,
     to: &str,
-) -> ApiResult<oneshot::Receiver<LegEnd>> {
+) -> EngineResult<oneshot::Receiver<LegEnd>> {
     let state = &parent.state;
     let handler = number_handler(state, &number.doc).await?;
     let call_sid =
@@ -333,7 +315,6 @@ pub(crate) async fn dial_child(
         initial_of(&handler),
     );
     setup.parent_call_sid = Some(parent.call_sid);
-    setup.error_prompt = state.error_prompt.to_string();
     let start = LegStart {
         account: parent.account.clone(),
         setup,
@@ -358,7 +339,7 @@ pub(crate) async fn whisper_child(
     target: &switchboard_flow::DialTarget,
     handset: crate::sandbox::Handset,
     ring_timeout_s: u32,
-) -> ApiResult<oneshot::Receiver<LegEnd>> {
+) -> EngineResult<oneshot::Receiver<LegEnd>> {
     let initial = Initial::Fetch {
         url: target.url.clone().unwrap_or_default(),
         method: target.method,
@@ -379,7 +360,7 @@ pub(crate) async fn sip_child(
     target: &switchboard_flow::DialTarget,
     uri: String,
     ring_timeout_s: u32,
-) -> ApiResult<oneshot::Receiver<LegEnd>> {
+) -> EngineResult<oneshot::Receiver<LegEnd>> {
     let initial = match &target.url {
         Some(url) => Initial::Fetch {
             url: url.clone(),
@@ -403,7 +384,7 @@ async fn bridged_child(
     target: &switchboard_flow::DialTarget,
     initial: Initial,
     far_end: FarEnd,
-) -> ApiResult<oneshot::Receiver<LegEnd>> {
+) -> EngineResult<oneshot::Receiver<LegEnd>> {
     let state = &parent.state;
     let call_sid =
         Sid::parse(SidKind::Call, child_sid).unwrap_or_else(|| Sid::generate(SidKind::Call));
@@ -416,12 +397,11 @@ async fn bridged_child(
         initial,
     );
     setup.parent_call_sid = Some(parent.call_sid);
-    setup.error_prompt = state.error_prompt.to_string();
     setup.whisper = true;
     let status_callback = target.status_callback.as_ref().map(|callback| {
         StatusCallback::new(
             callback.url.clone(),
-            crate::voice::fetch::webhook_method(callback.method),
+            callback.method,
             callback.events.clone(),
         )
     });
@@ -447,20 +427,19 @@ mod tests {
     use switchboard_webhook::{ClientSettings, FallbackScope, WebhookClient};
 
     /// A state on a fresh SQLite file in a scratch directory (removed by the caller).
-    async fn state(dir: &std::path::Path) -> AppState {
+    async fn state(dir: &std::path::Path) -> Engine {
         std::fs::create_dir_all(dir).expect("scratch directory");
         let url = format!("sqlite://{}", dir.join("switchboard.db").display());
-        AppState {
+        Engine::new(crate::Parts {
             store: switchboard_store::open(&url).await.expect("store"),
-            public_url: "http://127.0.0.1:1".into(),
-            sandbox: Arc::default(),
-            error_prompt: switchboard_flow::DEFAULT_ERROR_PROMPT.into(),
-            fallback_scope: FallbackScope::All,
-            auth_cache: Arc::default(),
-            numbers: Arc::default(),
             webhooks: Arc::new(WebhookClient::new(ClientSettings::default()).expect("client")),
             telephony: None,
-        }
+            settings: crate::Settings {
+                public_url: "http://127.0.0.1:1".into(),
+                error_prompt: switchboard_flow::DEFAULT_ERROR_PROMPT.into(),
+                fallback_scope: FallbackScope::All,
+            },
+        })
     }
 
     /// A bug in one call's driver ends that call `failed` with an alert; the engine goes on.
@@ -488,7 +467,7 @@ mod tests {
             .await
             .expect("insert");
         let log = state.sandbox.open_log(&info.sid);
-        let _inputs = live::register(&info.sid);
+        let _inputs = state.live.register(&info.sid);
         let run = async {
             let bug: Vec<LegEnd> = Vec::new();
             bug.into_iter()
@@ -505,7 +484,7 @@ mod tests {
         .await
         .expect("the supervisor reports");
         assert_eq!(end.status, switchboard_flow::CallStatus::Failed);
-        assert!(!live::is_live(&info.sid));
+        assert!(!state.live.is_live(&info.sid));
         let (events, done, _) = log.snapshot();
         assert!(done);
         let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();

@@ -1,0 +1,330 @@
+//! The engine: what runs calls and messages, owned by one `Engine` value.
+//!
+//! An `Engine` holds the call driver's and the messaging sessions' shared state (store, webhook
+//! client, telephony, the sandbox network, the number directory, the live-call registry) and
+//! every task it spawns (a task tracker), so two engines can live in one process and
+//! `Engine::shutdown` drains calls and messages alike. The composition root
+//! (`switchboard-server`) builds it from its parts and hands it to the HTTP layer, which reaches
+//! it only through the methods here; the engine knows no HTTP wire format.
+//!
+//! - `voice`: one driver task per call leg around the pure `switchboard_flow::Call`.
+//! - `messaging`: inbound message sessions around `switchboard_messaging::Session`, outbound
+//!   delivery and message status callbacks.
+//! - `session`: the one TwiML fetch-and-fail-over path both use.
+//! - `alerts`, `sandbox`, `numbers`, `account`: what both share.
+
+pub mod account;
+pub mod alerts;
+pub mod error;
+pub mod messaging;
+pub mod numbers;
+pub mod sandbox;
+pub mod session;
+pub mod voice;
+
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_store::{Record, Store};
+use switchboard_webhook::{FallbackScope, WebhookClient};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use account::Account;
+pub use error::{EngineError, EngineResult};
+pub use voice::{CallInput, FarEnd, LegEnd, LegStart, StatusCallback};
+
+/// Settings of an engine that are not parts (plain values from the configuration).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Base of the absolute URLs the engine hands out (recordings, media), without a trailing
+    /// slash.
+    pub public_url: String,
+    /// What callers hear when neither the URL nor its fallback gave usable TwiML.
+    pub error_prompt: String,
+    /// Whether fallback URLs apply to every TwiML fetch or only the first.
+    pub fallback_scope: FallbackScope,
+}
+
+/// What an engine is built from: the composition root opens and binds these.
+pub struct Parts {
+    pub store: Arc<dyn Store>,
+    /// Sends every outbound webhook (TwiML fetches, callbacks, debugger events).
+    pub webhooks: Arc<WebhookClient>,
+    /// Real calls (SIP, RTP, speech); `None` with `--sip off`.
+    pub telephony: Option<voice::sip::Telephony>,
+    pub settings: Settings,
+}
+
+/// One engine. Cloning it is one reference count: every task of the engine holds a clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// The engine's state, reached by its own modules through `Deref`.
+pub struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) public_url: Box<str>,
+    pub(crate) error_prompt: Box<str>,
+    pub(crate) fallback_scope: FallbackScope,
+    pub(crate) webhooks: Arc<WebhookClient>,
+    pub(crate) telephony: Option<Arc<voice::sip::Telephony>>,
+    pub(crate) sandbox: sandbox::Sandbox,
+    pub(crate) numbers: numbers::NumberIndex,
+    pub(crate) live: voice::live::LiveCalls,
+    /// Every task the engine spawns, so shutdown can wait for them.
+    tasks: TaskTracker,
+    /// Cancelled when shutdown begins: no new call or message starts after it.
+    closing: CancellationToken,
+}
+
+impl Deref for Engine {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.inner
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("public_url", &self.public_url)
+            .field("live_calls", &self.live.count())
+            .finish()
+    }
+}
+
+/// What `Engine::shutdown` left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Drained {
+    /// Calls that were running when shutdown began (each was asked to end).
+    pub calls: usize,
+    /// Whether every call and message task finished within the limit.
+    pub complete: bool,
+}
+
+impl Engine {
+    /// An engine over `parts`. It starts nothing by itself: calls and messages start when the
+    /// HTTP layer or `serve_sip` asks.
+    pub fn new(parts: Parts) -> Engine {
+        let Parts {
+            store,
+            webhooks,
+            telephony,
+            settings,
+        } = parts;
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                public_url: settings.public_url.trim_end_matches('/').into(),
+                error_prompt: settings.error_prompt.into(),
+                fallback_scope: settings.fallback_scope,
+                webhooks,
+                telephony: telephony.map(Arc::new),
+                sandbox: sandbox::Sandbox::default(),
+                numbers: numbers::NumberIndex::default(),
+                live: voice::live::LiveCalls::default(),
+                tasks: TaskTracker::new(),
+                closing: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// The store the engine writes calls, messages and alerts to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Base of the absolute URLs the engine hands out.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The virtual phone network: handsets and transcripts.
+    pub fn sandbox(&self) -> &sandbox::Sandbox {
+        &self.sandbox
+    }
+
+    /// The SIP address calls can be placed to, when telephony is on.
+    pub fn sip_addr(&self) -> Option<std::net::SocketAddr> {
+        self.telephony
+            .as_ref()
+            .map(|telephony| telephony.endpoint.local_addr())
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_cancelled()
+    }
+
+    /// Runs `task` on the runtime as a task of this engine: shutdown waits for it.
+    pub(crate) fn spawn<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(task)
+    }
+
+    /// Starts a call leg: stores it, opens its transcript and runs its driver.
+    pub async fn start_call(
+        &self,
+        start: LegStart,
+    ) -> EngineResult<(Record, tokio::sync::oneshot::Receiver<LegEnd>)> {
+        if self.is_closing() {
+            return Err(EngineError::ShuttingDown);
+        }
+        voice::start_leg(self, start).await
+    }
+
+    /// A sandbox caller calls `number` (a provisioned number row); returns the call's SID.
+    pub async fn inbound_call(
+        &self,
+        account: &Account,
+        number: &Record,
+        call: voice::InboundCall,
+    ) -> EngineResult<String> {
+        if self.is_closing() {
+            return Err(EngineError::ShuttingDown);
+        }
+        voice::inbound(self, account, number, call).await
+    }
+
+    /// Who an outbound call to `to` reaches: a SIP URI (or a number through the SIP gateway)
+    /// gets a real INVITE, other numbers a sandbox handset. `None`: `to` is a SIP address and
+    /// SIP is off.
+    pub fn far_end(
+        &self,
+        to: &str,
+        sip_auth: Option<(String, String)>,
+        ring_timeout_s: u32,
+    ) -> Option<FarEnd> {
+        match self
+            .telephony
+            .as_ref()
+            .and_then(|telephony| telephony.route(to))
+        {
+            Some(uri) => Some(FarEnd::Sip {
+                uri,
+                auth: sip_auth,
+                ring_timeout_s,
+            }),
+            None if to.starts_with("sip:") => None,
+            None => Some(FarEnd::Handset {
+                handset: self.sandbox.handset(to),
+                ring_timeout_s,
+            }),
+        }
+    }
+
+    /// Audio a sandbox caller plays into a call, fetched from `url` (signed with
+    /// `auth_token`) and decoded like `<Play>` audio: WAV (PCM, µ-law, A-law) or MP3.
+    pub async fn fetch_caller_audio(
+        &self,
+        url: &str,
+        auth_token: &str,
+    ) -> Result<voice::recording::Clip, voice::CallerAudioError> {
+        voice::recording::fetch_caller_audio(self, url, auth_token).await
+    }
+
+    /// Delivers `input` to the live call `sid`; `false` when it does not run here.
+    pub fn send_input(&self, sid: &str, input: CallInput) -> bool {
+        self.live.send(sid, input)
+    }
+
+    /// Whether the call `sid` runs on this engine.
+    pub fn is_live(&self, sid: &str) -> bool {
+        self.live.is_live(sid)
+    }
+
+    /// How many calls run on this engine.
+    pub fn live_calls(&self) -> usize {
+        self.live.count()
+    }
+
+    /// The number provisioned as `number` (E.164 or a SIP user part), if any.
+    pub async fn find_number(&self, number: &str) -> EngineResult<Option<Record>> {
+        numbers::find(self, number).await
+    }
+
+    /// Where a number's (or an application's) calls go.
+    pub async fn voice_handler(
+        &self,
+        settings: &serde_json::Value,
+    ) -> EngineResult<voice::VoiceHandler> {
+        voice::number_handler(self, settings).await
+    }
+
+    /// Sends an outbound message (REST `Messages.json` or a TwiML reply): stores it `queued`
+    /// and delivers it on a task of the engine; returns its document.
+    pub async fn send_message(
+        &self,
+        account: &Account,
+        outbound: messaging::Outbound,
+    ) -> EngineResult<serde_json::Map<String, serde_json::Value>> {
+        if self.is_closing() {
+            return Err(EngineError::ShuttingDown);
+        }
+        messaging::send(self, account, outbound).await
+    }
+
+    /// A message arrives from the sandbox network for `number`; returns its SID.
+    pub async fn receive_message(
+        &self,
+        account: &Account,
+        number: &Record,
+        inbound: messaging::Inbound,
+    ) -> EngineResult<String> {
+        if self.is_closing() {
+            return Err(EngineError::ShuttingDown);
+        }
+        messaging::receive(self, account, number, inbound).await
+    }
+
+    /// Accepts the INVITEs the SIP endpoint hands over, until shutdown.
+    pub fn serve_sip(
+        &self,
+        incoming: tokio::sync::mpsc::Receiver<switchboard_sip_ua::IncomingCall>,
+    ) {
+        voice::sip::serve_incoming(self.clone(), incoming);
+    }
+
+    /// Stops starting calls and messages, asks every running call to end (answered calls hang
+    /// up, others are canceled), and waits up to `limit` for every task of the engine (calls,
+    /// message sessions and deliveries, callbacks, alert pushes) to finish; then closes SIP.
+    pub async fn shutdown(&self, limit: Duration) -> Drained {
+        self.closing.cancel();
+        let calls = self.live.end_all();
+        self.tasks.close();
+        let complete = tokio::time::timeout(limit, self.tasks.wait()).await.is_ok();
+        if let Some(telephony) = &self.telephony {
+            telephony.endpoint.shutdown().await;
+        }
+        Drained { calls, complete }
+    }
+
+    /// Resolves when shutdown begins.
+    pub(crate) async fn closed(&self) {
+        self.closing.cancelled().await;
+    }
+
+    /// Resolves when shutdown has begun and no call is left running: what relays events into
+    /// calls can stop then.
+    pub(crate) async fn drained(&self) {
+        self.closed().await;
+        self.live.wait_idle().await;
+    }
+}
+
+/// Milliseconds since the Unix epoch, the engine's timestamp unit.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
