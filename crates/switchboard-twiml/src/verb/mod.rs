@@ -60,6 +60,7 @@ pub enum Verb {
 /// `verbs`; `false` when the name is not a verb there (the caller decides which finding that
 /// is). Each arm pushes its verb directly: a `Verb` is a few hundred bytes, and returning it
 /// through `Option`s copied it three times (memmove showed in profiles of large documents).
+#[inline]
 pub(crate) fn parse(
     validator: &mut Validator<'_, '_>,
     index: usize,
