@@ -69,10 +69,10 @@ impl Account {
 
 /// The account `sid`, if it exists.
 pub async fn load(store: &dyn Store, sid: &str) -> EngineResult<Option<Account>> {
-    let Some(record) = store.get(Kind::Account, sid).await? else {
+    let Some(record) = store.get_shared(Kind::Account, sid).await? else {
         return Ok(None);
     };
-    let account =
-        serde_json::from_value(record.doc).map_err(switchboard_store::StoreError::from)?;
+    // Read from the shared row without copying its document first.
+    let account = Account::deserialize(&record.doc).map_err(switchboard_store::StoreError::from)?;
     Ok(Some(account))
 }

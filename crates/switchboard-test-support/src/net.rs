@@ -1,4 +1,4 @@
-//! Loopback addresses with a known behaviour for failure tests.
+//! Loopback addresses with a known behaviour for failure tests, and free ports from the OS.
 //!
 //! A port found by binding port 0 and closing the socket again is not "refused" for long: the
 //! next `bind(0)` in the same test (a webhook server, say) may be handed the same port, and the
@@ -18,4 +18,37 @@ pub fn refused_addr() -> SocketAddr {
     // Held (never listening) until the test process exits: that is what keeps it refused.
     std::mem::forget(socket);
     addr
+}
+
+/// An `--rtp-ports` range of `count` ports (even `count`) that were all free on loopback UDP
+/// when checked: the OS is asked for a port, and the block around it is taken when every port
+/// of it binds. Tests use it instead of a fixed range, so test binaries and other programs on
+/// the machine cannot collide with them.
+pub fn free_udp_range(count: u16) -> (u16, u16) {
+    assert!(
+        count >= 2 && count.is_multiple_of(2),
+        "an even number of ports"
+    );
+    for _ in 0..200 {
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind a UDP port");
+        let port = probe.local_addr().expect("the bound address").port();
+        drop(probe);
+        let low = port & !1;
+        let Some(high) = low.checked_add(count - 1) else {
+            continue;
+        };
+        let held: Vec<_> = (low..=high)
+            .map_while(|port| std::net::UdpSocket::bind(("127.0.0.1", port)).ok())
+            .collect();
+        if held.len() == usize::from(count) {
+            return (low, high);
+        }
+    }
+    panic!("no block of {count} free UDP ports found");
+}
+
+/// `free_udp_range` written as `--rtp-ports` takes it.
+pub fn free_rtp_ports(count: u16) -> String {
+    let (low, high) = free_udp_range(count);
+    format!("{low}-{high}")
 }

@@ -31,17 +31,22 @@ pub(crate) struct SipTest {
     pub engine: Engine,
     pub app: App,
     pub _slot: tokio::sync::MutexGuard<'static, ()>,
+    /// The engine's `--rtp-ports`, taken free from the OS.
+    pub rtp_ports: (u16, u16),
 }
 
 impl SipTest {
     pub(crate) async fn start() -> Option<SipTest> {
         let sipp_binary = sipp::sipp()?;
         let slot = sipp::lock().await;
+        let rtp_ports = switchboard_test_support::net::free_udp_range(64);
+        let range = format!("{}-{}", rtp_ports.0, rtp_ports.1);
         Some(SipTest {
             sipp_binary,
-            engine: Engine::start_with_sip(binary(), &["--rtp-ports", "30000-30999"]),
+            engine: Engine::start_with_sip(binary(), &["--rtp-ports", &range]),
             app: App::start().await,
             _slot: slot,
+            rtp_ports,
         })
     }
 }
@@ -201,6 +206,7 @@ async fn a_sip_caller_hears_speech_over_rtp_and_presses_a_key_by_sip_info() {
         engine,
         app,
         _slot,
+        rtp_ports,
     }) = SipTest::start().await
     else {
         return;
@@ -254,7 +260,7 @@ async fn a_sip_caller_hears_speech_over_rtp_and_presses_a_key_by_sip_info() {
     check_rtp_stream(&packets);
     assert_eq!(sources.len(), 1, "one RTP source: {sources:?}");
     assert!(
-        (30000..=30999).contains(&sources[0].port()) && sources[0].port() % 2 == 0,
+        (rtp_ports.0..=rtp_ports.1).contains(&sources[0].port()) && sources[0].port() % 2 == 0,
         "RTP comes from an even port of --rtp-ports: {}",
         sources[0]
     );
@@ -351,6 +357,7 @@ async fn a_failing_primary_is_replaced_by_the_fallback_on_a_sip_call_with_rfc473
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -410,6 +417,7 @@ async fn reject_answers_486_or_603_and_unknown_numbers_404_never_answered() {
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -457,6 +465,7 @@ async fn cancel_while_ringing_answers_487_and_the_call_is_canceled() {
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -491,6 +500,7 @@ async fn record_captures_the_audio_the_caller_sent() {
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -583,6 +593,7 @@ async fn play_streams_a_fetched_wav_and_rfc4733_digits() {
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;

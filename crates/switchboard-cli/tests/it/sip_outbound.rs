@@ -22,6 +22,7 @@ async fn an_outbound_api_call_to_a_sip_uri_reports_sip_progress_in_status_callba
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -91,6 +92,7 @@ async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -153,6 +155,7 @@ async fn an_outbound_call_answers_a_digest_challenge_with_sip_auth_credentials()
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -199,6 +202,7 @@ async fn dial_sip_to_a_busy_callee_reports_busy_to_the_action() {
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -250,9 +254,10 @@ async fn calls_to_numbers_go_through_the_sip_gateway_when_one_is_set() {
     let _slot = sipp::lock().await;
     let trunk = SippUas::start(&sipp_binary, Some(&scenario("uas_gateway")), &[]).await;
     let gateway = format!("sip:{}", trunk.addr());
+    let rtp_ports = switchboard_test_support::net::free_rtp_ports(64);
     let engine = Engine::start_with_sip(
         crate::binary(),
-        &["--rtp-ports", "30000-30999", "--sip-gateway", &gateway],
+        &["--rtp-ports", &rtp_ports, "--sip-gateway", &gateway],
     );
     let app = App::start().await;
     app.route(
@@ -289,6 +294,7 @@ async fn send_digits_reach_a_sip_callee_as_rfc4733_events_once_it_answers() {
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;

@@ -44,6 +44,7 @@ async fn behind_kamailio_a_key_press_reaches_gather_and_the_engines_bye_follows_
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;
@@ -107,6 +108,7 @@ async fn behind_kamailio_the_callers_bye_through_the_proxy_completes_the_call() 
         engine,
         app,
         _slot,
+        ..
     }) = SipTest::start().await
     else {
         return;

@@ -271,7 +271,7 @@ impl Driver {
             dial.timeout_s,
         )
         .await;
-        self.start_ringback();
+        self.media_ringback();
         let time_limit_ms = u64::from(dial.time_limit_s) * 1000;
         self.attach_child(child_sid, done, now, time_limit_ms, false);
     }

@@ -1,7 +1,8 @@
 //! The per-call driver task: owns one `switchboard_flow::Call`, performs what it asks against
-//! the sandbox media model, and feeds back what happened. This is the only place of a call with
-//! a `select!`: caller input and REST updates (a channel), the outstanding TwiML fetch, a
-//! dialled engine leg ending, and the earliest timer.
+//! the far end of the call's media (`media::MediaEnd`: the sandbox model or a SIP leg), and
+//! feeds back what happened. This is the only place of a call with a `select!`: caller input,
+//! REST updates and SIP/RTP reports (the inbox), the outstanding TwiML fetch, a dialled engine
+//! leg ending, and the earliest timer.
 //!
 //! Inputs produced while performing actions are queued (`ready`) and fed after the current
 //! batch of actions is drained, so the flow's contract ("drain completely after every input")
@@ -20,8 +21,7 @@ use crate::voice::clock::Clock;
 use crate::voice::dial::DialLeg;
 use crate::voice::fetch::{self, FetchDone, PendingFetch};
 use crate::voice::live::{CallInput, Inbox};
-use crate::voice::media::Media;
-use crate::voice::sip::SipLeg;
+use crate::voice::media::{Keys, MediaEnd};
 use crate::voice::timers::{Due, Timers};
 use crate::{Engine, session};
 
@@ -69,7 +69,8 @@ pub(crate) struct Driver {
     pub(crate) cookies: CookieJar,
     pub(crate) fetch: Option<PendingFetch>,
     pub(crate) timers: Timers,
-    pub(crate) media: Media,
+    /// Who listens for the caller's keys, and the keys typed ahead.
+    pub(crate) keys: Keys,
     pub(crate) dial: Option<DialLeg>,
     pub(crate) callbacks: CallbackQueue,
     pub(crate) far_end: FarEnd,
@@ -78,8 +79,8 @@ pub(crate) struct Driver {
     pub(crate) record_call: bool,
     pub(crate) send_digits: Option<String>,
     pub(crate) ready: VecDeque<Input>,
-    /// The SIP signalling and RTP media of a real call; `None` in the sandbox.
-    pub(crate) sip: Option<SipLeg>,
+    /// The far end of the call's audio: the sandbox media model, or a real call's SIP leg.
+    pub(crate) media: MediaEnd,
 }
 
 impl Driver {
@@ -172,11 +173,8 @@ impl Driver {
 
     async fn on_due(&mut self, due: Due) {
         match due {
-            Due::PlaybackDone => {
-                self.media.playing = None;
-                self.feed(Input::PlaybackFinished);
-            }
-            Due::RecordingDone => Box::pin(self.finish_recording()).await,
+            Due::PlaybackDone => self.sandbox_playback_done(),
+            Due::RecordingDone => Box::pin(self.finish_sandbox_recording()).await,
             Due::Input(Input::Digits(digits)) => self.deliver_digits(digits),
             Due::Input(input) => self.feed(input),
             Due::DialNoAnswer => Box::pin(self.dial_no_answer()).await,
@@ -190,7 +188,7 @@ impl Driver {
             CallInput::Digits(digits) => self.press(&digits),
             CallInput::Speech { result, confidence } => self.deliver_speech(result, confidence),
             CallInput::Hangup => self.feed(Input::CallerHungUp),
-            CallInput::Audio(clip) => self.caller_talks(clip),
+            CallInput::Audio(clip) => self.media_caller_talks(clip),
             CallInput::Update(update) => {
                 let (initial, fallback) = *update;
                 if fallback.is_some() {
@@ -230,7 +228,7 @@ impl Driver {
         if let Some(dial) = self.dial.take() {
             dial.abandon(&self.state.live);
         }
-        self.sip_finish();
+        self.media_hang_up();
         self.callbacks.drain().await;
         self.state.live.unregister(self.call_sid());
         self.log.finish();

@@ -1,13 +1,15 @@
-//! Voice: one driver task per call leg runs a `switchboard_flow::Call` against the sandbox's
-//! virtual phone network.
+//! Voice: one driver task per call leg runs a `switchboard_flow::Call` against the far end of
+//! its media: the sandbox's virtual phone network or a real SIP call.
 //!
 //! - `start` creates legs (inbound sandbox calls, outbound REST calls, `<Dial>` legs) and
 //!   supervises their tasks; `driver` is the task (the only `select!` of a call); `perform`
-//!   turns each flow action into its transcript event and effect; `media` is the sandbox media
-//!   model (durations, type-ahead, recording); `dial` the child legs; `fetch` TwiML fetches
-//!   through the webhook failover path; `callbacks` status callbacks; `leg` and `recording` the
-//!   stored resources; `live` where outside input reaches a running call; `clock` the wall or
-//!   virtual clock; `sip` real calls: inbound INVITEs and the RTP side of a leg's media.
+//!   turns each flow action into its transcript event and effect; `media` is the far end of a
+//!   call's audio as one interface (`MediaEnd`), its sandbox implementation (durations,
+//!   recording) and the caller's keys (type-ahead); `dial` the child legs; `fetch` TwiML
+//!   fetches through the webhook failover path; `callbacks` status callbacks; `leg` and
+//!   `recording` the stored resources; `live` where outside input reaches a running call;
+//!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
+//!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`).
 
 mod callbacks;
 mod clock;

@@ -1,5 +1,6 @@
 //! Performing the flow's actions: each becomes its transcript event (product.md) and, where it
-//! has one, its effect on the sandbox media model, the store or the network.
+//! has one, its effect on the far end of the call's media (`media::MediaEnd`, whichever it
+//! is), the store or the network.
 
 use serde_json::json;
 use switchboard_flow::{Action, Alert, CallStatus, Direction, Input, PlayMedia, base_params};
@@ -11,8 +12,7 @@ use crate::messaging::{self, Outbound};
 use crate::voice::driver::{Driver, FarEnd};
 use crate::voice::fetch;
 use crate::voice::leg;
-use crate::voice::media::{Listening, play_ms, say_ms};
-use crate::voice::recording;
+use crate::voice::media::Listening;
 use crate::voice::timers::Due;
 use crate::{Engine, session};
 
@@ -58,10 +58,10 @@ impl Driver {
                     None => self.feed(Input::NoUsableTwiml),
                 }
             }
-            Action::Answer => self.sip_answer(),
+            Action::Answer => self.media_answer(),
             Action::Bridge => {
                 self.log.push("bridge", json!({}));
-                self.sip_bridge_to_parent();
+                self.media_bridge_to_parent();
             }
             Action::Say(say) => {
                 self.log.push(
@@ -69,11 +69,7 @@ impl Driver {
                     json!({"text": say.text, "voice": say.voice, "language": say.language,
                            "loop": say.loop_count, "source": say.source.as_str()}),
                 );
-                if self.sip.is_some() {
-                    Box::pin(self.sip_say(&say)).await;
-                } else {
-                    self.start_playback(say_ms(&say.text), say.loop_count);
-                }
+                self.media_say(&say).await;
             }
             Action::Play(play) => {
                 let fields = match &play.media {
@@ -81,17 +77,10 @@ impl Driver {
                     PlayMedia::Digits(digits) => json!({"digits": digits, "loop": play.loop_count}),
                 };
                 self.log.push("play", fields);
-                if self.sip.is_some() {
-                    Box::pin(self.sip_play(&play)).await;
-                } else {
-                    self.start_playback(play_ms(&play.media), play.loop_count);
-                }
+                self.media_play(&play).await;
             }
             Action::Pause { length_s } => self.log.push("pause", json!({"length": length_s})),
-            Action::StopMedia => {
-                self.stop_playback();
-                self.sip_stop_media();
-            }
+            Action::StopMedia => self.media_stop_playback(),
             Action::Gather(gather) => {
                 let input: Vec<String> = gather.input.iter().map(ToString::to_string).collect();
                 self.log.push(
@@ -109,7 +98,7 @@ impl Driver {
                     json!({"digits": result.digits, "speech": result.speech,
                            "finished_on_key": result.finished_on_key.map(String::from)}),
                 );
-                self.media.listening = Listening::Nothing;
+                self.stop_listening();
             }
             Action::Record(record) => {
                 self.log.push(
@@ -117,15 +106,10 @@ impl Driver {
                     json!({"max_length": record.max_length_s, "timeout": record.timeout_s,
                            "finish_on_key": record.finish_on_key}),
                 );
-                if self.sip.is_some() {
-                    self.sip_record(&record);
-                } else {
-                    self.start_recording(record);
-                }
+                self.media_start_recording(&record);
                 self.listen(Listening::Record);
             }
-            Action::StopRecording if self.sip.is_some() => self.sip_stop_recording(),
-            Action::StopRecording => Box::pin(self.finish_recording()).await,
+            Action::StopRecording => self.media_stop_recording().await,
             Action::RecordResult {
                 recording_sid,
                 duration_s,
@@ -134,7 +118,7 @@ impl Driver {
                     "record_result",
                     json!({"recording_sid": recording_sid.as_str(), "duration": duration_s}),
                 );
-                self.media.listening = Listening::Nothing;
+                self.stop_listening();
             }
             Action::Dial(dial) => {
                 let targets: Vec<&str> = dial.targets.iter().map(|t| t.number.as_str()).collect();
@@ -150,9 +134,9 @@ impl Driver {
                            "dial_call_sid": result.dial_call_sid.as_str(),
                            "duration": result.duration_s, "bridged": result.bridged}),
                 );
-                self.media.listening = Listening::Nothing;
+                self.stop_listening();
                 self.dial = None;
-                self.sip_unbridge();
+                self.media_unbridge();
             }
             Action::SendSms(sms) => Box::pin(self.send_sms(sms)).await,
             Action::Redirect { url } => self.log.push("redirect", json!({"url": url})),
@@ -163,33 +147,6 @@ impl Driver {
             }
             Action::Alert(alert) => self.record_alert(&flow_alert(&alert)).await,
             Action::StatusChanged(status) => self.status_changed(status).await,
-        }
-    }
-
-    fn start_playback(&mut self, one_loop_ms: u64, loop_count: u32) {
-        let loops = if loop_count == 0 { 1000 } else { loop_count };
-        let at = self.clock.now_ms() + one_loop_ms.saturating_mul(u64::from(loops));
-        self.stop_playback();
-        self.media.playing = Some(self.timers.add(at, Due::PlaybackDone));
-    }
-
-    fn stop_playback(&mut self) {
-        if let Some(id) = self.media.playing.take() {
-            self.timers.cancel(id);
-        }
-    }
-
-    /// Starts listening, handing over what the caller typed (or said) ahead.
-    fn listen(&mut self, listening: Listening) {
-        self.media.listening = listening;
-        let typed = std::mem::take(&mut self.media.typeahead);
-        if !typed.is_empty() {
-            self.deliver_digits(typed);
-        }
-        if let (Listening::Gather { speech: true }, Some((result, confidence))) =
-            (listening, self.media.speech_ahead.take())
-        {
-            self.feed(Input::Speech { result, confidence });
         }
     }
 
@@ -262,13 +219,9 @@ impl Driver {
         let duration = self.call.call_duration_s();
         if status.is_terminal() {
             params.push(("CallDuration".into(), duration.unwrap_or(0).to_string()));
-            // The sandbox's whole-call recording is synthetic (its media model's tone); a SIP
-            // call has real audio, and recording it whole is not built yet: nothing is made up.
-            if self.record_call && self.call.answered_at_ms().is_some() && self.sip.is_none() {
-                self.record_whole_call(duration.unwrap_or(0), &mut params)
+            if self.record_call {
+                self.media_record_whole_call(duration.unwrap_or(0), &mut params)
                     .await;
-            } else if self.record_call && self.sip.is_some() {
-                tracing::warn!(call = %self.call_sid(), "Record=true is not supported on SIP calls yet; not recorded");
             }
         }
         let target = self.alert_target();
@@ -285,38 +238,8 @@ impl Driver {
         }
         if status.is_terminal() {
             // The far end learns at once (BYE, or the final response of an unanswered call).
-            self.sip_finish();
+            self.media_hang_up();
         }
-    }
-
-    /// `Record=true`: the whole call's recording, announced in the completed callback.
-    async fn record_whole_call(&mut self, duration_s: u64, params: &mut Vec<(String, String)>) {
-        let sid = switchboard_core::Sid::generate(switchboard_core::SidKind::Recording);
-        let call_sid = self.call_sid().to_owned();
-        let audio = recording::Audio {
-            lead_ms: 0,
-            tone_ms: duration_s * 1000,
-            total_ms: duration_s * 1000,
-        };
-        let duration = u32::try_from(duration_s).unwrap_or(u32::MAX);
-        let new = recording::NewRecording {
-            account_sid: &self.account.sid,
-            call_sid: &call_sid,
-            sid: sid.as_str(),
-            duration_s: duration,
-            audio,
-            pcm: None,
-            source: "OutboundAPI",
-        };
-        let stored = recording::store(&self.state, new).await;
-        if let Err(error) = stored {
-            tracing::error!(?error, "storing a call recording failed");
-            return;
-        }
-        let url = recording::url(&self.state, &self.account.sid, sid.as_str());
-        params.push(("RecordingUrl".into(), url));
-        params.push(("RecordingSid".into(), sid.into_string()));
-        params.push(("RecordingDuration".into(), duration.to_string()));
     }
 
     /// The leg was answered: `SendDigits` are played, and an outbound handset presses its
@@ -325,10 +248,7 @@ impl Driver {
         let now = self.clock.now_ms();
         if let Some(digits) = self.send_digits.take() {
             self.log.push("send_digits", json!({"digits": digits}));
-            // On a SIP leg the keys go out as RFC 4733 events.
-            if let Some(media) = self.sip.as_ref().and_then(|leg| leg.media.as_ref()) {
-                media.play_digits(&digits);
-            }
+            self.media_send_digits(&digits);
         }
         // `TimeLimit`, capped by the platform's maximum call length (§8.5: 4 hours).
         let limit = self.time_limit_s.unwrap_or(MAX_CALL_S).min(MAX_CALL_S);

@@ -21,7 +21,7 @@ use crate::voice::clock::Clock;
 use crate::voice::driver::{Driver, FarEnd, LegEnd};
 use crate::voice::leg::{self, LegInfo};
 use crate::voice::live::CallInput;
-use crate::voice::media::Media;
+use crate::voice::media::{Keys, MediaEnd};
 use crate::voice::perform::flow_alert;
 use crate::voice::sip::SipLeg;
 use crate::voice::timers::Timers;
@@ -105,7 +105,7 @@ async fn start_leg_with(
         cookies: CookieJar::default(),
         fetch: None,
         timers: Timers::default(),
-        media: Media::default(),
+        keys: Keys::default(),
         dial: None,
         callbacks: CallbackQueue::new(start.status_callback),
         far_end: start.far_end,
@@ -113,7 +113,7 @@ async fn start_leg_with(
         record_call: start.record,
         send_digits: start.send_digits,
         ready: Default::default(),
-        sip,
+        media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
     };
     Ok((record, supervise(state.clone(), driver)))
 }

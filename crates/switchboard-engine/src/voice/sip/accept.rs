@@ -1,0 +1,184 @@
+//! The accept path of an inbound INVITE: the provisioned number it is for and that number's
+//! account, the offer negotiated and an RTP port bound for the answer, then `180 Ringing` and
+//! the leg's driver. Each refusal is a SIP status (404 no such number, 403 account not
+//! active, 488 no usable audio, 503 no RTP port or no telephony, 500 an engine failure).
+
+use std::sync::Arc;
+
+use switchboard_core::{Sid, SidKind};
+use switchboard_flow::{CallSetup, Direction};
+use switchboard_media::session::RtpSocket;
+use switchboard_sip::{Negotiated, SessionDescription, build_answer, negotiate};
+use switchboard_sip_ua::{CallEvent, IncomingCall};
+
+use crate::Engine;
+use crate::account;
+use crate::voice::driver::FarEnd;
+use crate::voice::live::CallInput;
+use crate::voice::sip::leg::{SipLeg, local_media, remote_addr, rtp_config};
+use crate::voice::sip::{SipInput, Telephony, forward};
+use crate::voice::start::{self, LegStart};
+
+/// Accepts inbound calls from the endpoint until it closes or the engine shuts down (the
+/// endpoint then answers new INVITEs itself until it is shut down).
+pub(crate) fn serve_incoming(
+    state: Engine,
+    mut incoming: tokio::sync::mpsc::Receiver<IncomingCall>,
+) {
+    let engine = state.clone();
+    engine.spawn(async move {
+        loop {
+            let call = tokio::select! {
+                call = incoming.recv() => call,
+                () = state.closed() => None,
+            };
+            let Some(call) = call else { return };
+            let task_state = state.clone();
+            state.spawn(async move { accept(&task_state, call).await });
+        }
+    });
+}
+
+/// A number as the webhooks show it: E.164 when the user part is digits, else as it came.
+pub fn number_of(user: &str) -> String {
+    let digits = user.strip_prefix('+').unwrap_or(user);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        format!("+{digits}")
+    } else {
+        user.to_owned()
+    }
+}
+
+async fn accept(state: &Engine, call: IncomingCall) {
+    let Some(telephony) = state.telephony.clone() else {
+        return call.handle.reject(503);
+    };
+    let (number, account) = match callee(state, &call).await {
+        Ok(found) => found,
+        Err(status) => return call.handle.reject(status),
+    };
+    let leg = match media_leg(&telephony, &call).await {
+        Ok(leg) => leg,
+        Err(status) => return call.handle.reject(status),
+    };
+    let leg_start = match inbound_start(state, &call, &number, account).await {
+        Ok(leg_start) => leg_start,
+        Err(status) => return call.handle.reject(status),
+    };
+    let call_sid = leg_start.setup.call_sid.as_str().to_owned();
+    call.handle.ringing();
+    match start::start_sip_leg(state, leg_start, leg).await {
+        Ok(_) => forward(state, call_sid, call.events, signalling_input),
+        Err(error) => {
+            tracing::error!(?error, "starting a SIP call failed");
+            call.handle.reject(500);
+        }
+    }
+}
+
+/// The provisioned number the INVITE is for (404 otherwise) and its account (403 unless
+/// active).
+async fn callee(
+    state: &Engine,
+    call: &IncomingCall,
+) -> Result<(switchboard_store::Record, account::Account), u16> {
+    let to = number_of(&call.to_user);
+    let number = match state.find_number(&to).await {
+        Ok(Some(number)) => number,
+        Ok(None) => return Err(404),
+        Err(error) => {
+            tracing::error!(?error, "looking up a SIP call's number failed");
+            return Err(500);
+        }
+    };
+    match account::load(&*state.store, &number.account_sid).await {
+        Ok(Some(account)) if account.status == "active" => Ok((number, account)),
+        Ok(_) => Err(403),
+        Err(error) => {
+            tracing::error!(?error, "loading a SIP call's account failed");
+            Err(500)
+        }
+    }
+}
+
+/// The offer negotiated (488 without a usable audio stream; a late offer, an INVITE without
+/// SDP, is not supported) and an RTP port bound for the answer (503 when none is left).
+async fn media_leg(telephony: &Arc<Telephony>, call: &IncomingCall) -> Result<SipLeg, u16> {
+    let offer = call.offer.as_ref().ok_or(488u16)?;
+    let negotiated = negotiate(offer).map_err(|error| error.status())?;
+    let remote = remote_addr(&negotiated, call.source).ok_or(488u16)?;
+    let socket = RtpSocket::bind(&telephony.ports).await.map_err(|error| {
+        tracing::error!(?error, "no RTP port left");
+        503u16
+    })?;
+    let answer_sdp = answer_of(offer, &negotiated, telephony, socket.local_addr().port());
+    Ok(SipLeg::inbound(
+        telephony.clone(),
+        call.handle.clone(),
+        socket,
+        rtp_config(&negotiated, remote),
+        answer_sdp,
+    ))
+}
+
+/// The inbound leg: From/To from the user parts, the number's (or its application's) URLs.
+async fn inbound_start(
+    state: &Engine,
+    call: &IncomingCall,
+    number: &switchboard_store::Record,
+    account: account::Account,
+) -> Result<LegStart, u16> {
+    let handler = start::number_handler(state, &number.doc)
+        .await
+        .map_err(|error| {
+            tracing::error!(?error, "a SIP call's number has no usable handler");
+            500u16
+        })?;
+    let mut setup = CallSetup::new(
+        Sid::generate(SidKind::Call),
+        start::account_sid_of(&account),
+        number_of(&call.from_user),
+        number_of(&call.to_user),
+        Direction::Inbound,
+        start::initial_of(&handler),
+    );
+    setup.caller_name = call.from_display.clone();
+    setup.application_sid = handler
+        .application_sid
+        .as_deref()
+        .and_then(|sid| Sid::parse(SidKind::Application, sid));
+    Ok(LegStart {
+        account,
+        setup,
+        fallback: handler.fallback,
+        status_callback: handler.status_callback,
+        far_end: FarEnd::Caller,
+        fast: false,
+        time_limit_s: None,
+        phone_number_sid: Some(number.sid.clone()),
+        record: false,
+        send_digits: None,
+    })
+}
+
+/// Our SDP answer to `offer`, announcing the RTP port `rtp_port`.
+fn answer_of(
+    offer: &SessionDescription,
+    negotiated: &Negotiated,
+    telephony: &Telephony,
+    rtp_port: u16,
+) -> Vec<u8> {
+    let local = local_media(telephony.media_ip, rtp_port);
+    build_answer(offer, negotiated, &local).to_bytes()
+}
+
+/// What the inbound dialog reports, as the call's input (`None`: nothing the call hears).
+fn signalling_input(event: CallEvent) -> Option<CallInput> {
+    match event {
+        CallEvent::Bye | CallEvent::Cancelled | CallEvent::AckTimeout => {
+            Some(CallInput::Sip(Box::new(SipInput::RemoteEnded)))
+        }
+        CallEvent::Dtmf(key) => Some(CallInput::Digits(key.to_string())),
+        CallEvent::Acked | CallEvent::Ended => None,
+    }
+}
