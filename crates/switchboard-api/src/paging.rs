@@ -138,7 +138,7 @@ impl Page {
     pub fn envelope(
         &self,
         path: &str,
-        filters: &[(&str, String)],
+        filters: &[(String, String)],
         key: &str,
         items: Vec<Value>,
     ) -> Value {

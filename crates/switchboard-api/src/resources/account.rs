@@ -8,11 +8,11 @@ use serde_json::{Value, json};
 use switchboard_core::{Sid, SidKind, date, error_code};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Store, StoreError};
 
+use super::listing::{ListPath, Listing, Param};
 use super::{ACCOUNTS, created, json_sid};
 use crate::auth::{Caller, load_account};
 use crate::error::{ApiError, ApiResult};
-use crate::form::{FormBody, Params, query_params};
-use crate::paging::{PageRequest, fetch_page};
+use crate::form::{FormBody, Params};
 use crate::validate;
 use crate::{AppState, now_ms};
 
@@ -134,15 +134,30 @@ pub enum BootstrapError {
     Corrupt(#[from] serde_json::Error),
 }
 
+/// `Accounts.json`: the caller's account and its subaccounts, oldest first, filtered by
+/// `FriendlyName` and `Status`.
+const LIST: Listing = Listing {
+    kind: Kind::Account,
+    key: "accounts",
+    order: Order::Ascending,
+    params: &[
+        Param::Equals("FriendlyName", Column::FriendlyName),
+        Param::Equals("Status", Column::Status),
+    ],
+    render: |_, record| {
+        let account: Account =
+            serde_json::from_value(record.doc.clone()).map_err(StoreError::from)?;
+        Ok(render(&account))
+    },
+    path: ListPath::Fixed("/2010-04-01/Accounts.json"),
+};
+
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Account, &caller.account.sid);
-    query.order = Order::Ascending;
+    let mut query = LIST.query(&caller.account.sid);
     if !caller.account.is_main() {
         // A subaccount sees only itself: its row is owned by its parent.
         query.account_sid = Some(caller.account.owner_account_sid.clone());
@@ -150,32 +165,7 @@ pub(crate) async fn list(
             .filters
             .push(Filter::Equals(Column::Sid, caller.account.sid.clone()));
     }
-    let mut filters = Vec::new();
-    if let Some(name) = params.get("FriendlyName") {
-        query
-            .filters
-            .push(Filter::Equals(Column::FriendlyName, name.to_owned()));
-        filters.push(("FriendlyName", name.to_owned()));
-    }
-    if let Some(status) = params.get("Status") {
-        query
-            .filters
-            .push(Filter::Equals(Column::Status, status.to_owned()));
-        filters.push(("Status", status.to_owned()));
-    }
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let mut items = Vec::new();
-    for record in &page.records {
-        let account: Account =
-            serde_json::from_value(record.doc.clone()).map_err(StoreError::from)?;
-        items.push(render(&account));
-    }
-    Ok(Json(page.envelope(
-        &format!("{ACCOUNTS}.json"),
-        &filters,
-        "accounts",
-        items,
-    )))
+    Ok(Json(LIST.answer(&state, query, &uri).await?))
 }
 
 pub(crate) async fn create(

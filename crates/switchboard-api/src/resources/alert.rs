@@ -5,14 +5,13 @@ use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
 use serde_json::{Value, json};
 use switchboard_core::{date, error_code};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
+use switchboard_store::{Column, Filter, Kind, Order};
 
+use super::listing::{ListPath, Listing, Param};
 use super::load_owned;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
-use crate::form::query_params;
-use crate::paging::{PageRequest, fetch_page};
 use switchboard_engine::alerts::alert_of;
 
 fn render(state: &AppState, doc: &Value, with_exchange: bool) -> Value {
@@ -56,53 +55,44 @@ fn parse_date(name: &str, text: &str) -> ApiResult<i64> {
     })
 }
 
+/// `/v1/Alerts`, newest first, filtered by `LogLevel` (any case) and `StartDate`/`EndDate`.
+const LIST: Listing = Listing {
+    kind: Kind::Alert,
+    key: "alerts",
+    order: Order::Descending,
+    params: &[
+        Param::Custom("LogLevel", |level| {
+            Ok(Filter::Equals(Column::Status, level.to_ascii_lowercase()))
+        }),
+        Param::Custom("StartDate", |text| {
+            let start = parse_date("StartDate", text)?;
+            Ok(Filter::Between(Column::DateKey, Some(start), None))
+        }),
+        Param::Custom("EndDate", |text| {
+            // EndDate is inclusive: a bare date covers its whole day, a time covers its second.
+            let end = parse_date("EndDate", text)?;
+            let until = if text.len() == 10 {
+                end + 86_400_000
+            } else {
+                end + 1_000
+            };
+            Ok(Filter::Between(Column::DateKey, None, Some(until)))
+        }),
+    ],
+    render: |state, record| Ok(render(state, &record.doc, false)),
+    path: ListPath::Fixed("/v1/Alerts"),
+};
+
+/// The 2010 envelope `LIST` answers, rewritten as v1's: the items, and the paging in `meta`
+/// with absolute URLs.
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Alert, &caller.account.sid);
-    query.order = Order::Descending;
-    let mut filters = Vec::new();
-    if let Some(level) = params.get("LogLevel") {
-        query
-            .filters
-            .push(Filter::Equals(Column::Status, level.to_ascii_lowercase()));
-        filters.push(("LogLevel", level.to_owned()));
-    }
-    let start = params
-        .get("StartDate")
-        .map(|text| parse_date("StartDate", text))
-        .transpose()?;
-    let end = params
-        .get("EndDate")
-        .map(|text| parse_date("EndDate", text))
-        .transpose()?;
-    if start.is_some() || end.is_some() {
-        // EndDate is inclusive: a bare date covers its whole day, a time covers its second.
-        let until = match (end, params.get("EndDate")) {
-            (Some(end), Some(text)) if text.len() == 10 => Some(end + 86_400_000),
-            (Some(end), _) => Some(end + 1_000),
-            (None, _) => None,
-        };
-        query
-            .filters
-            .push(Filter::Between(Column::DateKey, start, until));
-        for name in ["StartDate", "EndDate"] {
-            if let Some(value) = params.get(name) {
-                filters.push((name, value.to_owned()));
-            }
-        }
-    }
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items: Vec<Value> = page
-        .records
-        .iter()
-        .map(|record| render(&state, &record.doc, false))
-        .collect();
-    let envelope = page.envelope("/v1/Alerts", &filters, "alerts", items);
+    let envelope = LIST
+        .answer(&state, LIST.query(&caller.account.sid), &uri)
+        .await?;
     let absolute = |key: &str| match envelope[key].as_str() {
         Some(path) => json!(format!("{}{path}", state.public_url)),
         None => Value::Null,

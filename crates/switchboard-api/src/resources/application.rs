@@ -1,19 +1,17 @@
 //! Applications: a reusable set of voice and SMS URLs that numbers (and calls) can point at.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 use switchboard_core::{Sid, SidKind, date};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record};
+use switchboard_store::{Column, Kind, Order, Record};
 
 use super::fields::{self, Field};
-use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, scoped_record};
-use crate::auth::Caller;
+use super::listing::{ListPath, Listing, Param};
+use super::scoped::{Scoped, ScopedForm};
+use super::{ACCOUNTS, created};
 use crate::error::ApiResult;
-use crate::form::{FormBody, query_params};
-use crate::paging::{PageRequest, fetch_page};
-use crate::{AppState, now_ms};
+use crate::now_ms;
 
 /// Settings of this resource beyond the shared handler fields (`fields::HANDLERS`).
 const FIELDS: &[Field] = &[
@@ -24,10 +22,6 @@ const FIELDS: &[Field] = &[
         "public_application_connect_enabled",
     ),
 ];
-
-fn collection(account_sid: &str) -> String {
-    format!("{ACCOUNTS}/{account_sid}/Applications.json")
-}
 
 fn record_of(doc: &Map<String, Value>, created_ms: i64) -> Record {
     let text = |name: &str| {
@@ -60,113 +54,57 @@ pub fn render(doc: &Value) -> Value {
     body
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Application, &account.sid);
-    query.order = Order::Ascending;
-    let mut filters = Vec::new();
-    if let Some(name) = params.get("FriendlyName") {
-        query
-            .filters
-            .push(Filter::Equals(Column::FriendlyName, name.to_owned()));
-        filters.push(("FriendlyName", name.to_owned()));
-    }
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| render(&record.doc))
-        .collect();
-    Ok(Json(page.envelope(
-        &collection(&account.sid),
-        &filters,
-        "applications",
-        items,
-    )))
+/// `Applications.json`, oldest first, filtered by `FriendlyName`.
+const LIST: Listing = Listing {
+    kind: Kind::Application,
+    key: "applications",
+    order: Order::Ascending,
+    params: &[Param::Equals("FriendlyName", Column::FriendlyName)],
+    render: |_, record| Ok(render(&record.doc)),
+    path: ListPath::Account("Applications.json"),
+};
+
+pub(crate) async fn list(scoped: Scoped) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, None).await
 }
 
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
-) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
+pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
     let now = now_ms();
     let mut doc = fields::defaults(&[fields::HANDLERS, FIELDS]);
     doc.insert(
         "sid".into(),
         json!(Sid::generate(SidKind::Application).as_str()),
     );
-    doc.insert("account_sid".into(), json!(account.sid));
+    doc.insert("account_sid".into(), json!(scoped.account.sid));
     doc.insert("date_created".into(), json!(now));
     doc.insert("date_updated".into(), json!(now));
     fields::apply(&[fields::HANDLERS, FIELDS], &params, &mut doc)?;
     fields::check_fallbacks(&doc)?;
     let record = record_of(&doc, now);
-    state.store.insert(&record).await?;
+    scoped.state.store.insert(&record).await?;
     Ok(created(render(&record.doc)))
 }
 
-pub(crate) async fn fetch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let (_, record) = scoped_record(
-        &state,
-        &caller,
-        &account,
-        &file,
-        uri.path(),
-        Kind::Application,
-    )
-    .await?;
+pub(crate) async fn fetch(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    let record = scoped.file_record(Kind::Application, &scoped.rest).await?;
     Ok(Json(render(&record.doc)))
 }
 
 pub(crate) async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
+    ScopedForm(scoped, params): ScopedForm<String>,
 ) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, mut doc) =
-        load_owned::<Map<String, Value>>(&state, Kind::Application, sid, &account.sid, uri.path())
-            .await?;
+    let sid = scoped.json_sid(&scoped.rest)?;
+    let (record, mut doc) = scoped
+        .load::<Map<String, Value>>(Kind::Application, sid)
+        .await?;
     fields::apply(&[fields::HANDLERS, FIELDS], &params, &mut doc)?;
     fields::check_fallbacks(&doc)?;
     doc.insert("date_updated".into(), json!(now_ms()));
     let updated = record_of(&doc, record.created_ms);
-    state.store.update(&updated).await?;
+    scoped.state.store.update(&updated).await?;
     Ok(Json(render(&updated.doc)))
 }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    delete_owned(
-        &state,
-        &caller,
-        &account,
-        &file,
-        uri.path(),
-        Kind::Application,
-    )
-    .await
+pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {
+    scoped.delete(Kind::Application).await
 }

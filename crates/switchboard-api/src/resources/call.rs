@@ -5,21 +5,20 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchboard_core::{ErrorCode, Sid, SidKind, date, error_code};
 use switchboard_flow::{ApiEnd, CallSetup, Direction, Initial};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record};
+use switchboard_store::{Column, Kind, Order, Record};
 use switchboard_twiml::Context;
 use switchboard_webhook::{Endpoint, Method};
 
-use super::{ACCOUNTS, created, json_sid, load_owned};
-use crate::auth::Caller;
+use super::listing::{ListPath, Listing, Param};
+use super::scoped::{Scoped, ScopedForm};
+use super::{ACCOUNTS, created, recording};
 use crate::error::{ApiError, ApiResult};
-use crate::form::{FormBody, Params, query_params};
-use crate::paging::{PageRequest, fetch_page};
+use crate::form::Params;
 use crate::resources::account::Account;
 use crate::{AppState, validate};
 use switchboard_engine::voice::{self, CallInput, FarEnd, LegStart, StatusCallback};
@@ -367,96 +366,44 @@ fn status_events(params: &Params) -> Vec<String> {
         .collect()
 }
 
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
-) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let start = outbound(&state, &account, &params).await?;
-    let (record, _) = state.engine.start_call(start).await?;
+pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
+    let start = outbound(&scoped.state, &scoped.account, &params).await?;
+    let (record, _) = scoped.state.engine.start_call(start).await?;
     Ok(created(render(&record.doc)))
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Call, &account.sid);
-    query.order = Order::Descending;
-    let mut kept: Vec<(String, String)> = Vec::new();
-    for (name, column) in [
-        ("To", Column::PhoneNumber),
-        ("From", Column::FromNumber),
-        ("Status", Column::Status),
-        ("ParentCallSid", Column::ParentSid),
-    ] {
-        if let Some(value) = params.get(name) {
-            query.filters.push(Filter::Equals(column, value.to_owned()));
-            kept.push((name.to_owned(), value.to_owned()));
-        }
-    }
-    const DAY: i64 = 86_400_000;
-    for (field, column) in [
-        ("StartTime", Column::CreatedMs),
-        ("EndTime", Column::DateKey),
-    ] {
-        for (suffix, from, until) in [("", true, true), (">", true, false), ("<", false, true)] {
-            let name = format!("{field}{suffix}");
-            let Some(text) = params.get(&name) else {
-                continue;
-            };
-            let day = date::parse_day(text)
-                .or_else(|| date::parse_iso8601(text))
-                .ok_or_else(|| {
-                    bad(
-                        error_code::INVALID_PARAMETER,
-                        format!("{name} must be YYYY-MM-DD, not {text:?}"),
-                    )
-                })?;
-            query.filters.push(Filter::Between(
-                column,
-                from.then_some(day),
-                until.then_some(day + DAY),
-            ));
-            kept.push((name.clone(), text.to_owned()));
-        }
-    }
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| render(&record.doc))
-        .collect();
-    let kept: Vec<(&str, String)> = kept
-        .iter()
-        .map(|(name, value)| (name.as_str(), value.clone()))
-        .collect();
-    Ok(Json(page.envelope(
-        &format!("{ACCOUNTS}/{}/Calls.json", account.sid),
-        &kept,
-        "calls",
-        items,
-    )))
+/// `Calls.json`, newest first, filtered by `To`, `From`, `Status`, `ParentCallSid` and the days
+/// of `StartTime` and `EndTime`.
+const LIST: Listing = Listing {
+    kind: Kind::Call,
+    key: "calls",
+    order: Order::Descending,
+    params: &[
+        Param::Equals("To", Column::PhoneNumber),
+        Param::Equals("From", Column::FromNumber),
+        Param::Equals("Status", Column::Status),
+        Param::Equals("ParentCallSid", Column::ParentSid),
+        Param::Days {
+            name: "StartTime",
+            column: Column::CreatedMs,
+            times: true,
+        },
+        Param::Days {
+            name: "EndTime",
+            column: Column::DateKey,
+            times: true,
+        },
+    ],
+    render: |_, record| Ok(render(&record.doc)),
+    path: ListPath::Account("Calls.json"),
+};
+
+pub(crate) async fn list(scoped: Scoped) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, None).await
 }
 
-pub(crate) async fn fetch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
+pub(crate) async fn fetch(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    let record = scoped.file_record(Kind::Call, &scoped.rest).await?;
     Ok(Json(render(&record.doc)))
 }
 
@@ -468,16 +415,10 @@ fn not_in_progress(sid: &str) -> ApiError {
 }
 
 pub(crate) async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
+    ScopedForm(scoped, params): ScopedForm<String>,
 ) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
+    let sid = scoped.json_sid(&scoped.rest)?;
+    let record = scoped.record(Kind::Call, sid).await?;
     if voice::leg::is_terminal(record.status.as_deref().unwrap_or_default()) {
         return Err(not_in_progress(sid));
     }
@@ -506,28 +447,21 @@ pub(crate) async fn update(
         CallInput::End(ApiEnd::Canceled) => !answered,
         _ => false,
     };
-    if !state.engine.send_input(sid, input) {
+    let engine = &scoped.state.engine;
+    if !engine.send_input(sid, input) {
         return Err(not_in_progress(sid));
     }
-    if ending && let Some(log) = state.engine.sandbox().log(sid) {
+    if ending && let Some(log) = engine.sandbox().log(sid) {
         log.wait_done(Duration::from_secs(5)).await;
     }
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
+    let record = scoped.record(Kind::Call, sid).await?;
     Ok(Json(render(&record.doc)))
 }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Call, sid, &account.sid, uri.path()).await?;
-    if state.engine.is_live(sid)
+pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {
+    let sid = scoped.json_sid(&scoped.rest)?;
+    let record = scoped.record(Kind::Call, sid).await?;
+    if scoped.state.engine.is_live(sid)
         || !voice::leg::is_terminal(record.status.as_deref().unwrap_or_default())
     {
         return Err(bad(
@@ -535,29 +469,14 @@ pub(crate) async fn delete(
             format!("Call {sid} is still in progress; end it before deleting it"),
         ));
     }
-    state.store.delete(Kind::Call, sid).await?;
+    scoped.state.store.delete(Kind::Call, sid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `Calls/{CallSid}/Recordings.json`.
-pub(crate) async fn recordings(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, call)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    load_owned::<Value>(&state, Kind::Call, &call, &account.sid, uri.path()).await?;
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Recording, &account.sid);
-    query.parent_sid = Some(call);
-    query.order = Order::Descending;
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record: &Record| super::recording::render(&state, &record.doc))
-        .collect();
-    Ok(Json(page.envelope(uri.path(), &[], "recordings", items)))
+pub(crate) async fn recordings(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    scoped.record(Kind::Call, &scoped.rest).await?;
+    recording::OF_CALL
+        .of_account(&scoped, Some(scoped.rest.clone()))
+        .await
 }

@@ -2,21 +2,19 @@
 //! account's auth token. Only the secret's SHA-256 is stored.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_core::{Sid, SidKind, date};
-use switchboard_store::{Kind, ListQuery, Order, Record, StoreError};
+use switchboard_store::{Kind, Order, Record, StoreError};
 
-use super::account::forbid_keys;
-use super::{ACCOUNTS, created, json_sid, load_owned, to_doc};
-use crate::auth::{Caller, secret_digest};
+use super::listing::{ListPath, Listing};
+use super::scoped::{AuthTokenOnly, Scoped, ScopedForm};
+use super::{created, to_doc};
+use crate::auth::secret_digest;
 use crate::error::ApiResult;
-use crate::form::{FormBody, query_params};
-use crate::paging::{PageRequest, fetch_page};
-use crate::{AppState, now_ms, validate};
+use crate::{now_ms, validate};
 
 /// A stored API key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,106 +50,67 @@ impl ApiKey {
     }
 }
 
-fn collection(account_sid: &str) -> String {
-    format!("{ACCOUNTS}/{account_sid}/Keys.json")
+/// `Keys.json`, newest first.
+const LIST: Listing = Listing {
+    kind: Kind::ApiKey,
+    key: "keys",
+    order: Order::Descending,
+    params: &[],
+    render: |_, record| {
+        let key: ApiKey = serde_json::from_value(record.doc.clone()).map_err(StoreError::from)?;
+        Ok(key.render())
+    },
+    path: ListPath::Account("Keys.json"),
+};
+
+/// A request on an account's keys, which only its auth token may make.
+type KeyScoped<P = ()> = Scoped<P, AuthTokenOnly>;
+type KeyScopedForm<P = ()> = ScopedForm<P, AuthTokenOnly>;
+
+pub(crate) async fn list(scoped: KeyScoped) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, None).await
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    forbid_keys(&caller)?;
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let request = PageRequest::from_params(&query_params(uri.query())?)?;
-    let mut query = ListQuery::new(Kind::ApiKey, &account.sid);
-    query.order = Order::Descending;
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| Ok(serde_json::from_value::<ApiKey>(record.doc.clone())?.render()))
-        .collect::<Result<Vec<_>, serde_json::Error>>()
-        .map_err(StoreError::from)?;
-    Ok(Json(page.envelope(
-        &collection(&account.sid),
-        &[],
-        "keys",
-        items,
-    )))
-}
-
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
-) -> ApiResult<Response> {
-    forbid_keys(&caller)?;
-    let account = caller.scope(&state, &account, uri.path()).await?;
+pub(crate) async fn create(ScopedForm(scoped, params): KeyScopedForm) -> ApiResult<Response> {
     let secret = crate::resources::account::generate_auth_token();
     let now = now_ms();
     let key = ApiKey {
         sid: Sid::generate(SidKind::ApiKey).into_string(),
-        account_sid: account.sid,
+        account_sid: scoped.account.sid,
         friendly_name: validate::friendly_name(params.get("FriendlyName").unwrap_or(""))?,
         secret_sha256: secret_digest(&secret),
         date_created: now,
         date_updated: now,
     };
-    state.store.insert(&key.record()).await?;
+    scoped.state.store.insert(&key.record()).await?;
     let mut body = key.render();
     body["secret"] = json!(secret);
     Ok(created(body))
 }
 
-pub(crate) async fn fetch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    forbid_keys(&caller)?;
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (_, key) =
-        load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
+pub(crate) async fn fetch(scoped: KeyScoped<String>) -> ApiResult<Json<Value>> {
+    let sid = scoped.json_sid(&scoped.rest)?;
+    let (_, key) = scoped.load::<ApiKey>(Kind::ApiKey, sid).await?;
     Ok(Json(key.render()))
 }
 
 pub(crate) async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
+    ScopedForm(scoped, params): KeyScopedForm<String>,
 ) -> ApiResult<Json<Value>> {
-    forbid_keys(&caller)?;
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (_, mut key) =
-        load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
+    let sid = scoped.json_sid(&scoped.rest)?;
+    let (_, mut key) = scoped.load::<ApiKey>(Kind::ApiKey, sid).await?;
     if let Some(name) = params.get("FriendlyName") {
         key.friendly_name = validate::friendly_name(name)?;
     }
     key.date_updated = now_ms();
-    state.store.update(&key.record()).await?;
+    scoped.state.store.update(&key.record()).await?;
     Ok(Json(key.render()))
 }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    forbid_keys(&caller)?;
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    load_owned::<ApiKey>(&state, Kind::ApiKey, sid, &account.sid, uri.path()).await?;
-    state.store.delete(Kind::ApiKey, sid).await?;
-    state.auth_cache.forget_all();
+pub(crate) async fn delete(scoped: KeyScoped<String>) -> ApiResult<Response> {
+    let sid = scoped.json_sid(&scoped.rest)?;
+    scoped.load::<ApiKey>(Kind::ApiKey, sid).await?;
+    scoped.state.store.delete(Kind::ApiKey, sid).await?;
+    scoped.state.auth_cache.forget_all();
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -2,18 +2,17 @@
 //! and the Media subresource.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value, json};
 use switchboard_core::{date, error_code};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
+use switchboard_store::{Column, Kind, Order};
 
-use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, scoped_record};
-use crate::auth::Caller;
+use super::listing::{ListPath, Listing, Param};
+use super::scoped::{Scoped, ScopedForm};
+use super::{ACCOUNTS, created};
 use crate::error::{ApiError, ApiResult};
-use crate::form::{FormBody, Params, query_params};
-use crate::paging::{PageRequest, fetch_page};
+use crate::form::Params;
 use crate::resources::account::Account;
 use crate::{AppState, now_ms, validate};
 use switchboard_engine::messaging::{Outbound, message_record};
@@ -160,97 +159,47 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
     })
 }
 
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
-) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let outbound = outbound(&state, &account, &params).await?;
-    let doc = state.engine.send_message(&account, outbound).await?;
+pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
+    let outbound = outbound(&scoped.state, &scoped.account, &params).await?;
+    let engine = &scoped.state.engine;
+    let doc = engine.send_message(&scoped.account, outbound).await?;
     Ok(created(render(&Value::Object(doc))))
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Message, &account.sid);
-    query.order = Order::Descending;
-    let mut kept = Vec::new();
-    for (name, column) in [("To", Column::PhoneNumber), ("From", Column::FromNumber)] {
-        if let Some(value) = params.get(name) {
-            query.filters.push(Filter::Equals(column, value.to_owned()));
-            kept.push((name, value.to_owned()));
-        }
-    }
-    const DAY: i64 = 86_400_000;
-    for (name, from, until) in [
-        ("DateSent", true, true),
-        ("DateSent>", true, false),
-        ("DateSent<", false, true),
-    ] {
-        if let Some(text) = params.get(name) {
-            let day = date::parse_day(text)
-                .or_else(|| date::parse_iso8601(text))
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        error_code::INVALID_PARAMETER,
-                        format!("{name} must be YYYY-MM-DD, not {text:?}"),
-                    )
-                })?;
-            query.filters.push(Filter::Between(
-                Column::DateKey,
-                from.then_some(day),
-                until.then_some(day + DAY),
-            ));
-            kept.push((name, text.to_owned()));
-        }
-    }
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| render(&record.doc))
-        .collect();
-    Ok(Json(page.envelope(
-        &format!("{ACCOUNTS}/{}/Messages.json", account.sid),
-        &kept,
-        "messages",
-        items,
-    )))
+/// `Messages.json`, newest first, filtered by `To`, `From` and the day of `DateSent`.
+const LIST: Listing = Listing {
+    kind: Kind::Message,
+    key: "messages",
+    order: Order::Descending,
+    params: &[
+        Param::Equals("To", Column::PhoneNumber),
+        Param::Equals("From", Column::FromNumber),
+        Param::Days {
+            name: "DateSent",
+            column: Column::DateKey,
+            times: true,
+        },
+    ],
+    render: |_, record| Ok(render(&record.doc)),
+    path: ListPath::Account("Messages.json"),
+};
+
+pub(crate) async fn list(scoped: Scoped) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, None).await
 }
 
-pub(crate) async fn fetch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let (_, record) =
-        scoped_record(&state, &caller, &account, &file, uri.path(), Kind::Message).await?;
+pub(crate) async fn fetch(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    let record = scoped.file_record(Kind::Message, &scoped.rest).await?;
     Ok(Json(render(&record.doc)))
 }
 
 pub(crate) async fn update(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
+    ScopedForm(scoped, params): ScopedForm<String>,
 ) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, mut doc) =
-        load_owned::<Map<String, Value>>(&state, Kind::Message, sid, &account.sid, uri.path())
-            .await?;
+    let sid = scoped.json_sid(&scoped.rest)?;
+    let (record, mut doc) = scoped
+        .load::<Map<String, Value>>(Kind::Message, sid)
+        .await?;
     if let Some(status) = params.get("Status") {
         return Err(ApiError::bad_request(
             error_code::INVALID_PARAMETER,
@@ -273,17 +222,12 @@ pub(crate) async fn update(
     }
     doc.insert("date_updated".into(), json!(now_ms()));
     let updated = message_record(&doc, record.created_ms);
-    state.store.update(&updated).await?;
+    scoped.state.store.update(&updated).await?;
     Ok(Json(render(&updated.doc)))
 }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    delete_owned(&state, &caller, &account, &file, uri.path(), Kind::Message).await
+pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {
+    scoped.delete(Kind::Message).await
 }
 
 fn render_media(doc: &Value) -> Value {
@@ -303,40 +247,29 @@ fn render_media(doc: &Value) -> Value {
     })
 }
 
-pub(crate) async fn media_list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, message)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    load_owned::<Value>(&state, Kind::Message, &message, &account.sid, uri.path()).await?;
-    let request = PageRequest::from_params(&query_params(uri.query())?)?;
-    let mut query = ListQuery::new(Kind::Media, &account.sid);
-    query.parent_sid = Some(message);
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| render_media(&record.doc))
-        .collect();
-    Ok(Json(page.envelope(uri.path(), &[], "media_list", items)))
+/// `Messages/{MessageSid}/Media.json`, oldest first.
+const MEDIA: Listing = Listing {
+    kind: Kind::Media,
+    key: "media_list",
+    order: Order::Ascending,
+    params: &[],
+    render: |_, record| Ok(render_media(&record.doc)),
+    path: ListPath::Requested,
+};
+
+pub(crate) async fn media_list(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    scoped.record(Kind::Message, &scoped.rest).await?;
+    MEDIA.of_account(&scoped, Some(scoped.rest.clone())).await
 }
 
 /// `…/Media/{Sid}.json` is the resource; `…/Media/{Sid}` (no suffix) is the content itself,
 /// which the sandbox never downloaded: it redirects to the URL the media came from.
-pub(crate) async fn media_fetch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, message, file)): Path<(String, String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = file.strip_suffix(".json").unwrap_or(&file);
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Media, sid, &account.sid, uri.path()).await?;
+pub(crate) async fn media_fetch(scoped: Scoped<(String, String)>) -> ApiResult<Response> {
+    let (message, file) = &scoped.rest;
+    let sid = file.strip_suffix(".json").unwrap_or(file);
+    let record = scoped.record(Kind::Media, sid).await?;
     if record.parent_sid.as_deref() != Some(message.as_str()) {
-        return Err(ApiError::not_found(uri.path()));
+        return Err(ApiError::not_found(scoped.uri.path()));
     }
     if file.ends_with(".json") {
         return Ok(Json(render_media(&record.doc)).into_response());
@@ -344,17 +277,12 @@ pub(crate) async fn media_fetch(
     Ok(Redirect::to(text(&record.doc, "engine_url")).into_response())
 }
 
-pub(crate) async fn media_delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, message, file)): Path<(String, String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    let (_, record) =
-        scoped_record(&state, &caller, &account, &file, uri.path(), Kind::Media).await?;
+pub(crate) async fn media_delete(scoped: Scoped<(String, String)>) -> ApiResult<Response> {
+    let (message, file) = &scoped.rest;
+    let record = scoped.file_record(Kind::Media, file).await?;
     if record.parent_sid.as_deref() != Some(message.as_str()) {
-        return Err(ApiError::not_found(uri.path()));
+        return Err(ApiError::not_found(scoped.uri.path()));
     }
-    state.store.delete(Kind::Media, &record.sid).await?;
+    scoped.state.store.delete(Kind::Media, &record.sid).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,5 +1,6 @@
-//! One module per REST resource, and what they share: routing, the caller extractor, loading a
-//! resource the caller owns, and the 404/405 answers.
+//! One module per REST resource, and what they share: routing, the caller extractor, the
+//! account-scope extractor (`scoped`), the list descriptions (`listing`), loading a resource an
+//! account owns, and the 404/405 answers.
 
 pub mod account;
 mod alert;
@@ -7,11 +8,13 @@ pub mod application;
 pub mod call;
 mod fields;
 pub mod key;
+mod listing;
 pub mod message;
 mod notification;
 pub mod phone_number;
 pub mod recording;
 mod sandbox;
+mod scoped;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -200,36 +203,6 @@ pub(crate) async fn load_record(
         Some(record) if record.account_sid == account_sid => Ok(record),
         _ => Err(ApiError::not_found(path)),
     }
-}
-
-/// The account a `…/Accounts/{account}/…/{file}` path names (if the caller may act on it) and
-/// the resource of `kind` named by `{file}` (`{Sid}.json`) that it owns; else the matching error.
-pub(crate) async fn scoped_record(
-    state: &AppState,
-    caller: &Caller,
-    account: &str,
-    file: &str,
-    path: &str,
-    kind: Kind,
-) -> ApiResult<(crate::resources::account::Account, Record)> {
-    let account = caller.scope(state, account, path).await?;
-    let sid = json_sid(file, path)?;
-    let record = load_record(state, kind, sid, &account.sid, path).await?;
-    Ok((account, record))
-}
-
-/// The whole DELETE of an owned resource: 204, or Twilio's 404/401.
-pub(crate) async fn delete_owned(
-    state: &AppState,
-    caller: &Caller,
-    account: &str,
-    file: &str,
-    path: &str,
-    kind: Kind,
-) -> ApiResult<Response> {
-    let (_, record) = scoped_record(state, caller, account, file, path, kind).await?;
-    state.store.delete(kind, &record.sid).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Serialises a resource for its `doc` column.

@@ -2,17 +2,14 @@
 //! stored alerts as Monitor v1, in the 2010 shape (RFC 2822 dates, `log` "0"/"1").
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
 use serde_json::{Value, json};
 use switchboard_core::{date, error_code};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
+use switchboard_store::{Column, Filter, Kind, Order};
 
-use super::{ACCOUNTS, json_sid, load_owned};
-use crate::AppState;
-use crate::auth::Caller;
+use super::ACCOUNTS;
+use super::listing::{ListPath, Listing, Param};
+use super::scoped::Scoped;
 use crate::error::{ApiError, ApiResult};
-use crate::form::{Params, query_params};
-use crate::paging::{PageRequest, fetch_page};
 use switchboard_engine::alerts::alert_of;
 
 fn render(doc: &Value, with_exchange: bool) -> Value {
@@ -49,124 +46,57 @@ fn render(doc: &Value, with_exchange: bool) -> Value {
     body
 }
 
-fn day(name: &str, text: &str) -> ApiResult<i64> {
-    date::parse_day(text).ok_or_else(|| {
-        ApiError::bad_request(
-            error_code::INVALID_PARAMETER,
-            format!("{name} must be YYYY-MM-DD, not {text:?}"),
-        )
-    })
-}
-
-/// `Log`, `MessageDate`, `MessageDate<`, `MessageDate>` (days, UTC; `<` and `>` inclusive like Twilio's).
-fn filters(params: &Params, query: &mut ListQuery) -> ApiResult<Vec<(&'static str, String)>> {
-    let mut kept = Vec::new();
-    if let Some(log) = params.get("Log") {
-        let level = match log {
-            "0" => "error",
-            "1" => "warning",
-            other => {
-                return Err(ApiError::bad_request(
-                    error_code::INVALID_PARAMETER,
-                    format!("Log must be 0 or 1, not {other:?}"),
-                ));
-            }
-        };
-        query
-            .filters
-            .push(Filter::Equals(Column::Status, level.into()));
-        kept.push(("Log", log.to_owned()));
-    }
-    const DAY: i64 = 86_400_000;
-    for (name, from, until) in [
-        ("MessageDate", true, true),
-        ("MessageDate>", true, false),
-        ("MessageDate<", false, true),
-    ] {
-        if let Some(text) = params.get(name) {
-            let start = day(name, text)?;
-            query.filters.push(Filter::Between(
-                Column::DateKey,
-                from.then_some(start),
-                until.then_some(start + DAY),
+/// `Log=0|1`: errors or warnings.
+fn log_filter(log: &str) -> ApiResult<Filter> {
+    let level = match log {
+        "0" => "error",
+        "1" => "warning",
+        other => {
+            return Err(ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("Log must be 0 or 1, not {other:?}"),
             ));
-            kept.push((name, text.to_owned()));
         }
-    }
-    Ok(kept)
+    };
+    Ok(Filter::Equals(Column::Status, level.into()))
 }
 
-async fn list_for(
-    state: AppState,
-    caller: Caller,
-    account: String,
-    call: Option<String>,
-    uri: axum::http::Uri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Alert, &account.sid);
-    query.order = Order::Descending;
-    query.parent_sid = call;
-    let kept = filters(&params, &mut query)?;
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| render(&record.doc, false))
-        .collect();
-    Ok(Json(page.envelope(
-        uri.path(),
-        &kept,
-        "notifications",
-        items,
-    )))
+/// `Notifications.json` and `Calls/{CallSid}/Notifications.json`, newest first, filtered by
+/// `Log` and the day of `MessageDate` (days only, UTC; `<` and `>` inclusive like Twilio's).
+const LIST: Listing = Listing {
+    kind: Kind::Alert,
+    key: "notifications",
+    order: Order::Descending,
+    params: &[
+        Param::Custom("Log", log_filter),
+        Param::Days {
+            name: "MessageDate",
+            column: Column::DateKey,
+            times: false,
+        },
+    ],
+    render: |_, record| Ok(render(&record.doc, false)),
+    path: ListPath::Requested,
+};
+
+pub(crate) async fn list(scoped: Scoped) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, None).await
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    list_for(state, caller, account, None, uri).await
+pub(crate) async fn list_for_call(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, Some(scoped.rest.clone())).await
 }
 
-pub(crate) async fn list_for_call(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, call)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    list_for(state, caller, account, Some(call), uri).await
-}
-
-pub(crate) async fn fetch(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Alert, sid, &account.sid, uri.path()).await?;
+pub(crate) async fn fetch(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    let record = scoped.file_record(Kind::Alert, &scoped.rest).await?;
     Ok(Json(render(&record.doc, true)))
 }
 
-pub(crate) async fn fetch_for_call(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, call, file)): Path<(String, String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, _) =
-        load_owned::<Value>(&state, Kind::Alert, sid, &account.sid, uri.path()).await?;
+pub(crate) async fn fetch_for_call(scoped: Scoped<(String, String)>) -> ApiResult<Json<Value>> {
+    let (call, file) = &scoped.rest;
+    let record = scoped.file_record(Kind::Alert, file).await?;
     if record.parent_sid.as_deref() != Some(call.as_str()) {
-        return Err(ApiError::not_found(uri.path()));
+        return Err(ApiError::not_found(scoped.uri.path()));
     }
     Ok(Json(render(&record.doc, true)))
 }

@@ -7,19 +7,17 @@
 //! available"), the code Twilio answers when a number cannot be bought.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchboard_core::{Sid, SidKind, date, error_code};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, StoreError};
 
 use super::fields::{self, Default, Field, Rule};
-use super::{ACCOUNTS, created, delete_owned, json_sid, load_owned, load_record};
-use crate::auth::Caller;
+use super::listing::{ListPath, Listing, Param};
+use super::scoped::{Scoped, ScopedForm};
+use super::{ACCOUNTS, created};
 use crate::error::{ApiError, ApiResult};
-use crate::form::{FormBody, Params, query_params};
-use crate::paging::{PageRequest, fetch_page};
-use crate::resources::account::Account;
+use crate::form::Params;
 use crate::{AppState, now_ms, validate};
 
 /// Settings of this resource beyond the shared handler fields (`fields::HANDLERS`).
@@ -99,73 +97,36 @@ pub fn render_owned(mut body: Value) -> Value {
     body
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    list_numbers(state, caller, account, uri, None).await
+/// `IncomingPhoneNumbers.json` (and its typed lists), oldest first, filtered by `FriendlyName`
+/// and a partial `PhoneNumber`.
+const LIST: Listing = Listing {
+    kind: Kind::PhoneNumber,
+    key: "incoming_phone_numbers",
+    order: Order::Ascending,
+    params: &[
+        Param::Equals("FriendlyName", Column::FriendlyName),
+        Param::Custom("PhoneNumber", |number| {
+            Ok(Filter::Like(Column::PhoneNumber, number_pattern(number)))
+        }),
+    ],
+    render: |_, record| Ok(render(&record.doc)),
+    path: ListPath::Requested,
+};
+
+pub(crate) async fn list(scoped: Scoped) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, None).await
 }
 
-pub(crate) async fn fetch_or_list_type(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    if let Some(kind) = number_type(&file) {
-        return list_numbers(state, caller, account, uri, Some(kind)).await;
-    }
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let record = load_record(&state, Kind::PhoneNumber, sid, &account.sid, uri.path()).await?;
-    Ok(Json(render_owned(record.doc)))
-}
-
-async fn list_numbers(
-    state: AppState,
-    caller: Caller,
-    account: String,
-    uri: axum::http::Uri,
-    number_type: Option<&str>,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::PhoneNumber, &account.sid);
-    query.order = Order::Ascending;
-    let mut filters = Vec::new();
-    if let Some(kind) = number_type {
+pub(crate) async fn fetch_or_list_type(scoped: Scoped<String>) -> ApiResult<Json<Value>> {
+    if let Some(kind) = number_type(&scoped.rest) {
+        let mut query = LIST.query(&scoped.account.sid);
         query
             .filters
             .push(Filter::Equals(Column::Status, kind.to_owned()));
+        return Ok(Json(LIST.answer(&scoped.state, query, &scoped.uri).await?));
     }
-    if let Some(name) = params.get("FriendlyName") {
-        query
-            .filters
-            .push(Filter::Equals(Column::FriendlyName, name.to_owned()));
-        filters.push(("FriendlyName", name.to_owned()));
-    }
-    if let Some(number) = params.get("PhoneNumber") {
-        query
-            .filters
-            .push(Filter::Like(Column::PhoneNumber, number_pattern(number)));
-        filters.push(("PhoneNumber", number.to_owned()));
-    }
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| render(&record.doc))
-        .collect();
-    let path = uri.path().to_owned();
-    Ok(Json(page.envelope(
-        &path,
-        &filters,
-        "incoming_phone_numbers",
-        items,
-    )))
+    let record = scoped.file_record(Kind::PhoneNumber, &scoped.rest).await?;
+    Ok(Json(render_owned(record.doc)))
 }
 
 /// Twilio's partial-number filter: a substring match where `*` stands for any one digit.
@@ -188,54 +149,39 @@ fn number_pattern(filter: &str) -> String {
     pattern
 }
 
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
-) -> ApiResult<Response> {
-    create_number(state, caller, account, uri, params, None).await
+pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
+    create_number(&scoped, &params, None).await
 }
 
 pub(crate) async fn update_or_create_type(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-    FormBody(params): FormBody,
+    ScopedForm(scoped, params): ScopedForm<String>,
 ) -> ApiResult<Response> {
-    if let Some(kind) = number_type(&file) {
-        return create_number(state, caller, account, uri, params, Some(kind)).await;
+    if let Some(kind) = number_type(&scoped.rest) {
+        return create_number(&scoped, &params, Some(kind)).await;
     }
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let sid = json_sid(&file, uri.path())?;
-    let (record, mut doc) =
-        load_owned::<Map<String, Value>>(&state, Kind::PhoneNumber, sid, &account.sid, uri.path())
-            .await?;
-    apply_settings(&state, &caller, &account, &params, &mut doc).await?;
+    let sid = scoped.json_sid(&scoped.rest)?;
+    let (record, mut doc) = scoped
+        .load::<Map<String, Value>>(Kind::PhoneNumber, sid)
+        .await?;
+    apply_settings(&scoped, &params, &mut doc).await?;
     doc.insert("date_updated".into(), json!(now_ms()));
     let updated = record_of(&doc, record.created_ms);
-    state.store.update(&updated).await?;
+    scoped.state.store.update(&updated).await?;
     Ok(Json(render(&updated.doc)).into_response())
 }
 
-async fn create_number(
-    state: AppState,
-    caller: Caller,
-    account: String,
-    uri: axum::http::Uri,
-    params: Params,
+async fn create_number<P>(
+    scoped: &Scoped<P>,
+    params: &Params,
     requested_type: Option<&'static str>,
 ) -> ApiResult<Response> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
     let now = now_ms();
     let mut doc = fields::defaults(&[fields::HANDLERS, FIELDS]);
     doc.insert(
         "sid".into(),
         json!(Sid::generate(SidKind::PhoneNumber).as_str()),
     );
-    doc.insert("account_sid".into(), json!(account.sid));
+    doc.insert("account_sid".into(), json!(scoped.account.sid));
     doc.insert("date_created".into(), json!(now));
     doc.insert("date_updated".into(), json!(now));
     for (name, value) in [
@@ -254,7 +200,7 @@ async fn create_number(
     ] {
         doc.insert(name.into(), value);
     }
-    apply_settings(&state, &caller, &account, &params, &mut doc).await?;
+    apply_settings(scoped, params, &mut doc).await?;
     let number = match params.get("PhoneNumber") {
         Some(given) => validate::e164(given).ok_or_else(|| {
             ApiError::bad_request(
@@ -263,7 +209,7 @@ async fn create_number(
             )
         })?,
         None => match params.get("AreaCode") {
-            Some(area) => free_number_in_area(&state, area).await?,
+            Some(area) => free_number_in_area(&scoped.state, area).await?,
             None => {
                 return Err(ApiError::bad_request(
                     error_code::INVALID_PHONE_NUMBER,
@@ -292,7 +238,7 @@ async fn create_number(
     doc.insert("phone_number".into(), json!(number));
     doc.insert("type".into(), json!(number_type));
     let record = record_of(&doc, now);
-    match state.store.insert(&record).await {
+    match scoped.state.store.insert(&record).await {
         Ok(_) => Ok(created(render(&record.doc))),
         Err(StoreError::Conflict(_)) => Err(ApiError::bad_request(
             error_code::PHONE_NUMBER_NOT_AVAILABLE,
@@ -303,13 +249,12 @@ async fn create_number(
 }
 
 /// Applies every settable parameter (handler URLs, application and trunk links, owner).
-async fn apply_settings(
-    state: &AppState,
-    caller: &Caller,
-    account: &Account,
+async fn apply_settings<P>(
+    scoped: &Scoped<P>,
     params: &Params,
     doc: &mut Map<String, Value>,
 ) -> ApiResult<()> {
+    let (state, account) = (&scoped.state, &scoped.account);
     fields::apply(&[fields::HANDLERS, FIELDS], params, doc)?;
     for (param, field) in [
         ("VoiceApplicationSid", "voice_application_sid"),
@@ -340,7 +285,8 @@ async fn apply_settings(
         doc.insert("trunk_sid".into(), Value::Null);
     }
     if let Some(owner) = params.get("AccountSid") {
-        let target = caller
+        let target = scoped
+            .caller
             .scope(state, owner, "AccountSid")
             .await
             .map_err(|_| {
@@ -407,21 +353,8 @@ async fn free_number_in_area(state: &AppState, area: &str) -> ApiResult<String> 
     ))
 }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    delete_owned(
-        &state,
-        &caller,
-        &account,
-        &file,
-        uri.path(),
-        Kind::PhoneNumber,
-    )
-    .await
+pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {
+    scoped.delete(Kind::PhoneNumber).await
 }
 
 #[cfg(test)]

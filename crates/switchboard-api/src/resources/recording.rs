@@ -11,14 +11,14 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchboard_core::date;
-use switchboard_store::{Kind, ListQuery, Order};
+use switchboard_store::{Kind, Order};
 
-use super::{ACCOUNTS, delete_owned, load_owned};
+use super::listing::{ListPath, Listing, Param};
+use super::scoped::Scoped;
+use super::{ACCOUNTS, load_owned};
 use crate::AppState;
-use crate::auth::{Caller, authenticate};
+use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
-use crate::form::query_params;
-use crate::paging::{PageRequest, fetch_page};
 use switchboard_engine::voice::recording::{audio_of, pcm_of, wav};
 
 /// The Twilio representation of a stored recording.
@@ -51,34 +51,25 @@ pub fn render(state: &AppState, doc: &Value) -> Value {
     Value::Object(body)
 }
 
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(account): Path<String>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Json<Value>> {
-    let account = caller.scope(&state, &account, uri.path()).await?;
-    let params = query_params(uri.query())?;
-    let request = PageRequest::from_params(&params)?;
-    let mut query = ListQuery::new(Kind::Recording, &account.sid);
-    query.order = Order::Descending;
-    let mut kept = Vec::new();
-    if let Some(call) = params.get("CallSid") {
-        query.parent_sid = Some(call.to_owned());
-        kept.push(("CallSid", call.to_owned()));
-    }
-    let page = fetch_page(state.store.as_ref(), query, request).await?;
-    let items = page
-        .records
-        .iter()
-        .map(|record| render(&state, &record.doc))
-        .collect();
-    Ok(Json(page.envelope(
-        &format!("{ACCOUNTS}/{}/Recordings.json", account.sid),
-        &kept,
-        "recordings",
-        items,
-    )))
+/// `Recordings.json`, newest first, filtered by `CallSid`.
+const LIST: Listing = Listing {
+    kind: Kind::Recording,
+    key: "recordings",
+    order: Order::Descending,
+    params: &[Param::Parent("CallSid")],
+    render: |state, record| Ok(render(state, &record.doc)),
+    path: ListPath::Account("Recordings.json"),
+};
+
+/// `Calls/{CallSid}/Recordings.json`, newest first.
+pub(crate) const OF_CALL: Listing = Listing {
+    params: &[],
+    path: ListPath::Requested,
+    ..LIST
+};
+
+pub(crate) async fn list(scoped: Scoped) -> ApiResult<Json<Value>> {
+    LIST.of_account(&scoped, None).await
 }
 
 /// `{Sid}.json` (the resource, authenticated) or `{Sid}.wav` / `{Sid}` (the audio).
@@ -104,19 +95,6 @@ pub(crate) async fn fetch(
     Ok(([(header::CONTENT_TYPE, "audio/x-wav")], bytes).into_response())
 }
 
-pub(crate) async fn delete(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path((account, file)): Path<(String, String)>,
-    OriginalUri(uri): OriginalUri,
-) -> ApiResult<Response> {
-    delete_owned(
-        &state,
-        &caller,
-        &account,
-        &file,
-        uri.path(),
-        Kind::Recording,
-    )
-    .await
+pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {
+    scoped.delete(Kind::Recording).await
 }
