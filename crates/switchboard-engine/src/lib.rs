@@ -314,6 +314,12 @@ impl Engine {
         self.closing.cancelled().await;
     }
 
+    /// Resolves when shutdown begins: what waits on the engine for a client (a long-poll)
+    /// answers then with what it has.
+    pub async fn closing(&self) {
+        self.closed().await;
+    }
+
     /// Resolves when shutdown has begun and no call is left running: what relays events into
     /// calls can stop then.
     pub(crate) async fn drained(&self) {

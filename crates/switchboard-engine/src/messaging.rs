@@ -475,8 +475,13 @@ async fn run_session(
                 }
             }
             Action::Alert { code, message, url } => {
-                let alert =
-                    session_alert(code, AlertLevel::Error, message, url.unwrap_or_default());
+                let alert = session::session_alert(
+                    Channel::Messaging,
+                    code,
+                    AlertLevel::Error,
+                    message,
+                    url.unwrap_or_default(),
+                );
                 record_alerts(&state, &account, &sid, &log, std::slice::from_ref(&alert)).await;
             }
             Action::Done => break,
@@ -514,28 +519,6 @@ async fn send_reply(state: &Engine, account: &Account, log: &Log, reply: Reply) 
             tracing::error!(?error, "storing a reply failed");
             None
         }
-    }
-}
-
-/// An alert about the session itself (not one webhook exchange): document limits, TwiML warnings.
-fn session_alert(code: ErrorCode, level: AlertLevel, message: String, url: String) -> AlertRecord {
-    let text = switchboard_webhook::alert::alert_text(&message, "14100", code, None, level, &url);
-    AlertRecord {
-        error_code: code.code,
-        level,
-        message,
-        source_component: "14100".into(),
-        request_url: url,
-        request_method: String::new(),
-        request_variables: Vec::new(),
-        request_headers: Vec::new(),
-        response_status: None,
-        response_headers: Vec::new(),
-        response_body: String::new(),
-        attempts: 0,
-        duration_ms: 0,
-        fallback: false,
-        alert_text: text,
     }
 }
 

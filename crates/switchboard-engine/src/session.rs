@@ -15,7 +15,7 @@ use switchboard_store::Kind;
 use switchboard_twiml::{Context, Parsed};
 use switchboard_webhook::failover::Action as PolicyAction;
 use switchboard_webhook::{
-    AlertRecord, Channel, CookieJar, Endpoint, Failover, FetchPlan, TwimlFetchResult,
+    AlertLevel, AlertRecord, Channel, CookieJar, Endpoint, Failover, FetchPlan, TwimlFetchResult,
     drive_failover, fetch_twiml,
 };
 
@@ -193,6 +193,41 @@ pub(crate) async fn fetch_fallback(
         parser(channel),
     )
     .await
+}
+
+/// An alert about a session itself rather than one webhook exchange (a document limit, a
+/// document that cannot run, a TwiML warning), from the channel's source component (12000
+/// for voice, 14100 for messaging).
+pub(crate) fn session_alert(
+    channel: Channel,
+    code: ErrorCode,
+    level: AlertLevel,
+    message: String,
+    url: String,
+) -> AlertRecord {
+    let component = match channel {
+        Channel::Voice => "12000",
+        Channel::Messaging => "14100",
+    };
+    let alert_text =
+        switchboard_webhook::alert::alert_text(&message, component, code, None, level, &url);
+    AlertRecord {
+        error_code: code.code,
+        level,
+        message,
+        source_component: component.into(),
+        request_url: url,
+        request_method: String::new(),
+        request_variables: Vec::new(),
+        request_headers: Vec::new(),
+        response_status: None,
+        response_headers: Vec::new(),
+        response_body: String::new(),
+        attempts: 0,
+        duration_ms: 0,
+        fallback: false,
+        alert_text,
+    }
 }
 
 /// Stores each alert about the session `resource_sid` (pushing it to the debugger webhook) and

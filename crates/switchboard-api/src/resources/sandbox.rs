@@ -176,9 +176,12 @@ pub(crate) async fn message_transcript(
             .and_then(|text| text.parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .unwrap_or(30.0);
-        done = log
-            .wait_done(Duration::from_secs_f64(seconds).min(MAX_WAIT))
-            .await;
+        // A long-poll answers with the current state as soon as the engine starts shutting
+        // down, so it never holds a graceful exit.
+        done = tokio::select! {
+            done = log.wait_done(Duration::from_secs_f64(seconds).min(MAX_WAIT)) => done,
+            () = state.engine.closing() => log.is_done(),
+        };
     }
     let (events, _, reply_sids) = log.snapshot();
     let mut replies = Vec::new();
@@ -397,9 +400,12 @@ pub(crate) async fn call_transcript(
             .and_then(|text| text.parse::<f64>().ok())
             .filter(|s| s.is_finite() && *s >= 0.0)
             .unwrap_or(30.0);
-        done = log
-            .wait_done(Duration::from_secs_f64(seconds).min(MAX_WAIT))
-            .await;
+        // A long-poll answers with the current state as soon as the engine starts shutting
+        // down, so it never holds a graceful exit.
+        done = tokio::select! {
+            done = log.wait_done(Duration::from_secs_f64(seconds).min(MAX_WAIT)) => done,
+            () = state.engine.closing() => log.is_done(),
+        };
     }
     // The body is written around the stored events' text: parsing every event back into a
     // map only to print it again was most of this request's cost.

@@ -350,30 +350,11 @@ pub(crate) fn flow_alert(alert: &Alert) -> AlertRecord {
         Level::Error => AlertLevel::Error,
         Level::Warning => AlertLevel::Warning,
     };
-    let url = alert.url.clone().unwrap_or_default();
-    let text = switchboard_webhook::alert::alert_text(
-        &alert.message,
-        "12000",
+    session::session_alert(
+        Channel::Voice,
         alert.code,
-        None,
         level,
-        &url,
-    );
-    AlertRecord {
-        error_code: alert.code.code,
-        level,
-        message: alert.message.clone(),
-        source_component: "12000".into(),
-        request_url: url,
-        request_method: String::new(),
-        request_variables: Vec::new(),
-        request_headers: Vec::new(),
-        response_status: None,
-        response_headers: Vec::new(),
-        response_body: String::new(),
-        attempts: 0,
-        duration_ms: 0,
-        fallback: false,
-        alert_text: text,
-    }
+        alert.message.clone(),
+        alert.url.clone().unwrap_or_default(),
+    )
 }
