@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the engine.
-    Serve(settings::ServeArgs),
+    Serve(Box<settings::ServeArgs>),
     /// Print the main account's SID (and, with --show-token, its auth token).
     Account {
         #[arg(long)]
@@ -70,7 +70,7 @@ fn main() -> ExitCode {
         Command::Twiml {
             command: TwimlCommand::Check { files, messaging },
         } => twiml_check::run(&files, messaging),
-        Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(args))),
+        Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(*args))),
         Command::Call(args) => runtime().and_then(|runtime| runtime.block_on(call::run(args))),
         Command::Sms(args) => runtime().and_then(|runtime| runtime.block_on(sms::run(args))),
         Command::Account {

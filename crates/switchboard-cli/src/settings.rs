@@ -43,6 +43,29 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_MAX_CALLS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_calls: Option<usize>,
+    /// Seconds a connection may take to send a complete request head [default: 10].
+    #[arg(long, env = "SWITCHBOARD_HTTP_HEADER_TIMEOUT", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_header_timeout: Option<u64>,
+    /// Seconds an idle keep-alive connection is kept [default: 60].
+    #[arg(long, env = "SWITCHBOARD_HTTP_IDLE_TIMEOUT", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http_idle_timeout: Option<u64>,
+    /// Open HTTP connections at most; at the cap the one idle longest is closed to admit a new
+    /// one [default: 10000].
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections: Option<usize>,
+    /// Seconds SIGTERM waits for requests, calls and messages in flight before the process
+    /// exits (within this plus 5 s) [default: 30].
+    #[arg(long, env = "SWITCHBOARD_DRAIN_TIMEOUT", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drain_timeout: Option<u64>,
+    /// This node's name, recorded on the calls and messages it runs [default: <hostname>:<http
+    /// port>]; keep it stable across restarts (set it when the HTTP port is 0).
+    #[arg(long, env = "SWITCHBOARD_NODE_ID", value_name = "ID")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_id: Option<String>,
     /// Text-to-speech program (text on stdin, WAV on stdout; {language} and {voice} are filled in)
     /// [default: espeak-ng --stdin -b 1 -v {language} --stdout].
     #[arg(long, env = "SWITCHBOARD_TTS_COMMAND")]

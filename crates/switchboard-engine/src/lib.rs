@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod error;
 pub mod messaging;
 pub mod numbers;
+mod recovery;
 pub mod sandbox;
 pub mod session;
 pub mod voice;
@@ -35,6 +36,7 @@ use tokio_util::task::TaskTracker;
 
 pub use account::Account;
 pub use error::{EngineError, EngineResult};
+pub use recovery::Recovered;
 pub use voice::{CallInput, FarEnd, LegEnd, LegStart, StatusCallback};
 
 /// Settings of an engine that are not parts (plain values from the configuration).
@@ -47,6 +49,12 @@ pub struct Settings {
     pub error_prompt: String,
     /// Whether fallback URLs apply to every TwiML fetch or only the first.
     pub fallback_scope: FallbackScope,
+    /// This node's name (`--node-id`), written on every call and message it starts so that the
+    /// work a crash leaves unfinished can be told apart by node.
+    pub node_id: String,
+    /// Whether this is the only node of its database (SQLite): then all unfinished work in it is
+    /// this node's, whatever node id it carries.
+    pub sole_node: bool,
 }
 
 /// What an engine is built from: the composition root opens and binds these.
@@ -71,6 +79,8 @@ pub struct Inner {
     pub(crate) public_url: Box<str>,
     pub(crate) error_prompt: Box<str>,
     pub(crate) fallback_scope: FallbackScope,
+    pub(crate) node_id: Box<str>,
+    pub(crate) sole_node: bool,
     pub(crate) webhooks: Arc<WebhookClient>,
     pub(crate) telephony: Option<Arc<voice::sip::Telephony>>,
     pub(crate) sandbox: sandbox::Sandbox,
@@ -125,6 +135,8 @@ impl Engine {
                 public_url: settings.public_url.trim_end_matches('/').into(),
                 error_prompt: settings.error_prompt.into(),
                 fallback_scope: settings.fallback_scope,
+                node_id: settings.node_id.into(),
+                sole_node: settings.sole_node,
                 webhooks,
                 telephony: telephony.map(Arc::new),
                 sandbox: sandbox::Sandbox::default(),

@@ -64,6 +64,7 @@ struct Envelope<'a> {
 }
 
 fn message_doc(
+    node: &str,
     account_sid: &str,
     sid: &str,
     envelope: Envelope<'_>,
@@ -106,6 +107,7 @@ fn message_doc(
             },
         ),
         ("engine_status_callback", Value::Null),
+        ("engine_node", json!(node)),
     ] {
         doc.insert(name.into(), value);
     }
@@ -167,6 +169,7 @@ pub async fn send(
     };
     let sid = Sid::generate(kind).into_string();
     let mut doc = message_doc(
+        &state.node_id,
         &account.sid,
         &sid,
         Envelope {
@@ -190,12 +193,37 @@ pub async fn send(
 }
 
 /// Moves a message through `sending` and `sent` to the handset's outcome, posting a status
-/// callback at each step, in order.
+/// callback at each step, in order. A message found part of the way (after a restart) goes on
+/// from where it was.
 async fn deliver(state: Engine, account: Account, mut record: Record) {
     let outcome = state
         .sandbox
         .handset(record.phone_number.as_deref().unwrap_or_default())
         .delivery;
+    let current = record.status.clone().unwrap_or_default();
+    for (status, error) in delivery_steps(&current, outcome) {
+        if let Err(error) = set_status(&state, &mut record, status, error).await {
+            tracing::error!(?error, message = %record.sid, "message status update failed");
+            return;
+        }
+        metrics::counter!("switchboard_messages_status_total", "status" => status).increment(1);
+        status_callback(&state, &account, &record, status, error).await;
+    }
+}
+
+/// Carries on delivering an outbound message stored before a restart (`queued`, `sending` or
+/// `sent`), on a task of the engine.
+pub(crate) fn resume_delivery(state: &Engine, account: Account, record: Record) {
+    state.spawn(deliver(state.clone(), account, record));
+}
+
+/// Whether an outbound message in `status` still has delivery steps to go.
+pub(crate) fn is_in_delivery(status: &str) -> bool {
+    matches!(status, "accepted" | "queued" | "sending" | "sent")
+}
+
+/// The statuses still to come for a message in `current` whose handset does `outcome`.
+fn delivery_steps(current: &str, outcome: Delivery) -> Vec<(&'static str, Option<ErrorCode>)> {
     let last = match outcome {
         Delivery::Deliver => ("delivered", None),
         Delivery::Undelivered => (
@@ -204,18 +232,21 @@ async fn deliver(state: Engine, account: Account, mut record: Record) {
         ),
         Delivery::Fail => ("failed", Some(error_code::MESSAGE_DELIVERY_UNKNOWN_ERROR)),
     };
-    let steps: Vec<(&str, Option<ErrorCode>)> = match outcome {
+    if !is_in_delivery(current) {
+        return Vec::new();
+    }
+    let mut steps = match outcome {
         Delivery::Fail => vec![last],
         _ => vec![("sending", None), ("sent", None), last],
     };
-    for (status, error) in steps {
-        if let Err(error) = set_status(&state, &mut record, status, error).await {
-            tracing::error!(?error, message = %record.sid, "message status update failed");
-            return;
-        }
-        metrics::counter!("switchboard_messages_status_total", "status" => status).increment(1);
-        status_callback(&state, &account, &record, status, error).await;
+    // Steps already taken are not taken again (their callbacks went out, or are lost with the
+    // crash that stopped them: the final one is what receivers wait for).
+    match current {
+        "sending" => steps.retain(|(status, _)| *status != "sending"),
+        "sent" => steps.retain(|(status, _)| !matches!(*status, "sending" | "sent")),
+        _ => {}
     }
+    steps
 }
 
 async fn set_status(
@@ -313,6 +344,7 @@ pub async fn receive(
     };
     let sid = Sid::generate(kind).into_string();
     let doc = message_doc(
+        &state.node_id,
         &account.sid,
         &sid,
         Envelope {
@@ -530,4 +562,42 @@ async fn record_alerts(
     alerts: &[AlertRecord],
 ) {
     session::record_alerts(state, &account.sid, sid, log, alerts).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn statuses(current: &str, outcome: Delivery) -> Vec<&'static str> {
+        delivery_steps(current, outcome)
+            .into_iter()
+            .map(|(status, _)| status)
+            .collect()
+    }
+
+    #[test]
+    fn a_delivery_goes_on_from_the_status_it_was_stopped_in() {
+        use Delivery::{Deliver, Fail, Undelivered};
+        assert_eq!(
+            statuses("queued", Deliver),
+            ["sending", "sent", "delivered"]
+        );
+        assert_eq!(
+            statuses("accepted", Undelivered),
+            ["sending", "sent", "undelivered"]
+        );
+        assert_eq!(statuses("sending", Deliver), ["sent", "delivered"]);
+        assert_eq!(statuses("sent", Deliver), ["delivered"]);
+        assert_eq!(statuses("sent", Undelivered), ["undelivered"]);
+        assert_eq!(statuses("queued", Fail), ["failed"]);
+        assert_eq!(statuses("sent", Fail), ["failed"]);
+        for done in ["delivered", "undelivered", "failed", "received", ""] {
+            assert!(statuses(done, Deliver).is_empty(), "{done}");
+        }
+        let failed = delivery_steps("queued", Fail);
+        assert_eq!(
+            failed[0].1.map(|code| code.code),
+            Some(error_code::MESSAGE_DELIVERY_UNKNOWN_ERROR.code)
+        );
+    }
 }

@@ -1,9 +1,15 @@
 //! The engine's settings, as `serve` resolves them: flag beats environment beats file beats default.
 
+use std::net::SocketAddr;
+
 use serde::{Deserialize, Serialize};
 
 /// `--fallback-scope`: the webhook crate's policy type, read straight from the settings.
 pub use switchboard_webhook::FallbackScope;
+
+/// The longest timeout a setting takes (a day): longer ones are mistakes, and a deadline this
+/// far out cannot overflow a clock.
+const MAX_SECONDS: u64 = 86_400;
 
 /// Every setting of `switchboard serve`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,6 +27,16 @@ pub struct Config {
     pub sip_gateway: Option<String>,
     /// Concurrent SIP calls; INVITEs beyond get `503`.
     pub max_calls: usize,
+    /// Seconds a connection may take to send a complete request head.
+    pub http_header_timeout: u64,
+    /// Seconds a keep-alive connection may stay idle between requests.
+    pub http_idle_timeout: u64,
+    /// Open HTTP connections at most; at the cap the one idle longest is closed for a new one.
+    pub max_connections: usize,
+    /// Seconds a shutdown waits for requests, calls and messages in flight.
+    pub drain_timeout: u64,
+    /// This node's name (`None`: `<hostname>:<http port>`).
+    pub node_id: Option<String>,
     /// The text-to-speech program: text on stdin, a WAV on stdout (`{language}`, `{voice}`).
     pub tts_command: String,
     /// `sqlite://PATH` (default) or `postgres://…`.
@@ -44,6 +60,11 @@ impl Default for Config {
             sip_trust: "127.0.0.0/8,::1/128".into(),
             sip_gateway: None,
             max_calls: 2000,
+            http_header_timeout: 10,
+            http_idle_timeout: 60,
+            max_connections: 10_000,
+            drain_timeout: 30,
+            node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),
             database: "sqlite://switchboard.db".into(),
             public_url: None,
@@ -103,8 +124,59 @@ impl Config {
             .collect()
     }
 
+    /// The HTTP listener's limits, checked.
+    pub(crate) fn http_limits(&self) -> anyhow::Result<crate::http::Limits> {
+        for (flag, seconds) in [
+            ("--http-header-timeout", self.http_header_timeout),
+            ("--http-idle-timeout", self.http_idle_timeout),
+        ] {
+            anyhow::ensure!(
+                (1..=MAX_SECONDS).contains(&seconds),
+                "{flag} must be between 1 and {MAX_SECONDS} seconds, not {seconds}"
+            );
+        }
+        anyhow::ensure!(
+            self.max_connections > 0,
+            "--max-connections must be at least 1"
+        );
+        Ok(crate::http::Limits {
+            header_timeout: self.http_header_timeout * 1000,
+            idle_timeout: self.http_idle_timeout * 1000,
+            max_connections: self.max_connections,
+        })
+    }
+
+    /// How long a shutdown waits for work in flight, checked.
+    pub fn drain_timeout(&self) -> anyhow::Result<std::time::Duration> {
+        anyhow::ensure!(
+            self.drain_timeout <= MAX_SECONDS,
+            "--drain-timeout must be at most {MAX_SECONDS} seconds, not {}",
+            self.drain_timeout
+        );
+        Ok(std::time::Duration::from_secs(self.drain_timeout))
+    }
+
+    /// This node's name: `--node-id`, or `<hostname>:<port>` of the bound HTTP address.
+    pub(crate) fn node_id(&self, http: SocketAddr) -> anyhow::Result<String> {
+        match &self.node_id {
+            Some(id) => {
+                anyhow::ensure!(
+                    !id.is_empty() && id.len() <= 200 && !id.chars().any(char::is_control),
+                    "--node-id must be 1 to 200 printable characters"
+                );
+                Ok(id.clone())
+            }
+            None => Ok(format!("{}:{}", hostname(), http.port())),
+        }
+    }
+
     /// Checks what can be checked before anything is opened.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.http_limits()?;
+        if self.node_id.is_some() {
+            self.node_id(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+        }
+        self.drain_timeout()?;
         self.rtp_range()?;
         self.sip_addr()?;
         self.sip_trust()?;
@@ -130,4 +202,13 @@ impl Config {
         );
         Ok(())
     }
+}
+
+/// The machine's host name (Linux's `/proc`; `localhost` where there is none).
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }

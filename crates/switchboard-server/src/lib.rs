@@ -1,13 +1,17 @@
 //! The composition root: opens the store, makes sure the bootstrap account exists, binds the
-//! listeners, serves until told to stop, then drains.
+//! listeners, serves until told to stop, then drains within `--drain-timeout`.
 //!
-//! Everything here is wiring; behaviour lives in the crates it composes.
+//! Everything here is wiring, and behaviour lives in the crates it composes, with one exception:
+//! the HTTP listener (`http`), whose connection limits and bounded drain axum's own `serve`
+//! does not offer.
 
 mod config;
+mod http;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::routing::get;
@@ -18,8 +22,12 @@ use switchboard_webhook::{ClientSettings, WebhookClient};
 
 pub use config::{Config, FallbackScope};
 
-/// How long a graceful shutdown waits for calls and messages in flight to end.
-const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+/// What the engine gets beyond the drain timeout to close SIP once its tasks are done (or
+/// abandoned).
+const ENGINE_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// How long closing the store may take at the end of a shutdown.
+const STORE_CLOSE_LIMIT: Duration = Duration::from_secs(2);
 
 /// The process-wide Prometheus recorder (a `metrics` recorder can be installed once).
 fn prometheus() -> anyhow::Result<PrometheusHandle> {
@@ -33,13 +41,14 @@ fn prometheus() -> anyhow::Result<PrometheusHandle> {
     Ok(HANDLE.get_or_init(|| handle).clone())
 }
 
-/// Runs the engine until `shutdown` resolves, then stops accepting, lets in-flight requests
-/// finish and closes the store.
+/// Runs the engine until `shutdown` resolves, then drains: see `drain`.
 pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    let limits = config.http_limits()?;
+    let drain_timeout = config.drain_timeout()?;
     let store = switchboard_store::open(&config.database)
         .await
         .with_context(|| format!("opening the database {}", config.database))?;
@@ -62,7 +71,7 @@ pub async fn run(
             tracing::info!(account = %account.sid, "main account ready")
         }
     }
-    let listener = tokio::net::TcpListener::bind(&config.http)
+    let listener = http::bind(&config.http)
         .await
         .with_context(|| format!("binding the HTTP listener on {}", config.http))?;
     let address: SocketAddr = listener.local_addr()?;
@@ -85,8 +94,21 @@ pub async fn run(
             public_url,
             error_prompt: config.error_prompt.clone(),
             fallback_scope: config.fallback_scope,
+            node_id: config.node_id(address)?,
+            sole_node: store.is_single_node(),
         },
     });
+    // What an unclean stop left running is finished before any new work is taken.
+    let recovered = engine
+        .recover()
+        .await
+        .context("finishing the work left by the last stop")?;
+    if recovered.calls + recovered.messages > 0 {
+        eprintln!(
+            "finished what the last stop left: {} calls ended, {} message deliveries resumed",
+            recovered.calls, recovered.messages
+        );
+    }
     if let Some(incoming) = incoming {
         engine.serve_sip(incoming);
     }
@@ -97,23 +119,38 @@ pub async fn run(
         println!("sip listening on udp {sip}");
         println!("sip listening on tcp {sip}");
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let draining = http::serve(listener, app, limits, shutdown).await;
+    drain(draining, &engine, drain_timeout).await;
+    if tokio::time::timeout(STORE_CLOSE_LIMIT, store.close())
         .await
-        .context("serving HTTP")?;
-    // No new calls can arrive now; calls in flight end with a final status recorded and their
-    // status callbacks sent, and message sessions and deliveries finish, within a bound so a
-    // stuck callback receiver cannot hold the exit.
-    let drained = engine.shutdown(DRAIN_TIMEOUT).await;
-    if !drained.complete {
-        eprintln!(
-            "the engine's work ({} calls) did not finish within {DRAIN_TIMEOUT:?}",
-            drained.calls
-        );
+        .is_err()
+    {
+        eprintln!("the database did not close within {STORE_CLOSE_LIMIT:?}");
     }
-    store.close().await;
     eprintln!("stopped");
     Ok(())
+}
+
+/// The bounded drain, once the listener is closed. HTTP requests in flight and the engine's
+/// work (calls, message sessions and deliveries, callbacks) get the same `limit`, side by side
+/// rather than one after the other: the engine refuses new work from the start and ends calls
+/// in flight, which is also what a sandbox long-poll on a call waits for, and the exit stays
+/// within `limit` plus the engine's and the store's few seconds, whatever clients hold open.
+async fn drain(draining: http::Draining, engine: &Engine, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let engine_stopped = tokio::time::timeout(limit + ENGINE_STOP_GRACE, engine.shutdown(limit));
+    let (dropped, drained) = tokio::join!(draining.finish(deadline), engine_stopped);
+    if dropped > 0 {
+        eprintln!("{dropped} HTTP connections still busy after {limit:?} were dropped");
+    }
+    match drained {
+        Ok(drained) if !drained.complete => eprintln!(
+            "the engine's work ({} calls) did not finish within {limit:?}",
+            drained.calls
+        ),
+        Ok(_) => {}
+        Err(_) => eprintln!("the engine did not stop within {limit:?}"),
+    }
 }
 
 /// Binds SIP (UDP and TCP) and prepares RTP ports and speech, unless `--sip off`.
@@ -150,7 +187,7 @@ async fn start_sip(
         ports: switchboard_media::session::PortPool::new(media_ip, low, high),
         tts: switchboard_media::tts::Tts::new(switchboard_media::tts::TtsConfig {
             command: config.tts_command.clone(),
-            timeout: std::time::Duration::from_secs(20),
+            timeout: Duration::from_secs(20),
             cache_entries: 2048,
         }),
         audio: switchboard_media::fetch::AudioFetcher::new(),

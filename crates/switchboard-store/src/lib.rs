@@ -69,6 +69,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError>;
     /// Closes the connections (waits for in-flight statements).
     async fn close(&self);
+    /// Whether only one engine can use this database at a time (an embedded SQLite file), so
+    /// everything in it is that engine's; a PostgreSQL database may be shared by several nodes.
+    fn is_single_node(&self) -> bool;
 }
 
 /// Opens the backend a URL names (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`) and

@@ -320,6 +320,11 @@ impl crate::Store for PgStore {
         list_with(&self.pool, query).await
     }
 
+    fn is_single_node(&self) -> bool {
+        // A server: several nodes may share it.
+        false
+    }
+
     async fn close(&self) {
         self.writes.send_modify(|writes| writes.closed = true);
         let mut writes = self.writes.subscribe();

@@ -191,6 +191,11 @@ impl crate::Store for SqliteStore {
         list_with(&self.readers, query).await
     }
 
+    fn is_single_node(&self) -> bool {
+        // An embedded file: one engine at a time.
+        true
+    }
+
     async fn close(&self) {
         // Dropping the sender lets the writer finish what is queued, then it closes its connection.
         self.writes.lock().unwrap_or_else(|p| p.into_inner()).take();

@@ -6,6 +6,8 @@ mod cli;
 mod compat;
 mod config;
 mod durability;
+mod http_limits;
+mod recovery;
 mod rest;
 mod sip_calls;
 mod sip_outbound;

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use switchboard_core::date;
 use switchboard_flow::CallStatus;
 use switchboard_webhook::{
@@ -40,6 +40,49 @@ impl StatusCallback {
             endpoint: Endpoint::new(url, method),
             events,
         }
+    }
+
+    /// As kept in a call's record (`engine_status_callback`).
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "url": self.endpoint.url,
+            "method": self.endpoint.method.as_str(),
+            "events": self.events,
+        })
+    }
+
+    /// Read back from a call's record; `None` for anything else.
+    pub(crate) fn from_json(value: &Value) -> Option<StatusCallback> {
+        let url = value.get("url")?.as_str()?;
+        let method = Method::parse(value.get("method")?.as_str()?)?;
+        let events = value
+            .get("events")?
+            .as_array()?
+            .iter()
+            .filter_map(|event| event.as_str().map(str::to_owned))
+            .collect();
+        Some(StatusCallback::new(url.to_owned(), method, events))
+    }
+
+    /// The callback request for `status` (the leg's `sequence`th), when its event is subscribed.
+    pub(crate) fn request(
+        &self,
+        status: CallStatus,
+        mut params: Vec<(String, String)>,
+        sequence: u32,
+    ) -> Option<WebhookRequest> {
+        let event = status.callback_event()?;
+        if !self.events.iter().any(|wanted| wanted == event) {
+            return None;
+        }
+        params.push(("CallbackSource".into(), "call-progress-events".into()));
+        params.push(("SequenceNumber".into(), sequence.to_string()));
+        params.push(("Timestamp".into(), date::rfc2822(now_ms())));
+        Some(WebhookRequest::form(
+            self.endpoint.url.clone(),
+            self.endpoint.method,
+            params,
+        ))
     }
 }
 
@@ -75,26 +118,15 @@ impl CallbackQueue {
         &mut self,
         target: &AlertTarget,
         status: CallStatus,
-        mut params: Vec<(String, String)>,
+        params: Vec<(String, String)>,
     ) {
         let Some(callback) = &self.callback else {
             return;
         };
-        let Some(event) = status.callback_event() else {
+        let Some(request) = callback.request(status, params, self.sequence) else {
             return;
         };
-        if !callback.events.iter().any(|wanted| wanted == event) {
-            return;
-        }
-        params.push(("CallbackSource".into(), "call-progress-events".into()));
-        params.push(("SequenceNumber".into(), self.sequence.to_string()));
-        params.push(("Timestamp".into(), date::rfc2822(now_ms())));
         self.sequence += 1;
-        let request = WebhookRequest::form(
-            callback.endpoint.url.clone(),
-            callback.endpoint.method,
-            params,
-        );
         let sender = self.sender.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             self.task = Some(target.state.spawn(deliver(
@@ -125,29 +157,34 @@ impl CallbackQueue {
 async fn deliver(mut requests: mpsc::UnboundedReceiver<WebhookRequest>, target: AlertTarget) {
     let mut cookies = CookieJar::default();
     while let Some(request) = requests.recv().await {
-        let result = send_notification(
-            &target.state.webhooks,
-            &target.auth_token,
-            &mut cookies,
-            request,
-            Channel::Voice,
+        send(&target, &mut cookies, request).await;
+    }
+}
+
+/// Posts one status callback; a failure is an alert about the call, shown in its transcript.
+pub(crate) async fn send(target: &AlertTarget, cookies: &mut CookieJar, request: WebhookRequest) {
+    let result = send_notification(
+        &target.state.webhooks,
+        &target.auth_token,
+        cookies,
+        request,
+        Channel::Voice,
+    )
+    .await;
+    for alert in &result.alerts {
+        match alerts::record(
+            &target.state,
+            &target.account_sid,
+            Some(&target.call_sid),
+            alert,
         )
-        .await;
-        for alert in &result.alerts {
-            match alerts::record(
-                &target.state,
-                &target.account_sid,
-                Some(&target.call_sid),
-                alert,
-            )
-            .await
-            {
-                Ok(sid) => target.log.push(
-                    "alert",
-                    json!({"sid": sid, "error_code": alert.error_code, "level": alert.level.monitor_name()}),
-                ),
-                Err(error) => tracing::error!(?error, "recording a status-callback alert failed"),
-            }
+        .await
+        {
+            Ok(sid) => target.log.push(
+                "alert",
+                json!({"sid": sid, "error_code": alert.error_code, "level": alert.level.monitor_name()}),
+            ),
+            Err(error) => tracing::error!(?error, "recording a status-callback alert failed"),
         }
     }
 }

@@ -190,18 +190,19 @@ impl Driver {
             phone_number_sid: None,
             caller_name: None,
             forwarded_from: None,
+            status_callback: target.status_callback.as_ref().map(|callback| {
+                StatusCallback::new(
+                    callback.url.clone(),
+                    callback.method,
+                    callback.events.clone(),
+                )
+            }),
         };
-        let record = leg::new_record(&info);
+        let record = leg::new_record(&info, &self.state.node_id);
         if let Err(error) = self.state.store.insert(&record).await {
             tracing::error!(?error, "storing a dialled leg failed");
         }
-        let callbacks = CallbackQueue::new(target.status_callback.as_ref().map(|callback| {
-            StatusCallback::new(
-                callback.url.clone(),
-                callback.method,
-                callback.events.clone(),
-            )
-        }));
+        let callbacks = CallbackQueue::new(info.status_callback);
         self.dial = Some(DialLeg {
             child_sid,
             child: Child::Handset(Box::new(HandsetLeg {

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use switchboard_store::{Kind, Record};
 
 use crate::error::EngineResult;
+use crate::voice::callbacks::StatusCallback;
 use crate::{Engine, now_ms};
 use switchboard_core::phone::formatted_number;
 
@@ -26,10 +27,13 @@ pub struct LegInfo {
     pub phone_number_sid: Option<String>,
     pub caller_name: Option<String>,
     pub forwarded_from: Option<String>,
+    /// Kept in the record (`engine_status_callback`) so that a restart after a crash can send
+    /// the call's final callback.
+    pub status_callback: Option<StatusCallback>,
 }
 
-/// The document of a new call (engine-only fields start with `engine_`).
-pub fn new_record(info: &LegInfo) -> Record {
+/// The document of a new call run by the node `node` (engine-only fields start with `engine_`).
+pub fn new_record(info: &LegInfo, node: &str) -> Record {
     let now = now_ms();
     let mut doc = Map::new();
     for (name, value) in [
@@ -57,6 +61,13 @@ pub fn new_record(info: &LegInfo) -> Record {
         ("trunk_sid", Value::Null),
         ("date_created", json!(now)),
         ("date_updated", json!(now)),
+        ("engine_node", json!(node)),
+        (
+            "engine_status_callback",
+            info.status_callback
+                .as_ref()
+                .map_or(Value::Null, StatusCallback::to_json),
+        ),
     ] {
         doc.insert(name.into(), value);
     }

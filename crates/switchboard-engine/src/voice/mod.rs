@@ -11,7 +11,7 @@
 //!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
 //!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`).
 
-mod callbacks;
+pub(crate) mod callbacks;
 mod clock;
 mod dial;
 mod driver;

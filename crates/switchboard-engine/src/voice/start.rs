@@ -86,8 +86,9 @@ async fn start_leg_with(
         phone_number_sid: start.phone_number_sid.clone(),
         caller_name: setup.caller_name.clone(),
         forwarded_from: setup.forwarded_from.clone(),
+        status_callback: start.status_callback.clone(),
     };
-    let record = leg::new_record(&info);
+    let record = leg::new_record(&info, &state.node_id);
     state.store.insert(&record).await?;
     let sid = info.sid.clone();
     let log = state.sandbox.open_log(&sid);
@@ -438,6 +439,8 @@ mod tests {
                 public_url: "http://127.0.0.1:1".into(),
                 error_prompt: switchboard_flow::DEFAULT_ERROR_PROMPT.into(),
                 fallback_scope: FallbackScope::All,
+                node_id: "test".into(),
+                sole_node: true,
             },
         })
     }
@@ -460,10 +463,11 @@ mod tests {
             phone_number_sid: None,
             caller_name: None,
             forwarded_from: None,
+            status_callback: None,
         };
         state
             .store
-            .insert(&leg::new_record(&info))
+            .insert(&leg::new_record(&info, "test"))
             .await
             .expect("insert");
         let log = state.sandbox.open_log(&info.sid);

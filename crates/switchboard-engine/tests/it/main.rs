@@ -49,6 +49,8 @@ impl TestEngine {
                 public_url: "http://127.0.0.1:9".into(),
                 error_prompt: "Application error.".into(),
                 fallback_scope: scope,
+                node_id: "test".into(),
+                sole_node: true,
             },
         });
         TestEngine {

@@ -1,0 +1,216 @@
+//! Finishing what a crash left: when a node starts, the calls and messages it was running when
+//! it died (kill -9, power loss, OOM) are still in the store as `ringing`, `in-progress`,
+//! `queued`, `sending` or `sent`, and nothing would ever move them on. `Engine::recover` runs
+//! before the node takes new work and gives each one its ending:
+//!
+//! - A call reaches a terminal status: `completed` if it had been answered (its duration runs to
+//!   now, the end time the record gets), else `failed`. Its transcript is opened anew with an
+//!   ERROR alert (12400), `hangup` `by: "engine"` and the final `status`, so the sandbox API
+//!   answers for it again; and its final status callback is sent, when it had subscribed to
+//!   `completed`, with a `SequenceNumber` past every one it could have sent before.
+//! - An outbound message carries on from the status it was in to the handset's outcome, with
+//!   its status callbacks, as if nothing had happened.
+//!
+//! Which rows are this node's: on a database with one node (SQLite) every unfinished row; on a
+//! shared one those that carry this node's `--node-id` (`engine_node`), or no node at all
+//! (written before nodes were recorded). Taking over the work of another, dead node is the
+//! cluster's job, not a restart's.
+
+use serde_json::json;
+use switchboard_core::{Sid, SidKind, error_code};
+use switchboard_flow::{CallSetup, CallStatus, Direction, Initial, base_params};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Record};
+use switchboard_webhook::{AlertLevel, Channel, CookieJar};
+
+use crate::account::{self, Account};
+use crate::error::EngineResult;
+use crate::voice::callbacks::{self, AlertTarget, StatusCallback};
+use crate::voice::leg;
+use crate::{Engine, alerts, messaging, now_ms, session};
+
+/// The call statuses a running call is stored in.
+const LIVE_CALL_STATUSES: [&str; 4] = ["queued", "initiated", "ringing", "in-progress"];
+
+/// The message statuses of an outbound message still being delivered.
+const DELIVERY_STATUSES: [&str; 4] = ["accepted", "queued", "sending", "sent"];
+
+/// Rows read per query while scanning.
+const PAGE: i64 = 500;
+
+/// What `Engine::recover` found and finished.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Calls ended with a final status.
+    pub calls: usize,
+    /// Outbound messages whose delivery was resumed.
+    pub messages: usize,
+}
+
+impl Engine {
+    /// Ends the calls and resumes the message deliveries that this node left unfinished when
+    /// it last stopped without draining (see the module documentation). Call it once, after
+    /// building the engine and before it takes new work; the callbacks and deliveries go on as
+    /// tasks of the engine, the store writes are done when it returns.
+    pub async fn recover(&self) -> EngineResult<Recovered> {
+        // Everything is read before anything is resumed: a resumed delivery moves on to the
+        // next status at once, where a later scan would find it a second time.
+        let calls = self.unfinished(Kind::Call, &LIVE_CALL_STATUSES).await?;
+        let messages = self.unfinished(Kind::Message, &DELIVERY_STATUSES).await?;
+        let mut recovered = Recovered::default();
+        for record in calls {
+            let Some(account) = account::load(&*self.store, &record.account_sid).await? else {
+                continue;
+            };
+            end_orphaned_call(self, &account, record).await?;
+            recovered.calls += 1;
+        }
+        for record in messages {
+            let outbound = record.doc["direction"]
+                .as_str()
+                .is_some_and(|direction| direction.starts_with("outbound"));
+            if !outbound {
+                continue;
+            }
+            let Some(account) = account::load(&*self.store, &record.account_sid).await? else {
+                continue;
+            };
+            messaging::resume_delivery(self, account, record);
+            recovered.messages += 1;
+        }
+        if recovered != Recovered::default() {
+            tracing::warn!(
+                calls = recovered.calls,
+                messages = recovered.messages,
+                "finished the work left by an unclean stop"
+            );
+        }
+        Ok(recovered)
+    }
+
+    /// Every row of `kind` in one of `statuses` that is this node's.
+    async fn unfinished(&self, kind: Kind, statuses: &[&str]) -> EngineResult<Vec<Record>> {
+        let mut found = Vec::new();
+        for status in statuses {
+            let mut query = ListQuery::new(kind, "");
+            query.account_sid = None;
+            query.filters = vec![Filter::Equals(Column::Status, (*status).to_owned())];
+            query.limit = PAGE;
+            loop {
+                let page = self.store.list(&query).await?;
+                let full = page.len() as i64 == PAGE;
+                query.after_seq = page.last().map(|record| record.seq);
+                found.extend(page.into_iter().filter(|record| self.owns(record)));
+                if !full {
+                    break;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether an unfinished row is this node's to finish.
+    fn owns(&self, record: &Record) -> bool {
+        self.sole_node
+            || record.doc["engine_node"]
+                .as_str()
+                .is_none_or(|node| node == &*self.node_id)
+    }
+}
+
+/// Gives a call left running by a crash its final status, transcript, alert and callback.
+async fn end_orphaned_call(
+    engine: &Engine,
+    account: &Account,
+    mut record: Record,
+) -> EngineResult<()> {
+    let answered = record.status.as_deref() == Some("in-progress");
+    let status = if answered {
+        CallStatus::Completed
+    } else {
+        CallStatus::Failed
+    };
+    // An answered call's record was last written when it was answered.
+    let answered_at = record.doc["date_updated"].as_i64().unwrap_or_else(now_ms);
+    let duration_s = if answered {
+        u64::try_from(now_ms().saturating_sub(answered_at) / 1000).unwrap_or(0)
+    } else {
+        0
+    };
+    leg::set_status(engine, &mut record, status.as_str(), true, Some(duration_s)).await?;
+    metrics::counter!("switchboard_calls_recovered_total").increment(1);
+
+    let sid = record.sid.clone();
+    let log = engine.sandbox.open_log(&sid);
+    let alert = session::session_alert(
+        Channel::Voice,
+        error_code::INTERNAL_FAILURE,
+        AlertLevel::Error,
+        format!(
+            "The engine stopped without draining while this call was {}; it ended the call as {} when it started again",
+            if answered {
+                "in progress"
+            } else {
+                "being set up"
+            },
+            status.as_str()
+        ),
+        String::new(),
+    );
+    let alert_sid = alerts::record(engine, &account.sid, Some(&sid), &alert).await?;
+    log.push(
+        "alert",
+        json!({"sid": alert_sid, "error_code": alert.error_code, "level": "error"}),
+    );
+    log.push("hangup", json!({"by": "engine"}));
+    log.push("status", json!({"status": status.as_str()}));
+
+    let callback = StatusCallback::from_json(&record.doc["engine_status_callback"]);
+    let request = callback.as_ref().and_then(|callback| {
+        let mut params = base_params(&setup_of(&record)?, status);
+        params.push(("CallDuration".into(), duration_s.to_string()));
+        // Past every callback the call could have sent before (one per other subscribed
+        // event), so a receiver ordering by it puts this one last.
+        let sequence = callback
+            .events
+            .iter()
+            .filter(|event| *event != "completed")
+            .count();
+        callback.request(status, params, u32::try_from(sequence).unwrap_or(u32::MAX))
+    });
+    let target = AlertTarget {
+        state: engine.clone(),
+        account_sid: account.sid.clone(),
+        auth_token: account.auth_token.clone(),
+        call_sid: sid,
+        log,
+    };
+    engine.spawn(async move {
+        if let Some(request) = request {
+            callbacks::send(&target, &mut CookieJar::default(), request).await;
+        }
+        target.log.finish();
+    });
+    Ok(())
+}
+
+/// The parameters a call's callbacks carry, rebuilt from its record.
+fn setup_of(record: &Record) -> Option<CallSetup> {
+    let text = |name: &str| record.doc[name].as_str().map(str::to_owned);
+    let direction = match text("direction")?.as_str() {
+        "inbound" => Direction::Inbound,
+        "outbound-api" => Direction::OutboundApi,
+        _ => Direction::OutboundDial,
+    };
+    let mut setup = CallSetup::new(
+        Sid::parse(SidKind::Call, &record.sid)?,
+        Sid::parse(SidKind::Account, &record.account_sid)?,
+        text("from").unwrap_or_default(),
+        text("to").unwrap_or_default(),
+        direction,
+        Initial::Inline(Default::default()),
+    );
+    setup.caller_name = text("caller_name");
+    setup.forwarded_from = text("forwarded_from");
+    setup.parent_call_sid = text("parent_call_sid").and_then(|sid| Sid::parse(SidKind::Call, &sid));
+    Some(setup)
+}
