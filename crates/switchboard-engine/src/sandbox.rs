@@ -218,9 +218,12 @@ pub struct Sandbox {
     /// Handset settings by (account SID, number).
     handsets: Mutex<HashMap<(String, String), Handset>>,
     logs: Mutex<Logs>,
-    /// Cookie jars by (account SID, From, To).
-    cookies: Mutex<HashMap<(String, String, String), (CookieJar, Instant)>>,
+    /// Cookie jars by (account SID, From, To), with when each was last used.
+    cookies: Mutex<HashMap<Conversation, (CookieJar, Instant)>>,
 }
+
+/// One account's conversation between two numbers: (account SID, From, To).
+type Conversation = (String, String, String);
 
 impl Sandbox {
     /// The handset `number` as account `account_sid` set it up (the default handset, which

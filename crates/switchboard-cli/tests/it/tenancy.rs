@@ -14,6 +14,9 @@ use crate::{assert_error, call, start};
 
 const XML: &str = "text/xml";
 
+/// A request to make: method, URL and form.
+type Route<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
 /// Basic credentials: an account SID and its token, or an API key SID and its secret.
 type Credentials<'a> = (&'a str, &'a str);
 
@@ -170,7 +173,7 @@ async fn a_suspended_subaccount_is_refused_everywhere_and_runs_nothing_until_its
     // Every route answers 401/20005 to the subaccount's token and to its API key.
     let calls = account_url(&engine, &sub, "Calls.json");
     let sandbox = |rest: &str| format!("{}/sandbox/{rest}", engine.base_url);
-    let routes: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let routes: Vec<Route> = vec![
         (
             "GET",
             account_url(&engine, &sub, "IncomingPhoneNumbers.json"),
