@@ -2,6 +2,14 @@
 //!
 //! A caller may act on its own account and on its subaccounts; any other account in a path is
 //! answered like bad credentials (401, 20003), so the existence of other accounts is not revealed.
+//!
+//! Suspension (`switchboard_engine::account::is_active`): right credentials of an account that
+//! is suspended or closed, or whose parent is, get 401 with 20005 (wrong ones still get 20003,
+//! so the status is shown only to who holds the secret), whether they are its auth token or one
+//! of its API keys. A parent acting on a suspended subaccount gets the same 20005 on every path
+//! under `Accounts/{Sub}/…`: nothing of the subaccount is read or run while it is suspended.
+//! Only the account resource itself (`Accounts/{Sub}.json`) stays reachable to the parent
+//! (`Caller::owned`), so the parent can see the status and set it back to `active`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -118,9 +126,10 @@ async fn verify(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
         let account = load_account(state, sid.as_str())
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
-        if !same_secret(&password, &account.auth_token) || account.status == "closed" {
+        if !same_secret(&password, &account.auth_token) {
             return Err(ApiError::unauthenticated());
         }
+        require_active(state, &account).await?;
         return Ok(Caller {
             account,
             key_sid: None,
@@ -140,9 +149,7 @@ async fn verify(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
         let account = load_account(state, &key.account_sid)
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
-        if account.status == "closed" {
-            return Err(ApiError::unauthenticated());
-        }
+        require_active(state, &account).await?;
         return Ok(Caller {
             account,
             key_sid: Some(key.sid),
@@ -151,13 +158,35 @@ async fn verify(state: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
     Err(ApiError::unauthenticated())
 }
 
+/// 401 with 20005 unless `account` may act (its status, and its parent's).
+async fn require_active(state: &AppState, account: &Account) -> ApiResult<()> {
+    if switchboard_engine::account::is_active(state.store.as_ref(), account).await? {
+        Ok(())
+    } else {
+        Err(ApiError::account_not_active())
+    }
+}
+
 pub async fn load_account(state: &AppState, sid: &str) -> ApiResult<Option<Account>> {
     Ok(switchboard_engine::account::load(state.store.as_ref(), sid).await?)
 }
 
 impl Caller {
-    /// The account named in a request path, if the caller may act on it.
+    /// The account named in a request path, if the caller may act on it: its own, or one of
+    /// its subaccounts while that is active (401 with 20005 while it is suspended or closed).
     pub async fn scope(&self, state: &AppState, path_sid: &str, path: &str) -> ApiResult<Account> {
+        let account = self.owned(state, path_sid, path).await?;
+        // The caller's own account was checked when it authenticated.
+        if account.sid != self.account.sid {
+            require_active(state, &account).await?;
+        }
+        Ok(account)
+    }
+
+    /// The account named in a request path if it is the caller's or one of its subaccounts,
+    /// whatever its status: the account resource itself, and the sandbox's phone network
+    /// (whose callers are outside the account), are reached through this.
+    pub async fn owned(&self, state: &AppState, path_sid: &str, path: &str) -> ApiResult<Account> {
         let Some(sid) = Sid::parse(SidKind::Account, path_sid) else {
             return Err(ApiError::not_found(path));
         };

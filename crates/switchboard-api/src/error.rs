@@ -47,6 +47,21 @@ impl ApiError {
             "Authenticate",
         )
     }
+
+    /// Twilio's 401 for a suspended or closed account (or a subaccount of one): the
+    /// credentials are right, the account may not act.
+    pub fn account_not_active() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            error_code::ACCOUNT_NOT_ACTIVE,
+            error_code::ACCOUNT_NOT_ACTIVE.message,
+        )
+    }
+
+    /// Twilio's 403 (20403) with a message saying what is forbidden.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, error_code::FORBIDDEN, message)
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -88,6 +103,7 @@ impl From<EngineError> for ApiError {
                 error.code(),
                 "The engine is shutting down and starts no new calls or messages",
             ),
+            EngineError::AccountNotActive => ApiError::account_not_active(),
         }
     }
 }

@@ -16,6 +16,10 @@ pub enum EngineError {
     /// `Engine::shutdown` has begun: no new call or message is started.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// The account (or its parent) is suspended or closed: it places no call and sends no
+    /// message (`account::is_active`).
+    #[error("the account is not active")]
+    AccountNotActive,
 }
 
 impl EngineError {
@@ -24,6 +28,7 @@ impl EngineError {
         match self {
             EngineError::Store(_) => error_code::INTERNAL_SERVER_ERROR,
             EngineError::ShuttingDown => error_code::SERVICE_UNAVAILABLE,
+            EngineError::AccountNotActive => error_code::ACCOUNT_NOT_ACTIVE,
         }
     }
 }

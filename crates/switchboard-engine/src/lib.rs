@@ -192,27 +192,32 @@ impl Engine {
         if self.is_closing() {
             return Err(EngineError::ShuttingDown);
         }
+        if !account::is_active(&*self.store, &start.account).await? {
+            return Err(EngineError::AccountNotActive);
+        }
         voice::start_leg(self, start).await
     }
 
-    /// A sandbox caller calls `number` (a provisioned number row); returns the call's SID.
+    /// A sandbox caller calls `number` (a provisioned number row); returns the call's SID and
+    /// status (`failed` at once when the number's account is not active).
     pub async fn inbound_call(
         &self,
         account: &Account,
         number: &Record,
         call: voice::InboundCall,
-    ) -> EngineResult<String> {
+    ) -> EngineResult<voice::InboundStarted> {
         if self.is_closing() {
             return Err(EngineError::ShuttingDown);
         }
         voice::inbound(self, account, number, call).await
     }
 
-    /// Who an outbound call to `to` reaches: a SIP URI (or a number through the SIP gateway)
-    /// gets a real INVITE, other numbers a sandbox handset. `None`: `to` is a SIP address and
-    /// SIP is off.
+    /// Who an outbound call of `account_sid` to `to` reaches: a SIP URI (or a number through
+    /// the SIP gateway) gets a real INVITE, other numbers that account's sandbox handset.
+    /// `None`: `to` is a SIP address and SIP is off.
     pub fn far_end(
         &self,
+        account_sid: &str,
         to: &str,
         sip_auth: Option<(String, String)>,
         ring_timeout_s: u32,
@@ -229,7 +234,7 @@ impl Engine {
             }),
             None if to.starts_with("sip:") => None,
             None => Some(FarEnd::Handset {
-                handset: self.sandbox.handset(to),
+                handset: self.sandbox.handset(account_sid, to),
                 ring_timeout_s,
             }),
         }
@@ -286,13 +291,13 @@ impl Engine {
         messaging::send(self, account, outbound).await
     }
 
-    /// A message arrives from the sandbox network for `number`; returns its SID.
+    /// A message arrives from the sandbox network for `number`; returns its SID and status.
     pub async fn receive_message(
         &self,
         account: &Account,
         number: &Record,
         inbound: messaging::Inbound,
-    ) -> EngineResult<String> {
+    ) -> EngineResult<messaging::Received> {
         if self.is_closing() {
             return Err(EngineError::ShuttingDown);
         }

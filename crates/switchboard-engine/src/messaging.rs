@@ -17,7 +17,7 @@ use switchboard_webhook::{
 };
 
 use crate::account::Account;
-use crate::error::EngineResult;
+use crate::error::{EngineError, EngineResult};
 use crate::sandbox::{Delivery, Log};
 use crate::{Engine, now_ms};
 use crate::{alerts, session};
@@ -157,11 +157,16 @@ async fn insert_media(
 }
 
 /// Stores a new outbound message as `queued` and starts its delivery; returns its document.
+/// An account that is not active (`account::is_active`) sends nothing, a TwiML reply of a
+/// session that was running when it was suspended included.
 pub async fn send(
     state: &Engine,
     account: &Account,
     outbound: Outbound,
 ) -> EngineResult<Map<String, Value>> {
+    if !crate::account::is_active(&*state.store, account).await? {
+        return Err(EngineError::AccountNotActive);
+    }
     let kind = if outbound.media.is_empty() {
         SidKind::Message
     } else {
@@ -198,7 +203,10 @@ pub async fn send(
 async fn deliver(state: Engine, account: Account, mut record: Record) {
     let outcome = state
         .sandbox
-        .handset(record.phone_number.as_deref().unwrap_or_default())
+        .handset(
+            &account.sid,
+            record.phone_number.as_deref().unwrap_or_default(),
+        )
         .delivery;
     let current = record.status.clone().unwrap_or_default();
     for (status, error) in delivery_steps(&current, outcome) {
@@ -330,13 +338,25 @@ pub struct Inbound {
     pub media: Vec<String>,
 }
 
+/// How an inbound message was taken: its SID and its status (`received`, or `failed` when the
+/// number's account is not active).
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub sid: String,
+    pub status: &'static str,
+}
+
 /// Stores the inbound message as `received` and runs its SMS URL's session on its own task.
+/// A message to a number of an account that is not active is stored `failed` with 20005 and
+/// nothing runs: no SMS URL is requested, no alert pushed; its transcript is one `refused`
+/// event, already finished.
 pub async fn receive(
     state: &Engine,
     account: &Account,
     number: &Record,
     inbound: Inbound,
-) -> EngineResult<String> {
+) -> EngineResult<Received> {
+    let active = crate::account::is_active(&*state.store, account).await?;
     let kind = if inbound.media.is_empty() {
         SidKind::Message
     } else {
@@ -354,8 +374,11 @@ pub async fn receive(
             media: &inbound.media,
         },
         "inbound",
-        "received",
+        if active { "received" } else { "failed" },
     );
+    if !active {
+        return refuse_inbound(state, doc).await;
+    }
     let record = message_record(&doc, now_ms());
     state.store.insert(&record).await?;
     insert_media(state, &account.sid, &sid, &inbound.media).await?;
@@ -371,7 +394,32 @@ pub async fn receive(
         handler,
         log,
     ));
-    Ok(sid)
+    Ok(Received {
+        sid,
+        status: "received",
+    })
+}
+
+/// Stores `doc` (an inbound message to an account that is not active) as `failed` with 20005
+/// and closes its transcript with one `refused` event.
+async fn refuse_inbound(state: &Engine, mut doc: Map<String, Value>) -> EngineResult<Received> {
+    let code = error_code::ACCOUNT_NOT_ACTIVE;
+    doc.insert("error_code".into(), json!(code.code));
+    doc.insert("error_message".into(), json!(code.message));
+    let record = message_record(&doc, now_ms());
+    state.store.insert(&record).await?;
+    let log = state.sandbox.open_log(&record.sid);
+    log.push(
+        "refused",
+        json!({"error_code": code.code, "message": code.message}),
+    );
+    log.finish();
+    metrics::counter!("switchboard_messages_refused_total", "reason" => "account_not_active")
+        .increment(1);
+    Ok(Received {
+        sid: record.sid,
+        status: "failed",
+    })
 }
 
 fn inbound_params(
@@ -428,7 +476,9 @@ async fn run_session(
         return;
     };
     let mut session = Session::new(params, primary.url.clone(), primary.method);
-    let mut cookies = state.sandbox.cookies(&inbound.from, &inbound.to);
+    let mut cookies = state
+        .sandbox
+        .cookies(&account.sid, &inbound.from, &inbound.to);
     let mut first = true;
     while let Some(action) = session.poll() {
         match action {
@@ -521,7 +571,7 @@ async fn run_session(
     }
     state
         .sandbox
-        .keep_cookies(&inbound.from, &inbound.to, cookies);
+        .keep_cookies(&account.sid, &inbound.from, &inbound.to, cookies);
     log.finish();
 }
 

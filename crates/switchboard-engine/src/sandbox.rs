@@ -3,6 +3,13 @@
 //!
 //! Handset settings and transcripts live in memory: they describe this process's sandbox, not
 //! account data. Messages themselves are stored like any other message.
+//!
+//! The sandbox is per account: a handset is keyed by (account SID, number), so the settings one
+//! account gives a number (busy, fail) shape only that account's calls and messages to it, and
+//! cookie jars are keyed by (account SID, From, To). The account a handset interaction belongs
+//! to is the one whose call or message reaches it: an outbound call or message placed by
+//! account A to a virtual number uses A's handset settings. Transcripts are keyed by the
+//! session's SID, and the HTTP layer shows one only to who may act on its call or message.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -208,26 +215,34 @@ impl Logs {
 /// The sandbox's state.
 #[derive(Debug, Default)]
 pub struct Sandbox {
-    handsets: Mutex<HashMap<String, Handset>>,
+    /// Handset settings by (account SID, number).
+    handsets: Mutex<HashMap<(String, String), Handset>>,
     logs: Mutex<Logs>,
-    cookies: Mutex<HashMap<(String, String), (CookieJar, Instant)>>,
+    /// Cookie jars by (account SID, From, To), with when each was last used.
+    cookies: Mutex<HashMap<Conversation, (CookieJar, Instant)>>,
 }
 
+/// One account's conversation between two numbers: (account SID, From, To).
+type Conversation = (String, String, String);
+
 impl Sandbox {
-    pub fn handset(&self, number: &str) -> Handset {
+    /// The handset `number` as account `account_sid` set it up (the default handset, which
+    /// answers and delivers, when it did not).
+    pub fn handset(&self, account_sid: &str, number: &str) -> Handset {
         self.handsets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(number)
+            .get(&(account_sid.to_owned(), number.to_owned()))
             .cloned()
             .unwrap_or_default()
     }
 
-    pub fn set_handset(&self, number: &str, handset: Handset) {
+    /// Sets up the handset `number` for account `account_sid` only.
+    pub fn set_handset(&self, account_sid: &str, number: &str, handset: Handset) {
         self.handsets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(number.to_owned(), handset);
+            .insert((account_sid.to_owned(), number.to_owned()), handset);
     }
 
     /// A new transcript for the session `sid`.
@@ -240,19 +255,22 @@ impl Sandbox {
         log
     }
 
-    /// The cookies kept for messages between `from` and `to` (empty after 4 idle hours).
-    pub fn cookies(&self, from: &str, to: &str) -> CookieJar {
+    /// The cookies account `account_sid` kept for messages between `from` and `to` (empty
+    /// after 4 idle hours).
+    pub fn cookies(&self, account_sid: &str, from: &str, to: &str) -> CookieJar {
         let jars = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
-        match jars.get(&(from.to_owned(), to.to_owned())) {
+        let key = (account_sid.to_owned(), from.to_owned(), to.to_owned());
+        match jars.get(&key) {
             Some((jar, used)) if used.elapsed() < COOKIE_LIFETIME => jar.clone(),
             _ => CookieJar::default(),
         }
     }
 
-    pub fn keep_cookies(&self, from: &str, to: &str, jar: CookieJar) {
+    pub fn keep_cookies(&self, account_sid: &str, from: &str, to: &str, jar: CookieJar) {
         let mut jars = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
         jars.retain(|_, (_, used)| used.elapsed() < COOKIE_LIFETIME);
-        jars.insert((from.to_owned(), to.to_owned()), (jar, Instant::now()));
+        let key = (account_sid.to_owned(), from.to_owned(), to.to_owned());
+        jars.insert(key, (jar, Instant::now()));
     }
 
     pub fn log(&self, sid: &str) -> Option<Arc<Log>> {
@@ -294,6 +312,24 @@ mod tests {
         assert_eq!(events[2]["type"], "bridge");
         assert_eq!(events[2].as_object().map(|o| o.len()), Some(3));
         assert_eq!(Log::new().events_json(), ("[]".to_owned(), None));
+    }
+
+    #[test]
+    fn handsets_are_per_account() {
+        let sandbox = Sandbox::default();
+        let busy = Handset {
+            delivery: Delivery::Fail,
+            answer: Some("busy".into()),
+            ..Handset::default()
+        };
+        sandbox.set_handset("ACsub", "+15550001111", busy.clone());
+        assert_eq!(sandbox.handset("ACsub", "+15550001111"), busy);
+        assert_eq!(
+            sandbox.handset("ACmain", "+15550001111"),
+            Handset::default(),
+            "another account's settings do not reach this one"
+        );
+        assert_eq!(sandbox.handset("ACsub", "+15550002222"), Handset::default());
     }
 
     #[test]

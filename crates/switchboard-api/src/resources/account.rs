@@ -175,11 +175,7 @@ pub(crate) async fn create(
 ) -> ApiResult<Response> {
     forbid_keys(&caller)?;
     if !caller.account.is_main() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            error_code::FORBIDDEN,
-            "Subaccounts cannot create subaccounts",
-        ));
+        return Err(ApiError::forbidden("Subaccounts cannot create subaccounts"));
     }
     let sid = Sid::generate(SidKind::Account).into_string();
     let default_name = format!(
@@ -199,7 +195,8 @@ pub(crate) async fn fetch(
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
     let sid = json_sid(&file, uri.path())?;
-    let account = caller.scope(&state, sid, uri.path()).await?;
+    // A parent sees its subaccount whatever its status (so it can tell it is suspended).
+    let account = caller.owned(&state, sid, uri.path()).await?;
     Ok(Json(render(&account)))
 }
 
@@ -212,12 +209,36 @@ pub(crate) async fn update(
 ) -> ApiResult<Json<Value>> {
     forbid_keys(&caller)?;
     let sid = json_sid(&file, uri.path())?;
-    let mut account = caller.scope(&state, sid, uri.path()).await?;
+    // A parent updates its subaccount whatever its status: that is how it reactivates it.
+    let mut account = caller.owned(&state, sid, uri.path()).await?;
+    if params.get("Status").is_some() {
+        may_change_status(&caller, &account)?;
+    }
     apply_update(&mut account, &params)?;
     account.date_updated = now_ms();
     state.store.update(&account.record()).await?;
+    // No credential verified under the old status may be served from the cache.
     state.auth_cache.forget_all();
     Ok(Json(render(&account)))
+}
+
+/// Only a subaccount's parent changes its `Status` (403 with 20403 for the subaccount's own
+/// credentials, whatever the value, even its current one). A main account has no parent, so
+/// its status is the operator's (the database), never the API's: a main account suspending
+/// itself would lock out itself and every subaccount, with nobody left to reactivate them.
+fn may_change_status(caller: &Caller, account: &Account) -> ApiResult<()> {
+    if account.is_main() {
+        return Err(ApiError::forbidden(
+            "Forbidden: a main account's Status cannot be changed through the API (it has no \
+             parent to reactivate it, and its subaccounts would stop with it)",
+        ));
+    }
+    if caller.account.sid != account.owner_account_sid {
+        return Err(ApiError::forbidden(
+            "Forbidden: only the parent account can change a subaccount's Status",
+        ));
+    }
+    Ok(())
 }
 
 fn apply_update(account: &mut Account, params: &Params) -> ApiResult<()> {
@@ -235,11 +256,6 @@ fn apply_update(account: &mut Account, params: &Params) -> ApiResult<()> {
             return Err(invalid(format!(
                 "Status must be active, suspended or closed, not {status:?}"
             )));
-        }
-        if account.is_main() && status != account.status {
-            return Err(invalid(
-                "The main account's status cannot be changed through the API".into(),
-            ));
         }
         if account.status == "closed" && status != "closed" {
             return Err(invalid("A closed account cannot be reopened".into()));

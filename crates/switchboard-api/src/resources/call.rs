@@ -330,7 +330,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         setup,
         fallback,
         status_callback,
-        far_end: far_end(state, params, &to, ring_timeout_s)?,
+        far_end: far_end(state, account, params, &to, ring_timeout_s)?,
         fast: false,
         time_limit_s,
         phone_number_sid: Some(number.sid),
@@ -339,15 +339,21 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
     })
 }
 
-/// A SIP URI (or a number through `--sip-gateway`) gets a real INVITE; other numbers reach a
-/// sandbox handset.
-fn far_end(state: &AppState, params: &Params, to: &str, ring_timeout_s: u32) -> ApiResult<FarEnd> {
+/// A SIP URI (or a number through `--sip-gateway`) gets a real INVITE; other numbers reach
+/// the calling account's sandbox handset.
+fn far_end(
+    state: &AppState,
+    account: &Account,
+    params: &Params,
+    to: &str,
+    ring_timeout_s: u32,
+) -> ApiResult<FarEnd> {
     let username = params.get("SipAuthUsername").filter(|u| !u.is_empty());
     let password = params.get("SipAuthPassword").unwrap_or_default();
     let auth = username.map(|username| (username.to_owned(), password.to_owned()));
     state
         .engine
-        .far_end(to, auth, ring_timeout_s)
+        .far_end(&account.sid, to, auth, ring_timeout_s)
         .ok_or_else(|| {
             bad(
                 error_code::CALL_INVALID_TO,

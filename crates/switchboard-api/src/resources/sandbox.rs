@@ -1,4 +1,16 @@
 //! `/sandbox/…`: drive inbound messages, read their transcripts, and set up virtual handsets.
+//!
+//! The sandbox is per account, scoped like the REST API. A sandbox call or message reaches only
+//! a number of the caller's account or of one of its subaccounts; any other number, provisioned
+//! by another account or by nobody, answers the same `404` (so the sandbox does not reveal which
+//! numbers other accounts hold). Handset settings and a handset's message list belong to one
+//! account: the caller's, or with `AccountSid` one of its subaccounts (scoped like a REST path:
+//! 401 for anyone else's, 20005 for a suspended one). Transcripts are shown to who may act on
+//! their call's or message's account, suspended or not, and answer `404` to anyone else.
+//!
+//! Calling or texting a number of a suspended account is allowed (the caller is the outside
+//! world, not the account): the call or message is refused by the engine at once, `failed`,
+//! with no webhook requested.
 
 use std::time::Duration;
 
@@ -35,6 +47,7 @@ async fn endpoints(
     state: &AppState,
     caller: &Caller,
     params: &crate::form::Params,
+    path: &str,
     to_required: switchboard_core::ErrorCode,
     allow_client: bool,
 ) -> ApiResult<Endpoints> {
@@ -65,21 +78,13 @@ async fn endpoints(
                 format!("From {from} is not a valid phone number"),
             )
         })?;
-    let number = state.engine.find_number(&to).await?.ok_or_else(|| {
-        ApiError::bad_request(
-            error_code::CALL_INVALID_TO,
-            format!("{to} is not provisioned on this engine"),
-        )
-    })?;
+    // Not provisioned and provisioned by an account the caller may not act on are one answer.
+    let unknown = || ApiError::not_found(&format!("{path} (To {to})"));
+    let number = state.engine.find_number(&to).await?.ok_or_else(unknown)?;
     let account = caller
-        .scope(state, &number.account_sid, "sandbox")
+        .owned(state, &number.account_sid, path)
         .await
-        .map_err(|_| {
-            ApiError::bad_request(
-                error_code::CALL_INVALID_TO,
-                format!("{to} is not a number of this account"),
-            )
-        })?;
+        .map_err(|_| unknown())?;
     Ok(Endpoints {
         to,
         from,
@@ -91,6 +96,7 @@ async fn endpoints(
 pub(crate) async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
+    OriginalUri(uri): OriginalUri,
     FormBody(params): FormBody,
 ) -> ApiResult<Response> {
     let Endpoints {
@@ -102,6 +108,7 @@ pub(crate) async fn send_message(
         &state,
         &caller,
         &params,
+        uri.path(),
         error_code::MESSAGE_TO_REQUIRED,
         false,
     )
@@ -128,7 +135,7 @@ pub(crate) async fn send_message(
     for url in &media {
         validate::webhook_url("MediaUrl", url, error_code::INVALID_MEDIA_URL)?;
     }
-    let sid = state
+    let received = state
         .engine
         .receive_message(
             &account,
@@ -143,7 +150,7 @@ pub(crate) async fn send_message(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"message_sid": sid, "status": "received"})),
+        Json(json!({"message_sid": received.sid, "status": received.status})),
     )
         .into_response())
 }
@@ -160,7 +167,7 @@ pub(crate) async fn message_transcript(
         .await?
         .ok_or_else(|| ApiError::not_found(uri.path()))?;
     caller
-        .scope(&state, &record.account_sid, uri.path())
+        .owned(&state, &record.account_sid, uri.path())
         .await
         .map_err(|_| ApiError::not_found(uri.path()))?;
     let params = query_params(uri.query())?;
@@ -217,10 +224,25 @@ async fn reply_view(state: &AppState, doc: &Value) -> ApiResult<Value> {
     )
 }
 
+/// The account whose handsets a request sets up or reads: the caller's own, or with
+/// `AccountSid` one of its subaccounts, scoped like a REST path.
+async fn handset_account(
+    state: &AppState,
+    caller: &Caller,
+    requested: Option<&str>,
+    path: &str,
+) -> ApiResult<crate::resources::account::Account> {
+    match requested.filter(|sid| !sid.is_empty()) {
+        None => Ok(caller.account.clone()),
+        Some(sid) => caller.scope(state, sid, path).await,
+    }
+}
+
 pub(crate) async fn set_phone(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(number): Path<String>,
+    OriginalUri(uri): OriginalUri,
     FormBody(params): FormBody,
 ) -> ApiResult<Json<Value>> {
     let number = validate::e164(&number).ok_or_else(|| {
@@ -229,7 +251,9 @@ pub(crate) async fn set_phone(
             format!("{number} is not a valid phone number"),
         )
     })?;
-    let mut handset: Handset = state.engine.sandbox().handset(&number);
+    let account = handset_account(&state, &caller, params.get("AccountSid"), uri.path()).await?;
+    let sandbox = state.engine.sandbox();
+    let mut handset: Handset = sandbox.handset(&account.sid, &number);
     if let Some(deliver) = params.get("Deliver") {
         handset.delivery = match deliver {
             "deliver" => Delivery::Deliver,
@@ -272,24 +296,29 @@ pub(crate) async fn set_phone(
             )
         })?);
     }
-    state.engine.sandbox().set_handset(&number, handset.clone());
+    sandbox.set_handset(&account.sid, &number, handset.clone());
     let deliver = match handset.delivery {
         Delivery::Deliver => "deliver",
         Delivery::Fail => "fail",
         Delivery::Undelivered => "undelivered",
     };
     Ok(Json(
-        json!({"number": number, "deliver": deliver, "answer": handset.answer.as_deref().unwrap_or("answer"), "digits": handset.digits, "hangup_after": handset.hangup_after_s}),
+        json!({"account_sid": account.sid, "number": number, "deliver": deliver, "answer": handset.answer.as_deref().unwrap_or("answer"), "digits": handset.digits, "hangup_after": handset.hangup_after_s}),
     ))
 }
 
+/// `GET /sandbox/Phones/{Number}/Messages`: what the account's messages delivered to the
+/// handset `Number` (the caller's account, or with `AccountSid` one of its subaccounts).
 pub(crate) async fn phone_messages(
     State(state): State<AppState>,
     caller: Caller,
     Path(number): Path<String>,
+    OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
     let number = validate::e164(&number).unwrap_or(number);
-    let mut query = ListQuery::new(Kind::Message, &caller.account.sid);
+    let params = query_params(uri.query())?;
+    let account = handset_account(&state, &caller, params.get("AccountSid"), uri.path()).await?;
+    let mut query = ListQuery::new(Kind::Message, &account.sid);
     query
         .filters
         .push(Filter::Equals(Column::PhoneNumber, number));
@@ -308,6 +337,7 @@ pub(crate) async fn phone_messages(
 pub(crate) async fn create_call(
     State(state): State<AppState>,
     caller: Caller,
+    OriginalUri(uri): OriginalUri,
     FormBody(params): FormBody,
 ) -> ApiResult<Response> {
     let Endpoints {
@@ -315,7 +345,15 @@ pub(crate) async fn create_call(
         from,
         number,
         account,
-    } = endpoints(&state, &caller, &params, error_code::CALL_TO_REQUIRED, true).await?;
+    } = endpoints(
+        &state,
+        &caller,
+        &params,
+        uri.path(),
+        error_code::CALL_TO_REQUIRED,
+        true,
+    )
+    .await?;
     let fast = match params.get("Clock") {
         None | Some("" | "real") => false,
         Some("fast") => true,
@@ -351,10 +389,10 @@ pub(crate) async fn create_call(
         fast,
         digits,
     };
-    let sid = state.engine.inbound_call(&account, &number, call).await?;
+    let started = state.engine.inbound_call(&account, &number, call).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"call_sid": sid, "status": "ringing"})),
+        Json(json!({"call_sid": started.sid, "status": started.status})),
     )
         .into_response())
 }
@@ -372,7 +410,7 @@ async fn owned_call(
         .await?
         .ok_or_else(|| ApiError::not_found(path))?;
     caller
-        .scope(state, &record.account_sid, path)
+        .owned(state, &record.account_sid, path)
         .await
         .map_err(|_| ApiError::not_found(path))?;
     Ok(record)

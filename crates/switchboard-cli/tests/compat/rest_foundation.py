@@ -87,8 +87,19 @@ assert [a.sid for a in sub_client.api.accounts.list()] == [sub.sid]
 assert {a.sid for a in main.api.accounts.list()} == {os.environ["SID"], sub.sid, other.sid}
 expect_error(20003, 401, lambda: sub_client.api.accounts(os.environ["SID"]).incoming_phone_numbers(first.sid).fetch())
 expect_error(20003, 401, lambda: sub_client.api.accounts(other.sid).fetch())
+# Only the parent changes a subaccount's status; a suspended subaccount is refused with 20005.
+expect_error(20403, 403, lambda: sub_client.api.accounts(sub.sid).update(status="suspended"))
 suspended = main.api.accounts(sub.sid).update(status="suspended")
 assert suspended.status == "suspended"
+# (A list answers errors with twilio-python's TwilioException "Unable to fetch page"; a
+# fetch raises TwilioRestException with the code.)
+refused = expect_error(20005, 401, lambda: sub_client.incoming_phone_numbers(parent_view.sid).fetch())
+assert refused.msg.endswith("Account not active"), refused.msg
+expect_error(20005, 401, lambda: main.api.accounts(sub.sid).incoming_phone_numbers(parent_view.sid).fetch())
+assert main.api.accounts(sub.sid).fetch().status == "suspended"
+assert main.api.accounts(sub.sid).update(status="active").status == "active"
+assert [n.sid for n in sub_client.incoming_phone_numbers.list()] == [parent_view.sid]
+main.api.accounts(sub.sid).update(status="suspended")
 
 # API keys work as Basic auth through the helper library.
 key = main.new_keys.create(friendly_name="ci")

@@ -60,7 +60,7 @@ async fn sms_prints_the_webhook_and_the_reply() {
     let refused = run("+15550209999").await.expect("running switchboard sms");
     assert!(!refused.status.success());
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("21211"),
+        String::from_utf8_lossy(&refused.stderr).contains("20404"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );

@@ -12,6 +12,7 @@ mod rest;
 mod sip_calls;
 mod sip_outbound;
 mod sip_proxy;
+mod tenancy;
 mod voice;
 mod voice_calls;
 mod voice_legs;

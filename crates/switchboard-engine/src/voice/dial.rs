@@ -123,7 +123,19 @@ impl Driver {
             {
                 return Box::pin(self.dial_sip(&dial, target.clone(), child_sid, now)).await;
             }
-            let handset = self.state.sandbox.handset(&target.number);
+            if let Some(number) = &provisioned
+                && !crate::account::is_sid_active(&*self.state.store, &number.account_sid)
+                    .await
+                    .unwrap_or(false)
+            {
+                // A number of an account that is not active does not answer a `<Dial>` either:
+                // its Voice URL is not requested (with no other target, the dial fails).
+                continue;
+            }
+            let handset = self
+                .state
+                .sandbox
+                .handset(&self.account.sid, &target.number);
             let answers =
                 provisioned.is_some() || matches!(handset.answer.as_deref(), None | Some("answer"));
             if answers || chosen.is_none() {

@@ -29,4 +29,6 @@ pub use callbacks::StatusCallback;
 pub use driver::{FarEnd, LegEnd};
 pub use live::CallInput;
 pub use recording::CallerAudioError;
-pub use start::{InboundCall, LegStart, VoiceHandler, inbound, number_handler, start_leg};
+pub use start::{
+    InboundCall, InboundStarted, LegStart, VoiceHandler, inbound, number_handler, start_leg,
+};

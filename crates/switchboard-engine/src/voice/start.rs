@@ -243,13 +243,25 @@ pub struct InboundCall {
     pub digits: Option<String>,
 }
 
-/// Starts an inbound call to `number`; returns its SID.
+/// How an inbound sandbox call began: its SID and its status (`ringing`, or `failed` when
+/// the number's account is not active and the call was refused).
+#[derive(Clone, Debug)]
+pub struct InboundStarted {
+    pub sid: String,
+    pub status: &'static str,
+}
+
+/// Starts an inbound call to `number`; a number whose account is suspended or closed (or whose
+/// parent is) does not answer: see `refuse_inbound`.
 pub async fn inbound(
     state: &Engine,
     account: &Account,
     number: &Record,
     call: InboundCall,
-) -> EngineResult<String> {
+) -> EngineResult<InboundStarted> {
+    if !crate::account::is_active(&*state.store, account).await? {
+        return refuse_inbound(state, account, number, call).await;
+    }
     let handler = number_handler(state, &number.doc).await?;
     let call_sid = Sid::generate(SidKind::Call);
     let mut setup = CallSetup::new(
@@ -284,7 +296,56 @@ pub async fn inbound(
             .live
             .send(call_sid.as_str(), CallInput::Digits(digits));
     }
-    Ok(call_sid.into_string())
+    Ok(InboundStarted {
+        sid: call_sid.into_string(),
+        status: "ringing",
+    })
+}
+
+/// A call to a number of an account that is not active: nothing of the account runs, so no
+/// webhook is requested, no status callback sent and no alert pushed to its debugger webhook.
+/// The call is stored at once as `failed` (inbound, duration 0; Twilio's caller would hear the
+/// number is unavailable, the SIP side answers `403`) so the parent sees it in the account's
+/// call log, and its transcript is one `refused` event (`error_code` 20005) and the `failed`
+/// status, already finished.
+async fn refuse_inbound(
+    state: &Engine,
+    account: &Account,
+    number: &Record,
+    call: InboundCall,
+) -> EngineResult<InboundStarted> {
+    let sid = Sid::generate(SidKind::Call).into_string();
+    let info = LegInfo {
+        sid: sid.clone(),
+        account_sid: account.sid.clone(),
+        from: call.from,
+        to: call.to,
+        direction: "inbound",
+        status: "failed",
+        parent_call_sid: None,
+        phone_number_sid: Some(number.sid.clone()),
+        caller_name: call.caller_name,
+        forwarded_from: call.forwarded_from,
+    };
+    let mut record = leg::new_record(&info);
+    record.doc["end_time"] = record.doc["start_time"].clone();
+    record.doc["duration"] = json!("0");
+    record.date_key = Some(record.created_ms);
+    state.store.insert(&record).await?;
+    let log = state.sandbox.open_log(&sid);
+    let code = error_code::ACCOUNT_NOT_ACTIVE;
+    log.push(
+        "refused",
+        json!({"error_code": code.code, "message": code.message}),
+    );
+    log.push("status", json!({"status": "failed"}));
+    log.finish();
+    metrics::counter!("switchboard_calls_refused_total", "reason" => "account_not_active")
+        .increment(1);
+    Ok(InboundStarted {
+        sid,
+        status: "failed",
+    })
 }
 
 /// The calling leg of a `<Dial>`, as its child needs it.

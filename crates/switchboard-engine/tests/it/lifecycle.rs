@@ -105,7 +105,8 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .sid;
     let log = test.engine.sandbox().log(&parked).unwrap();
     while !log
         .snapshot()
@@ -127,7 +128,8 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
         .engine
         .receive_message(&test.account, &number, inbound)
         .await
-        .unwrap();
+        .unwrap()
+        .sid;
     let drained = test.engine.shutdown(Duration::from_secs(15)).await;
     assert_eq!(drained.calls, 1);
     assert!(drained.complete, "{drained:?}");

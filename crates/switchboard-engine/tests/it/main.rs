@@ -93,6 +93,7 @@ impl TestEngine {
             .inbound_call(&self.account, &row, call)
             .await
             .expect("call starts")
+            .sid
     }
 
     /// Waits for the session `sid` to end; returns its transcript events.

@@ -91,11 +91,26 @@ async fn callee(
             return Err(500);
         }
     };
-    match account::load(&*state.store, &number.account_sid).await {
-        Ok(Some(account)) if account.status == "active" => Ok((number, account)),
-        Ok(_) => Err(403),
+    let account = match account::load(&*state.store, &number.account_sid).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return Err(403),
         Err(error) => {
             tracing::error!(?error, "loading a SIP call's account failed");
+            return Err(500);
+        }
+    };
+    // A suspended or closed account (or a subaccount of one) answers nothing. `403 Forbidden`
+    // rather than `480 Temporarily Unavailable`: 480 says the callee is reachable but not now
+    // and invites the caller's proxy to try again (or another route) shortly, while this is an
+    // administrative refusal that lasts until the account's parent reactivates it; 403 (RFC
+    // 3261 21.4.4, "the server understood the request, but is refusing to fulfill it"; the
+    // request should not be repeated) says so, and it is what the engine already answers for
+    // other refusals of policy (`--sip-trust`).
+    match account::is_active(&*state.store, &account).await {
+        Ok(true) => Ok((number, account)),
+        Ok(false) => Err(403),
+        Err(error) => {
+            tracing::error!(?error, "loading a SIP call's parent account failed");
             Err(500)
         }
     }
