@@ -225,6 +225,18 @@ pub(crate) fn resume_delivery(state: &Engine, account: Account, record: Record) 
     state.spawn(deliver(state.clone(), account, record));
 }
 
+/// An outbound message of an account that is not active, found under way after a restart:
+/// it fails with 20005 and nothing is sent, its callback included.
+pub(crate) async fn fail_inactive(state: &Engine, mut record: Record) -> EngineResult<()> {
+    set_status(
+        state,
+        &mut record,
+        "failed",
+        Some(error_code::ACCOUNT_NOT_ACTIVE),
+    )
+    .await
+}
+
 /// Whether an outbound message in `status` still has delivery steps to go.
 pub(crate) fn is_in_delivery(status: &str) -> bool {
     matches!(status, "accepted" | "queued" | "sending" | "sent")

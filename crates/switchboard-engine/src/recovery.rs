@@ -11,6 +11,9 @@
 //! - An outbound message carries on from the status it was in to the handset's outcome, with
 //!   its status callbacks, as if nothing had happened.
 //!
+//! Of an account that is no longer active (suspended meanwhile) nothing runs: its calls end
+//! without a callback and its messages fail with 20005.
+//!
 //! Which rows are this node's: on a database with one node (SQLite) every unfinished row; on a
 //! shared one those that carry this node's `--node-id` (`engine_node`), or no node at all
 //! (written before nodes were recorded). Taking over the work of another, dead node is the
@@ -74,7 +77,12 @@ impl Engine {
             let Some(account) = account::load(&*self.store, &record.account_sid).await? else {
                 continue;
             };
-            messaging::resume_delivery(self, account, record);
+            if account::is_active(&*self.store, &account).await? {
+                messaging::resume_delivery(self, account, record);
+            } else {
+                // Nothing of a suspended account runs: the message fails, with no callback.
+                messaging::fail_inactive(self, record).await?;
+            }
             recovered.messages += 1;
         }
         if recovered != Recovered::default() {
@@ -137,6 +145,7 @@ async fn end_orphaned_call(
         0
     };
     leg::set_status(engine, &mut record, status.as_str(), true, Some(duration_s)).await?;
+    let active = account::is_active(&*engine.store, account).await?;
     metrics::counter!("switchboard_calls_recovered_total").increment(1);
 
     let sid = record.sid.clone();
@@ -164,7 +173,9 @@ async fn end_orphaned_call(
     log.push("hangup", json!({"by": "engine"}));
     log.push("status", json!({"status": status.as_str()}));
 
-    let callback = StatusCallback::from_json(&record.doc["engine_status_callback"]);
+    // Nothing of a suspended account runs, its callbacks included.
+    let callback =
+        StatusCallback::from_json(&record.doc["engine_status_callback"]).filter(|_| active);
     let request = callback.as_ref().and_then(|callback| {
         let mut params = base_params(&setup_of(&record)?, status);
         params.push(("CallDuration".into(), duration_s.to_string()));

@@ -326,8 +326,9 @@ async fn refuse_inbound(
         phone_number_sid: Some(number.sid.clone()),
         caller_name: call.caller_name,
         forwarded_from: call.forwarded_from,
+        status_callback: None,
     };
-    let mut record = leg::new_record(&info);
+    let mut record = leg::new_record(&info, &state.node_id);
     record.doc["end_time"] = record.doc["start_time"].clone();
     record.doc["duration"] = json!("0");
     record.date_key = Some(record.created_ms);
