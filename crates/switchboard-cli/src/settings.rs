@@ -61,6 +61,16 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_DRAIN_TIMEOUT", value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     drain_timeout: Option<u64>,
+    /// Consecutive fatal failures of an origin that open its circuit breaker, for numbers with
+    /// `SwitchboardBreaker=true` [default: 5].
+    #[arg(long, env = "SWITCHBOARD_BREAKER_FAILURES", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breaker_failures: Option<u32>,
+    /// Seconds an open circuit breaker skips its origin before one session probes it
+    /// [default: 30].
+    #[arg(long, env = "SWITCHBOARD_BREAKER_COOLOFF", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    breaker_cooloff: Option<u64>,
     /// This node's name, recorded on the calls and messages it runs [default: <hostname>:<http
     /// port>]; keep it stable across restarts (set it when the HTTP port is 0).
     #[arg(long, env = "SWITCHBOARD_NODE_ID", value_name = "ID")]

@@ -332,13 +332,22 @@ async fn status_callback(
     }
 }
 
-/// Where a number's messages go: its SMS application's URLs, else its own.
-async fn sms_handler(
-    state: &Engine,
-    number: &Value,
-) -> EngineResult<Option<(Endpoint, Option<Endpoint>)>> {
+/// Where a number's messages go (its SMS application's URLs, else its own) and whether its
+/// primary's origin is guarded by a circuit breaker; `None` without an SMS URL.
+async fn sms_handler(state: &Engine, number: &Value) -> EngineResult<Option<SmsHandler>> {
     let handler = session::handler(state, number, Channel::Messaging).await?;
-    Ok(handler.primary.map(|primary| (primary, handler.fallback)))
+    Ok(handler.primary.map(|primary| SmsHandler {
+        primary,
+        fallback: handler.fallback,
+        breaker: handler.breaker,
+    }))
+}
+
+/// The URLs an inbound message session runs with.
+struct SmsHandler {
+    primary: Endpoint,
+    fallback: Option<Endpoint>,
+    breaker: bool,
 }
 
 /// An inbound message to a provisioned number.
@@ -480,10 +489,15 @@ async fn run_session(
     sid: String,
     inbound: Inbound,
     params: Vec<(String, String)>,
-    handler: Option<(Endpoint, Option<Endpoint>)>,
+    handler: Option<SmsHandler>,
     log: Arc<Log>,
 ) {
-    let Some((primary, fallback)) = handler else {
+    let Some(SmsHandler {
+        primary,
+        fallback,
+        breaker,
+    }) = handler
+    else {
         log.finish();
         return;
     };
@@ -505,6 +519,7 @@ async fn run_session(
                     fallback.clone(),
                     params,
                     first,
+                    breaker,
                 );
                 first = false;
                 let result = session::fetch(

@@ -33,6 +33,9 @@ pub struct Handler {
     pub status_callback: Option<Endpoint>,
     /// The application whose URLs these are, when the number delegates to one.
     pub application_sid: Option<String>,
+    /// The number's `SwitchboardBreaker`: its primary URL's origin is guarded by a circuit
+    /// breaker.
+    pub breaker: bool,
 }
 
 /// The settings' field names of a channel: application, URL, fallback, status callback.
@@ -96,6 +99,7 @@ pub(crate) async fn handler(
         fallback: endpoint(fields.fallback),
         status_callback: fields.status_callback.and_then(endpoint),
         application_sid,
+        breaker: settings["switchboard_breaker"].as_bool() == Some(true),
     })
 }
 
@@ -121,6 +125,7 @@ pub(crate) fn plan(
     fallback: Option<Endpoint>,
     params: Vec<(String, String)>,
     initial: bool,
+    breaker: bool,
 ) -> FetchPlan {
     FetchPlan {
         primary,
@@ -128,6 +133,7 @@ pub(crate) fn plan(
         params,
         initial,
         scope: engine.fallback_scope,
+        breaker,
     }
 }
 

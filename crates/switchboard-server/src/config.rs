@@ -35,6 +35,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Seconds a shutdown waits for requests, calls and messages in flight.
     pub drain_timeout: u64,
+    /// Consecutive fatal failures of an origin that open its breaker (`SwitchboardBreaker`).
+    pub breaker_failures: u32,
+    /// Seconds an open breaker skips its origin before a probe.
+    pub breaker_cooloff: u64,
     /// This node's name (`None`: `<hostname>:<http port>`).
     pub node_id: Option<String>,
     /// The text-to-speech program: text on stdin, a WAV on stdout (`{language}`, `{voice}`).
@@ -64,6 +68,8 @@ impl Default for Config {
             http_idle_timeout: 60,
             max_connections: 10_000,
             drain_timeout: 30,
+            breaker_failures: 5,
+            breaker_cooloff: 30,
             node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),
             database: "sqlite://switchboard.db".into(),
@@ -156,6 +162,24 @@ impl Config {
         Ok(std::time::Duration::from_secs(self.drain_timeout))
     }
 
+    /// The circuit breakers' settings, checked.
+    pub(crate) fn breaker(&self) -> anyhow::Result<switchboard_webhook::BreakerSettings> {
+        anyhow::ensure!(
+            (1..=1000).contains(&self.breaker_failures),
+            "--breaker-failures must be between 1 and 1000, not {}",
+            self.breaker_failures
+        );
+        anyhow::ensure!(
+            (1..=MAX_SECONDS).contains(&self.breaker_cooloff),
+            "--breaker-cooloff must be between 1 and {MAX_SECONDS} seconds, not {}",
+            self.breaker_cooloff
+        );
+        Ok(switchboard_webhook::BreakerSettings {
+            failures: self.breaker_failures,
+            cooloff_ms: self.breaker_cooloff * 1000,
+        })
+    }
+
     /// This node's name: `--node-id`, or `<hostname>:<port>` of the bound HTTP address.
     pub(crate) fn node_id(&self, http: SocketAddr) -> anyhow::Result<String> {
         match &self.node_id {
@@ -173,6 +197,7 @@ impl Config {
     /// Checks what can be checked before anything is opened.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.http_limits()?;
+        self.breaker()?;
         if self.node_id.is_some() {
             self.node_id(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         }

@@ -80,8 +80,11 @@ pub async fn run(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    let webhooks =
-        WebhookClient::new(ClientSettings::default()).context("building the webhook client")?;
+    let webhooks = WebhookClient::new(ClientSettings {
+        breaker: config.breaker()?,
+        ..ClientSettings::default()
+    })
+    .context("building the webhook client")?;
     let (telephony, incoming) = match start_sip(&config).await? {
         Some((telephony, incoming)) => (Some(telephony), Some(incoming)),
         None => (None, None),

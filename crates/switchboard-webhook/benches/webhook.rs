@@ -202,6 +202,7 @@ async fn webhook_round(
                     params: params(),
                     initial: true,
                     scope: FallbackScope::All,
+                    breaker: false,
                 };
                 let mut jar = CookieJar::new();
                 let result = fetch_twiml(
@@ -316,6 +317,7 @@ async fn failover_latencies(
             params: params(),
             initial: true,
             scope: FallbackScope::All,
+            breaker: false,
         };
         let started = Instant::now();
         let result = fetch_twiml(

@@ -28,6 +28,7 @@ use reqwest::header::{
 };
 use url::Url;
 
+use crate::breaker::{Admission, BreakerSettings, Breakers, Health};
 use crate::connect::{EngineResolver, classify_body_error, classify_send_error, tls_config};
 use crate::cookies::CookieJar;
 use crate::outcome::{Exchange, HttpAnswer, RequestRecord, ResponseRecord, TransportError};
@@ -47,6 +48,9 @@ pub struct ClientSettings {
     pub max_redirects: u32,
     /// Extra trust anchors (PEM) for self-hosters' private CAs.
     pub extra_root_certificates_pem: Vec<Vec<u8>>,
+    /// The circuit breakers of origins that sessions ask to guard (`--breaker-failures`,
+    /// `--breaker-cooloff`).
+    pub breaker: BreakerSettings,
 }
 
 impl Default for ClientSettings {
@@ -56,6 +60,7 @@ impl Default for ClientSettings {
             audio_body_limit: 16 * 1024 * 1024,
             max_redirects: 10,
             extra_root_certificates_pem: Vec::new(),
+            breaker: BreakerSettings::default(),
         }
     }
 }
@@ -79,6 +84,9 @@ pub struct WebhookClient {
     clients: Mutex<HashMap<ClientKey, reqwest::Client>>,
     /// Parsed targets by the exact configured URL string (see [`WebhookClient::target_for`]).
     targets: Mutex<HashMap<String, Arc<Target>>>,
+    /// The breakers of guarded origins, and the time zero of their clock.
+    breakers: Mutex<Breakers>,
+    started: std::time::Instant,
 }
 
 /// Distinct configured URLs kept parsed; past this the cache is emptied and refilled.
@@ -86,12 +94,15 @@ const TARGET_CACHE_LIMIT: usize = 1024;
 
 impl WebhookClient {
     pub fn new(settings: ClientSettings) -> Result<Self, ClientBuildError> {
+        let settings_breaker = settings.breaker;
         let tls = tls_config(&settings.extra_root_certificates_pem)?;
         let client = WebhookClient {
             settings,
             tls,
             clients: Mutex::new(HashMap::new()),
             targets: Mutex::new(HashMap::new()),
+            breakers: Mutex::new(Breakers::new(settings_breaker)),
+            started: std::time::Instant::now(),
         };
         client.client_for(&Overrides::default())?;
         Ok(client)
@@ -99,6 +110,35 @@ impl WebhookClient {
 
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
+    }
+
+    fn breakers(&self) -> std::sync::MutexGuard<'_, Breakers> {
+        // Every method of `Breakers` leaves it consistent, so a poisoned lock holds no half-made
+        // change.
+        self.breakers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn breaker_now(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a request to `origin`, whose breaker is on, may be sent now.
+    pub fn breaker_admit(&self, origin: &str) -> Admission {
+        let now = self.breaker_now();
+        self.breakers().admit(origin, now)
+    }
+
+    /// Records what a request to a guarded `origin` showed.
+    pub fn breaker_record(&self, origin: &str, health: Health) {
+        let now = self.breaker_now();
+        self.breakers().record(origin, now, health);
+    }
+
+    /// `closed`, `open` or `half-open`.
+    pub fn breaker_state(&self, origin: &str) -> &'static str {
+        self.breakers().state(origin)
     }
 
     fn client_for(&self, overrides: &Overrides) -> Result<reqwest::Client, ClientBuildError> {

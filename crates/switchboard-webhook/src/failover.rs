@@ -71,6 +71,9 @@ pub struct FetchPlan {
     /// Whether this is the first TwiML fetch of the session (for `FallbackScope::Initial`).
     pub initial: bool,
     pub scope: FallbackScope,
+    /// Whether the primary's origin is guarded by its circuit breaker (`SwitchboardBreaker`):
+    /// the request is skipped while the breaker is open.
+    pub breaker: bool,
 }
 
 /// A request the driver must send.
@@ -80,6 +83,9 @@ pub struct PlannedRequest {
     pub params: Vec<(String, String)>,
     /// Whether this is the fallback request.
     pub fallback: bool,
+    /// Whether the request's origin is guarded by its circuit breaker (the primary's, when the
+    /// plan says so; never the fallback's).
+    pub breaker: bool,
 }
 
 /// What a request produced, as the policy needs it.
@@ -141,6 +147,7 @@ impl Failover {
             endpoint: std::mem::replace(&mut plan.primary, Endpoint::new(String::new(), method)),
             params: std::mem::take(&mut plan.params),
             fallback: false,
+            breaker: plan.breaker,
         };
         Failover {
             plan,
@@ -209,6 +216,7 @@ impl Failover {
                             endpoint,
                             params,
                             fallback: true,
+                            breaker: false,
                         }));
                         self.stage = Stage::Fallback { first_error: code };
                     }
@@ -299,6 +307,7 @@ mod tests {
             ],
             initial,
             scope,
+            breaker: false,
         }
     }
 

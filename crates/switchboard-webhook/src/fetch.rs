@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::ErrorCode;
 
 use crate::alert::{AlertLevel, AlertRecord, describe_failure};
+use crate::breaker::{Admission, Health, origin_of};
 use crate::classify::{Channel, Reply, classify_exchange, classify_notification};
 use crate::cookies::CookieJar;
 use crate::executor::WebhookClient;
 use crate::failover::{Action, Failover, FetchPlan, FetchReport, Verdict};
-use crate::outcome::Exchange;
-use crate::request::{Method, WebhookRequest};
+use crate::outcome::{Exchange, RequestRecord, ResponseRecord, TransportError};
+use crate::request::{Method, WebhookRequest, redact_url};
 
 /// One request as the call/message transcript shows it (product.md `webhook` event).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +26,9 @@ pub struct WebhookEvent {
     pub fallback: bool,
     pub duration_ms: u64,
     pub attempts: u32,
+    /// `open` when the request was not sent because its origin's circuit breaker was open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breaker: Option<String>,
 }
 
 /// How a TwiML fetch ended.
@@ -115,6 +119,18 @@ pub async fn drive_failover<T>(
     loop {
         match failover.poll_next() {
             Some(Action::Send(planned)) => {
+                let origin = planned
+                    .breaker
+                    .then(|| origin_of(&planned.endpoint.url))
+                    .flatten();
+                if let Some(origin) = &origin
+                    && let Admission::Skip { error_code } = client.breaker_admit(origin)
+                {
+                    let (event, report) = skipped(planned, origin, error_code, channel);
+                    events.push(event);
+                    failover.handle_outcome(report);
+                    continue;
+                }
                 let request = WebhookRequest::form(
                     planned.endpoint.url,
                     planned.endpoint.method,
@@ -122,6 +138,12 @@ pub async fn drive_failover<T>(
                 );
                 let exchange = client.send(request, auth_token, cookies).await;
                 let classified = classify_exchange(&exchange, channel, &parse);
+                if let Some(origin) = &origin {
+                    client.breaker_record(
+                        origin,
+                        health(&exchange, classified.as_ref().err().copied()),
+                    );
+                }
                 events.push(event(
                     &exchange,
                     classified.as_ref().err().copied(),
@@ -243,7 +265,58 @@ fn event(exchange: &Exchange, error: Option<ErrorCode>, fallback: bool) -> Webho
         fallback,
         duration_ms: u64::try_from(exchange.duration.as_millis()).unwrap_or(u64::MAX),
         attempts: exchange.attempts,
+        breaker: None,
     }
+}
+
+/// Whether `exchange` showed its origin alive or dead, for its circuit breaker: no answer or a
+/// 5xx is dead (see `breaker`).
+fn health(exchange: &Exchange, classified: Option<ErrorCode>) -> Health {
+    match (exchange.status(), classified) {
+        (Some(status), _) if status < 500 => Health::Alive,
+        (_, code) => {
+            Health::Dead(code.unwrap_or(switchboard_core::error_code::HTTP_RETRIEVAL_FAILURE))
+        }
+    }
+}
+
+/// A request its origin's open breaker kept from being sent: the transcript's event and the
+/// policy's report (whose alert carries the request's URL and parameters, which the fallback
+/// request is built from), with the origin's last failure as the code.
+fn skipped(
+    planned: crate::failover::PlannedRequest,
+    origin: &str,
+    code: ErrorCode,
+    channel: Channel,
+) -> (WebhookEvent, FetchReport) {
+    let exchange = Exchange {
+        request: RequestRecord {
+            url: redact_url(&planned.endpoint.url),
+            method: planned.endpoint.method,
+            params: planned.params,
+            headers: Vec::new(),
+        },
+        response: ResponseRecord::default(),
+        result: Err(TransportError::ConnectFailed),
+        attempts: 0,
+        duration: std::time::Duration::ZERO,
+        warnings: Vec::new(),
+        overrides_present: false,
+    };
+    let mut event = event(&exchange, Some(code), false);
+    event.breaker = Some("open".to_owned());
+    let message = format!(
+        "Not requested: the circuit breaker of {origin} is open after consecutive failures of its requests (the last: {} {})",
+        code.code, code.message
+    );
+    let alert =
+        AlertRecord::from_exchange(&exchange, code, AlertLevel::Error, message, channel, false);
+    let report = FetchReport::Failed {
+        code,
+        alert: Box::new(alert),
+        warnings: Vec::new(),
+    };
+    (event, report)
 }
 
 /// Clamped override values become WARNING alerts (product.md Decision 18).

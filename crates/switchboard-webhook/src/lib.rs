@@ -7,6 +7,7 @@
 //! `fetch` glues policy and executor for the engines.
 
 pub mod alert;
+pub mod breaker;
 pub mod classify;
 pub mod connect;
 pub mod cookies;
@@ -19,6 +20,7 @@ pub mod request;
 pub mod signature;
 
 pub use alert::{AlertLevel, AlertRecord, DebugEventContext, debug_event_params};
+pub use breaker::BreakerSettings;
 pub use classify::{Channel, Reply};
 pub use cookies::CookieJar;
 pub use executor::{ClientSettings, WebhookClient};

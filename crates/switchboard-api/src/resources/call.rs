@@ -329,6 +329,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         account: account.clone(),
         setup,
         fallback,
+        breaker: false,
         status_callback,
         far_end: far_end(state, account, params, &to, ring_timeout_s)?,
         fast: false,

@@ -42,6 +42,9 @@ const FIELDS: &[Field] = &[
     Field::text("AddressSid", "address_sid", Default::Null),
     Field::text("IdentitySid", "identity_sid", Default::Null),
     Field::text("BundleSid", "bundle_sid", Default::Null),
+    // Beyond Twilio (product.md): a circuit breaker on the origin of the number's primary URLs.
+    // Twilio's clients never send it; its JSON field is extra, which they ignore.
+    Field::boolean("SwitchboardBreaker", "switchboard_breaker"),
 ];
 
 /// The typed sub-lists and what they provision.

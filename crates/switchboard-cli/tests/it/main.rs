@@ -2,6 +2,7 @@
 //! through its REST API exactly as a user (or a Twilio helper library) would.
 
 mod bad_input;
+mod breaker;
 mod cli;
 mod compat;
 mod config;

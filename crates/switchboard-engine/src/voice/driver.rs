@@ -63,6 +63,8 @@ pub(crate) struct Driver {
     pub(crate) stored_status: &'static str,
     pub(crate) inputs: Arc<Inbox>,
     pub(crate) fallback: Option<Endpoint>,
+    /// Whether the session's primary origin is guarded by its circuit breaker.
+    pub(crate) breaker: bool,
     /// Whether the running document is the session's first (under `--fallback-scope initial`
     /// only its failures fall back).
     pub(crate) document_initial: bool,

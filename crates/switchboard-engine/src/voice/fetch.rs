@@ -36,6 +36,7 @@ pub(crate) fn start(
     request: FetchRequest,
     fallback: Option<Endpoint>,
     initial: bool,
+    breaker: bool,
 ) -> PendingFetch {
     let primary_url = request.url.clone();
     let fallback_url = fallback.as_ref().map(|endpoint| endpoint.url.clone());
@@ -45,6 +46,7 @@ pub(crate) fn start(
         fallback,
         request.params,
         initial,
+        breaker,
     );
     let engine = state.clone();
     let token = auth_token.to_owned();
@@ -80,6 +82,8 @@ pub(crate) fn after_failure(
         fallback,
         failure.params,
         initial,
+        // The failed document is not requested again: the plan goes to the fallback.
+        false,
     );
     let session::ExecutionFallback { alert, failover } =
         session::after_execution_failure(plan, failure.code, alert);

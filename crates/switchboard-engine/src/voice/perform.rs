@@ -34,6 +34,7 @@ impl Driver {
                     request,
                     self.fallback.clone(),
                     initial,
+                    self.breaker,
                 ));
             }
             Action::ExecutionFailed(failure) => {
@@ -193,6 +194,7 @@ impl Driver {
             params: request.params,
             initial: false,
             scope: self.state.fallback_scope,
+            breaker: false,
         };
         let target = self.alert_target();
         self.state.spawn(async move {

@@ -32,6 +32,9 @@ pub struct LegStart {
     pub account: Account,
     pub setup: CallSetup,
     pub fallback: Option<Endpoint>,
+    /// The number's `SwitchboardBreaker` (the session's fetches consult the circuit breaker of
+    /// their primary's origin).
+    pub breaker: bool,
     pub status_callback: Option<StatusCallback>,
     pub far_end: FarEnd,
     /// `Clock=fast`: the virtual clock.
@@ -102,6 +105,7 @@ async fn start_leg_with(
         stored_status: status,
         inputs,
         fallback: start.fallback,
+        breaker: start.breaker,
         document_initial: true,
         cookies: CookieJar::default(),
         fetch: None,
@@ -199,6 +203,7 @@ pub struct VoiceHandler {
     pub fallback: Option<Endpoint>,
     pub status_callback: Option<StatusCallback>,
     pub application_sid: Option<String>,
+    pub breaker: bool,
 }
 
 pub async fn number_handler(
@@ -213,6 +218,7 @@ pub async fn number_handler(
             .status_callback
             .map(|endpoint| StatusCallback::new(endpoint.url, endpoint.method, Vec::new())),
         application_sid: handler.application_sid,
+        breaker: handler.breaker,
     })
 }
 
@@ -282,6 +288,7 @@ pub async fn inbound(
         account: account.clone(),
         setup,
         fallback: handler.fallback,
+        breaker: handler.breaker,
         status_callback: handler.status_callback,
         far_end: FarEnd::Caller,
         fast: call.fast,
@@ -382,6 +389,7 @@ pub(crate) async fn dial_child(
         account: parent.account.clone(),
         setup,
         fallback: handler.fallback,
+        breaker: handler.breaker,
         status_callback: handler.status_callback,
         far_end: FarEnd::EngineNumber,
         fast: parent.fast,
@@ -472,6 +480,7 @@ async fn bridged_child(
         account: parent.account.clone(),
         setup,
         fallback: None,
+        breaker: false,
         status_callback,
         far_end,
         fast: parent.fast,

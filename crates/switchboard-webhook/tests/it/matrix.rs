@@ -392,6 +392,7 @@ async fn run(client: &WebhookClient, case: &Case, fallback: Endpoint) -> TwimlFe
         params: call_params(),
         initial: true,
         scope: FallbackScope::All,
+        breaker: false,
     };
     let mut cookies = CookieJar::new();
     fetch_twiml(

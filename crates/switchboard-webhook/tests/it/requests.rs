@@ -23,6 +23,7 @@ fn plan(primary: Endpoint, fallback: Option<Endpoint>) -> FetchPlan {
         params: call_params(),
         initial: true,
         scope: FallbackScope::All,
+        breaker: false,
     }
 }
 
@@ -321,6 +322,7 @@ async fn failing_fallback_gives_up_and_scope_initial_skips_later_fetches() {
     let later = FetchPlan {
         initial: false,
         scope: FallbackScope::Initial,
+        breaker: false,
         ..plan(p, f)
     };
     let result = fetch(&client, &mut jar, later).await;

@@ -166,6 +166,7 @@ async fn inbound_start(
         account,
         setup,
         fallback: handler.fallback,
+        breaker: handler.breaker,
         status_callback: handler.status_callback,
         far_end: FarEnd::Caller,
         fast: false,
