@@ -157,6 +157,9 @@ async fn garbage_credentials_are_401_not_500() {
     }
 }
 
+/// (method, URL, form, the parameter the error names)
+type NulCase<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
 /// A NUL character (U+0000) in any stored parameter, REST or sandbox, body or query string, is
 /// refused with 400/20422 naming the parameter, and nothing is created. PostgreSQL cannot store
 /// it and SQLite can; before this rule the same request was a 500 on one and a 201 on the other.
@@ -165,7 +168,7 @@ async fn nul_is_refused(engine: &Engine) {
     let applications = engine.account_url("Applications.json");
     let messages = engine.account_url("Messages.json");
     let sandbox_messages = format!("{}/sandbox/Messages", engine.base_url);
-    let cases: [(&str, &str, &[(&str, &str)], &str); 6] = [
+    let cases: [NulCase; 6] = [
         (
             "POST",
             &numbers,
