@@ -85,6 +85,23 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
+        if let StoreError::Unstorable { place, problem } = &error {
+            // The form parser refuses NULs in parameters first; this is a value no parameter
+            // rule caught (an over-long number, say). Bad input, not a store failure.
+            return ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("Invalid parameter: the value stored as {place} {problem}"),
+            );
+        }
+        if let StoreError::FilterTooLong = error {
+            return ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!(
+                    "Invalid parameter: a filter value is longer than {} bytes",
+                    switchboard_store::LIKE_PATTERN_MAX_BYTES / 2
+                ),
+            );
+        }
         tracing::error!(%error, "store failure");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,6 +3,12 @@
 //! Written here rather than with `axum::Form`: Twilio clients repeat keys
 //! (`StatusCallbackEvent=a&StatusCallbackEvent=b`), and bad bytes must become a Twilio 400
 //! (malformed percent-escapes, invalid UTF-8, oversized bodies), not a plain-text rejection.
+//!
+//! One rule for strings, here because every form body and query string of the REST and sandbox
+//! APIs is parsed by `Params::parse`: a NUL character (U+0000, `%00`) in a name or a value is
+//! refused with 400/20422 naming the parameter. PostgreSQL cannot store it and SQLite can, so
+//! without this rule the same request got a 500 on one backend and a 201 on the other; the
+//! store refuses it too (`StoreError::Unstorable`), as a second line for the engine's own writes.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
@@ -32,9 +38,28 @@ impl Params {
                 Some(at) => (&piece[..at], &piece[at + 1..]),
                 None => (piece, &b""[..]),
             };
-            pairs.push((decode(name)?, decode(value)?));
+            let (name, value) = (decode(name)?, decode(value)?);
+            if name.contains('\0') || value.contains('\0') {
+                return Err(nul_refused(&name));
+            }
+            pairs.push((name, value));
         }
         Ok(Params(pairs))
+    }
+
+    /// The pairs as `application/x-www-form-urlencoded` (space as `+`, every byte outside
+    /// `A-Za-z0-9*-._` percent-escaped), which `parse` reads back to the same pairs.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for (index, (name, value)) in self.0.iter().enumerate() {
+            if index > 0 {
+                out.push('&');
+            }
+            encode_into(&mut out, name);
+            out.push('=');
+            encode_into(&mut out, value);
+        }
+        out
     }
 
     /// The first value of `name`.
@@ -52,6 +77,29 @@ impl Params {
             .filter(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
             .collect()
+    }
+}
+
+/// 400/20422 for a parameter holding a NUL character.
+fn nul_refused(name: &str) -> ApiError {
+    ApiError::bad_request(
+        error_code::INVALID_PARAMETER,
+        format!(
+            "Invalid parameter {}: it contains a NUL character (U+0000), which is not allowed",
+            name.escape_debug()
+        ),
+    )
+}
+
+fn encode_into(out: &mut String, text: &str) {
+    for byte in text.bytes() {
+        match byte {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(char::from(byte));
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
     }
 }
 
@@ -153,5 +201,46 @@ mod tests {
         ] {
             assert!(Params::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_nul_is_refused_with_the_parameter_named() {
+        for (input, named) in [
+            (&b"FriendlyName=a%00b"[..], "FriendlyName"),
+            (b"To=%2B1555&Body=%00", "Body"),
+            (b"Url=http://x/\x00", "Url"),
+            (b"Bad%00Name=1", "Bad\\0Name"),
+        ] {
+            let error = Params::parse(input).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST);
+            assert_eq!(error.code, error_code::INVALID_PARAMETER);
+            assert!(
+                error
+                    .message
+                    .starts_with(&format!("Invalid parameter {named}:")),
+                "{input:?}: {}",
+                error.message
+            );
+        }
+        assert!(
+            Params::parse(b"Body=%01%7F%E2%80%8F").is_ok(),
+            "other controls are stored"
+        );
+    }
+
+    #[test]
+    fn encoding_parses_back_to_the_same_pairs() {
+        let params = Params(vec![
+            ("A b".into(), "c&d=e+f%g".into()),
+            ("".into(), "".into()),
+            ("Body".into(), "caf\u{e9} \u{1f600} \u{202e}".into()),
+        ]);
+        let encoded = params.encode();
+        assert_eq!(
+            encoded,
+            "A+b=c%26d%3De%2Bf%25g&=&Body=caf%C3%A9+%F0%9F%98%80+%E2%80%AE"
+        );
+        // An empty name with an empty value encodes to `=`, which parses back as that pair.
+        assert_eq!(Params::parse(encoded.as_bytes()).unwrap().0, params.0);
     }
 }

@@ -23,6 +23,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_HTTP")]
     #[serde(skip_serializing_if = "Option::is_none")]
     http: Option<String>,
+    /// Serve /metrics on a listener of its own at this address; the HTTP port then answers 404
+    /// there [default: none, /metrics is on the HTTP port].
+    #[arg(long, env = "SWITCHBOARD_METRICS", value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics: Option<String>,
     /// SIP address (UDP and TCP), or `off` [default: 127.0.0.1:5060].
     #[arg(long, env = "SWITCHBOARD_SIP")]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -26,6 +26,9 @@ impl EngineError {
     /// The platform code a client sees for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
+            EngineError::Store(StoreError::Unstorable { .. } | StoreError::FilterTooLong) => {
+                error_code::INVALID_PARAMETER
+            }
             EngineError::Store(_) => error_code::INTERNAL_SERVER_ERROR,
             EngineError::ShuttingDown => error_code::SERVICE_UNAVAILABLE,
             EngineError::AccountNotActive => error_code::ACCOUNT_NOT_ACTIVE,

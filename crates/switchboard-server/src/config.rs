@@ -15,8 +15,10 @@ const MAX_SECONDS: u64 = 86_400;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// REST API, sandbox, console, `/metrics` and `/healthz`.
+    /// REST API, sandbox, console, `/metrics` (unless `metrics` is set) and `/healthz`.
     pub http: String,
+    /// A listener of its own for `/metrics` (`None`: `/metrics` is served on `http`).
+    pub metrics: Option<String>,
     /// SIP over UDP and TCP, or `off`.
     pub sip: String,
     /// RTP port range `LOW-HIGH`.
@@ -59,6 +61,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             http: "127.0.0.1:8080".into(),
+            metrics: None,
             sip: "127.0.0.1:5060".into(),
             rtp_ports: "20000-20999".into(),
             sip_trust: "127.0.0.0/8,::1/128".into(),
@@ -205,6 +208,15 @@ impl Config {
         self.rtp_range()?;
         self.sip_addr()?;
         self.sip_trust()?;
+        if let Some(metrics) = &self.metrics {
+            let port = metrics
+                .rsplit_once(':')
+                .map(|(_, port)| port.parse::<u16>());
+            anyhow::ensure!(
+                matches!(port, Some(Ok(_))) && !metrics.starts_with(':'),
+                "--metrics must be HOST:PORT (like 127.0.0.1:9100), not {metrics:?}"
+            );
+        }
         if let Some(gateway) = &self.sip_gateway {
             anyhow::ensure!(
                 gateway.starts_with("sip:"),

@@ -115,8 +115,17 @@ pub async fn run(
     if let Some(incoming) = incoming {
         engine.serve_sip(incoming);
     }
-    let app = switchboard_api::router(engine.clone())
-        .route("/metrics", get(move || async move { handle.render() }));
+    let (app, metrics) = match &config.metrics {
+        None => (
+            switchboard_api::router(engine.clone())
+                .route("/metrics", get(move || async move { handle.render() })),
+            None,
+        ),
+        Some(metrics_addr) => (
+            switchboard_api::router(engine.clone()),
+            Some(serve_metrics(metrics_addr, handle).await?),
+        ),
+    };
     println!("http listening on {address}");
     if let Some(sip) = engine.sip_addr() {
         println!("sip listening on udp {sip}");
@@ -124,6 +133,9 @@ pub async fn run(
     }
     let draining = http::serve(listener, app, limits, shutdown).await;
     drain(draining, &engine, drain_timeout).await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     if tokio::time::timeout(STORE_CLOSE_LIMIT, store.close())
         .await
         .is_err()
@@ -132,6 +144,58 @@ pub async fn run(
     }
     eprintln!("stopped");
     Ok(())
+}
+
+/// Serves `/metrics` alone on a plain listener at `address` (`--metrics`), as Prometheus
+/// exporters usually do, and prints `metrics listening on …`. No request here is anything the
+/// drain waits for: `run` aborts the task once the drain is over, which ends its connections
+/// too (they live in the task's `JoinSet`), so scrapes keep working while the engine drains
+/// and a scraper never holds the process. A plain loop rather than `axum::serve`, whose
+/// connection tasks would outlive an aborted server.
+async fn serve_metrics(
+    address: &str,
+    handle: PrometheusHandle,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding the metrics listener on {address}"))?;
+    let bound = listener.local_addr()?;
+    let app = axum::Router::new().route("/metrics", get(move || async move { handle.render() }));
+    println!("metrics listening on {bound}");
+    Ok(tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        connections.spawn(serve_metrics_connection(stream, app.clone()));
+                    }
+                    Err(error) => {
+                        // Out of descriptors, say: wait rather than spin.
+                        tracing::warn!(%error, "the metrics listener could not accept");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(_) = connections.join_next() => {}
+            }
+        }
+    }))
+}
+
+/// One scraper's HTTP/1 connection, until it closes or the metrics task is aborted.
+async fn serve_metrics_connection(stream: tokio::net::TcpStream, app: axum::Router) {
+    use tower::ServiceExt;
+    let service =
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            app.clone().oneshot(request)
+        });
+    let io = hyper_util::rt::TokioIo::new(stream);
+    if let Err(error) = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await
+    {
+        tracing::debug!(%error, "a metrics connection ended with an error");
+    }
 }
 
 /// The bounded drain, once the listener is closed. HTTP requests in flight and the engine's

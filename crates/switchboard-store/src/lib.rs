@@ -19,10 +19,12 @@ mod cache;
 mod postgres;
 mod record;
 mod sqlite;
+mod text;
 
 use std::sync::Arc;
 
 pub use record::{Column, Filter, Kind, ListQuery, Order, Record};
+pub use text::{INDEXED_TEXT_MAX_BYTES, LIKE_PATTERN_MAX_BYTES};
 
 /// What can go wrong in the store. Not finding a row is an answer (`Ok(None)`), not an error.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,18 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored document is corrupt: {0}")]
     Corrupt(#[from] serde_json::Error),
+    /// A text of the record cannot be stored on every backend alike (`text.rs`): it holds a NUL
+    /// character (U+0000), which PostgreSQL cannot store, or an indexed column is longer than
+    /// PostgreSQL's index rows allow. `place` names the column or document path.
+    #[error("{place} {problem}")]
+    Unstorable {
+        place: String,
+        problem: &'static str,
+    },
+    /// A `LIKE` filter's pattern is longer than `LIKE_PATTERN_MAX_BYTES` (SQLite refuses
+    /// patterns past 50,000 bytes, PostgreSQL does not; both refuse past this, alike).
+    #[error("a LIKE filter longer than {LIKE_PATTERN_MAX_BYTES} bytes")]
+    FilterTooLong,
     /// The store was closed (the engine is shutting down).
     #[error("the store is closed")]
     Closed,
@@ -49,7 +63,7 @@ pub enum StoreError {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Inserts a new resource and returns the `seq` the database gave it; `Conflict` when its
-    /// SID or uniqueness key is taken.
+    /// SID or uniqueness key is taken, `Unstorable` when a text holds a NUL.
     async fn insert(&self, record: &Record) -> Result<i64, StoreError>;
     /// The resource of `kind` with `sid`, if any, as a copy of its own.
     ///
@@ -61,7 +75,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The resource of `kind` with `sid`, if any, shared with the read cache: a cached row costs
     /// a reference-count increment, not a copy of its document.
     async fn get_shared(&self, kind: Kind, sid: &str) -> Result<Option<Arc<Record>>, StoreError>;
-    /// Replaces a resource's columns and document; `false` when it does not exist.
+    /// Replaces a resource's columns and document; `false` when it does not exist,
+    /// `Unstorable` when a text holds a NUL.
     async fn update(&self, record: &Record) -> Result<bool, StoreError>;
     /// Deletes a resource; `false` when it did not exist.
     async fn delete(&self, kind: Kind, sid: &str) -> Result<bool, StoreError>;

@@ -277,6 +277,7 @@ fn outcome_known(answer: &Answer) -> bool {
 #[async_trait::async_trait]
 impl crate::Store for PgStore {
     async fn insert(&self, record: &Record) -> Result<i64, StoreError> {
+        crate::text::check_record(record)?;
         match &self.cache {
             Some(cache) => {
                 let write = Write::Insert(record.clone());
@@ -287,6 +288,9 @@ impl crate::Store for PgStore {
     }
 
     async fn get_shared(&self, kind: Kind, sid: &str) -> Result<Option<Arc<Record>>, StoreError> {
+        if !crate::text::is_storable(sid) {
+            return Ok(None);
+        }
         match &self.cache {
             Some(cache) => crate::cache::read_through(cache, kind, sid, self.read(kind, sid)).await,
             None => Ok(self.read(kind, sid).await?.map(Arc::new)),
@@ -294,6 +298,7 @@ impl crate::Store for PgStore {
     }
 
     async fn update(&self, record: &Record) -> Result<bool, StoreError> {
+        crate::text::check_record(record)?;
         match &self.cache {
             Some(cache) => {
                 let write = Write::Update(record.clone());
@@ -304,6 +309,9 @@ impl crate::Store for PgStore {
     }
 
     async fn delete(&self, kind: Kind, sid: &str) -> Result<bool, StoreError> {
+        if !crate::text::is_storable(sid) {
+            return Ok(false);
+        }
         match &self.cache {
             Some(cache) => {
                 let write = Write::Delete(kind, sid.to_owned());
@@ -317,6 +325,10 @@ impl crate::Store for PgStore {
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError> {
+        crate::text::check_query(query)?;
+        if !crate::text::query_can_match(query) {
+            return Ok(Vec::new());
+        }
         list_with(&self.pool, query).await
     }
 

@@ -162,10 +162,14 @@ fn clone_error(error: &sqlx::Error) -> sqlx::Error {
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {
     async fn insert(&self, record: &Record) -> Result<i64, StoreError> {
+        crate::text::check_record(record)?;
         self.write(Write::Insert(record.clone())).await
     }
 
     async fn get_shared(&self, kind: Kind, sid: &str) -> Result<Option<Arc<Record>>, StoreError> {
+        if !crate::text::is_storable(sid) {
+            return Ok(None);
+        }
         let read = async {
             #[cfg(test)]
             self.database_reads
@@ -176,18 +180,26 @@ impl crate::Store for SqliteStore {
     }
 
     async fn update(&self, record: &Record) -> Result<bool, StoreError> {
+        crate::text::check_record(record)?;
         self.write(Write::Update(record.clone()))
             .await
             .map(|n| n > 0)
     }
 
     async fn delete(&self, kind: Kind, sid: &str) -> Result<bool, StoreError> {
+        if !crate::text::is_storable(sid) {
+            return Ok(false);
+        }
         self.write(Write::Delete(kind, sid.to_owned()))
             .await
             .map(|n| n > 0)
     }
 
     async fn list(&self, query: &ListQuery) -> Result<Vec<Record>, StoreError> {
+        crate::text::check_query(query)?;
+        if !crate::text::query_can_match(query) {
+            return Ok(Vec::new());
+        }
         list_with(&self.readers, query).await
     }
 

@@ -21,6 +21,8 @@ pub struct Engine {
     extra_args: Vec<String>,
     /// The SIP address the engine printed (`sip listening on udp …`), when SIP is on.
     pub sip_addr: Option<std::net::SocketAddr>,
+    /// The metrics address the engine printed (`metrics listening on …`), with `--metrics`.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// A fresh scratch directory under the system temp dir.
@@ -78,6 +80,7 @@ impl Engine {
             extra_env,
             extra_args,
             sip_addr: None,
+            metrics_addr: None,
         };
         engine.launch();
         engine
@@ -119,14 +122,22 @@ impl Engine {
                 if let Some(address) = line.strip_prefix("sip listening on udp ") {
                     sender.send(("sip", address.to_owned())).ok();
                 }
+                if let Some(address) = line.strip_prefix("metrics listening on ") {
+                    sender.send(("metrics", address.to_owned())).ok();
+                }
             }
         });
+        // The metrics line, when there is one, comes before the HTTP line, so it is in by then.
         let mut wanted = if wants_sip { 2 } else { 1 };
         while wanted > 0 {
             let (kind, address) = receiver
                 .recv_timeout(Duration::from_secs(30))
                 .expect("engine printed its listening addresses");
             match kind {
+                "metrics" => {
+                    self.metrics_addr = Some(address.parse().expect("a metrics address"));
+                    continue;
+                }
                 "http" => self.base_url = format!("http://{address}"),
                 _ => self.sip_addr = Some(address.parse().expect("a SIP address")),
             }

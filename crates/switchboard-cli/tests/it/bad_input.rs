@@ -1,6 +1,9 @@
 //! Hostile and broken input gets a Twilio-style 4xx, never a 5xx, and changes nothing.
 
-use crate::{assert_error, call, start};
+use switchboard_test_support::engine::{Engine, scratch_dir};
+use switchboard_test_support::postgres::{TestDatabase, server_url};
+
+use crate::{assert_error, binary, call, start};
 
 #[tokio::test]
 async fn malformed_bodies_are_refused_with_twilio_errors() {
@@ -42,7 +45,8 @@ async fn malformed_bodies_are_refused_with_twilio_errors() {
 #[tokio::test]
 async fn sql_metacharacters_and_unknown_sids_are_just_data() {
     let engine = start();
-    let nasty = "x'); DROP TABLE resources; -- \" % _ \\ \u{0} 😀";
+    // No NUL here: that is refused outright (`a_nul_is_refused_with_20422_on_sqlite` and `_on_postgres`).
+    let nasty = "x'); DROP TABLE resources; -- \" % _ \\ \u{1} \u{202e} 😀";
     let numbers = engine.account_url("IncomingPhoneNumbers.json");
     let created = call(
         &engine,
@@ -151,4 +155,133 @@ async fn garbage_credentials_are_401_not_500() {
             .unwrap();
         assert_eq!(response.status(), 401, "{header}");
     }
+}
+
+/// (method, URL, form, the parameter the error names)
+type NulCase<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], &'a str);
+
+/// A NUL character (U+0000) in any stored parameter, REST or sandbox, body or query string, is
+/// refused with 400/20422 naming the parameter, and nothing is created. PostgreSQL cannot store
+/// it and SQLite can; before this rule the same request was a 500 on one and a 201 on the other.
+async fn nul_is_refused(engine: &Engine) {
+    let numbers = engine.account_url("IncomingPhoneNumbers.json");
+    let applications = engine.account_url("Applications.json");
+    let messages = engine.account_url("Messages.json");
+    let sandbox_messages = format!("{}/sandbox/Messages", engine.base_url);
+    let cases: [NulCase; 6] = [
+        (
+            "POST",
+            &numbers,
+            &[("PhoneNumber", "+14155550700"), ("FriendlyName", "a\0b")],
+            "FriendlyName",
+        ),
+        (
+            "POST",
+            &numbers,
+            &[
+                ("PhoneNumber", "+14155550701"),
+                ("SmsUrl", "https://example.com/\0"),
+            ],
+            "SmsUrl",
+        ),
+        (
+            "POST",
+            &applications,
+            &[
+                ("FriendlyName", "app"),
+                ("VoiceUrl", "https://example.com/a\0"),
+            ],
+            "VoiceUrl",
+        ),
+        (
+            "POST",
+            &messages,
+            &[
+                ("To", "+14155550702"),
+                ("From", "+14155550703"),
+                ("Body", "hi\0"),
+            ],
+            "Body",
+        ),
+        (
+            "POST",
+            &sandbox_messages,
+            &[
+                ("To", "+14155550700"),
+                ("From", "+14155550704"),
+                ("Body", "\0"),
+            ],
+            "Body",
+        ),
+        (
+            "GET",
+            &format!("{numbers}?FriendlyName=%00"),
+            &[],
+            "FriendlyName",
+        ),
+    ];
+    for (method, url, form, parameter) in cases {
+        let answer = call(engine, method, url, form).await;
+        assert_error(&answer, 400, 20422);
+        let message = answer.1["message"].as_str().unwrap_or_default();
+        assert!(message.contains(parameter), "{url} {form:?}: {message}");
+        assert!(message.contains("NUL"), "{message}");
+    }
+    let sandbox_calls = format!("{}/sandbox/Calls", engine.base_url);
+    let answer = call(
+        engine,
+        "POST",
+        &sandbox_calls,
+        &[("To", "+14155550700"), ("CallerName", "\0")],
+    )
+    .await;
+    assert_error(&answer, 400, 20422);
+    assert!(
+        answer.1["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CallerName"),
+        "{answer:?}"
+    );
+    for (url, key) in [
+        (&numbers, "incoming_phone_numbers"),
+        (&applications, "applications"),
+        (&messages, "messages"),
+    ] {
+        let listed = call(engine, "GET", url, &[]).await;
+        assert_eq!(listed.0, 200, "{listed:?}");
+        assert_eq!(
+            listed.1[key].as_array().map(Vec::len),
+            Some(0),
+            "nothing was created: {listed:?}"
+        );
+    }
+    // A NUL in a path segment is not a resource that exists.
+    let path = engine.account_url("IncomingPhoneNumbers/PN%00.json");
+    assert_error(&call(engine, "GET", &path, &[]).await, 404, 20404);
+}
+
+#[tokio::test]
+async fn a_nul_is_refused_with_20422_on_sqlite() {
+    let engine = start();
+    nul_is_refused(&engine).await;
+}
+
+#[tokio::test]
+async fn a_nul_is_refused_with_20422_on_postgres() {
+    let Some(server) = server_url("NUL refused on postgres") else {
+        return;
+    };
+    let database = TestDatabase::create(&server).await.expect("test database");
+    {
+        let mut engine = Engine::start_on(
+            binary(),
+            scratch_dir("pg-nul"),
+            database.url.clone(),
+            Vec::new(),
+        );
+        nul_is_refused(&engine).await;
+        assert!(engine.terminate(), "graceful shutdown exits 0");
+    }
+    database.drop_database().await.expect("drop test database");
 }

@@ -15,6 +15,7 @@ fn serve_error(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> St
         .args(args)
         .current_dir(dir)
         .env_remove("SWITCHBOARD_RTP_PORTS")
+        .env_remove("SWITCHBOARD_METRICS")
         .env_remove("SWITCHBOARD_CONFIG")
         .envs(env.iter().copied())
         .output()
@@ -47,6 +48,34 @@ fn flags_beat_environment_beat_file_beat_defaults() {
     assert!(config_from_env.contains("30-10"), "{config_from_env}");
     let missing = serve_error(&dir, &[], &["--config", "/nonexistent/switchboard.toml"]);
     assert!(missing.contains("does not exist"), "{missing}");
+    // `--metrics` resolves like every other flag.
+    std::fs::write(dir.join("metrics.toml"), "metrics = \"from-file\"\n").unwrap();
+    let metrics_file = dir.join("metrics.toml");
+    let metrics_file = metrics_file.to_str().unwrap();
+    let metrics_from_file = serve_error(&dir, &[], &["--config", metrics_file]);
+    assert!(
+        metrics_from_file.contains("\"from-file\""),
+        "{metrics_from_file}"
+    );
+    let metrics_env = [("SWITCHBOARD_METRICS", "from-env")];
+    let metrics_from_env = serve_error(&dir, &metrics_env, &["--config", metrics_file]);
+    assert!(
+        metrics_from_env.contains("\"from-env\""),
+        "{metrics_from_env}"
+    );
+    let metrics_from_flag = serve_error(
+        &dir,
+        &metrics_env,
+        &["--config", metrics_file, "--metrics", "from-flag"],
+    );
+    assert!(
+        metrics_from_flag.contains("--metrics must be HOST:PORT"),
+        "{metrics_from_flag}"
+    );
+    assert!(
+        metrics_from_flag.contains("\"from-flag\""),
+        "{metrics_from_flag}"
+    );
     let bad_database = serve_error(
         &dir,
         &[],

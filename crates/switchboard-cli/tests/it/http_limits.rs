@@ -331,3 +331,60 @@ fn the_limits_are_read_from_flags_environment_and_file_and_checked() {
     assert!(too_long.contains("--drain-timeout"), "{too_long}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `--metrics ADDR` (here `SWITCHBOARD_METRICS`): `/metrics` is served on a listener of its own,
+/// the HTTP port answers Twilio's 404 there, and a scraper holding the metrics port (mid-head
+/// and idle) does not hold SIGTERM.
+#[tokio::test]
+async fn metrics_move_to_their_own_listener() {
+    let mut engine = start_with(&[
+        ("SWITCHBOARD_METRICS", "127.0.0.1:0"),
+        ("SWITCHBOARD_DRAIN_TIMEOUT", "5"),
+    ]);
+    let metrics_addr = engine
+        .metrics_addr
+        .expect("the engine printed its metrics address");
+    let numbers = engine.account_url("IncomingPhoneNumbers.json");
+    assert_eq!(crate::call(&engine, "GET", &numbers, &[]).await.0, 200);
+    let scraped = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(
+        text.contains("# TYPE switchboard_"),
+        "Prometheus text: {text}"
+    );
+    assert!(
+        text.contains("switchboard_http_requests_total{route=\"/2010-04-01/Accounts/{account}/IncomingPhoneNumbers.json\",method=\"GET\",status=\"200\"} 1"),
+        "the main port's requests are counted: {text}"
+    );
+    let on_http = reqwest::get(format!("{}/metrics", engine.base_url))
+        .await
+        .unwrap();
+    assert_eq!(on_http.status(), 404);
+    let json: serde_json::Value = on_http.json().await.unwrap();
+    assert_eq!(json["code"], 20404, "{json}");
+    let elsewhere = reqwest::get(format!("http://{metrics_addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        404,
+        "the metrics port serves only /metrics"
+    );
+
+    let mut half_sent = TcpStream::connect(metrics_addr).await.unwrap();
+    half_sent
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let _idle = TcpStream::connect(metrics_addr).await.unwrap();
+    let started = Instant::now();
+    assert!(engine.terminate(), "graceful shutdown exits 0");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "scrapers do not hold the drain: {:?}",
+        started.elapsed()
+    );
+}

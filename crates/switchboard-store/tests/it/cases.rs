@@ -30,6 +30,7 @@ pub async fn run_all(store: &dyn Store) {
     paging_in_both_orders(store).await;
     filters(store).await;
     parents(store).await;
+    hostile_strings(store).await;
 }
 
 async fn crud_round_trip(store: &dyn Store) {
@@ -312,4 +313,164 @@ async fn parents(store: &dyn Store) {
     assert_eq!(sids, vec![format!("RE{:032x}", 403)]);
     query.filters = vec![Filter::Equals(Column::Sid, format!("RE{:032x}", 401))];
     assert_eq!(store.list(&query).await.unwrap().len(), 1);
+}
+
+/// Strings a hostile client sends. Rust strings are UTF-8, so lone surrogates cannot reach the
+/// store (the API refuses invalid UTF-8); the odd but valid code points around them can.
+fn accepted_hostile_strings() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "quotes",
+            r#"it's "quoted"; DROP TABLE resources;--"#.to_owned(),
+        ),
+        ("backslashes", r#"C:\path\to\%s \\ \' \" \"#.to_owned()),
+        ("like wildcards", "100% of_the_time %_\\%".to_owned()),
+        (
+            "emoji",
+            "\u{1f600}\u{1f469}\u{200d}\u{1f469}\u{200d}\u{1f467} \u{1f1fa}\u{1f1f8}".to_owned(),
+        ),
+        (
+            "rtl marks",
+            "\u{200f}\u{202e}txet desrever\u{202c}\u{200e} \u{5e9}\u{5dc}\u{5d5}\u{5dd}".to_owned(),
+        ),
+        (
+            "odd code points",
+            "\u{feff}\u{fffd}\u{ffff}\u{fffe}\u{10ffff}\u{e000}e\u{301}".to_owned(),
+        ),
+        (
+            "controls",
+            "\u{1}\u{7}\u{8}\t\r\n\u{1b}[31m\u{7f}\u{85}\u{2028}".to_owned(),
+        ),
+        ("json lookalike", r#"{"a":"\u0000"}"#.to_owned()),
+        ("very long", "\u{e9}x\u{1f600}".repeat(100_000)),
+        ("empty", String::new()),
+    ]
+}
+
+/// Every accepted string round-trips byte-identical through a column, a document value and a
+/// document key, read back from the database (a list, not the read cache) and found by an
+/// exact filter; a NUL is refused with `Unstorable` wherever it is, and reads with one find
+/// nothing, on every backend alike.
+async fn hostile_strings(store: &dyn Store) {
+    let account = "AChostile";
+    for (n, (label, text)) in accepted_hostile_strings().into_iter().enumerate() {
+        let sid = format!("AP{:032x}", 500 + n);
+        let mut record = Record::new(
+            Kind::Application,
+            sid.clone(),
+            account.into(),
+            0,
+            json!({"friendly_name": text, "nested": [{text.clone(): text}]}),
+        );
+        record.friendly_name = Some(text.clone());
+        record.seq = store
+            .insert(&record)
+            .await
+            .unwrap_or_else(|error| panic!("{label}: {error}"));
+        let mut query = ListQuery::new(Kind::Application, account);
+        query.filters = vec![Filter::Equals(Column::FriendlyName, text.clone())];
+        let found = store.list(&query).await.unwrap();
+        assert_eq!(
+            found,
+            vec![record.clone()],
+            "{label}: found by an exact filter, identical"
+        );
+        let escaped: String = text
+            .chars()
+            .flat_map(|c| match c {
+                '\\' | '%' | '_' => vec!['\\', c],
+                other => vec![other],
+            })
+            .collect();
+        let too_long = escaped.len() > switchboard_store::LIKE_PATTERN_MAX_BYTES;
+        query.filters = vec![Filter::Like(Column::FriendlyName, escaped)];
+        match store.list(&query).await {
+            Ok(found) => {
+                assert!(!too_long, "{label}: a long pattern was run");
+                assert_eq!(found, vec![record.clone()], "{label}: LIKE, escaped");
+            }
+            Err(StoreError::FilterTooLong) => assert!(too_long, "{label}: refused"),
+            Err(other) => panic!("{label}: LIKE answered {other}"),
+        }
+        store.delete(Kind::Application, &sid).await.unwrap();
+    }
+
+    let clean = || {
+        let mut record = Record::new(
+            Kind::Application,
+            format!("AP{:032x}", 600),
+            account.into(),
+            0,
+            json!({"a": "b"}),
+        );
+        record.friendly_name = Some("clean".into());
+        record
+    };
+    let mut refused = Vec::new();
+    let mut in_column = clean();
+    in_column.friendly_name = Some("a\0b".into());
+    refused.push(("friendly_name", in_column));
+    let mut in_value = clean();
+    in_value.doc = json!({"body": ["ok", "\0"]});
+    refused.push(("doc.body[1]", in_value));
+    let mut in_key = clean();
+    in_key.doc = json!({"k\0": 1});
+    refused.push(("doc.k\\0", in_key));
+    let mut in_status = clean();
+    in_status.status = Some("\0".into());
+    refused.push(("status", in_status));
+    for (place, record) in refused {
+        match store.insert(&record).await {
+            Err(StoreError::Unstorable { place: got, .. }) => assert_eq!(got, place),
+            other => panic!("{place}: insert answered {other:?}"),
+        }
+    }
+    // Incompressible text longer than a PostgreSQL B-tree row, in an indexed column: refused on
+    // both backends (SQLite would store it, PostgreSQL would fail in the driver).
+    let mut long_indexed = clean();
+    long_indexed.phone_number = Some(
+        (0..3_000u32)
+            .map(|i| {
+                char::from_u32(0x4e00 + (i.wrapping_mul(2_654_435_761) >> 18) % 20_000)
+                    .unwrap_or('x')
+            })
+            .collect(),
+    );
+    match store.insert(&long_indexed).await {
+        Err(StoreError::Unstorable { place, .. }) => assert_eq!(place, "phone_number"),
+        other => panic!("long indexed text: insert answered {other:?}"),
+    }
+    let stored = clean();
+    store.insert(&stored).await.unwrap();
+    let mut nul_update = stored.clone();
+    nul_update.friendly_name = Some("\0".into());
+    assert!(matches!(
+        store.update(&nul_update).await,
+        Err(StoreError::Unstorable { .. })
+    ));
+    let read = store
+        .get(Kind::Application, &stored.sid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.friendly_name.as_deref(),
+        Some("clean"),
+        "a refused update changes nothing"
+    );
+
+    assert_eq!(store.get(Kind::Application, "AP\0").await.unwrap(), None);
+    assert!(!store.delete(Kind::Application, "AP\0").await.unwrap());
+    let mut query = ListQuery::new(Kind::Application, account);
+    query.filters = vec![Filter::Equals(Column::FriendlyName, "\0".into())];
+    assert!(store.list(&query).await.unwrap().is_empty());
+    query.filters = vec![Filter::Like(Column::FriendlyName, "%\0%".into())];
+    assert!(store.list(&query).await.unwrap().is_empty());
+    assert!(
+        store
+            .list(&ListQuery::new(Kind::Application, "AC\0"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
