@@ -219,11 +219,12 @@ pub fn negotiate(remote: &SessionDescription) -> Result<Negotiated, NegotiationE
 /// the address type says (`IP4` or `IP6`, case-insensitively).
 fn connection_address(connection: &Connection) -> Result<IpAddr, NegotiationError> {
     let text = connection.address.split('/').next().unwrap_or_default();
+    let address_type = connection.address_type.to_ascii_uppercase();
     let parsed = text.parse::<IpAddr>().ok().filter(|ip| {
-        match (ip, connection.address_type.to_ascii_uppercase().as_str()) {
-            (IpAddr::V4(_), "IP4") | (IpAddr::V6(_), "IP6") => true,
-            _ => false,
-        }
+        matches!(
+            (ip, address_type.as_str()),
+            (IpAddr::V4(_), "IP4") | (IpAddr::V6(_), "IP6")
+        )
     });
     parsed.ok_or_else(|| NegotiationError::BadConnectionAddress(connection.address.clone()))
 }

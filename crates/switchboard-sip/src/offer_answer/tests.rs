@@ -127,7 +127,7 @@ fn table_of_negotiations() {
             outcome
                 .as_ref()
                 .map(|n| (n.codec, n.payload_type))
-                .map_err(|e| *e),
+                .map_err(Clone::clone),
             expected,
             "{name}"
         );
