@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_media::Pcm;
 use switchboard_media::session::{PortPool, RtpConfig, RtpSocket};
-use switchboard_rtp::Law;
+use switchboard_rtp::{Law, MediaTarget};
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -44,11 +44,10 @@ async fn main() -> std::io::Result<()> {
     for _ in 0..sessions {
         let socket = RtpSocket::bind(&pool).await?;
         let (media, events) = socket.start(RtpConfig {
-            remote: sink_addr,
+            target: MediaTarget::Fixed(sink_addr),
             law: Law::Mu,
             payload_type: 0,
             telephone_event_payload_type: Some(101),
-            symmetric: false,
         });
         media.play(tone.clone(), 0);
         handles.push((media, events));

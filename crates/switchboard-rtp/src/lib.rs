@@ -1,5 +1,6 @@
 //! Pure RTP media protocol: packets (RFC 3550), G.711 µ-law and A-law, RFC 4733 telephone
-//! events, a 20 ms packetiser/pacer and a jitter-tolerant receive buffer for recording.
+//! events, a 20 ms packetiser/pacer, a jitter-tolerant receive buffer for recording, and the
+//! rule of where a session may send (`MediaTarget`: a trusted SDP address, or symmetric RTP).
 //!
 //! Nothing here does IO or reads a clock. Every state machine has the sans-IO shape used
 //! across Switchboard: `handle_*(now_ms, input)` feeds it, `poll_*()` drains what it wants done,
@@ -34,12 +35,14 @@ pub mod g711;
 pub mod packet;
 pub mod receive_buffer;
 pub mod sender;
+pub mod target;
 pub mod telephone_event;
 
 pub use g711::Law;
 pub use packet::{Extension, RtpError, RtpPacket};
 pub use receive_buffer::{Playout, ReceiveBuffer, ReceiveConfig, ReceiveStats};
 pub use sender::{RtpSender, SenderConfig, SenderStats};
+pub use target::{MediaTarget, SourceVerdict};
 pub use telephone_event::{
     DetectedDigit, DtmfDetector, TelephoneEvent, TelephoneEventError, digit_to_event,
     event_to_digit,

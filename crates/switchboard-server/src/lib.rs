@@ -232,9 +232,10 @@ async fn start_sip(
     let Some(bind) = config.sip_addr()? else {
         return Ok(None);
     };
+    let trust = config.sip_trust()?;
     let sip_config = switchboard_sip_ua::SipConfig {
         bind,
-        trust: config.sip_trust()?,
+        trust: trust.clone(),
         max_calls: config.max_calls,
         public_host: None,
     };
@@ -260,6 +261,7 @@ async fn start_sip(
         audio: switchboard_media::fetch::AudioFetcher::new(),
         media_ip,
         gateway: config.sip_gateway.clone(),
+        media_trust: trust,
     };
     Ok(Some((telephony, incoming)))
 }

@@ -114,23 +114,34 @@ impl ParseError {
     /// `to_tag` is added to To when it has none.
     pub fn bad_request(&self, to_tag: &str) -> Option<Response> {
         let headers = self.request_headers.as_deref()?;
-        let mut response = Response::new(400, "Bad Request");
-        for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
-            let mut any = false;
-            for value in headers.get_all(name) {
-                response.headers.push(name, value);
-                any = true;
-            }
-            if !any {
-                return None;
-            }
-        }
-        crate::response::add_to_tag(&mut response.headers, to_tag);
+        let mut response = answer_from_headers(headers, 400, to_tag)?;
         response
             .headers
             .push("Warning", format!("399 switchboard \"{}\"", self.kind));
         Some(response)
     }
+}
+
+/// A response with `status` to a request known only by its header fields: Via, From, To,
+/// Call-ID and CSeq copied (`None` when one is missing), `to_tag` added to a To without one.
+pub(crate) fn answer_from_headers(
+    headers: &Headers,
+    status: u16,
+    to_tag: &str,
+) -> Option<Response> {
+    let mut response = Response::new(status, crate::response::reason_phrase(status));
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        let mut any = false;
+        for value in headers.get_all(name) {
+            response.headers.push(name, value);
+            any = true;
+        }
+        if !any {
+            return None;
+        }
+    }
+    crate::response::add_to_tag(&mut response.headers, to_tag);
+    Some(response)
 }
 
 impl From<ParseErrorKind> for ParseError {

@@ -55,6 +55,7 @@ pub mod outbound;
 pub mod parse;
 pub mod response;
 pub mod sdp;
+pub mod too_large;
 pub mod transaction;
 pub mod uri;
 
@@ -70,6 +71,7 @@ pub use outbound::{DtmfRelay, NewRequest, parse_dtmf_relay};
 pub use parse::{Framing, StreamFrame, canonical_name, frame_stream, parse_message};
 pub use response::reason_phrase;
 pub use sdp::{SdpError, SessionDescription};
+pub use too_large::too_large_response;
 pub use transaction::client_invite::{
     InviteClientOutput, InviteClientState, InviteClientTransaction,
 };

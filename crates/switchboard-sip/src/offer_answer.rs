@@ -6,6 +6,13 @@
 //! remote's order of preference. `build_answer` answers every offered m-line (rejecting the
 //! others with port 0, as §6 requires), keeps the offered telephone-event payload type and its
 //! fmtp, and mirrors the direction. `build_offer` is the UAC side for `<Dial>` and outbound calls.
+//!
+//! Every `c=` line of the remote description (session level and each m-line) must carry an IP
+//! address of its address type (`IP4`, `IP6`), a multicast TTL or count suffix aside; anything
+//! else (a host name, an IPv6 address that does not parse) is refused with 488. Names are not
+//! resolved: where RTP goes is decided from the description alone, without DNS.
+
+use std::net::IpAddr;
 
 use thiserror::Error;
 
@@ -111,8 +118,8 @@ pub struct Negotiated {
     pub payload_type: u8,
     /// Telephone events, when the remote supports them.
     pub telephone_event: Option<TelephoneEventFormat>,
-    /// Remote RTP address (`0.0.0.0` means on hold).
-    pub remote_address: String,
+    /// Remote RTP address (unspecified, `0.0.0.0`, means on hold).
+    pub remote_address: IpAddr,
     /// Remote RTP port.
     pub remote_port: u16,
     /// Our direction (the remote's, reversed).
@@ -122,7 +129,7 @@ pub struct Negotiated {
 }
 
 /// Why no audio stream could be agreed; answered with `488 Not Acceptable Here`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum NegotiationError {
     /// No active `m=audio` line on RTP/AVP.
@@ -134,11 +141,14 @@ pub enum NegotiationError {
     /// The audio stream has no connection address.
     #[error("no connection address for the audio stream")]
     NoConnection,
+    /// A `c=` line whose address is not an IP address of its address type.
+    #[error("connection address {0:?} is not an IP address of its type")]
+    BadConnectionAddress(String),
 }
 
 impl NegotiationError {
     /// The SIP status to answer with.
-    pub fn status(self) -> u16 {
+    pub fn status(&self) -> u16 {
         488
     }
 }
@@ -160,6 +170,15 @@ pub struct LocalMedia {
 
 /// Chooses the audio stream, codec and telephone-event of a remote description.
 pub fn negotiate(remote: &SessionDescription) -> Result<Negotiated, NegotiationError> {
+    let connections = remote.connection.iter().chain(
+        remote
+            .media
+            .iter()
+            .filter_map(|media| media.connection.as_ref()),
+    );
+    for connection in connections {
+        connection_address(connection)?;
+    }
     let mut saw_audio = false;
     for (media_index, media) in remote.media.iter().enumerate() {
         let is_rtp = media.protocol.eq_ignore_ascii_case("RTP/AVP")
@@ -177,17 +196,13 @@ pub fn negotiate(remote: &SessionDescription) -> Result<Negotiated, NegotiationE
             .as_ref()
             .or(remote.connection.as_ref())
             .ok_or(NegotiationError::NoConnection)?;
-        let address = connection
-            .address
-            .split('/')
-            .next()
-            .unwrap_or(&connection.address);
+        let address = connection_address(connection)?;
         return Ok(Negotiated {
             media_index,
             codec,
             payload_type,
             telephone_event: telephone_event_of(media),
-            remote_address: address.to_owned(),
+            remote_address: address,
             remote_port: media.port,
             direction: Direction::of(media, remote).reversed(),
             remote_ptime: media.attribute("ptime").and_then(|p| p.trim().parse().ok()),
@@ -198,6 +213,20 @@ pub fn negotiate(remote: &SessionDescription) -> Result<Negotiated, NegotiationE
     } else {
         NegotiationError::NoAudio
     })
+}
+
+/// The IP address of a `c=` line: its address without a `/TTL` or `/count` suffix, parsed as
+/// the address type says (`IP4` or `IP6`, case-insensitively).
+fn connection_address(connection: &Connection) -> Result<IpAddr, NegotiationError> {
+    let text = connection.address.split('/').next().unwrap_or_default();
+    let address_type = connection.address_type.to_ascii_uppercase();
+    let parsed = text.parse::<IpAddr>().ok().filter(|ip| {
+        matches!(
+            (ip, address_type.as_str()),
+            (IpAddr::V4(_), "IP4") | (IpAddr::V6(_), "IP6")
+        )
+    });
+    parsed.ok_or_else(|| NegotiationError::BadConnectionAddress(connection.address.clone()))
 }
 
 fn codec_of(media: &Media, format: &str) -> Option<(AudioCodec, u8)> {

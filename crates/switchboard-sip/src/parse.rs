@@ -206,19 +206,19 @@ pub fn frame_stream(buffer: &[u8], limits: &Limits) -> Result<StreamFrame, Parse
     })
 }
 
-enum Start {
+pub(crate) enum Start {
     Request(Method, String),
     Response(u16, String),
 }
 
-fn skip_keepalive(mut bytes: &[u8]) -> &[u8] {
+pub(crate) fn skip_keepalive(mut bytes: &[u8]) -> &[u8] {
     while let Some(rest) = bytes.strip_prefix(b"\r\n") {
         bytes = rest;
     }
     bytes
 }
 
-fn find_head_end(bytes: &[u8]) -> Option<usize> {
+pub(crate) fn find_head_end(bytes: &[u8]) -> Option<usize> {
     bytes.windows(4).position(|w| w == b"\r\n\r\n")
 }
 
@@ -243,7 +243,7 @@ fn check_line(line: &str, limits: &Limits) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn parse_start_line(line: &str) -> Result<Start, ParseError> {
+pub(crate) fn parse_start_line(line: &str) -> Result<Start, ParseError> {
     let bad = || ParseError::from(ParseErrorKind::BadStartLine);
     if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -271,7 +271,7 @@ fn parse_start_line(line: &str) -> Result<Start, ParseError> {
     Ok(Start::Request(method, uri.to_owned()))
 }
 
-fn parse_header_lines(text: &str, limits: &Limits) -> Result<Headers, ParseError> {
+pub(crate) fn parse_header_lines(text: &str, limits: &Limits) -> Result<Headers, ParseError> {
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut counted = 0;
     if text.is_empty() {

@@ -11,6 +11,7 @@ mod http_limits;
 mod recovery;
 mod rest;
 mod sip_calls;
+mod sip_limits;
 mod sip_outbound;
 mod sip_proxy;
 mod tenancy;

@@ -558,7 +558,7 @@ async fn record_captures_the_audio_the_caller_sent() {
 }
 
 /// A 16 kHz mono WAV of a 1 kHz tone, `ms` long (a rate the engine must resample).
-fn tone_wav(ms: u32) -> Vec<u8> {
+pub(crate) fn tone_wav(ms: u32) -> Vec<u8> {
     let rate = 16_000u32;
     let samples: Vec<i16> = (0..rate * ms / 1000)
         .map(|index| {

@@ -247,6 +247,61 @@ async fn dial_sip_to_a_busy_callee_reports_busy_to_the_action() {
 }
 
 #[tokio::test]
+async fn dial_sip_to_a_callee_whose_sdp_address_does_not_parse_acks_byes_and_fails() {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+        ..
+    }) = SipTest::start().await
+    else {
+        return;
+    };
+    // The callee's scenario passes only if the engine ACKs its 200 and then sends BYE.
+    let callee = SippUas::start(&sipp_binary, Some(&scenario("uas_bad_sdp")), &[]).await;
+    app.route(
+        "/voice",
+        200,
+        XML,
+        &format!(
+            r#"<Response><Dial action="/dialed"><Sip>sip:bob@{}</Sip></Dial></Response>"#,
+            callee.addr()
+        ),
+    );
+    app.route(
+        "/dialed",
+        200,
+        XML,
+        "<Response><Say>That failed.</Say><Hangup/></Response>",
+    );
+    provision(&engine, "+15550300013", &app.url("/voice"), None).await;
+    let media = RtpCapture::start().await;
+    let caller = Sipp::new(
+        &sipp_binary,
+        &scenario("listen"),
+        sip_addr(&engine),
+        "+15550300013",
+    )
+    .key("rtp_port", &media.port)
+    .run()
+    .await;
+    assert_sipp_ok(&caller, "caller");
+    assert_sipp_ok(
+        &callee.finish(Duration::from_secs(20)).await,
+        "callee with a bad SDP address",
+    );
+    let dialed = hits(&app, "/dialed");
+    assert_eq!(dialed.len(), 1, "{dialed:?}");
+    assert_eq!(param(&dialed[0], "DialCallStatus"), Some("failed"));
+    let child = param(&dialed[0], "DialCallSid")
+        .expect("DialCallSid")
+        .to_owned();
+    assert_eq!(stored_call(&engine, &child).await["status"], "failed");
+    drop(media);
+}
+
+#[tokio::test]
 async fn calls_to_numbers_go_through_the_sip_gateway_when_one_is_set() {
     let Some(sipp_binary) = sipp::sipp() else {
         return;

@@ -22,7 +22,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use switchboard_rtp::Law;
+use switchboard_rtp::{Law, MediaTarget};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -100,17 +100,15 @@ impl PortPool {
 /// Where and how a session sends.
 #[derive(Debug, Clone)]
 pub struct RtpConfig {
-    /// The peer's RTP address, from its SDP.
-    pub remote: SocketAddr,
+    /// Where RTP may go and whose packets are taken: the peer's SDP address when trusted,
+    /// else the source of the first packet received (symmetric RTP; nothing is sent before it).
+    pub target: MediaTarget,
     /// The negotiated codec.
     pub law: Law,
     /// Its payload type (0 or 8).
     pub payload_type: u8,
     /// The negotiated telephone-event payload type, if any.
     pub telephone_event_payload_type: Option<u8>,
-    /// Latch the remote onto the source of the first valid packet received (for peers behind
-    /// NAT); afterwards only packets from that source are accepted.
-    pub symmetric: bool,
 }
 
 /// A bound UDP socket from the pool, not yet sending.
@@ -193,7 +191,7 @@ pub enum MediaEvent {
         /// Why it ended.
         reason: RecordEnd,
     },
-    /// Symmetric RTP latched the remote onto this address.
+    /// Symmetric RTP latched onto this address: the session sends there from now on.
     RemoteLatched(SocketAddr),
 }
 
@@ -241,7 +239,7 @@ pub(crate) enum Command {
         law: Law,
         payload: Vec<u8>,
     },
-    SetRemote(SocketAddr),
+    SetTarget(MediaTarget),
     Close,
 }
 
@@ -322,9 +320,10 @@ impl MediaHandle {
         self.send(Command::Unbridge);
     }
 
-    /// Sends to a new remote address (a re-INVITE moved the media).
-    pub fn set_remote(&self, remote: SocketAddr) {
-        self.send(Command::SetRemote(remote));
+    /// Sends by a new target (a re-INVITE moved the media; the caller applies the trust rule
+    /// to the new SDP address, as for the first).
+    pub fn set_target(&self, target: MediaTarget) {
+        self.send(Command::SetTarget(target));
     }
 
     /// Stops sending and frees the port (a recording in progress ends as `Stopped`).

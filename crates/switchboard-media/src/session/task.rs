@@ -14,7 +14,8 @@ use std::net::SocketAddr;
 
 use metrics::Counter;
 use switchboard_rtp::{
-    DtmfDetector, Law, Playout, ReceiveBuffer, ReceiveConfig, RtpPacket, RtpSender, SenderConfig,
+    DtmfDetector, Law, MediaTarget, Playout, ReceiveBuffer, ReceiveConfig, RtpPacket, RtpSender,
+    SenderConfig, SourceVerdict,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -83,9 +84,8 @@ struct Counters {
 
 struct Media {
     session: u64,
-    remote: SocketAddr,
-    symmetric: bool,
-    latched: bool,
+    /// Where packets go (`None` before a latch) and whose packets are taken.
+    target: MediaTarget,
     law: Law,
     audio_payload_type: u8,
     telephone_event_payload_type: Option<u8>,
@@ -121,9 +121,7 @@ impl Media {
         });
         Media {
             session,
-            remote: config.remote,
-            symmetric: config.symmetric,
-            latched: false,
+            target: config.target,
             law: config.law,
             audio_payload_type: config.payload_type,
             telephone_event_payload_type: config.telephone_event_payload_type,
@@ -203,7 +201,7 @@ impl Media {
                     self.push_relayed(law, &payload);
                 }
             }
-            Command::SetRemote(remote) => self.remote = remote,
+            Command::SetTarget(target) => self.target = target,
             Command::Close => {}
         }
     }
@@ -289,11 +287,15 @@ impl Media {
             if packet.payload_type == self.audio_payload_type {
                 packet.marker |= std::mem::take(&mut self.queued_frame_marker);
             }
-            self.datagram.clear();
-            packet.write_into(&mut self.datagram);
-            match socket.try_send_to(&self.datagram, self.remote) {
-                Ok(_) => self.counters.sent.increment(1),
-                Err(error) => tracing::trace!(%error, "rtp send failed"),
+            // Until a latch the sender still paces (timestamps track real time) but nothing
+            // leaves: an untrusted SDP address is never sent to.
+            if let Some(destination) = self.target.destination() {
+                self.datagram.clear();
+                packet.write_into(&mut self.datagram);
+                match socket.try_send_to(&self.datagram, destination) {
+                    Ok(_) => self.counters.sent.increment(1),
+                    Err(error) => tracing::trace!(%error, "rtp send failed"),
+                }
             }
             if packet.payload.capacity() >= FRAME && self.spare.capacity() == 0 {
                 self.spare = packet.payload;
@@ -348,16 +350,19 @@ impl Media {
         };
         let known_type = packet.payload_type == self.audio_payload_type
             || Some(packet.payload_type) == self.telephone_event_payload_type;
-        if !known_type || !self.accepts_source(from) {
+        if !known_type {
             self.counters.dropped.increment(1);
             return;
         }
-        self.counters.received.increment(1);
-        if self.symmetric && !self.latched {
-            self.latched = true;
-            self.remote = from;
-            self.emit(MediaEvent::RemoteLatched(from));
+        match self.target.handle_source(from) {
+            SourceVerdict::Refused => {
+                self.counters.dropped.increment(1);
+                return;
+            }
+            SourceVerdict::Accepted => {}
+            SourceVerdict::Latched(remote) => self.emit(MediaEvent::RemoteLatched(remote)),
         }
+        self.counters.received.increment(1);
         if let Some(detector) = self.detector.as_mut() {
             detector.handle_packet(now_ms, &packet);
         }
@@ -365,16 +370,6 @@ impl Media {
         if let Some(receive) = self.receive.as_mut() {
             receive.handle_packet(now_ms, &packet);
             self.drain_playout(now_ms);
-        }
-    }
-
-    /// Symmetric sessions accept anyone until latched, then only the latched source; others
-    /// accept packets from the remote's IP address (the port may differ behind some SBCs).
-    fn accepts_source(&self, from: SocketAddr) -> bool {
-        if self.symmetric {
-            !self.latched || from == self.remote
-        } else {
-            from.ip() == self.remote.ip()
         }
     }
 

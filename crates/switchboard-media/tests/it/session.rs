@@ -9,7 +9,7 @@ use switchboard_media::Pcm;
 use switchboard_media::session::{
     MediaEvent, MediaHandle, PortPool, RecordEnd, RecordOptions, RtpConfig, RtpSocket,
 };
-use switchboard_rtp::{Law, RtpPacket};
+use switchboard_rtp::{Law, MediaTarget, RtpPacket};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, timeout};
@@ -20,11 +20,10 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 fn config(remote: SocketAddr, law: Law) -> RtpConfig {
     RtpConfig {
-        remote,
+        target: MediaTarget::Fixed(remote),
         law,
         payload_type: law.payload_type(),
         telephone_event_payload_type: Some(101),
-        symmetric: false,
     }
 }
 
@@ -326,16 +325,19 @@ async fn bridged_sessions_relay_audio_transcoded_and_keep_digits_to_themselves()
 }
 
 #[tokio::test]
-async fn symmetric_session_latches_onto_the_first_valid_packet_source() {
+async fn a_latching_session_sends_nothing_until_the_first_valid_packet_then_only_to_its_source() {
     let raw = UdpSocket::bind((LOCALHOST, 0)).await.expect("raw socket");
     let pool = PortPool::new(LOCALHOST, 40_050, 40_059);
     let socket = RtpSocket::bind(&pool).await.expect("bind");
     let local = socket.local_addr();
-    let nowhere = SocketAddr::new(LOCALHOST, 9);
     let (media, mut events) = socket.start(RtpConfig {
-        symmetric: true,
-        ..config(nowhere, Law::Mu)
+        target: MediaTarget::Latch,
+        ..config(SocketAddr::new(LOCALHOST, 9), Law::Mu)
     });
+    // Nothing goes out before the caller's RTP arrives: no destination is known yet.
+    media.play(Pcm::from(tone(1_000.0, 2_000)), 1);
+    let before = capture(&raw, Duration::from_millis(200)).await;
+    assert_eq!(before.len(), 0, "nothing is sent before a latch");
     raw.send_to(b"garbage, not rtp", local).await.expect("send");
     raw.send_to(&RtpPacket::new(72, 1, 0, 5, vec![0; 8]).to_bytes(), local)
         .await
@@ -354,6 +356,19 @@ async fn symmetric_session_latches_onto_the_first_valid_packet_source() {
         "media now flows to the latched source: {}",
         packets.len()
     );
+    // No re-latch: RTP from another source moves nothing.
+    let intruder = UdpSocket::bind((LOCALHOST, 0)).await.expect("intruder");
+    for sequence in 2..6 {
+        let packet = RtpPacket::new(0, sequence, 0, 6, vec![0xFF; 160]);
+        intruder
+            .send_to(&packet.to_bytes(), local)
+            .await
+            .expect("send");
+    }
+    let stolen = capture(&intruder, Duration::from_millis(200)).await;
+    assert_eq!(stolen.len(), 0, "the intruder gets nothing");
+    let still = capture(&raw, Duration::from_millis(100)).await;
+    assert!(still.len() >= 2, "the latched source still gets media");
     media.close();
 }
 

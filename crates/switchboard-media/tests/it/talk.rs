@@ -8,7 +8,7 @@ use std::time::Duration;
 use switchboard_media::session::{
     MediaEvent, PortPool, RecordEnd, RecordOptions, RtpConfig, RtpSocket, is_talk,
 };
-use switchboard_rtp::{Law, RtpPacket};
+use switchboard_rtp::{Law, MediaTarget, RtpPacket};
 use tokio::net::UdpSocket;
 
 use crate::have_tool;
@@ -116,11 +116,10 @@ async fn pcap_speech_replayed_as_rtp_is_recorded_as_talk() {
     let socket = RtpSocket::bind(&pool).await.expect("bind");
     let target = socket.local_addr();
     let (media, mut events) = socket.start(RtpConfig {
-        remote: raw.local_addr().expect("addr"),
+        target: MediaTarget::Fixed(raw.local_addr().expect("addr")),
         law: Law::A,
         payload_type: 8,
         telephone_event_payload_type: None,
-        symmetric: false,
     });
     media.start_recording(RecordOptions {
         silence_timeout_ms: Some(1_500),

@@ -35,7 +35,10 @@ fn answers_sipp_pcma_offer_keeping_telephone_event() {
         })
     );
     assert_eq!(
-        (negotiated.remote_address.as_str(), negotiated.remote_port),
+        (
+            negotiated.remote_address.to_string().as_str(),
+            negotiated.remote_port
+        ),
         ("127.0.0.1", 6000)
     );
     let answer = build_answer(&offer, &negotiated, &local());
@@ -124,7 +127,7 @@ fn table_of_negotiations() {
             outcome
                 .as_ref()
                 .map(|n| (n.codec, n.payload_type))
-                .map_err(|e| *e),
+                .map_err(Clone::clone),
             expected,
             "{name}"
         );
@@ -152,7 +155,7 @@ fn media_level_connection_overrides_and_missing_connection_is_an_error() {
         "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nm=audio 4000 RTP/AVP 0\nc=IN IP4 198.51.100.7\n",
     );
     assert_eq!(
-        negotiate(&offer).map(|n| n.remote_address),
+        negotiate(&offer).map(|n| n.remote_address.to_string()),
         Ok("198.51.100.7".to_owned())
     );
     let bare = sdp("v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nm=audio 4000 RTP/AVP 0\n");
@@ -203,4 +206,62 @@ fn sdp_rejections() {
             String::from_utf8_lossy(bytes)
         );
     }
+}
+
+#[test]
+fn connection_addresses_must_be_ip_addresses_of_their_type() {
+    // (session c=, media c=, expected remote address or the refused address)
+    let cases: [(&str, &str, Result<&str, &str>); 11] = [
+        ("c=IN IP4 192.0.2.1", "", Ok("192.0.2.1")),
+        ("c=IN IP6 2001:db8::1", "", Ok("2001:db8::1")),
+        ("c=IN ip6 ::1", "", Ok("::1")),
+        ("c=IN IP4 224.2.1.1/127", "", Ok("224.2.1.1")),
+        ("c=IN IP4 0.0.0.0", "", Ok("0.0.0.0")),
+        ("c=IN IP6 2001:db8::zz", "", Err("2001:db8::zz")),
+        ("c=IN IP6 2001:db8:::1", "", Err("2001:db8:::1")),
+        ("c=IN IP4 host.example.com", "", Err("host.example.com")),
+        ("c=IN IP4 2001:db8::1", "", Err("2001:db8::1")),
+        ("c=IN IP6 192.0.2.1", "", Err("192.0.2.1")),
+        // A session-level address that does not parse is refused even when the media
+        // level names a good one: every c= line counts.
+        (
+            "c=IN IP4 999.1.1.1",
+            "c=IN IP4 192.0.2.1\n",
+            Err("999.1.1.1"),
+        ),
+    ];
+    for (session, media, expected) in cases {
+        let offer = sdp(&format!(
+            "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\n{session}\nm=audio 4000 RTP/AVP 0\n{media}"
+        ));
+        let got = negotiate(&offer);
+        match expected {
+            Ok(address) => assert_eq!(
+                got.map(|n| n.remote_address.to_string()),
+                Ok(address.to_owned()),
+                "{session}"
+            ),
+            Err(address) => {
+                assert_eq!(
+                    got,
+                    Err(NegotiationError::BadConnectionAddress(address.to_owned())),
+                    "{session}"
+                );
+                assert_eq!(
+                    NegotiationError::BadConnectionAddress(address.to_owned()).status(),
+                    488
+                );
+            }
+        }
+    }
+    // A bad address on a declined (video) m-line is refused too.
+    let offer = sdp(
+        "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nm=audio 4000 RTP/AVP 0\nm=video 0 RTP/AVP 31\nc=IN IP6 fe80::zz\n",
+    );
+    assert_eq!(
+        negotiate(&offer),
+        Err(NegotiationError::BadConnectionAddress(
+            "fe80::zz".to_owned()
+        ))
+    );
 }

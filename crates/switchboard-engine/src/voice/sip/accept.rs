@@ -1,7 +1,8 @@
 //! The accept path of an inbound INVITE: the provisioned number it is for and that number's
 //! account, the offer negotiated and an RTP port bound for the answer, then `180 Ringing` and
 //! the leg's driver. Each refusal is a SIP status (404 no such number, 403 account not
-//! active, 488 no usable audio, 503 no RTP port or no telephony, 500 an engine failure).
+//! active, 488 no usable audio or an SDP address that does not parse, 503 no RTP port or no
+//! telephony, 500 an engine failure).
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use crate::Engine;
 use crate::account;
 use crate::voice::driver::FarEnd;
 use crate::voice::live::CallInput;
-use crate::voice::sip::leg::{SipLeg, local_media, remote_addr, rtp_config};
+use crate::voice::sip::leg::{SipLeg, local_media, media_target, rtp_config};
 use crate::voice::sip::{SipInput, Telephony, forward};
 use crate::voice::start::{self, LegStart};
 
@@ -120,8 +121,12 @@ async fn callee(
 /// SDP, is not supported) and an RTP port bound for the answer (503 when none is left).
 async fn media_leg(telephony: &Arc<Telephony>, call: &IncomingCall) -> Result<SipLeg, u16> {
     let offer = call.offer.as_ref().ok_or(488u16)?;
-    let negotiated = negotiate(offer).map_err(|error| error.status())?;
-    let remote = remote_addr(&negotiated, call.source).ok_or(488u16)?;
+    // A `c=` address that does not parse, like no common codec, is 488 (`NegotiationError`).
+    let negotiated = negotiate(offer).map_err(|error| {
+        tracing::info!(%error, source = %call.source, "an SDP offer refused");
+        error.status()
+    })?;
+    let target = media_target(&negotiated, &telephony.media_trust).ok_or(488u16)?;
     let socket = RtpSocket::bind(&telephony.ports).await.map_err(|error| {
         tracing::error!(?error, "no RTP port left");
         503u16
@@ -131,7 +136,7 @@ async fn media_leg(telephony: &Arc<Telephony>, call: &IncomingCall) -> Result<Si
         telephony.clone(),
         call.handle.clone(),
         socket,
-        rtp_config(&negotiated, remote),
+        rtp_config(&negotiated, target),
         answer_sdp,
     ))
 }

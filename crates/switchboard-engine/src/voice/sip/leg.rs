@@ -2,8 +2,9 @@
 //! answers) or of an outbound one (the UAC: the INVITE with our offer, its progress as
 //! `Input::Progress`), and how the leg ends: `BYE` once answered, otherwise the final response
 //! of an inbound call (486 when busy, 603 for no answer, 487 when canceled, else 480) or
-//! `CANCEL` of an outbound one. The SDP of either side becomes the leg's `RtpConfig`; the
-//! media it then carries is `media.rs`'s.
+//! `CANCEL` of an outbound one. The SDP of either side becomes the leg's `RtpConfig`, whose
+//! `MediaTarget` follows the trust rule (`media_target`); the media it then carries is
+//! `media.rs`'s.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -11,9 +12,9 @@ use std::sync::Arc;
 use switchboard_core::Sid;
 use switchboard_flow::{CallSetup, CallStatus, Input, Progress};
 use switchboard_media::session::{MediaHandle, RtpConfig, RtpSocket};
-use switchboard_rtp::Law;
+use switchboard_rtp::{Law, MediaTarget};
 use switchboard_sip::{AudioCodec, LocalMedia, Negotiated, SessionDescription, negotiate};
-use switchboard_sip_ua::{ClientCall, OutgoingEvent, OutgoingInvite, ServerCall};
+use switchboard_sip_ua::{Cidr, ClientCall, OutgoingEvent, OutgoingInvite, ServerCall};
 
 use crate::Engine;
 use crate::voice::driver::Driver;
@@ -141,14 +142,17 @@ impl SipLeg {
             OutgoingEvent::Ringing { .. } => Some(Progress::Ringing),
             OutgoingEvent::Answered { sdp } => {
                 self.answered = true;
-                match sdp.as_ref().and_then(answer_config) {
+                let trust = &self.telephony.media_trust;
+                match sdp.as_ref().and_then(|sdp| answer_config(sdp, trust)) {
                     Some(config) => {
                         self.rtp = Some(config);
                         self.start_media(state, call_sid);
                         Some(Progress::Answered)
                     }
                     None => {
-                        // Answered with an SDP we cannot use: hang up, the call failed.
+                        // Answered with an SDP we cannot use (no common codec, a `c=` address
+                        // that does not parse): the endpoint ACKs the 200 and we BYE at once;
+                        // the call failed.
                         if let Signalling::Client(client) = &self.signalling {
                             client.hangup();
                         }
@@ -261,28 +265,31 @@ pub(super) fn local_media(ip: IpAddr, rtp_port: u16) -> LocalMedia {
     }
 }
 
-/// Where the RTP of an answered outbound leg goes, when its SDP answer is usable.
-fn answer_config(sdp: &SessionDescription) -> Option<RtpConfig> {
-    let negotiated = negotiate(sdp).ok()?;
-    let fallback = SocketAddr::from(([127, 0, 0, 1], negotiated.remote_port));
-    remote_addr(&negotiated, fallback).map(|remote| rtp_config(&negotiated, remote))
+/// Where the RTP of an answered outbound leg goes, when its SDP answer is usable (a `c=`
+/// address that does not parse, no common codec or a port 0 is not).
+fn answer_config(sdp: &SessionDescription, trust: &[Cidr]) -> Option<RtpConfig> {
+    let negotiated = negotiate(sdp)
+        .inspect_err(|error| tracing::info!(%error, "an SDP answer we cannot use"))
+        .ok()?;
+    media_target(&negotiated, trust).map(|target| rtp_config(&negotiated, target))
 }
 
-/// Where to send RTP: the SDP's address, or the signalling source when the SDP says nothing
-/// routable (symmetric RTP latches on the first packet anyway).
-pub(super) fn remote_addr(negotiated: &Negotiated, source: SocketAddr) -> Option<SocketAddr> {
-    let ip = negotiated
-        .remote_address
-        .parse::<IpAddr>()
-        .ok()
-        .filter(|ip| !ip.is_unspecified())
-        .unwrap_or(source.ip());
-    (negotiated.remote_port != 0).then(|| SocketAddr::new(ip, negotiated.remote_port))
+/// Where RTP may go (product.md, "Limits and hostile clients", Media): the address the SDP
+/// names when it lies inside `--sip-trust`, otherwise (an untrusted or unspecified address)
+/// nowhere until the far end's RTP arrives, then that packet's source. `None`: the stream has
+/// port 0 and carries nothing.
+pub(super) fn media_target(negotiated: &Negotiated, trust: &[Cidr]) -> Option<MediaTarget> {
+    if negotiated.remote_port == 0 {
+        return None;
+    }
+    let named = SocketAddr::new(negotiated.remote_address, negotiated.remote_port);
+    let trusted = trust.iter().any(|cidr| cidr.contains(named.ip()));
+    Some(MediaTarget::for_sdp(named, trusted))
 }
 
-pub(super) fn rtp_config(negotiated: &Negotiated, remote: SocketAddr) -> RtpConfig {
+pub(super) fn rtp_config(negotiated: &Negotiated, target: MediaTarget) -> RtpConfig {
     RtpConfig {
-        remote,
+        target,
         law: match negotiated.codec {
             AudioCodec::Pcmu => Law::Mu,
             AudioCodec::Pcma => Law::A,
@@ -292,7 +299,6 @@ pub(super) fn rtp_config(negotiated: &Negotiated, remote: SocketAddr) -> RtpConf
             .telephone_event
             .as_ref()
             .map(|event| event.payload_type),
-        symmetric: true,
     }
 }
 
@@ -312,5 +318,70 @@ fn unanswered_status(status: CallStatus) -> u16 {
         CallStatus::NoAnswer => 603,
         CallStatus::Canceled => 487,
         _ => 480,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn negotiated(connection: &str, port: u16) -> Negotiated {
+        let text = format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n{connection}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0\r\n"
+        );
+        let sdp = SessionDescription::parse(text.as_bytes()).expect("an SDP");
+        negotiate(&sdp).expect("negotiable")
+    }
+
+    #[test]
+    fn rtp_goes_to_the_sdp_address_only_inside_the_trust_list() {
+        let trust: Vec<Cidr> = ["127.0.0.0/8", "::1/128", "10.1.0.0/16"]
+            .iter()
+            .map(|cidr| cidr.parse().expect("a CIDR"))
+            .collect();
+        let trusted = |addr: &str| MediaTarget::Trusted {
+            remote: addr.parse().expect("an address"),
+            source: None,
+        };
+        // (c= line, port, expected target)
+        let cases = [
+            ("c=IN IP4 127.0.0.1", 4000, Some(trusted("127.0.0.1:4000"))),
+            ("c=IN IP4 10.1.2.3", 4000, Some(trusted("10.1.2.3:4000"))),
+            ("c=IN IP6 ::1", 4000, Some(trusted("[::1]:4000"))),
+            ("c=IN IP4 192.0.2.1", 4000, Some(MediaTarget::Latch)),
+            ("c=IN IP4 10.2.0.1", 4000, Some(MediaTarget::Latch)),
+            ("c=IN IP6 2001:db8::1", 4000, Some(MediaTarget::Latch)),
+            ("c=IN IP4 0.0.0.0", 4000, Some(MediaTarget::Latch)),
+        ];
+        for (connection, port, expected) in cases {
+            assert_eq!(
+                media_target(&negotiated(connection, port), &trust),
+                expected,
+                "{connection}"
+            );
+        }
+        // Nothing is trusted with an empty list.
+        assert_eq!(
+            media_target(&negotiated("c=IN IP4 127.0.0.1", 4000), &[]),
+            Some(MediaTarget::Latch)
+        );
+    }
+
+    #[test]
+    fn an_answer_whose_address_does_not_parse_is_unusable() {
+        let trust: Vec<Cidr> = vec!["127.0.0.0/8".parse().expect("a CIDR")];
+        let answer = |connection: &str| {
+            let text = format!(
+                "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\n{connection}\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+            );
+            SessionDescription::parse(text.as_bytes()).expect("an SDP")
+        };
+        assert!(answer_config(&answer("c=IN IP6 2001:db8::zz"), &trust).is_none());
+        assert!(answer_config(&answer("c=IN IP4 media.example.com"), &trust).is_none());
+        let usable = answer_config(&answer("c=IN IP4 127.0.0.1"), &trust).expect("usable");
+        assert_eq!(
+            usable.target.destination(),
+            Some("127.0.0.1:4000".parse().expect("an address"))
+        );
     }
 }

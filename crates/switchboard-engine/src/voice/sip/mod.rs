@@ -20,6 +20,11 @@
 //!   leading `<Pause>` rings and `<Reject>` never answers (product.md, "SIP and media").
 //! - The RTP socket is bound when the INVITE is accepted (its port is in the answer) but sends
 //!   nothing until the answer.
+//! - RTP goes to the address the far end's SDP names only when it is inside `--sip-trust`;
+//!   otherwise the session sends nothing until the far end's RTP arrives, then answers its
+//!   source (`leg::media_target`, `switchboard_rtp::MediaTarget`). An SDP whose `c=` address
+//!   does not parse is refused: `488` for an inbound offer, a failed leg (ACK and BYE) for the
+//!   answer to our INVITE.
 //! - A `<Say>` or `<Play>` whose audio cannot be produced (the TTS program failed, the URL did
 //!   not give decodable audio) records an ERROR alert and counts as played: the call goes on.
 
@@ -32,7 +37,7 @@ use std::net::IpAddr;
 use switchboard_media::fetch::AudioFetcher;
 use switchboard_media::session::{MediaEvent, MediaHandle, PortPool};
 use switchboard_media::tts::Tts;
-use switchboard_sip_ua::{OutgoingEvent, SipEndpoint};
+use switchboard_sip_ua::{Cidr, OutgoingEvent, SipEndpoint};
 
 pub use accept::number_of;
 pub(crate) use accept::serve_incoming;
@@ -53,6 +58,9 @@ pub struct Telephony {
     pub media_ip: IpAddr,
     /// `--sip-gateway`: where calls to E.164 numbers go, as `sip:host[:port]`.
     pub gateway: Option<String>,
+    /// `--sip-trust`: an SDP address inside these networks gets our RTP as named; any other
+    /// gets it only once the far end's RTP arrives from it (symmetric RTP, `leg::media_target`).
+    pub media_trust: Vec<Cidr>,
 }
 
 impl Telephony {
