@@ -76,6 +76,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_BREAKER_COOLOFF", value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     breaker_cooloff: Option<u64>,
+    /// Seconds between probes of every number's fallback URLs (a signed request marked
+    /// `SwitchboardProbe=true`; a failing one is an ERROR alert) [default: off].
+    #[arg(long, env = "SWITCHBOARD_PROBE_INTERVAL", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe_interval: Option<u64>,
     /// This node's name, recorded on the calls and messages it runs [default: <hostname>:<http
     /// port>]; keep it stable across restarts (set it when the HTTP port is 0).
     #[arg(long, env = "SWITCHBOARD_NODE_ID", value_name = "ID")]

@@ -18,6 +18,7 @@ pub mod alerts;
 pub mod error;
 pub mod messaging;
 pub mod numbers;
+mod probes;
 mod recovery;
 pub mod sandbox;
 pub mod session;

@@ -41,6 +41,8 @@ pub struct Config {
     pub breaker_failures: u32,
     /// Seconds an open breaker skips its origin before a probe.
     pub breaker_cooloff: u64,
+    /// Seconds between probes of every fallback URL (`None`: no probes).
+    pub probe_interval: Option<u64>,
     /// This node's name (`None`: `<hostname>:<http port>`).
     pub node_id: Option<String>,
     /// The text-to-speech program: text on stdin, a WAV on stdout (`{language}`, `{voice}`).
@@ -71,6 +73,7 @@ impl Default for Config {
             http_idle_timeout: 60,
             max_connections: 10_000,
             drain_timeout: 30,
+            probe_interval: None,
             breaker_failures: 5,
             breaker_cooloff: 30,
             node_id: None,
@@ -183,6 +186,18 @@ impl Config {
         })
     }
 
+    /// How often fallback URLs are probed, checked; `None` when probes are off.
+    pub(crate) fn probe_interval(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        let Some(seconds) = self.probe_interval else {
+            return Ok(None);
+        };
+        anyhow::ensure!(
+            (1..=MAX_SECONDS).contains(&seconds),
+            "--probe-interval must be between 1 and {MAX_SECONDS} seconds, not {seconds}"
+        );
+        Ok(Some(std::time::Duration::from_secs(seconds)))
+    }
+
     /// This node's name: `--node-id`, or `<hostname>:<port>` of the bound HTTP address.
     pub(crate) fn node_id(&self, http: SocketAddr) -> anyhow::Result<String> {
         match &self.node_id {
@@ -201,6 +216,7 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         self.http_limits()?;
         self.breaker()?;
+        self.probe_interval()?;
         if self.node_id.is_some() {
             self.node_id(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         }

@@ -115,6 +115,9 @@ pub async fn run(
     if let Some(incoming) = incoming {
         engine.serve_sip(incoming);
     }
+    if let Some(interval) = config.probe_interval()? {
+        engine.start_probes(interval);
+    }
     let (app, metrics) = match &config.metrics {
         None => (
             switchboard_api::router(engine.clone())
