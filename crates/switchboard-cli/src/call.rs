@@ -102,7 +102,7 @@ pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn describe(event: &Value) -> String {
+pub(crate) fn describe(event: &Value) -> String {
     let text = |name: &str| match &event[name] {
         Value::String(text) => text.clone(),
         Value::Null => String::new(),
@@ -153,6 +153,11 @@ fn describe(event: &Value) -> String {
         "hangup" => format!("hangup by {}", text("by")),
         "status" => format!("status {}", text("status")),
         "alert" => format!("alert {} {}", text("error_code"), text("level")),
+        "drill" => format!(
+            "drill: {} treated as failed ({})",
+            text("url"),
+            text("error_code")
+        ),
         other => format!("{other} {event}"),
     };
     format!("{at:>6} ms {what}")

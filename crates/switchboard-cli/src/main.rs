@@ -1,6 +1,7 @@
 //! The `switchboard` binary: `serve`, `account`, `twiml check`.
 
 mod call;
+mod drill;
 mod remote;
 mod settings;
 mod sms;
@@ -45,6 +46,9 @@ enum Command {
     Call(call::CallArgs),
     /// Send a sandbox message to a running engine and print the replies.
     Sms(sms::SmsArgs),
+    /// Test a number's fallback URL: a sandbox call (or message) in which the primary is treated
+    /// as failed; exits 0 only if the fallback answered and no platform prompt was heard.
+    Drill(drill::DrillArgs),
     /// Work with TwiML documents.
     Twiml {
         #[command(subcommand)]
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(*args))),
         Command::Call(args) => runtime().and_then(|runtime| runtime.block_on(call::run(args))),
         Command::Sms(args) => runtime().and_then(|runtime| runtime.block_on(sms::run(args))),
+        Command::Drill(args) => runtime().and_then(|runtime| runtime.block_on(drill::run(args))),
         Command::Account {
             show_token,
             settings,

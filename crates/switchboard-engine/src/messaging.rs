@@ -357,6 +357,9 @@ pub struct Inbound {
     pub to: String,
     pub body: String,
     pub media: Vec<String>,
+    /// `Drill=true`: the session's first request treats the primary as failed (11200) without
+    /// requesting it, so the fallback answers.
+    pub drill: bool,
 }
 
 /// How an inbound message was taken: its SID and its status (`received`, or `failed` when the
@@ -483,6 +486,48 @@ fn inbound_params(
     params
 }
 
+/// A drill's first fetch: the primary is treated as failed with 11200 without being requested,
+/// through the policy a document that cannot run takes (the fallback gets `ErrorCode=11200` and
+/// `ErrorUrl` = the primary). No alert is recorded: nothing failed. Without a fallback the
+/// session has no TwiML, as a real failure would leave it.
+async fn drill_primary(
+    state: &Engine,
+    account: &Account,
+    log: &Log,
+    cookies: &mut CookieJar,
+    plan: switchboard_webhook::FetchPlan,
+) -> switchboard_webhook::TwimlFetchResult<switchboard_twiml::Parsed> {
+    let code = error_code::HTTP_RETRIEVAL_FAILURE;
+    let url = plan.primary.url.clone();
+    log.push("drill", json!({"url": url, "error_code": code.code}));
+    let alert = session::session_alert(
+        Channel::Messaging,
+        code,
+        AlertLevel::Error,
+        "Drill: the primary URL is treated as failed".to_owned(),
+        url,
+    );
+    match session::after_execution_failure(plan, code, alert).failover {
+        Some(failover) => {
+            session::fetch_fallback(
+                state,
+                &account.auth_token,
+                cookies,
+                failover,
+                Channel::Messaging,
+            )
+            .await
+        }
+        None => switchboard_webhook::TwimlFetchResult {
+            outcome: TwimlOutcome::GiveUp { error_code: code },
+            alerts: Vec::new(),
+            events: Vec::new(),
+            answered_by: None,
+            channel: Channel::Messaging,
+        },
+    }
+}
+
 async fn run_session(
     state: Engine,
     account: Account,
@@ -521,15 +566,20 @@ async fn run_session(
                     first,
                     breaker,
                 );
+                let drill = first && inbound.drill;
                 first = false;
-                let result = session::fetch(
-                    &state,
-                    &account.auth_token,
-                    &mut cookies,
-                    plan,
-                    Channel::Messaging,
-                )
-                .await;
+                let result = if drill {
+                    drill_primary(&state, &account, &log, &mut cookies, plan).await
+                } else {
+                    session::fetch(
+                        &state,
+                        &account.auth_token,
+                        &mut cookies,
+                        plan,
+                        Channel::Messaging,
+                    )
+                    .await
+                };
                 session::log_exchanges(&log, &result);
                 record_alerts(&state, &account, &sid, &log, &result.alerts).await;
                 // Schema warnings (12200) of the document that runs, with its request and response.

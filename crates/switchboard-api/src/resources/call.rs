@@ -337,6 +337,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         phone_number_sid: Some(number.sid),
         record,
         send_digits,
+        drill: false,
     })
 }
 

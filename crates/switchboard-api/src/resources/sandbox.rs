@@ -93,6 +93,19 @@ async fn endpoints(
     })
 }
 
+/// `Drill=true` (`switchboard drill`): the session's first request treats the primary URL as
+/// failed without requesting it, so its fallback is tested as a real failure would.
+fn drill(params: &crate::form::Params) -> ApiResult<bool> {
+    match params.get("Drill") {
+        None | Some("" | "false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!("Drill must be true or false, not {other:?}"),
+        )),
+    }
+}
+
 pub(crate) async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,6 +148,7 @@ pub(crate) async fn send_message(
     for url in &media {
         validate::webhook_url("MediaUrl", url, error_code::INVALID_MEDIA_URL)?;
     }
+    let drill = drill(&params)?;
     let received = state
         .engine
         .receive_message(
@@ -145,6 +159,7 @@ pub(crate) async fn send_message(
                 to,
                 body,
                 media,
+                drill,
             },
         )
         .await?;
@@ -371,6 +386,7 @@ pub(crate) async fn create_call(
             .map(str::to_owned)
     };
     let digits = optional("Digits");
+    let drill = drill(&params)?;
     if let Some(digits) = &digits
         && !digits
             .chars()
@@ -388,6 +404,7 @@ pub(crate) async fn create_call(
         forwarded_from: optional("ForwardedFrom"),
         fast,
         digits,
+        drill,
     };
     let started = state.engine.inbound_call(&account, &number, call).await?;
     Ok((

@@ -6,6 +6,7 @@ mod breaker;
 mod cli;
 mod compat;
 mod config;
+mod drill;
 mod durability;
 mod http_limits;
 mod probes;

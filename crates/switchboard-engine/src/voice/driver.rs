@@ -65,6 +65,8 @@ pub(crate) struct Driver {
     pub(crate) fallback: Option<Endpoint>,
     /// Whether the session's primary origin is guarded by its circuit breaker.
     pub(crate) breaker: bool,
+    /// A drill whose first fetch has not happened yet: it goes to the fallback at once.
+    pub(crate) drill: bool,
     /// Whether the running document is the session's first (under `--fallback-scope initial`
     /// only its failures fall back).
     pub(crate) document_initial: bool,

@@ -27,6 +27,10 @@ impl Driver {
                 let initial = request.purpose == switchboard_flow::FetchPurpose::Initial;
                 // The document this fetch brings is the session's first only if the fetch is.
                 self.document_initial = initial;
+                if initial && std::mem::take(&mut self.drill) {
+                    self.drill_primary(request);
+                    return;
+                }
                 self.fetch = Some(fetch::start(
                     &self.state,
                     &self.account.auth_token,
@@ -183,6 +187,42 @@ impl Driver {
                 sms_sid: sid,
                 status: status.to_owned(),
             });
+        }
+    }
+
+    /// A drill's first fetch: the primary is treated as failed with 11200 without being
+    /// requested, through the same policy a document that cannot run takes (the fallback gets
+    /// `ErrorCode=11200` and `ErrorUrl` = the primary). No alert is recorded: nothing failed.
+    fn drill_primary(&mut self, request: switchboard_flow::FetchRequest) {
+        let code = switchboard_core::error_code::HTTP_RETRIEVAL_FAILURE;
+        self.log.push(
+            "drill",
+            json!({"url": request.url, "error_code": code.code}),
+        );
+        let alert = Alert {
+            code,
+            level: Level::Error,
+            message: "Drill: the primary URL is treated as failed".to_owned(),
+            url: Some(request.url.clone()),
+        };
+        let failure = switchboard_flow::ExecutionFailure {
+            code,
+            message: alert.message.clone(),
+            error_url: Some(request.url),
+            params: request.params,
+        };
+        let (_, pending) = fetch::after_failure(
+            &self.state,
+            &self.account.auth_token,
+            self.cookies.clone(),
+            failure,
+            flow_alert(&alert),
+            self.fallback.clone(),
+            true,
+        );
+        match pending {
+            Some(pending) => self.fetch = Some(pending),
+            None => self.feed(Input::NoUsableTwiml),
         }
     }
 

@@ -45,6 +45,9 @@ pub struct LegStart {
     pub record: bool,
     /// Calls `SendDigits`: keys played to the callee once it answers.
     pub send_digits: Option<String>,
+    /// A drill (`switchboard drill`): the session's first fetch goes to the fallback as if the
+    /// primary had failed with 11200.
+    pub drill: bool,
 }
 
 /// Stores the leg, opens its transcript and starts its driver; the receiver learns its end.
@@ -117,6 +120,7 @@ async fn start_leg_with(
         time_limit_s: start.time_limit_s,
         record_call: start.record,
         send_digits: start.send_digits,
+        drill: start.drill,
         ready: Default::default(),
         media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
     };
@@ -247,6 +251,9 @@ pub struct InboundCall {
     pub fast: bool,
     /// Keys the caller types ahead (a sandbox extension of `POST /sandbox/Calls`).
     pub digits: Option<String>,
+    /// `Drill=true`: the first request treats the primary as failed (11200) without
+    /// requesting it, so the fallback answers the call.
+    pub drill: bool,
 }
 
 /// How an inbound sandbox call began: its SID and its status (`ringing`, or `failed` when
@@ -296,6 +303,7 @@ pub async fn inbound(
         phone_number_sid: Some(number.sid.clone()),
         record: false,
         send_digits: None,
+        drill: call.drill,
     };
     start_leg(state, start).await?;
     if let Some(digits) = call.digits {
@@ -397,6 +405,7 @@ pub(crate) async fn dial_child(
         phone_number_sid: Some(number.sid.clone()),
         record: false,
         send_digits: None,
+        drill: false,
     };
     Ok(start_leg(state, start).await?.1)
 }
@@ -488,6 +497,7 @@ async fn bridged_child(
         phone_number_sid: None,
         record: false,
         send_digits: None,
+        drill: false,
     };
     Ok(start_leg(state, start).await?.1)
 }

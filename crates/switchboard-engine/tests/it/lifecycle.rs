@@ -102,6 +102,7 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
                 forwarded_from: None,
                 fast: false,
                 digits: None,
+                drill: false,
             },
         )
         .await
@@ -123,6 +124,7 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
         to: "+15550000020".into(),
         body: "hello".into(),
         media: Vec::new(),
+        drill: false,
     };
     let message = test
         .engine
@@ -159,6 +161,7 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
                 forwarded_from: None,
                 fast: true,
                 digits: None,
+                drill: false,
             },
         )
         .await;

@@ -88,6 +88,7 @@ impl TestEngine {
             forwarded_from: None,
             fast: true,
             digits: None,
+            drill: false,
         };
         self.engine
             .inbound_call(&self.account, &row, call)

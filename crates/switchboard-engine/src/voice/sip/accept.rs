@@ -179,6 +179,7 @@ async fn inbound_start(
         phone_number_sid: Some(number.sid.clone()),
         record: false,
         send_digits: None,
+        drill: false,
     })
 }
 
