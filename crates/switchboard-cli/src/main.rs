@@ -1,5 +1,6 @@
-//! The `switchboard` binary: `serve`, `account`, `twiml check`.
+//! The `switchboard` binary: `serve`, `account`, `call`, `sms`, `alerts`, `twiml check`.
 
+mod alerts;
 mod call;
 mod remote;
 mod settings;
@@ -45,6 +46,8 @@ enum Command {
     Call(call::CallArgs),
     /// Send a sandbox message to a running engine and print the replies.
     Sms(sms::SmsArgs),
+    /// Print a running engine's recent alerts, or with --follow each new one as it is recorded.
+    Alerts(alerts::AlertsArgs),
     /// Work with TwiML documents.
     Twiml {
         #[command(subcommand)]
@@ -73,6 +76,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(*args))),
         Command::Call(args) => runtime().and_then(|runtime| runtime.block_on(call::run(args))),
         Command::Sms(args) => runtime().and_then(|runtime| runtime.block_on(sms::run(args))),
+        Command::Alerts(args) => {
+            runtime().and_then(|runtime| runtime.block_on(alerts::run(args)))
+        }
         Command::Account {
             show_token,
             settings,

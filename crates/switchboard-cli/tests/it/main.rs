@@ -8,6 +8,7 @@ mod compat;
 mod config;
 mod durability;
 mod http_limits;
+mod live_alerts;
 mod recovery;
 mod rest;
 mod sip_calls;
