@@ -209,7 +209,11 @@ mod tests {
             },
         ];
         for piece in [1, 2, 3, 7, stream.len()] {
-            assert_eq!(parse_in_pieces(stream, piece), expected, "pieces of {piece}");
+            assert_eq!(
+                parse_in_pieces(stream, piece),
+                expected,
+                "pieces of {piece}"
+            );
         }
     }
 

@@ -76,9 +76,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(*args))),
         Command::Call(args) => runtime().and_then(|runtime| runtime.block_on(call::run(args))),
         Command::Sms(args) => runtime().and_then(|runtime| runtime.block_on(sms::run(args))),
-        Command::Alerts(args) => {
-            runtime().and_then(|runtime| runtime.block_on(alerts::run(args)))
-        }
+        Command::Alerts(args) => runtime().and_then(|runtime| runtime.block_on(alerts::run(args))),
         Command::Account {
             show_token,
             settings,

@@ -195,7 +195,8 @@ async fn run(
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     let mut poll = tokio::time::interval(SHARED_STORE_POLL);
     let shared = !state.store.is_single_node();
-    if !deliver(&state, &sink, comment(&opening)).await || !catch_up(&state, &mut cursor, &sink).await
+    if !deliver(&state, &sink, comment(&opening)).await
+        || !catch_up(&state, &mut cursor, &sink).await
     {
         return;
     }

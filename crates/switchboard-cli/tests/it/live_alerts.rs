@@ -70,7 +70,8 @@ impl AlertStream {
                 .ok()?
                 .expect("reading the stream")?;
             let at = Instant::now();
-            self.pending.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+            self.pending
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
             while let Some(end) = self.pending.find("\n\n") {
                 let block: String = self.pending.drain(..end + 2).collect();
                 self.parse(&block, at);
@@ -105,7 +106,8 @@ impl AlertStream {
                 .expect("an opening comment")
                 .expect("reading the stream")
                 .expect("the stream is open");
-            self.pending.push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
+            self.pending
+                .push_str(std::str::from_utf8(&chunk).expect("UTF-8"));
             while let Some(end) = self.pending.find("\n\n") {
                 let block: String = self.pending.drain(..end + 2).collect();
                 self.parse(&block, Instant::now());
@@ -241,7 +243,7 @@ async fn each_alert_reaches_an_sse_client_within_100_ms_of_being_stored() {
     stop.store(true, Ordering::SeqCst);
     poller.await.unwrap();
 
-    let first_listed = first_listed.lock().unwrap();
+    let first_listed = first_listed.lock().unwrap().clone();
     for event in &received {
         let listed_at = first_listed[&event.id];
         let delay = event.at.saturating_duration_since(listed_at);
@@ -258,7 +260,7 @@ async fn each_alert_reaches_an_sse_client_within_100_ms_of_being_stored() {
 
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_gets_every_later_alert_once_in_order_and_no_other_accounts()
- {
+{
     let engine = start();
     let app = App::start().await;
     let (other_sid, other_token) = subaccount(&engine).await;
@@ -278,13 +280,20 @@ async fn a_reconnect_with_last_event_id_gets_every_later_alert_once_in_order_and
     drop(first);
 
     // While no client is connected: alerts of this account, and of another one.
-    for number in ["+15550420001", "+15550420002", "+15550420001", "+15550420002"] {
+    for number in [
+        "+15550420001",
+        "+15550420002",
+        "+15550420001",
+        "+15550420002",
+    ] {
         fail_a_call(&engine, number).await;
     }
     let last_seen = seen.last().unwrap().clone();
-    let mut resumed =
-        AlertStream::open(&engine, main_account(&engine), "", Some(&last_seen)).await;
-    assert_eq!(resumed.opening().await, format!("resuming after {last_seen}"));
+    let mut resumed = AlertStream::open(&engine, main_account(&engine), "", Some(&last_seen)).await;
+    assert_eq!(
+        resumed.opening().await,
+        format!("resuming after {last_seen}")
+    );
     // And one more once it is connected: the backlog, then the live tail.
     fail_a_call(&engine, "+15550420001").await;
 
@@ -308,14 +317,21 @@ async fn a_reconnect_with_last_event_id_gets_every_later_alert_once_in_order_and
     );
 
     // The other account streams its own alerts only, and a SID of ours is unknown to it.
-    let mut other = AlertStream::open(&engine, (&other_sid, &other_token), "", Some(&seen[0])).await;
+    let mut other =
+        AlertStream::open(&engine, (&other_sid, &other_token), "", Some(&seen[0])).await;
     assert_eq!(
         other.opening().await,
-        format!("{} is not an alert of this account: streaming new alerts only", seen[0])
+        format!(
+            "{} is not an alert of this account: streaming new alerts only",
+            seen[0]
+        )
     );
     fail_a_call(&engine, "+15550420001").await;
     let own = fail_a_call(&engine, "+15550420002").await;
-    let event = other.next(Duration::from_secs(10)).await.expect("its alert");
+    let event = other
+        .next(Duration::from_secs(10))
+        .await
+        .expect("its alert");
     assert_eq!(event.alert["resource_sid"], own.as_str());
     assert_eq!(event.alert["account_sid"], other_sid.as_str());
 }
@@ -325,7 +341,10 @@ async fn the_stream_refuses_bad_credentials_and_bad_parameters() {
     let engine = start();
     for credentials in [
         (engine.account_sid.as_str(), "wrong-token"),
-        ("AC00000000000000000000000000000000", engine.auth_token.as_str()),
+        (
+            "AC00000000000000000000000000000000",
+            engine.auth_token.as_str(),
+        ),
     ] {
         let response = request(&engine, credentials, "", None).await;
         assert_eq!(response.status(), 401);
@@ -355,7 +374,10 @@ async fn a_level_filter_keeps_one_level_and_shutdown_ends_the_stream() {
     let mut errors =
         AlertStream::open(&engine, main_account(&engine), "?LogLevel=ERROR", None).await;
     fail_a_call(&engine, "+15550430001").await;
-    let event = errors.next(Duration::from_secs(10)).await.expect("the error");
+    let event = errors
+        .next(Duration::from_secs(10))
+        .await
+        .expect("the error");
     assert_eq!(event.alert["log_level"], "error");
     assert!(warnings.next(Duration::from_millis(300)).await.is_none());
 
@@ -417,10 +439,7 @@ async fn switchboard_alerts_follow_prints_a_line_per_new_alert() {
             .expect("a line from switchboard alerts")
     };
     let connected = next_line();
-    assert!(
-        connected.starts_with("following alerts at "),
-        "{connected}"
-    );
+    assert!(connected.starts_with("following alerts at "), "{connected}");
 
     let call_sid = fail_a_call(&engine, "+15550440001").await;
     let line = next_line();
@@ -428,14 +447,24 @@ async fn switchboard_alerts_follow_prints_a_line_per_new_alert() {
     follower.wait().ok();
     let fields: Vec<&str> = line.split('\t').collect();
     assert_eq!(fields.len(), 6, "{line}");
-    assert!(fields[0].ends_with('Z') && fields[0].contains('T'), "{line}");
-    assert_eq!(fields[1..4], ["error", "11200", call_sid.as_str()], "{line}");
+    assert!(
+        fields[0].ends_with('Z') && fields[0].contains('T'),
+        "{line}"
+    );
+    assert_eq!(
+        fields[1..4],
+        ["error", "11200", call_sid.as_str()],
+        "{line}"
+    );
     assert_eq!(fields[4], app.url("/down"), "{line}");
     assert!(!fields[5].is_empty(), "{line}");
 
     let recent = command(&[]).output().expect("switchboard alerts");
     assert!(recent.status.success());
-    assert_eq!(String::from_utf8(recent.stdout).unwrap(), format!("{line}\n"));
+    assert_eq!(
+        String::from_utf8(recent.stdout).unwrap(),
+        format!("{line}\n")
+    );
     let warnings = command(&["--level", "warning"])
         .output()
         .expect("switchboard alerts --level warning");
