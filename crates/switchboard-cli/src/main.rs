@@ -1,5 +1,6 @@
-//! The `switchboard` binary: `serve`, `account`, `twiml check`.
+//! The `switchboard` binary: `serve`, `account`, `call`, `sms`, `drill`, `alerts`, `twiml check`.
 
+mod alerts;
 mod call;
 mod drill;
 mod remote;
@@ -49,6 +50,8 @@ enum Command {
     /// Test a number's fallback URL: a sandbox call (or message) in which the primary is treated
     /// as failed; exits 0 only if the fallback answered and no platform prompt was heard.
     Drill(drill::DrillArgs),
+    /// Print a running engine's recent alerts, or with --follow each new one as it is recorded.
+    Alerts(alerts::AlertsArgs),
     /// Work with TwiML documents.
     Twiml {
         #[command(subcommand)]
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Call(args) => runtime().and_then(|runtime| runtime.block_on(call::run(args))),
         Command::Sms(args) => runtime().and_then(|runtime| runtime.block_on(sms::run(args))),
         Command::Drill(args) => runtime().and_then(|runtime| runtime.block_on(drill::run(args))),
+        Command::Alerts(args) => runtime().and_then(|runtime| runtime.block_on(alerts::run(args))),
         Command::Account {
             show_token,
             settings,

@@ -4,10 +4,18 @@
 //! The push is fire-and-forget on its own task: a slow or failing debugger endpoint never delays
 //! the call or message that raised the alert. Its own failure is logged, not alerted again (an
 //! alert about the alert pipe would loop).
+//!
+//! Once stored, the alert goes to the engine's alert feed (a `tokio::sync::broadcast` owned by
+//! the `Engine`, `Engine::subscribe_alerts`) as its stored record, `seq` included. The feed is a
+//! wake-up with the record attached, not the source of truth: a subscriber that must not lose
+//! alerts (the live stream) reads them from the store by `seq` (`after`), which also serves
+//! backlogs after a reconnect and subscribers that lag behind the feed.
+
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use switchboard_core::{Sid, SidKind, date};
-use switchboard_store::{Kind, Record};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, Store};
 use switchboard_webhook::{
     AlertRecord, Channel, CookieJar, DebugEventContext, Method, WebhookRequest, debug_event_params,
     send_notification,
@@ -35,9 +43,12 @@ pub async fn record(
     row.parent_sid = resource_sid.map(str::to_owned);
     row.status = Some(alert.level.monitor_name().to_owned());
     row.date_key = Some(now);
-    state.store.insert(&row).await?;
+    row.seq = state.store.insert(&row).await?;
     metrics::counter!("switchboard_alerts_total", "level" => alert.level.monitor_name())
         .increment(1);
+    // No subscriber is not a failure: the alert is stored, and a stream that opens later reads
+    // it from the store.
+    let _ = state.alert_feed.send(Arc::new(row));
     if let Some(account) = crate::account::load(&*state.store, account_sid).await?
         && !account.debugger_webhook_url.is_empty()
     {
@@ -76,4 +87,51 @@ pub async fn record(
 /// The stored alert document's record, for the REST views.
 pub fn alert_of(doc: &Value) -> Option<AlertRecord> {
     serde_json::from_value(doc.clone()).ok()
+}
+
+/// How many alerts the feed holds for a subscriber that has not read them yet.
+pub const FEED_CAPACITY: usize = 1024;
+
+/// Up to `limit` alerts of `account_sid` stored after `after_seq`, oldest first; only those of
+/// `level` (`error`, `warning`) when given.
+pub async fn after(
+    store: &dyn Store,
+    account_sid: &str,
+    level: Option<&str>,
+    after_seq: i64,
+    limit: i64,
+) -> EngineResult<Vec<Record>> {
+    let mut query = ListQuery::new(Kind::Alert, account_sid);
+    query.order = Order::Ascending;
+    query.after_seq = Some(after_seq);
+    query.limit = limit;
+    if let Some(level) = level {
+        query
+            .filters
+            .push(Filter::Equals(Column::Status, level.to_owned()));
+    }
+    Ok(store.list(&query).await?)
+}
+
+/// The `seq` of the newest alert of `account_sid` (0 when it has none): where a stream that
+/// starts now begins.
+pub async fn newest_seq(store: &dyn Store, account_sid: &str) -> EngineResult<i64> {
+    let mut query = ListQuery::new(Kind::Alert, account_sid);
+    query.order = Order::Descending;
+    query.limit = 1;
+    Ok(store
+        .list(&query)
+        .await?
+        .first()
+        .map_or(0, |record| record.seq))
+}
+
+/// The `seq` of the alert `sid` if it is one of `account_sid`'s: where a stream resumed after
+/// it begins.
+pub async fn seq_of(store: &dyn Store, account_sid: &str, sid: &str) -> EngineResult<Option<i64>> {
+    Ok(store
+        .get_shared(Kind::Alert, sid)
+        .await?
+        .filter(|record| record.account_sid == account_sid)
+        .map(|record| record.seq))
 }

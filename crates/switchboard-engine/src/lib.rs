@@ -87,6 +87,9 @@ pub struct Inner {
     pub(crate) sandbox: sandbox::Sandbox,
     pub(crate) numbers: numbers::NumberIndex,
     pub(crate) live: voice::live::LiveCalls,
+    /// Every alert this engine stores, as stored (with its `seq`), to whoever subscribed
+    /// (`subscribe_alerts`): the live alert stream.
+    pub(crate) alert_feed: tokio::sync::broadcast::Sender<Arc<Record>>,
     /// Every task the engine spawns, so shutdown can wait for them.
     tasks: TaskTracker,
     /// Cancelled when shutdown begins: no new call or message starts after it.
@@ -143,6 +146,7 @@ impl Engine {
                 sandbox: sandbox::Sandbox::default(),
                 numbers: numbers::NumberIndex::default(),
                 live: voice::live::LiveCalls::default(),
+                alert_feed: tokio::sync::broadcast::channel(alerts::FEED_CAPACITY).0,
                 tasks: TaskTracker::new(),
                 closing: CancellationToken::new(),
             }),
@@ -169,6 +173,14 @@ impl Engine {
         self.telephony
             .as_ref()
             .map(|telephony| telephony.endpoint.local_addr())
+    }
+
+    /// Alerts stored from now on, each as its stored record (with its `seq`), in the order they
+    /// were stored on this engine. A receiver that falls more than `alerts::FEED_CAPACITY`
+    /// behind gets `RecvError::Lagged` and re-reads what it missed from the store by `seq`
+    /// (`alerts::after`). Alerts stored by other nodes of a shared database are not in it.
+    pub fn subscribe_alerts(&self) -> tokio::sync::broadcast::Receiver<Arc<Record>> {
+        self.alert_feed.subscribe()
     }
 
     /// Whether shutdown has begun.

@@ -4,6 +4,7 @@
 
 pub mod account;
 mod alert;
+mod alert_stream;
 pub mod application;
 pub mod call;
 mod fields;
@@ -145,6 +146,7 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/v1/Alerts", get(alert::list))
         .route("/v1/Alerts/{sid}", get(alert::fetch))
+        .route("/switchboard/v1/Alerts/Stream", get(alert_stream::stream))
         .method_not_allowed_fallback(method_not_allowed)
 }
 
