@@ -8,6 +8,7 @@ mod compat;
 mod config;
 mod durability;
 mod http_limits;
+mod last_resort;
 mod recovery;
 mod rest;
 mod sip_calls;

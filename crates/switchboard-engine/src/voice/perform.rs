@@ -56,7 +56,10 @@ impl Driver {
                 self.record_alert(&alert).await;
                 match pending {
                     Some(pending) => self.fetch = Some(pending),
-                    None => self.feed(Input::NoUsableTwiml),
+                    None => {
+                        let input = self.instead_of_giving_up(false).await;
+                        self.feed(input);
+                    }
                 }
             }
             Action::Answer => self.media_answer(),
