@@ -81,6 +81,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_PROBE_INTERVAL", value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     probe_interval: Option<u64>,
+    /// How old a last-known-good document may be and still run, for numbers with
+    /// `SwitchboardLastKnownGood=true`: 90s, 15m, 24h, 2d or plain seconds [default: 24h].
+    #[arg(long, env = "SWITCHBOARD_LKG_MAX_AGE", value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lkg_max_age: Option<String>,
     /// This node's name, recorded on the calls and messages it runs [default: <hostname>:<http
     /// port>]; keep it stable across restarts (set it when the HTTP port is 0).
     #[arg(long, env = "SWITCHBOARD_NODE_ID", value_name = "ID")]

@@ -11,11 +11,13 @@
 //! - `messaging`: inbound message sessions around `switchboard_messaging::Session`, outbound
 //!   delivery and message status callbacks.
 //! - `session`: the one TwiML fetch-and-fail-over path both use.
+//! - `last_resort`: what a call runs when both URLs fail (last-known-good, last resort).
 //! - `alerts`, `sandbox`, `numbers`, `account`: what both share.
 
 pub mod account;
 pub mod alerts;
 pub mod error;
+mod last_resort;
 pub mod messaging;
 pub mod numbers;
 mod probes;
@@ -56,6 +58,8 @@ pub struct Settings {
     /// Whether this is the only node of its database (SQLite): then all unfinished work in it is
     /// this node's, whatever node id it carries.
     pub sole_node: bool,
+    /// `--lkg-max-age`: how old a number's last-known-good document may be and still run.
+    pub lkg_max_age: Duration,
 }
 
 /// What an engine is built from: the composition root opens and binds these.
@@ -82,6 +86,9 @@ pub struct Inner {
     pub(crate) fallback_scope: FallbackScope,
     pub(crate) node_id: Box<str>,
     pub(crate) sole_node: bool,
+    pub(crate) lkg_max_age_ms: u64,
+    /// The numbers' last-known-good documents (in front of their store rows).
+    pub(crate) last_known_good: last_resort::LastKnownGood,
     pub(crate) webhooks: Arc<WebhookClient>,
     pub(crate) telephony: Option<Arc<voice::sip::Telephony>>,
     pub(crate) sandbox: sandbox::Sandbox,
@@ -141,6 +148,8 @@ impl Engine {
                 fallback_scope: settings.fallback_scope,
                 node_id: settings.node_id.into(),
                 sole_node: settings.sole_node,
+                lkg_max_age_ms: u64::try_from(settings.lkg_max_age.as_millis()).unwrap_or(u64::MAX),
+                last_known_good: last_resort::LastKnownGood::default(),
                 webhooks,
                 telephony: telephony.map(Arc::new),
                 sandbox: sandbox::Sandbox::default(),

@@ -113,10 +113,14 @@ pub struct ExecutionFailure {
     pub params: Vec<(String, String)>,
 }
 
-/// Who is speaking: the customer's TwiML or the platform's error prompt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Who is speaking: the customer's TwiML, the number's last-resort document (beyond Twilio:
+/// run instead of the platform prompt when no usable TwiML came back) or the platform's error
+/// prompt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Source {
+    #[default]
     Twiml,
+    LastResort,
     Platform,
 }
 
@@ -124,6 +128,7 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Twiml => "twiml",
+            Source::LastResort => "last-resort",
             Source::Platform => "platform",
         }
     }

@@ -115,6 +115,7 @@ impl Call {
             Input::TextResponse(text) => self.on_text_response(text),
             Input::AudioResponse { url } => self.on_audio_response(url),
             Input::NoUsableTwiml => self.on_no_usable_twiml(),
+            Input::LastResort(document) => self.on_last_resort(document),
             Input::Progress(progress) => self.on_progress(progress),
             Input::Digits(digits) => self.on_digits(&digits),
             Input::Speech { result, confidence } => self.on_speech(result, confidence),

@@ -32,6 +32,12 @@ pub enum Input {
     /// Neither the primary nor the fallback gave anything usable (the driver recorded the
     /// alerts): the platform prompt is spoken and the call ends `completed` (Decision 2).
     NoUsableTwiml,
+    /// Neither URL gave anything usable and the number has a last-resort document (beyond
+    /// Twilio, product.md): it runs instead of the platform prompt, as inline TwiML (no
+    /// document URL) whose says are `Source::LastResort`; the fetches its verbs make run as
+    /// usual. The driver sends it at most once per leg, so a last resort whose own fetches
+    /// fail ends with the platform prompt.
+    LastResort(Document),
     /// Progress of an outbound leg (`outbound-api`, `outbound-dial`) before it is answered.
     Progress(Progress),
     /// The caller pressed keys (`0-9 * #`; `w` is ignored here, the driver paces digits).

@@ -27,8 +27,8 @@
 //!
 //! The contract, action by action:
 //! - `Fetch` with `reply_ignored == false` and `ExecutionFailed` are answered by exactly one
-//!   of `Document`, `TextResponse`, `AudioResponse` or `NoUsableTwiml`. At most one is
-//!   outstanding; a `LiveUpdate` or the end of the call supersedes it (drop the request's answer).
+//!   of `Document`, `TextResponse`, `AudioResponse`, `LastResort` or `NoUsableTwiml`. At most
+//!   one is outstanding; a `LiveUpdate` or the end of the call supersedes it (drop the request's answer).
 //!   `Fetch { reply_ignored: true }` is sent and forgotten. The fetch counts as one document
 //!   whatever the failover did; the alerts the webhook crate produced are the driver's to store.
 //! - `Say`/`Play` are answered by `PlaybackFinished` (once, after all loops), unless a
@@ -44,6 +44,8 @@
 //!
 //! # Decisions
 //! - The platform prompt (Decision 2) is a `Say` with [`Source::Platform`], after answering.
+//!   A number's last-resort document (beyond Twilio) is fed instead as `Input::LastResort`:
+//!   inline TwiML whose says are [`Source::LastResort`]; the fetches it makes run as usual.
 //! - The document limit (Decision 11) counts `Fetch`/`ExecutionFailed` since the last caller
 //!   input (digits, speech, a non-empty recording, a bridged `<Dial>`) or live update; past it, an ERROR alert
 //!   (14106, the messaging code of the same rule) and the platform prompt end the call: a

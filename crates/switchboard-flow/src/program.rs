@@ -7,7 +7,9 @@ use switchboard_core::error_code::{DOCUMENT_RETRIEVAL_LIMIT, INVALID_URL_FORMAT}
 use switchboard_twiml::{Document, Finding, Level, Method, Verb};
 use url::Url;
 
-use crate::action::{Action, Alert, ExecutionFailure, FetchPurpose, FetchRequest, HangupBy};
+use crate::action::{
+    Action, Alert, ExecutionFailure, FetchPurpose, FetchRequest, HangupBy, Source,
+};
 use crate::call::{Call, Step};
 use crate::params::Params;
 use crate::setup::{CallStatus, Initial};
@@ -20,16 +22,24 @@ pub(crate) struct Program {
     url: Option<String>,
     /// The same, parsed: the base of relative URLs.
     base: Option<Url>,
+    /// Who the document's says speak for: `Twiml`, or `LastResort` for a number's last-resort
+    /// document.
+    source: Source,
 }
 
 impl Program {
-    fn new(document: Document, url: Option<String>) -> Self {
+    fn new(document: Document, url: Option<String>, source: Source) -> Self {
         let base = url.as_deref().and_then(|url| Url::parse(url).ok());
         Program {
             verbs: document.verbs.into_iter(),
             url,
             base,
+            source,
         }
+    }
+
+    pub(crate) fn source(&self) -> Source {
+        self.source
     }
 
     pub(crate) fn next_verb(&mut self) -> Option<Verb> {
@@ -101,12 +111,12 @@ impl Call {
                 let params = self.params();
                 self.fetch(url, method, params, purpose);
             }
-            Initial::Inline(document) => self.load(document, None),
+            Initial::Inline(document) => self.load(document, None, Source::Twiml),
         }
     }
 
-    fn load(&mut self, document: Document, url: Option<String>) {
-        self.program = Program::new(document, url);
+    fn load(&mut self, document: Document, url: Option<String>, source: Source) {
+        self.program = Program::new(document, url, source);
         self.step = Step::Idle;
     }
 
@@ -253,12 +263,12 @@ impl Call {
             );
             self.alert(finding.code, finding.level, message, url.clone());
         }
-        self.load(document, url);
+        self.load(document, url, Source::Twiml);
     }
 
     pub(crate) fn on_text_response(&mut self, text: String) {
         if matches!(self.step, Step::AwaitingDocument) {
-            self.closing_say(text, crate::action::Source::Twiml, HangupBy::Twiml);
+            self.closing_say(text, Source::Twiml, HangupBy::Twiml);
         }
     }
 
@@ -273,6 +283,14 @@ impl Call {
             self.platform_prompt();
         }
     }
+
+    /// The number's last-resort document instead of the platform prompt: inline, its says
+    /// marked `LastResort`.
+    pub(crate) fn on_last_resort(&mut self, document: Document) {
+        if matches!(self.step, Step::AwaitingDocument) {
+            self.load(document, None, Source::LastResort);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -280,7 +298,7 @@ mod tests {
     use super::*;
 
     fn program(url: Option<&str>) -> Program {
-        Program::new(Document::default(), url.map(str::to_owned))
+        Program::new(Document::default(), url.map(str::to_owned), Source::Twiml)
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub struct Config {
     pub breaker_cooloff: u64,
     /// Seconds between probes of every fallback URL (`None`: no probes).
     pub probe_interval: Option<u64>,
+    /// How old a number's last-known-good document may be and still run
+    /// (`SwitchboardLastKnownGood`): `90s`, `15m`, `24h`, `2d` or plain seconds.
+    pub lkg_max_age: String,
     /// This node's name (`None`: `<hostname>:<http port>`).
     pub node_id: Option<String>,
     /// The text-to-speech program: text on stdin, a WAV on stdout (`{language}`, `{voice}`).
@@ -76,6 +79,7 @@ impl Default for Config {
             probe_interval: None,
             breaker_failures: 5,
             breaker_cooloff: 30,
+            lkg_max_age: "24h".into(),
             node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),
             database: "sqlite://switchboard.db".into(),
@@ -198,6 +202,13 @@ impl Config {
         Ok(Some(std::time::Duration::from_secs(seconds)))
     }
 
+    /// `--lkg-max-age`, checked.
+    pub(crate) fn lkg_max_age(&self) -> anyhow::Result<std::time::Duration> {
+        parse_duration(&self.lkg_max_age).map_err(|problem| {
+            anyhow::anyhow!("--lkg-max-age {problem}, not {:?}", self.lkg_max_age)
+        })
+    }
+
     /// This node's name: `--node-id`, or `<hostname>:<port>` of the bound HTTP address.
     pub(crate) fn node_id(&self, http: SocketAddr) -> anyhow::Result<String> {
         match &self.node_id {
@@ -217,6 +228,7 @@ impl Config {
         self.http_limits()?;
         self.breaker()?;
         self.probe_interval()?;
+        self.lkg_max_age()?;
         if self.node_id.is_some() {
             self.node_id(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         }
@@ -257,6 +269,42 @@ impl Config {
     }
 }
 
+/// The longest duration a duration setting takes (a year).
+const MAX_DURATION_SECONDS: u64 = 366 * 86_400;
+
+/// A duration written as a whole number of seconds, optionally followed by one unit: `s`,
+/// `m` (minutes), `h` or `d` (`90s`, `15m`, `24h`, `2d`, `3600`). It must be at least one
+/// second and at most a year; the error says what is wrong.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, &'static str> {
+    const FORM: &str =
+        "must be a number of seconds or a number with s, m, h or d (like 90s, 15m, 24h, 2d)";
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, unit)) if unit.is_ascii_alphabetic() => (&text[..at], unit),
+        _ => (text, 's'),
+    };
+    let multiplier = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(FORM),
+    };
+    if number.is_empty() || !number.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(FORM);
+    }
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|count| count.checked_mul(multiplier))
+        .filter(|seconds| *seconds <= MAX_DURATION_SECONDS)
+        .ok_or("must be at most a year (366d)")?;
+    if seconds == 0 {
+        return Err("must be at least one second");
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
 /// The machine's host name (Linux's `/proc`; `localhost` where there is none).
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -264,4 +312,43 @@ fn hostname() -> String {
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_duration;
+
+    #[test]
+    fn durations_take_seconds_or_one_unit() {
+        let cases: [(&str, Result<u64, &str>); 14] = [
+            ("90s", Ok(90)),
+            ("15m", Ok(900)),
+            ("24h", Ok(86_400)),
+            ("2d", Ok(172_800)),
+            ("3600", Ok(3600)),
+            (" 2s ", Ok(2)),
+            ("366d", Ok(366 * 86_400)),
+            ("0", Err("at least one second")),
+            ("0h", Err("at least one second")),
+            ("367d", Err("at most a year")),
+            ("99999999999999999999", Err("at most a year")),
+            ("", Err("number of seconds")),
+            ("1w", Err("number of seconds")),
+            ("-5s", Err("number of seconds")),
+        ];
+        for (text, expected) in cases {
+            match (parse_duration(text), expected) {
+                (Ok(got), Ok(seconds)) => assert_eq!(got, Duration::from_secs(seconds), "{text}"),
+                (Err(problem), Err(fragment)) => {
+                    assert!(problem.contains(fragment), "{text}: {problem}")
+                }
+                (got, expected) => panic!("{text:?}: expected {expected:?}, got {got:?}"),
+            }
+        }
+        for text in ["h", "1.5h", "1 h", "1hh"] {
+            assert!(parse_duration(text).is_err(), "{text}");
+        }
+    }
 }

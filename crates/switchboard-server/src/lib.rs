@@ -99,6 +99,7 @@ pub async fn run(
             fallback_scope: config.fallback_scope,
             node_id: config.node_id(address)?,
             sole_node: store.is_single_node(),
+            lkg_max_age: config.lkg_max_age()?,
         },
     });
     // What an unclean stop left running is finished before any new work is taken.

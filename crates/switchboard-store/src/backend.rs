@@ -39,6 +39,7 @@ pub(crate) fn kind_from_str(text: &str) -> Option<Kind> {
         Kind::Media,
         Kind::Recording,
         Kind::Alert,
+        Kind::LastKnownGood,
     ]
     .into_iter()
     .find(|kind| kind.as_str() == text)

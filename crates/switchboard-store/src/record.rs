@@ -14,6 +14,9 @@ pub enum Kind {
     Media,
     Recording,
     Alert,
+    /// A number's last-known-good voice document (beyond Twilio): engine state, never
+    /// rendered by the API; `parent_sid` is the number.
+    LastKnownGood,
 }
 
 impl Kind {
@@ -28,6 +31,7 @@ impl Kind {
             Kind::Media => "media",
             Kind::Recording => "recording",
             Kind::Alert => "alert",
+            Kind::LastKnownGood => "last_known_good",
         }
     }
 }

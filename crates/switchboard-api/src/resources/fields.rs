@@ -21,6 +21,9 @@ pub enum Rule {
     FriendlyName,
     /// One of a fixed set of values.
     OneOf(&'static [&'static str]),
+    /// A voice TwiML document, checked like `switchboard twiml check` does: the first ERROR
+    /// finding refuses it (400 with the finding's code and message); empty clears it (null).
+    Twiml,
 }
 
 /// One settable field.
@@ -138,6 +141,10 @@ pub fn apply(tables: &[&[Field]], params: &Params, doc: &mut Map<String, Value>)
             )?),
             Rule::Bool => json!(validate::boolean(field.param, raw)?),
             Rule::Text => json!(raw),
+            Rule::Twiml => match raw {
+                "" => Value::Null,
+                document => json!(validate_twiml(document)?),
+            },
             Rule::FriendlyName => json!(validate::friendly_name(raw)?),
             Rule::OneOf(allowed) => {
                 if !allowed.contains(&raw) {
@@ -157,6 +164,18 @@ pub fn apply(tables: &[&[Field]], params: &Params, doc: &mut Map<String, Value>)
         doc.insert(field.field.to_owned(), value);
     }
     Ok(())
+}
+
+/// A voice document with no ERROR finding, or the first ERROR finding as a `400` (12100 when
+/// it is malformed, else its 12xxx/13xxx/14xxx code, with the finding's own message).
+fn validate_twiml(document: &str) -> ApiResult<&str> {
+    match switchboard_twiml::parse(document.as_bytes(), switchboard_twiml::Context::Voice) {
+        Ok(_) => Ok(document),
+        Err(rejected) => Err(ApiError::bad_request(
+            rejected.error.code,
+            rejected.error.message,
+        )),
+    }
 }
 
 fn is_set(doc: &Map<String, Value>, field: &str) -> bool {

@@ -45,6 +45,16 @@ const FIELDS: &[Field] = &[
     // Beyond Twilio (product.md): a circuit breaker on the origin of the number's primary URLs.
     // Twilio's clients never send it; its JSON field is extra, which they ignore.
     Field::boolean("SwitchboardBreaker", "switchboard_breaker"),
+    // Beyond Twilio: the voice document run when both URLs fail, instead of the platform
+    // prompt; validated when stored (an ERROR finding refuses it).
+    Field {
+        param: "SwitchboardLastResortTwiml",
+        field: "switchboard_last_resort_twiml",
+        rule: Rule::Twiml,
+        default: Default::Null,
+    },
+    // Beyond Twilio: run the primary's last valid first document when both URLs fail.
+    Field::boolean("SwitchboardLastKnownGood", "switchboard_last_known_good"),
 ];
 
 /// The typed sub-lists and what they provision.

@@ -9,6 +9,7 @@ mod config;
 mod drill;
 mod durability;
 mod http_limits;
+mod last_resort;
 mod live_alerts;
 mod probes;
 mod recovery;

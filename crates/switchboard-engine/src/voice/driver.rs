@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use switchboard_flow::{Call, CallStatus, Input};
-use switchboard_webhook::{CookieJar, Endpoint};
+use switchboard_webhook::{CookieJar, Endpoint, TwimlOutcome};
 
 use crate::account::Account;
+use crate::last_resort::Resilience;
 use crate::sandbox::{Handset, Log};
 use crate::voice::callbacks::{AlertTarget, CallbackQueue};
 use crate::voice::clock::Clock;
@@ -70,6 +71,11 @@ pub(crate) struct Driver {
     /// Whether the running document is the session's first (under `--fallback-scope initial`
     /// only its failures fall back).
     pub(crate) document_initial: bool,
+    /// The number's last-known-good and last-resort settings (`None`: neither is on, or the
+    /// leg runs no number's Voice URL).
+    pub(crate) resilience: Option<Resilience>,
+    /// Whether the last-resort document already ran on this leg (it runs at most once).
+    pub(crate) last_resort_used: bool,
     pub(crate) cookies: CookieJar,
     pub(crate) fetch: Option<PendingFetch>,
     pub(crate) timers: Timers,
@@ -217,11 +223,19 @@ impl Driver {
             cookies,
             primary_url,
             fallback_url,
+            first,
         } = done;
         self.cookies = cookies;
         session::log_exchanges(&self.log, &result);
         self.record_alerts(&result.alerts).await;
-        let input = fetch::into_input(result.outcome, primary_url, fallback_url);
+        if first {
+            self.remember_first_document(&result.outcome, &primary_url)
+                .await;
+        }
+        let input = match result.outcome {
+            TwimlOutcome::GiveUp { .. } => self.instead_of_giving_up(first).await,
+            outcome => fetch::into_input(outcome, primary_url, fallback_url),
+        };
         self.feed(input);
     }
 

@@ -24,6 +24,10 @@ pub(crate) struct FetchDone {
     /// The URL the answer came from when it is used (primary or fallback).
     pub primary_url: String,
     pub fallback_url: Option<String>,
+    /// Whether this was the session's first fetch (the Voice URL's answer to the initial
+    /// request), not an `action`, a `<Redirect>`, a live update or a fallback after a document
+    /// failed to run: only its documents become the number's last-known-good one.
+    pub first: bool,
 }
 
 pub(crate) type PendingFetch = Pin<Box<dyn Future<Output = FetchDone> + Send>>;
@@ -58,6 +62,7 @@ pub(crate) fn start(
             cookies,
             primary_url,
             fallback_url,
+            first: initial,
         }
     })
 }
@@ -119,6 +124,7 @@ fn run_fallback(
             cookies,
             primary_url,
             fallback_url,
+            first: false,
         }
     })
 }

@@ -6,7 +6,8 @@
 //!   turns each flow action into its transcript event and effect; `media` is the far end of a
 //!   call's audio as one interface (`MediaEnd`), its sandbox implementation (durations,
 //!   recording) and the caller's keys (type-ahead); `dial` the child legs; `fetch` TwiML
-//!   fetches through the webhook failover path; `callbacks` status callbacks; `leg` and
+//!   fetches through the webhook failover path; `give_up` what runs when both URLs fail
+//!   (last-known-good, last resort, platform prompt); `callbacks` status callbacks; `leg` and
 //!   `recording` the stored resources; `live` where outside input reaches a running call;
 //!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
 //!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`).
@@ -16,6 +17,7 @@ mod clock;
 mod dial;
 mod driver;
 mod fetch;
+mod give_up;
 pub mod leg;
 pub mod live;
 mod media;

@@ -28,7 +28,7 @@ impl Driver {
                 // The document this fetch brings is the session's first only if the fetch is.
                 self.document_initial = initial;
                 if initial && std::mem::take(&mut self.drill) {
-                    self.drill_primary(request);
+                    self.drill_primary(request).await;
                     return;
                 }
                 self.fetch = Some(fetch::start(
@@ -60,7 +60,10 @@ impl Driver {
                 self.record_alert(&alert).await;
                 match pending {
                     Some(pending) => self.fetch = Some(pending),
-                    None => self.feed(Input::NoUsableTwiml),
+                    None => {
+                        let input = self.instead_of_giving_up(false).await;
+                        self.feed(input);
+                    }
                 }
             }
             Action::Answer => self.media_answer(),
@@ -193,7 +196,7 @@ impl Driver {
     /// A drill's first fetch: the primary is treated as failed with 11200 without being
     /// requested, through the same policy a document that cannot run takes (the fallback gets
     /// `ErrorCode=11200` and `ErrorUrl` = the primary). No alert is recorded: nothing failed.
-    fn drill_primary(&mut self, request: switchboard_flow::FetchRequest) {
+    async fn drill_primary(&mut self, request: switchboard_flow::FetchRequest) {
         let code = switchboard_core::error_code::HTTP_RETRIEVAL_FAILURE;
         self.log.push(
             "drill",
@@ -222,7 +225,11 @@ impl Driver {
         );
         match pending {
             Some(pending) => self.fetch = Some(pending),
-            None => self.feed(Input::NoUsableTwiml),
+            // No fallback: what a real failure of the first fetch would leave.
+            None => {
+                let input = self.instead_of_giving_up(true).await;
+                self.feed(input);
+            }
         }
     }
 

@@ -15,6 +15,7 @@ use tokio::sync::oneshot;
 
 use crate::account::Account;
 use crate::error::EngineResult;
+use crate::last_resort::Resilience;
 use crate::sandbox::Log;
 use crate::voice::callbacks::{CallbackQueue, StatusCallback};
 use crate::voice::clock::Clock;
@@ -94,6 +95,7 @@ async fn start_leg_with(
         forwarded_from: setup.forwarded_from.clone(),
         status_callback: start.status_callback.clone(),
     };
+    let resilience = resilience_of(state, setup.direction, start.phone_number_sid.as_deref()).await;
     let record = leg::new_record(&info, &state.node_id);
     state.store.insert(&record).await?;
     let sid = info.sid.clone();
@@ -110,6 +112,8 @@ async fn start_leg_with(
         fallback: start.fallback,
         breaker: start.breaker,
         document_initial: true,
+        resilience,
+        last_resort_used: false,
         cookies: CookieJar::default(),
         fetch: None,
         timers: Timers::default(),
@@ -125,6 +129,30 @@ async fn start_leg_with(
         media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
     };
     Ok((record, supervise(state.clone(), driver)))
+}
+
+/// The last-known-good and last-resort settings of the number whose Voice URL the leg runs:
+/// an inbound call's, or a `<Dial>`led engine number's; never an API call's (its TwiML comes
+/// from the request, `phone_number_sid` is its caller ID).
+async fn resilience_of(
+    state: &Engine,
+    direction: Direction,
+    phone_number_sid: Option<&str>,
+) -> Option<Resilience> {
+    if direction == Direction::OutboundApi {
+        return None;
+    }
+    match state
+        .store
+        .get_shared(Kind::PhoneNumber, phone_number_sid?)
+        .await
+    {
+        Ok(number) => number.and_then(|number| Resilience::of_number(&number)),
+        Err(error) => {
+            tracing::warn!(?error, "reading the number's last-resort settings failed");
+            None
+        }
+    }
 }
 
 /// Runs the driver on its own task; a panic ends the call `failed` with an ERROR alert.
@@ -522,6 +550,7 @@ mod tests {
                 fallback_scope: FallbackScope::All,
                 node_id: "test".into(),
                 sole_node: true,
+                lkg_max_age: std::time::Duration::from_secs(86_400),
             },
         })
     }

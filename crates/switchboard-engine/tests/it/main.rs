@@ -51,6 +51,7 @@ impl TestEngine {
                 fallback_scope: scope,
                 node_id: "test".into(),
                 sole_node: true,
+                lkg_max_age: std::time::Duration::from_secs(86_400),
             },
         });
         TestEngine {

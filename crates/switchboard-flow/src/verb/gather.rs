@@ -112,7 +112,7 @@ impl Call {
         loop {
             match run.prompts.next() {
                 Some(GatherPrompt::Say(say)) => {
-                    self.emit(say_action(&say));
+                    self.emit(say_action(&say, self.program.source()));
                     run.phase = Phase::Playing;
                 }
                 Some(GatherPrompt::Play(play)) => match self.plan_play(&play) {

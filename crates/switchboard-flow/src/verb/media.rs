@@ -22,20 +22,21 @@ pub(crate) enum PlayPlan {
     BadUrl(UrlError),
 }
 
-pub(crate) fn say_action(say: &Say) -> Action {
+/// A `<Say>` of a document whose says are spoken as `source`.
+pub(crate) fn say_action(say: &Say, source: Source) -> Action {
     Action::Say(action::Say {
         text: say.text(),
         voice: say.voice.clone(),
         language: say.language.clone(),
         loop_count: say.loop_count,
-        source: Source::Twiml,
+        source,
     })
 }
 
 impl Call {
     pub(crate) fn start_say(&mut self, say: &Say) {
         self.ensure_answered();
-        self.emit(say_action(say));
+        self.emit(say_action(say, self.program.source()));
         self.step = Step::Playing;
     }
 

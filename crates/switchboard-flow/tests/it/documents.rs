@@ -320,3 +320,42 @@ fn inline_twiml_with_a_relative_redirect_is_11100_without_an_error_url() {
         execution-failed 11100 None: \"next\" is relative but the document has no URL to resolve it against (inline TwiML needs absolute URLs)",
     );
 }
+
+#[test]
+fn a_last_resort_document_speaks_as_last_resort_and_its_fetches_run_as_usual() {
+    let mut harness = Harness::inbound();
+    let last_resort = crate::twiml(
+        r#"<Gather numDigits="1" action="https://backup.example.com/menu"><Say>Press one</Say></Gather><Say>Still down</Say>"#,
+    );
+    harness.feed(10, Feed::In(Input::LastResort(last_resort)));
+    harness.feed(20, played());
+    harness.feed(30, digits("1"));
+    // The action's answer is an ordinary document again.
+    harness.feed(40, Feed::Doc("<Say>Back to normal</Say>"));
+    let got = harness.transcript();
+    assert!(
+        got.contains("say last-resort loop=1 voice=- lang=en-US: Press one"),
+        "{got}"
+    );
+    assert!(
+        got.contains("fetch POST https://backup.example.com/menu Gather"),
+        "{got}"
+    );
+    assert!(
+        got.contains("say twiml loop=1 voice=- lang=en-US: Back to normal"),
+        "{got}"
+    );
+    assert!(!got.contains("say platform"), "{got}");
+}
+
+#[test]
+fn a_last_resort_is_ignored_when_no_document_is_awaited() {
+    let mut harness = Harness::inbound();
+    harness.feed(10, Feed::Doc("<Pause length=\"5\"/>"));
+    let before = harness.transcript();
+    harness.feed(
+        20,
+        Feed::In(Input::LastResort(crate::twiml("<Say>late</Say>"))),
+    );
+    assert_eq!(harness.transcript(), before);
+}

@@ -89,7 +89,11 @@ fn arbitrary_input(kind: u8, choice: u8) -> Input {
         3 => Input::AudioResponse {
             url: "https://a.example/x.wav".to_owned(),
         },
-        4 => Input::NoUsableTwiml,
+        4 if choice.is_multiple_of(2) => Input::NoUsableTwiml,
+        4 => match document(choice_usize, choice_usize / 7) {
+            Input::Document { document, .. } => Input::LastResort(document),
+            other => other,
+        },
         5 => Input::Progress(
             [
                 Progress::Initiated,
