@@ -63,8 +63,29 @@ pub use switchboard_engine::now_ms;
 pub fn router(engine: Engine) -> Router {
     let state = AppState::new(engine);
     let api = resources::routes()
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .fallback(resources::not_found)
         .with_state(state);
     api.layer(axum::middleware::from_fn(metrics::record))
+}
+
+/// `GET /healthz` (product.md "Several nodes"): `{"status": "ok"|"draining", "node_id",
+/// "active_calls"}`, `503` while draining, so a load balancer stops sending work to a node that
+/// is shutting down. Unauthenticated, like any health check.
+async fn healthz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let draining = state.engine.is_closing();
+    let body = serde_json::json!({
+        "status": if draining { "draining" } else { "ok" },
+        "node_id": state.engine.node_id(),
+        "active_calls": state.engine.live_calls(),
+    });
+    let status = if draining {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (status, axum::Json(body)).into_response()
 }

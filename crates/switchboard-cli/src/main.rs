@@ -36,6 +36,15 @@ struct Cli {
 enum Command {
     /// Run the engine.
     Serve(Box<settings::ServeArgs>),
+    /// List the nodes of the database's cluster: id, status (live, draining, dead), calls they
+    /// run, last heartbeat (by the database's clock), address, and who took over a dead one.
+    Nodes {
+        /// Seconds without a heartbeat after which a node counts as dead.
+        #[arg(long, env = "SWITCHBOARD_NODE_LEASE", default_value_t = 10)]
+        node_lease: u64,
+        #[command(flatten)]
+        settings: settings::StoreArgs,
+    },
     /// Print the main account's SID (and, with --show-token, its auth token).
     Account {
         #[arg(long)]
@@ -86,6 +95,10 @@ fn main() -> ExitCode {
             show_token,
             settings,
         } => runtime().and_then(|runtime| runtime.block_on(account(show_token, settings))),
+        Command::Nodes {
+            node_lease,
+            settings,
+        } => runtime().and_then(|runtime| runtime.block_on(nodes(node_lease, settings))),
     };
     match outcome {
         Ok(code) => code,
@@ -126,6 +139,29 @@ async fn account(show_token: bool, args: settings::StoreArgs) -> anyhow::Result<
     println!("{}", account.sid);
     if show_token {
         println!("{}", account.auth_token);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn nodes(lease_s: u64, args: settings::StoreArgs) -> anyhow::Result<ExitCode> {
+    let database = args.resolve_database()?;
+    let store = switchboard_store::open(&database).await?;
+    let lease_ms = i64::try_from(lease_s.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let nodes = store.nodes(lease_ms).await;
+    store.close().await;
+    let nodes = nodes?;
+    println!("ID\tSTATUS\tCALLS\tLAST HEARTBEAT\tADDRESS\tTAKEN OVER BY");
+    for node in nodes {
+        println!(
+            "{}\t{}\t{}\t{} ({:.1} s ago)\t{}\t{}",
+            node.id,
+            node.status,
+            node.active_calls,
+            switchboard_core::date::iso8601(node.heartbeat_ms),
+            node.heartbeat_age_ms as f64 / 1000.0,
+            node.address,
+            node.taken_over_by.as_deref().unwrap_or("-"),
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -86,6 +86,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_LKG_MAX_AGE", value_name = "DURATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     lkg_max_age: Option<String>,
+    /// Seconds without a heartbeat after which a node is dead and a survivor finishes its calls
+    /// and messages [default: 10].
+    #[arg(long, env = "SWITCHBOARD_NODE_LEASE", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_lease: Option<u64>,
     /// This node's name, recorded on the calls and messages it runs [default: <hostname>:<http
     /// port>]; keep it stable across restarts (set it when the HTTP port is 0).
     #[arg(long, env = "SWITCHBOARD_NODE_ID", value_name = "ID")]

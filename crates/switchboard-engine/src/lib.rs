@@ -18,6 +18,7 @@ pub mod account;
 pub mod alerts;
 pub mod error;
 mod last_resort;
+mod membership;
 pub mod messaging;
 pub mod numbers;
 mod probes;
@@ -39,6 +40,7 @@ use tokio_util::task::TaskTracker;
 
 pub use account::Account;
 pub use error::{EngineError, EngineResult};
+pub use membership::Membership;
 pub use recovery::Recovered;
 pub use voice::{CallInput, FarEnd, LegEnd, LegStart, StatusCallback};
 
@@ -280,6 +282,11 @@ impl Engine {
     /// Whether the call `sid` runs on this engine.
     pub fn is_live(&self, sid: &str) -> bool {
         self.live.is_live(sid)
+    }
+
+    /// This node's name (`--node-id`).
+    pub fn node_id(&self) -> &str {
+        &self.node_id
     }
 
     /// How many calls run on this engine.

@@ -55,16 +55,30 @@ impl Engine {
     /// building the engine and before it takes new work; the callbacks and deliveries go on as
     /// tasks of the engine, the store writes are done when it returns.
     pub async fn recover(&self) -> EngineResult<Recovered> {
+        self.finish_orphans(Orphans::Own).await
+    }
+
+    /// Finishes the work of the dead node `dead` (whose claim this node won): its calls end and
+    /// its deliveries resume here, as `recover` does for this node's own.
+    pub(crate) async fn take_over(&self, dead: &str) -> EngineResult<Recovered> {
+        self.finish_orphans(Orphans::Of(dead)).await
+    }
+
+    async fn finish_orphans(&self, whose: Orphans<'_>) -> EngineResult<Recovered> {
         // Everything is read before anything is resumed: a resumed delivery moves on to the
         // next status at once, where a later scan would find it a second time.
-        let calls = self.unfinished(Kind::Call, &LIVE_CALL_STATUSES).await?;
-        let messages = self.unfinished(Kind::Message, &DELIVERY_STATUSES).await?;
+        let calls = self
+            .unfinished(Kind::Call, &LIVE_CALL_STATUSES, whose)
+            .await?;
+        let messages = self
+            .unfinished(Kind::Message, &DELIVERY_STATUSES, whose)
+            .await?;
         let mut recovered = Recovered::default();
         for record in calls {
             let Some(account) = account::load(&*self.store, &record.account_sid).await? else {
                 continue;
             };
-            end_orphaned_call(self, &account, record).await?;
+            end_orphaned_call(self, &account, record, whose).await?;
             recovered.calls += 1;
         }
         for record in messages {
@@ -89,14 +103,20 @@ impl Engine {
             tracing::warn!(
                 calls = recovered.calls,
                 messages = recovered.messages,
+                node = ?whose,
                 "finished the work left by an unclean stop"
             );
         }
         Ok(recovered)
     }
 
-    /// Every row of `kind` in one of `statuses` that is this node's.
-    async fn unfinished(&self, kind: Kind, statuses: &[&str]) -> EngineResult<Vec<Record>> {
+    /// Every row of `kind` in one of `statuses` that is `whose`.
+    async fn unfinished(
+        &self,
+        kind: Kind,
+        statuses: &[&str],
+        whose: Orphans<'_>,
+    ) -> EngineResult<Vec<Record>> {
         let mut found = Vec::new();
         for status in statuses {
             let mut query = ListQuery::new(kind, "");
@@ -107,7 +127,7 @@ impl Engine {
                 let page = self.store.list(&query).await?;
                 let full = page.len() as i64 == PAGE;
                 query.after_seq = page.last().map(|record| record.seq);
-                found.extend(page.into_iter().filter(|record| self.owns(record)));
+                found.extend(page.into_iter().filter(|record| self.owns(record, whose)));
                 if !full {
                     break;
                 }
@@ -116,13 +136,23 @@ impl Engine {
         Ok(found)
     }
 
-    /// Whether an unfinished row is this node's to finish.
-    fn owns(&self, record: &Record) -> bool {
-        self.sole_node
-            || record.doc["engine_node"]
-                .as_str()
-                .is_none_or(|node| node == &*self.node_id)
+    /// Whether an unfinished row is `whose`.
+    fn owns(&self, record: &Record, whose: Orphans<'_>) -> bool {
+        let node = record.doc["engine_node"].as_str();
+        match whose {
+            Orphans::Own => self.sole_node || node.is_none_or(|node| node == &*self.node_id),
+            Orphans::Of(dead) => node == Some(dead),
+        }
     }
+}
+
+/// Whose unfinished work is being finished.
+#[derive(Clone, Copy, Debug)]
+enum Orphans<'a> {
+    /// This node's, after its own unclean stop.
+    Own,
+    /// A dead node's, after this node claimed it.
+    Of(&'a str),
 }
 
 /// Gives a call left running by a crash its final status, transcript, alert and callback.
@@ -130,7 +160,13 @@ async fn end_orphaned_call(
     engine: &Engine,
     account: &Account,
     mut record: Record,
+    whose: Orphans<'_>,
 ) -> EngineResult<()> {
+    // Read again just before finishing it: another node may have finished it meanwhile.
+    match engine.store.get(Kind::Call, &record.sid).await? {
+        Some(now) if !leg::is_terminal(now.status.as_deref().unwrap_or_default()) => record = now,
+        _ => return Ok(()),
+    }
     let answered = record.status.as_deref() == Some("in-progress");
     let status = if answered {
         CallStatus::Completed
@@ -154,15 +190,24 @@ async fn end_orphaned_call(
         Channel::Voice,
         error_code::INTERNAL_FAILURE,
         AlertLevel::Error,
-        format!(
-            "The engine stopped without draining while this call was {}; it ended the call as {} when it started again",
-            if answered {
+        {
+            let phase = if answered {
                 "in progress"
             } else {
                 "being set up"
-            },
-            status.as_str()
-        ),
+            };
+            match whose {
+                Orphans::Own => format!(
+                    "The engine stopped without draining while this call was {phase}; it ended the call as {} when it started again",
+                    status.as_str()
+                ),
+                Orphans::Of(dead) => format!(
+                    "The node {dead} that ran this call stopped renewing its lease while the call was {phase}; node {} took over and ended the call as {}",
+                    engine.node_id,
+                    status.as_str()
+                ),
+            }
+        },
         String::new(),
     );
     let alert_sid = alerts::record(engine, &account.sid, Some(&sid), &alert).await?;

@@ -46,6 +46,8 @@ pub struct Config {
     /// How old a number's last-known-good document may be and still run
     /// (`SwitchboardLastKnownGood`): `90s`, `15m`, `24h`, `2d` or plain seconds.
     pub lkg_max_age: String,
+    /// Seconds without a heartbeat after which a node is dead and its work is taken over.
+    pub node_lease: u64,
     /// This node's name (`None`: `<hostname>:<http port>`).
     pub node_id: Option<String>,
     /// The text-to-speech program: text on stdin, a WAV on stdout (`{language}`, `{voice}`).
@@ -80,6 +82,7 @@ impl Default for Config {
             breaker_failures: 5,
             breaker_cooloff: 30,
             lkg_max_age: "24h".into(),
+            node_lease: 10,
             node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),
             database: "sqlite://switchboard.db".into(),
@@ -209,6 +212,16 @@ impl Config {
         })
     }
 
+    /// `--node-lease`, checked.
+    pub fn node_lease(&self) -> anyhow::Result<std::time::Duration> {
+        anyhow::ensure!(
+            (3..=MAX_SECONDS).contains(&self.node_lease),
+            "--node-lease must be between 3 and {MAX_SECONDS} seconds, not {}",
+            self.node_lease
+        );
+        Ok(std::time::Duration::from_secs(self.node_lease))
+    }
+
     /// This node's name: `--node-id`, or `<hostname>:<port>` of the bound HTTP address.
     pub(crate) fn node_id(&self, http: SocketAddr) -> anyhow::Result<String> {
         match &self.node_id {
@@ -228,6 +241,7 @@ impl Config {
         self.http_limits()?;
         self.breaker()?;
         self.probe_interval()?;
+        self.node_lease()?;
         self.lkg_max_age()?;
         if self.node_id.is_some() {
             self.node_id(SocketAddr::from(([127, 0, 0, 1], 0)))?;

@@ -102,6 +102,14 @@ pub async fn run(
             lkg_max_age: config.lkg_max_age()?,
         },
     });
+    // Registered first, so that no survivor claims this node while it finishes its own work.
+    engine
+        .join_cluster(switchboard_engine::Membership {
+            address: address.to_string(),
+            lease: config.node_lease()?,
+        })
+        .await
+        .context("registering this node")?;
     // What an unclean stop left running is finished before any new work is taken.
     let recovered = engine
         .recover()

@@ -16,6 +16,7 @@
 
 mod backend;
 mod cache;
+mod nodes;
 mod postgres;
 mod record;
 mod sqlite;
@@ -23,6 +24,7 @@ mod text;
 
 use std::sync::Arc;
 
+pub use nodes::{NodeBeat, NodeRow};
 pub use record::{Column, Filter, Kind, ListQuery, Order, Record};
 pub use text::{INDEXED_TEXT_MAX_BYTES, LIKE_PATTERN_MAX_BYTES};
 
@@ -87,6 +89,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Whether only one engine can use this database at a time (an embedded SQLite file), so
     /// everything in it is that engine's; a PostgreSQL database may be shared by several nodes.
     fn is_single_node(&self) -> bool;
+    /// Registers this node (`register`: a new start) or renews its heartbeat (`nodes.rs`).
+    async fn node_heartbeat(&self, beat: &NodeBeat, register: bool) -> Result<(), StoreError>;
+    /// Every node with its status under `lease_ms`, by the database's clock.
+    async fn nodes(&self, lease_ms: i64) -> Result<Vec<NodeRow>, StoreError>;
+    /// Claims the dead node `dead` for `by` (true for exactly one caller).
+    async fn claim_node(&self, dead: &str, by: &str, lease_ms: i64) -> Result<bool, StoreError>;
 }
 
 /// Opens the backend a URL names (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`) and

@@ -332,6 +332,22 @@ impl crate::Store for PgStore {
         list_with(&self.pool, query).await
     }
 
+    async fn node_heartbeat(
+        &self,
+        beat: &crate::NodeBeat,
+        register: bool,
+    ) -> Result<(), StoreError> {
+        membership::node_heartbeat(&self.pool, beat, register).await
+    }
+
+    async fn nodes(&self, lease_ms: i64) -> Result<Vec<crate::NodeRow>, StoreError> {
+        membership::nodes(&self.pool, lease_ms).await
+    }
+
+    async fn claim_node(&self, dead: &str, by: &str, lease_ms: i64) -> Result<bool, StoreError> {
+        membership::claim_node(&self.pool, dead, by, lease_ms).await
+    }
+
     fn is_single_node(&self) -> bool {
         // A server: several nodes may share it.
         false
@@ -389,4 +405,12 @@ mod tests {
         );
         check(Err(sqlx::Error::WorkerCrashed.into()), false);
     }
+}
+
+/// Node membership's statements with this backend's clock (`nodes.rs`).
+mod membership {
+    crate::nodes::node_functions!(
+        sqlx::PgPool,
+        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+    );
 }

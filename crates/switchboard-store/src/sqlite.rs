@@ -203,6 +203,22 @@ impl crate::Store for SqliteStore {
         list_with(&self.readers, query).await
     }
 
+    async fn node_heartbeat(
+        &self,
+        beat: &crate::NodeBeat,
+        register: bool,
+    ) -> Result<(), StoreError> {
+        membership::node_heartbeat(&self.readers, beat, register).await
+    }
+
+    async fn nodes(&self, lease_ms: i64) -> Result<Vec<crate::NodeRow>, StoreError> {
+        membership::nodes(&self.readers, lease_ms).await
+    }
+
+    async fn claim_node(&self, dead: &str, by: &str, lease_ms: i64) -> Result<bool, StoreError> {
+        membership::claim_node(&self.readers, dead, by, lease_ms).await
+    }
+
     fn is_single_node(&self) -> bool {
         // An embedded file: one engine at a time.
         true
@@ -217,4 +233,12 @@ impl crate::Store for SqliteStore {
         }
         self.readers.close().await;
     }
+}
+
+/// Node membership's statements with this backend's clock (`nodes.rs`).
+mod membership {
+    crate::nodes::node_functions!(
+        sqlx::SqlitePool,
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    );
 }

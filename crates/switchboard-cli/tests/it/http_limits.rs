@@ -196,7 +196,8 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(address:
         .expect("sending a request");
     let mut answer = Vec::new();
     let mut buffer = [0_u8; 1024];
-    while !answer.ends_with(b"ok\n") {
+    // The JSON body of `/healthz` ends with its closing brace.
+    while !answer.ends_with(b"}") {
         let read = stream.read(&mut buffer).await.expect("reading the answer");
         assert!(read > 0, "closed before answering");
         answer.extend_from_slice(&buffer[..read]);

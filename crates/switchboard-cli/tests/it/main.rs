@@ -4,6 +4,7 @@
 mod bad_input;
 mod breaker;
 mod cli;
+mod cluster;
 mod compat;
 mod config;
 mod drill;

@@ -33,7 +33,7 @@ type Answered = (String, Vec<(String, String)>);
 /// A status-callback receiver that holds requests unanswered until opened; records each
 /// request's path and form once it is answered.
 #[derive(Clone)]
-struct Gate {
+pub(crate) struct Gate {
     base_url: String,
     open: Arc<AtomicBool>,
     opened: Arc<tokio::sync::Notify>,
@@ -41,7 +41,7 @@ struct Gate {
 }
 
 impl Gate {
-    async fn start() -> Gate {
+    pub(crate) async fn start() -> Gate {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind gate");
         let gate = Gate {
             base_url: format!("http://{}", listener.local_addr().expect("gate address")),
@@ -58,17 +58,17 @@ impl Gate {
         gate
     }
 
-    fn open(&self) {
+    pub(crate) fn open(&self) {
         self.open.store(true, Ordering::SeqCst);
         self.opened.notify_waiters();
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 
     /// The forms received on `path`.
-    fn received(&self, path: &str) -> Vec<Vec<(String, String)>> {
+    pub(crate) fn received(&self, path: &str) -> Vec<Vec<(String, String)>> {
         self.received
             .lock()
             .expect("received")

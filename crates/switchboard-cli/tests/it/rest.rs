@@ -669,6 +669,15 @@ async fn health_metrics_and_unknown_paths() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+    let health: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["active_calls"], 0, "{health}");
+    assert!(
+        health["node_id"].as_str().is_some_and(
+            |id| id.ends_with(&format!(":{}", engine.base_url.rsplit(':').next().unwrap()))
+        ),
+        "{health}"
+    );
     call(
         &engine,
         "GET",

@@ -1,0 +1,240 @@
+//! Several nodes on one PostgreSQL (issue 15, product.md "Several nodes"): nodes register and
+//! renew a lease; when one is killed, a survivor claims it and finishes its calls (final
+//! status, `hangup` `by: "engine"`, an alert, the final status callback) and delivers its
+//! messages, within the lease plus 5 s; `switchboard nodes` shows who is live, dead and who
+//! took over; `/healthz` names the node.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use switchboard_test_support::app::App;
+use switchboard_test_support::engine::{Engine, scratch_dir};
+use switchboard_test_support::postgres::{TestDatabase, server_url};
+
+use crate::recovery::Gate;
+use crate::voice::{events, param};
+use crate::{binary, call};
+
+const LEASE_S: u64 = 3;
+const CALLS: usize = 20;
+const MESSAGES: usize = 30;
+const NUMBER: &str = "+15550800100";
+
+fn node(database: &TestDatabase, id: &str, credentials: Option<&Engine>) -> Engine {
+    let mut env = vec![
+        ("SWITCHBOARD_NODE_ID".to_owned(), id.to_owned()),
+        ("SWITCHBOARD_NODE_LEASE".to_owned(), LEASE_S.to_string()),
+    ];
+    if let Some(first) = credentials {
+        env.push((
+            "SWITCHBOARD_ACCOUNT_SID".to_owned(),
+            first.account_sid.clone(),
+        ));
+        env.push((
+            "SWITCHBOARD_AUTH_TOKEN".to_owned(),
+            first.auth_token.clone(),
+        ));
+    }
+    Engine::start_on(binary(), scratch_dir("cluster"), database.url.clone(), env)
+}
+
+fn nodes_table(database: &TestDatabase) -> String {
+    let output = std::process::Command::new(binary())
+        .args(["nodes", "--database", &database.url, "--node-lease"])
+        .arg(LEASE_S.to_string())
+        .env_remove("SWITCHBOARD_CONFIG")
+        .output()
+        .expect("switchboard nodes");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn row<'a>(table: &'a str, id: &str) -> Vec<&'a str> {
+    table
+        .lines()
+        .find(|line| line.starts_with(&format!("{id}\t")))
+        .unwrap_or_else(|| panic!("no node {id} in\n{table}"))
+        .split('\t')
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_plus_5_s() {
+    let Some(server) = server_url("several nodes") else {
+        return;
+    };
+    let database = TestDatabase::create(&server).await.expect("test database");
+    {
+        let mut a = node(&database, "node-a", None);
+        // The same account on both nodes (the bootstrap credentials are per engine).
+        let mut b = node(&database, "node-b", Some(&a));
+        b.account_sid = a.account_sid.clone();
+        b.auth_token = a.auth_token.clone();
+        let app = App::start().await;
+        app.route(
+            "/park",
+            200,
+            "text/xml",
+            "<Response><Say>Please hold.</Say><Pause length=\"600\"/></Response>",
+        );
+        let gate = Gate::start().await;
+        let created = call(
+            &a,
+            "POST",
+            &a.account_url("IncomingPhoneNumbers.json"),
+            &[
+                ("PhoneNumber", NUMBER),
+                ("VoiceUrl", &app.url("/park")),
+                ("StatusCallback", &gate.url("/call-status")),
+            ],
+        )
+        .await;
+        assert_eq!(created.0, 201, "{created:?}");
+
+        let health: Value = reqwest::get(format!("{}/healthz", b.base_url))
+            .await
+            .expect("healthz")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(health["node_id"], "node-b", "{health}");
+        let table = nodes_table(&database);
+        assert_eq!(row(&table, "node-a")[1], "live", "{table}");
+        assert_eq!(row(&table, "node-b")[1], "live", "{table}");
+
+        // Calls and deliveries under way on node A.
+        let mut calls = Vec::new();
+        for _ in 0..CALLS {
+            let placed = call(
+                &a,
+                "POST",
+                &format!("{}/sandbox/Calls", a.base_url),
+                &[("To", NUMBER)],
+            )
+            .await;
+            assert_eq!(placed.0, 201, "{placed:?}");
+            calls.push(placed.1["call_sid"].as_str().expect("sid").to_owned());
+        }
+        let mut messages = Vec::new();
+        for n in 0..MESSAGES {
+            let sent = call(
+                &a,
+                "POST",
+                &a.account_url("Messages.json"),
+                &[
+                    ("To", &format!("+1555081{n:04}")),
+                    ("From", NUMBER),
+                    ("Body", "in flight"),
+                    ("StatusCallback", &gate.url("/message-status")),
+                ],
+            )
+            .await;
+            assert_eq!(sent.0, 201, "{sent:?}");
+            messages.push(sent.1["sid"].as_str().expect("sid").to_owned());
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let rows = listed(&b, "Calls").await;
+            let talking = rows
+                .iter()
+                .filter(|row| row["status"] == "in-progress")
+                .count();
+            let sending = listed(&b, "Messages")
+                .await
+                .iter()
+                .filter(|row| row["status"] == "sending")
+                .count();
+            if talking == CALLS && sending == MESSAGES {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{talking} calls talking, {sending} sending"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // Node A dies; B notices within the lease and finishes A's work.
+        a.kill_hard();
+        gate.open();
+        let killed = Instant::now();
+        let limit = Duration::from_secs(LEASE_S + 5);
+        loop {
+            let callbacks = gate.received("/call-status");
+            let delivered = gate
+                .received("/message-status")
+                .iter()
+                .filter(|callback| param(callback, "MessageStatus") == Some("delivered"))
+                .count();
+            let called_back = calls.iter().all(|sid| {
+                callbacks
+                    .iter()
+                    .any(|callback| param(callback, "CallSid") == Some(sid.as_str()))
+            });
+            if called_back && delivered >= MESSAGES {
+                break;
+            }
+            assert!(
+                killed.elapsed() < limit,
+                "{} of {CALLS} final call callbacks and {delivered} of {MESSAGES} deliveries within {limit:?} of the kill",
+                callbacks.len()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!(
+            "node-a's work was finished {:?} after the kill",
+            killed.elapsed()
+        );
+        let rows = listed(&b, "Calls").await;
+        assert!(
+            rows.iter().all(|row| row["status"] == "completed"),
+            "{rows:?}"
+        );
+        for sid in &calls {
+            let finals = gate
+                .received("/call-status")
+                .iter()
+                .filter(|callback| param(callback, "CallSid") == Some(sid.as_str()))
+                .count();
+            assert_eq!(finals, 1, "final callbacks of {sid}");
+        }
+        let transcript = call(
+            &b,
+            "GET",
+            &format!("{}/sandbox/Calls/{}", b.base_url, calls[0]),
+            &[],
+        )
+        .await;
+        assert_eq!(transcript.0, 200, "{transcript:?}");
+        assert_eq!(events(&transcript.1, "hangup")[0]["by"], "engine");
+        assert_eq!(events(&transcript.1, "alert")[0]["error_code"], 12400);
+        let table = nodes_table(&database);
+        let dead = row(&table, "node-a");
+        assert_eq!(dead[1], "dead", "{table}");
+        assert_eq!(dead[5], "node-b", "{table}");
+        assert_eq!(row(&table, "node-b")[1], "live", "{table}");
+
+        // Node A comes back under its name: it registers anew and nothing is finished twice.
+        a.restart();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let table = nodes_table(&database);
+        assert_eq!(row(&table, "node-a")[1], "live", "{table}");
+        assert_eq!(row(&table, "node-a")[5], "-", "{table}");
+        assert_eq!(gate.received("/call-status").len(), CALLS);
+        assert!(
+            a.terminate() && b.terminate(),
+            "both nodes drain and exit 0"
+        );
+    }
+    database.drop_database().await.expect("drop test database");
+}
+
+/// The rows of one list of the account (`Calls`, `Messages`), read through `engine`.
+async fn listed(engine: &Engine, resource: &str) -> Vec<Value> {
+    let url = engine.account_url(&format!("{resource}.json?PageSize=1000"));
+    let answer = call(engine, "GET", &url, &[]).await;
+    answer.1[resource.to_ascii_lowercase().as_str()]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
