@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod error;
 pub mod form;
+mod forward;
 mod metrics;
 pub mod paging;
 pub mod resources;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Recently verified credentials.
     pub auth_cache: Arc<auth::AuthCache>,
+    /// The client live-call requests are forwarded to other nodes with (`forward.rs`).
+    pub peers: reqwest::Client,
 }
 
 impl AppState {
@@ -44,6 +47,10 @@ impl AppState {
             store: engine.store().clone(),
             public_url: engine.public_url().into(),
             auth_cache: Arc::default(),
+            peers: reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .build()
+                .unwrap_or_default(),
             engine,
         }
     }
@@ -65,6 +72,10 @@ pub fn router(engine: Engine) -> Router {
     let api = resources::routes()
         .route("/healthz", get(healthz))
         .fallback(resources::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            forward::live_calls,
+        ))
         .with_state(state);
     api.layer(axum::middleware::from_fn(metrics::record))
 }

@@ -40,7 +40,7 @@ use tokio_util::task::TaskTracker;
 
 pub use account::Account;
 pub use error::{EngineError, EngineResult};
-pub use membership::Membership;
+pub use membership::{CallOwner, Membership};
 pub use recovery::Recovered;
 pub use voice::{CallInput, FarEnd, LegEnd, LegStart, StatusCallback};
 
@@ -62,6 +62,8 @@ pub struct Settings {
     pub sole_node: bool,
     /// `--lkg-max-age`: how old a number's last-known-good document may be and still run.
     pub lkg_max_age: Duration,
+    /// A node whose heartbeat is older than this is dead (`--node-lease`).
+    pub node_lease: Duration,
 }
 
 /// What an engine is built from: the composition root opens and binds these.
@@ -88,6 +90,7 @@ pub struct Inner {
     pub(crate) fallback_scope: FallbackScope,
     pub(crate) node_id: Box<str>,
     pub(crate) sole_node: bool,
+    pub(crate) node_lease: Duration,
     pub(crate) lkg_max_age_ms: u64,
     /// The numbers' last-known-good documents (in front of their store rows).
     pub(crate) last_known_good: last_resort::LastKnownGood,
@@ -150,6 +153,7 @@ impl Engine {
                 fallback_scope: settings.fallback_scope,
                 node_id: settings.node_id.into(),
                 sole_node: settings.sole_node,
+                node_lease: settings.node_lease,
                 lkg_max_age_ms: u64::try_from(settings.lkg_max_age.as_millis()).unwrap_or(u64::MAX),
                 last_known_good: last_resort::LastKnownGood::default(),
                 webhooks,
@@ -282,6 +286,11 @@ impl Engine {
     /// Whether the call `sid` runs on this engine.
     pub fn is_live(&self, sid: &str) -> bool {
         self.live.is_live(sid)
+    }
+
+    /// A node whose heartbeat is older than this is dead (`--node-lease`).
+    pub fn node_lease(&self) -> Duration {
+        self.node_lease
     }
 
     /// This node's name (`--node-id`).

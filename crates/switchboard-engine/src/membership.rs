@@ -9,9 +9,24 @@
 
 use std::time::Duration;
 
-use switchboard_store::NodeBeat;
+use switchboard_store::{Kind, NodeBeat};
 
+use crate::voice::leg;
 use crate::{Engine, EngineResult, now_ms};
+
+/// Which node answers a request about a call (product.md "Several nodes": a live-call request
+/// sent to any node reaches the owner and answers exactly as the owner would).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallOwner {
+    /// This node: the call runs here, ran here, was taken over by this node, is unknown, or the
+    /// database has one node.
+    Here,
+    /// Another live node, reached at its base URL.
+    Node { id: String, url: String },
+}
+
+/// How often a request about a call of a dead node looks whether a survivor has taken it over.
+const TAKEOVER_POLL: Duration = Duration::from_millis(200);
 
 /// How this node joins its cluster.
 #[derive(Clone, Debug)]
@@ -64,6 +79,59 @@ impl Engine {
             }
         });
         Ok(())
+    }
+
+    /// Who answers a request about the call `sid`: the node running it, or (its node dead) the
+    /// node that took it over. While a dead owner is not yet taken over and the call is not
+    /// finished, this waits for the takeover (at most the lease plus 5 s), so such a request
+    /// answers with the call's final state, never hangs and never acts on a call no node runs.
+    pub async fn call_owner(&self, sid: &str) -> EngineResult<CallOwner> {
+        if self.sole_node || self.live.is_live(sid) {
+            return Ok(CallOwner::Here);
+        }
+        let lease_ms = i64::try_from(self.node_lease.as_millis()).unwrap_or(i64::MAX);
+        let deadline = tokio::time::Instant::now() + self.node_lease + Duration::from_secs(5);
+        loop {
+            let Some(record) = self.store.get_shared(Kind::Call, sid).await? else {
+                return Ok(CallOwner::Here);
+            };
+            let Some(owner) = record.doc["engine_node"].as_str() else {
+                return Ok(CallOwner::Here);
+            };
+            if owner == &*self.node_id {
+                return Ok(CallOwner::Here);
+            }
+            let nodes = self.store.nodes(lease_ms).await?;
+            let find = |id: &str| nodes.iter().find(|node| node.id == id);
+            let Some(node) = find(owner) else {
+                return Ok(CallOwner::Here);
+            };
+            if node.status != "dead" {
+                return Ok(CallOwner::Node {
+                    id: node.id.clone(),
+                    url: node.address.clone(),
+                });
+            }
+            match node.taken_over_by.as_deref() {
+                Some(heir) if heir == &*self.node_id => return Ok(CallOwner::Here),
+                Some(heir) => {
+                    return Ok(match find(heir) {
+                        Some(node) if node.status != "dead" => CallOwner::Node {
+                            id: node.id.clone(),
+                            url: node.address.clone(),
+                        },
+                        _ => CallOwner::Here,
+                    });
+                }
+                None => {
+                    let finished = leg::is_terminal(record.status.as_deref().unwrap_or_default());
+                    if finished || tokio::time::Instant::now() >= deadline {
+                        return Ok(CallOwner::Here);
+                    }
+                }
+            }
+            tokio::time::sleep(TAKEOVER_POLL).await;
+        }
     }
 
     fn beat(&self, membership: &Membership, started_ms: i64) -> NodeBeat {

@@ -100,12 +100,14 @@ pub async fn run(
             node_id: config.node_id(address)?,
             sole_node: store.is_single_node(),
             lkg_max_age: config.lkg_max_age()?,
+            node_lease: config.node_lease()?,
         },
     });
     // Registered first, so that no survivor claims this node while it finishes its own work.
     engine
         .join_cluster(switchboard_engine::Membership {
-            address: address.to_string(),
+            // Where the other nodes forward requests about this node's live calls.
+            address: engine.public_url().to_owned(),
             lease: config.node_lease()?,
         })
         .await

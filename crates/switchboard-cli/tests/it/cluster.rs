@@ -19,6 +19,7 @@ const LEASE_S: u64 = 3;
 const CALLS: usize = 20;
 const MESSAGES: usize = 30;
 const NUMBER: &str = "+15550800100";
+const MENU: &str = "+15550800200";
 
 fn node(database: &TestDatabase, id: &str, credentials: Option<&Engine>) -> Engine {
     let mut env = vec![
@@ -68,8 +69,11 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
         let mut a = node(&database, "node-a", None);
         // The same account on both nodes (the bootstrap credentials are per engine).
         let mut b = node(&database, "node-b", Some(&a));
-        b.account_sid = a.account_sid.clone();
-        b.auth_token = a.auth_token.clone();
+        let mut c = node(&database, "node-c", Some(&a));
+        for other in [&mut b, &mut c] {
+            other.account_sid = a.account_sid.clone();
+            other.auth_token = a.auth_token.clone();
+        }
         let app = App::start().await;
         app.route(
             "/park",
@@ -99,8 +103,87 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
             .expect("json");
         assert_eq!(health["node_id"], "node-b", "{health}");
         let table = nodes_table(&database);
-        assert_eq!(row(&table, "node-a")[1], "live", "{table}");
-        assert_eq!(row(&table, "node-b")[1], "live", "{table}");
+        for id in ["node-a", "node-b", "node-c"] {
+            assert_eq!(row(&table, id)[1], "live", "{table}");
+        }
+
+        // Any node, any request: provisioned through A, called through B, keys pressed and the
+        // transcript awaited through C; the Gather action receives the keys.
+        app.route(
+            "/menu",
+            200,
+            "text/xml",
+            &format!(
+                "<Response><Gather numDigits=\"2\" timeout=\"20\" action=\"{}\"><Say>Two digits.</Say></Gather></Response>",
+                app.url("/chosen")
+            ),
+        );
+        app.route(
+            "/chosen",
+            200,
+            "text/xml",
+            "<Response><Say>Thanks.</Say></Response>",
+        );
+        let menu = call(
+            &a,
+            "POST",
+            &a.account_url("IncomingPhoneNumbers.json"),
+            &[("PhoneNumber", MENU), ("VoiceUrl", &app.url("/menu"))],
+        )
+        .await;
+        assert_eq!(menu.0, 201, "{menu:?}");
+        let placed = call(
+            &b,
+            "POST",
+            &format!("{}/sandbox/Calls", b.base_url),
+            &[("To", MENU)],
+        )
+        .await;
+        assert_eq!(placed.0, 201, "{placed:?}");
+        let menu_call = placed.1["call_sid"].as_str().expect("sid").to_owned();
+        let pressed = call(
+            &c,
+            "POST",
+            &format!("{}/sandbox/Calls/{menu_call}/Digits", c.base_url),
+            &[("Digits", "42")],
+        )
+        .await;
+        assert_eq!(pressed.0, 200, "{pressed:?}");
+        let waited = call(
+            &c,
+            "GET",
+            &format!(
+                "{}/sandbox/Calls/{menu_call}?WaitFor=completed&Timeout=20",
+                c.base_url
+            ),
+            &[],
+        )
+        .await;
+        assert_eq!(waited.0, 200, "{waited:?}");
+        assert_eq!(waited.1["status"], "completed", "{waited:?}");
+        assert_eq!(
+            events(&waited.1, "gather_result")[0]["digits"],
+            "42",
+            "{waited:?}"
+        );
+        let chosen = app
+            .received()
+            .into_iter()
+            .find(|request| request.target.starts_with("/chosen"))
+            .expect("the Gather action was requested");
+        assert_eq!(
+            param(&crate::voice::form(&chosen.body), "Digits"),
+            Some("42")
+        );
+        // The same transcript, whichever node is asked.
+        let through_a = call(
+            &a,
+            "GET",
+            &format!("{}/sandbox/Calls/{menu_call}", a.base_url),
+            &[],
+        )
+        .await;
+        assert_eq!(through_a.1, waited.1);
 
         // Calls and deliveries under way on node A.
         let mut calls = Vec::new();
@@ -198,10 +281,13 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
                 .count();
             assert_eq!(finals, 1, "final callbacks of {sid}");
         }
+        // Asked of either survivor, the transcript is the one the heir keeps. Two survivors
+        // watched; exactly one claimed node A, and no call was finished twice (one final
+        // callback each, above).
         let transcript = call(
-            &b,
+            &c,
             "GET",
-            &format!("{}/sandbox/Calls/{}", b.base_url, calls[0]),
+            &format!("{}/sandbox/Calls/{}", c.base_url, calls[0]),
             &[],
         )
         .await;
@@ -211,7 +297,7 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
         let table = nodes_table(&database);
         let dead = row(&table, "node-a");
         assert_eq!(dead[1], "dead", "{table}");
-        assert_eq!(dead[5], "node-b", "{table}");
+        assert!(matches!(dead[5], "node-b" | "node-c"), "{table}");
         assert_eq!(row(&table, "node-b")[1], "live", "{table}");
 
         // Node A comes back under its name: it registers anew and nothing is finished twice.
@@ -222,8 +308,8 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
         assert_eq!(row(&table, "node-a")[5], "-", "{table}");
         assert_eq!(gate.received("/call-status").len(), CALLS);
         assert!(
-            a.terminate() && b.terminate(),
-            "both nodes drain and exit 0"
+            a.terminate() && b.terminate() && c.terminate(),
+            "every node drains and exits 0"
         );
     }
     database.drop_database().await.expect("drop test database");

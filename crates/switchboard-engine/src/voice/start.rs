@@ -551,6 +551,7 @@ mod tests {
                 node_id: "test".into(),
                 sole_node: true,
                 lkg_max_age: std::time::Duration::from_secs(86_400),
+                node_lease: std::time::Duration::from_secs(10),
             },
         })
     }
