@@ -30,13 +30,17 @@
 //!   then every row is dropped again and the generation advanced (a read that began before the
 //!   new `LISTEN` may hold an old row). Barriers of the old connection give up, and their reads
 //!   go to the database.
+//!
 //! Cost: a miss is one database read, as without a cache. A hit is a barrier: one `SELECT
 //! pg_notify` round trip plus the delivery back, shared by every read waiting at once (a read
 //! arriving while a token is on its way waits for the next one), so under load there are far
 //! fewer barriers than hits; it saves the row's transfer and JSON parse, not the round trip. An
 //! update or delete also queues one notification at commit (PostgreSQL serialises committing
 //! notifiers on one lock). Own writes no longer fill the cache, so a row is cached by its
-//! second read.
+//! second read. Measured on this 2-core machine, local PostgreSQL, one row read by SID: a
+//! database read 323 µs sequential, 177 µs per read with 16 concurrent readers; a cluster hit
+//! 529 µs sequential (the barrier is dearer than a read when alone), 54 µs per read with 16
+//! concurrent readers (shared barriers); a single-node hit under 1 µs.
 //!
 //! How the cache never serves a row a committed write replaced. SQLite has one writer task that
 //! applies each committed batch in commit order; here writes run concurrently on a pool, so:
