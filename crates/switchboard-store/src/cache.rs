@@ -10,9 +10,10 @@
 //! The cache is keyed by SID alone: `sid` is unique across kinds in both schemas, so a cached row
 //! of another kind answers "no such row" exactly as `WHERE sid = $1 AND kind = $2` would.
 //!
-//! It is only correct while this process is the only writer of the database: one engine on its
-//! SQLite file, or a single node on PostgreSQL (nodes do not invalidate each other's caches yet;
-//! `postgres.rs` can switch its cache off for that).
+//! On its own it is only correct while this process is the only writer of the database: one
+//! engine on its SQLite file, or a single PostgreSQL node. Several PostgreSQL nodes add the
+//! invalidation of `postgres/listener.rs` (other nodes' writes drop rows here, and a hit is
+//! served only once this node has heard every write acknowledged before the read began).
 //!
 //! Consistency, for both backends:
 //! - A finished write brings the cache up to date in commit order, before its caller is
@@ -62,6 +63,8 @@ pub(crate) struct Entries {
     abandoned: usize,
     /// Set once too many writes were abandoned: nothing is cached any more.
     off: bool,
+    /// Set while a PostgreSQL node is not listening for other nodes' writes: nothing is cached.
+    suspended: bool,
 }
 
 /// The writes of one SID that are running.
@@ -88,13 +91,26 @@ pub(crate) async fn read_through(
     sid: &str,
     read: impl Future<Output = Result<Option<Record>, StoreError>>,
 ) -> Result<Option<Arc<Record>>, StoreError> {
-    let generation = {
-        let entries = lock(cache);
-        if let Some(record) = entries.records.get(sid) {
-            return Ok((record.kind == kind).then(|| record.clone()));
-        }
-        entries.generation
-    };
+    match cached(cache, kind, sid) {
+        Some(hit) => Ok(hit),
+        None => read_and_keep(cache, read).await,
+    }
+}
+
+/// The cached answer for `sid` (`Some(None)`: cached under another kind), without the database.
+pub(crate) fn cached(cache: &Mutex<Entries>, kind: Kind, sid: &str) -> Option<Option<Arc<Record>>> {
+    let entries = lock(cache);
+    let record = entries.records.get(sid)?;
+    Some((record.kind == kind).then(|| record.clone()))
+}
+
+/// Awaits `read` (the database) and keeps what it found unless a write or an invalidation began
+/// or finished meanwhile.
+pub(crate) async fn read_and_keep(
+    cache: &Mutex<Entries>,
+    read: impl Future<Output = Result<Option<Record>, StoreError>>,
+) -> Result<Option<Arc<Record>>, StoreError> {
+    let generation = lock(cache).generation;
     let found = read.await?.map(Arc::new);
     if let Some(record) = &found {
         lock(cache).put_read(generation, record.clone());
@@ -115,7 +131,7 @@ impl Entries {
     }
 
     fn put(&mut self, record: Arc<Record>) {
-        if self.off {
+        if self.off || self.suspended {
             return;
         }
         if self.records.len() >= CAPACITY && !self.records.contains_key(&record.sid) {
@@ -206,6 +222,35 @@ impl Entries {
         } else {
             self.remove(sid);
         }
+    }
+
+    /// A write begun with `begin_write` has its answer, and the row is dropped whatever it was
+    /// (several nodes: another node's write of the SID may have committed after this one).
+    pub(crate) fn finish_write_dropping(&mut self, sid: &str) {
+        self.generation += 1;
+        if let Some(writing) = self.writing.get_mut(sid) {
+            writing.running -= 1;
+            if writing.running == 0 {
+                self.writing.remove(sid);
+            }
+        }
+        self.remove(sid);
+    }
+
+    /// Another node changed `sid`: its row is dropped, and no read already running keeps its
+    /// answer.
+    pub(crate) fn invalidate(&mut self, sid: &str) {
+        self.generation += 1;
+        self.remove(sid);
+    }
+
+    /// Stops (`true`) or restarts (`false`) caching while another node's writes may go unheard;
+    /// either way every row is dropped and no read already running keeps its answer.
+    pub(crate) fn set_suspended(&mut self, suspended: bool) {
+        self.generation += 1;
+        self.suspended = suspended;
+        self.records.clear();
+        self.order.clear();
     }
 
     /// A write begun with `begin_write` ended without a known outcome: it may still commit at

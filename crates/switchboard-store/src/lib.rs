@@ -104,7 +104,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(
-            postgres::PgStore::open(url, postgres::ReadCache::SingleNode).await?,
+            postgres::PgStore::open(url, postgres::ReadCache::Cluster).await?,
         ))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
