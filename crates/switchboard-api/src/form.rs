@@ -117,6 +117,11 @@ fn decode(raw: &[u8]) -> Result<String, ApiError> {
             b'+' => bytes.push(b' '),
             b'%' => {
                 let hex = raw.get(index + 1..index + 3).ok_or_else(malformed)?;
+                // Both must be hex digits: `from_str_radix` alone also takes a sign, so `%+C`
+                // was read as 0x0C (found by the `http_params` fuzz target).
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(malformed());
+                }
                 let text = std::str::from_utf8(hex).map_err(|_| malformed())?;
                 bytes.push(u8::from_str_radix(text, 16).map_err(|_| malformed())?);
                 index += 2;
@@ -195,6 +200,8 @@ mod tests {
             &b"A=%"[..],
             b"A=%2",
             b"A=%zz",
+            b"A=%+C",
+            b"A=%-1",
             b"A=%C3",
             b"A=\xff",
             b"%ff=1",
