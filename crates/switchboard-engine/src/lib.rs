@@ -355,6 +355,9 @@ impl Engine {
     /// message sessions and deliveries, callbacks, alert pushes) to finish; then closes SIP.
     pub async fn shutdown(&self, limit: Duration) -> Drained {
         self.closing.cancel();
+        if let Some(telephony) = &self.telephony {
+            telephony.endpoint.drain();
+        }
         let calls = self.live.end_all();
         self.tasks.close();
         let complete = tokio::time::timeout(limit, self.tasks.wait()).await.is_ok();

@@ -44,6 +44,7 @@ pub struct SipEndpoint {
     inputs: mpsc::UnboundedSender<Input>,
     local_addr: SocketAddr,
     active: Arc<AtomicUsize>,
+    draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SipEndpoint {
@@ -76,10 +77,12 @@ impl SipEndpoint {
             port: local_addr.port(),
             timers,
         };
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = Shared {
             inputs: inputs.clone(),
             active: active.clone(),
             conn_ids,
+            draining: draining.clone(),
         };
         let actor = Actor::new(settings, udp, shared, incoming, tasks);
         tokio::spawn(actor.run(receiver));
@@ -87,6 +90,7 @@ impl SipEndpoint {
             inputs,
             local_addr,
             active,
+            draining,
         };
         Ok((endpoint, calls))
     }
@@ -148,6 +152,13 @@ impl SipEndpoint {
             .or(addrs.first())
             .copied()
             .ok_or_else(|| resolve_error(std::io::ErrorKind::NotFound.into()))
+    }
+
+    /// Starts draining: from now on `OPTIONS` and new INVITEs get `503 Service Unavailable`
+    /// while the calls in flight go on (product.md "Several nodes": a load balancer probing
+    /// with `OPTIONS` stops sending this node new calls).
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
     }
 
     /// Sends BYE on every answered call (rejects or cancels unanswered ones), waits a few

@@ -414,3 +414,66 @@ async fn sip_a_10_kb_request_over_udp_gets_513_and_goes_through_over_tcp() {
     assert_eq!(response.status(), 200, "{}", response.0);
     assert_eq!(response.header("Call-ID"), Some("big-tcp"));
 }
+
+/// `OPTIONS` answers `200` while the node takes calls and `503` once SIGTERM's drain has begun
+/// (product.md "Several nodes"), so a SIP load balancer probing with it moves new calls to
+/// other nodes while this one finishes its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sip_options_answers_503_while_the_node_drains() {
+    let range = switchboard_test_support::net::free_rtp_ports(4);
+    let engine = Engine::start_with_sip(binary(), &["--rtp-ports", &range, "--drain-timeout", "5"]);
+    let sip = sip_addr(&engine);
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    let local = socket.local_addr().expect("addr");
+    let mut buffer = vec![0u8; 65_536];
+    let mut probe = async |call_id: &str| {
+        socket
+            .send_to(options(local, "UDP", call_id, "").as_bytes(), sip)
+            .await
+            .expect("send");
+        let (length, _) = tokio::time::timeout(WAIT, socket.recv_from(&mut buffer))
+            .await
+            .expect("an answer to OPTIONS")
+            .expect("receive");
+        Sip(String::from_utf8_lossy(&buffer[..length]).into_owned()).status()
+    };
+    assert_eq!(probe("probe-live").await, 200);
+    // A delivery whose status callback never answers keeps the drain going for its timeout.
+    let gate = crate::recovery::Gate::start().await;
+    let number = crate::call(
+        &engine,
+        "POST",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[("PhoneNumber", "+15550900002")],
+    )
+    .await;
+    assert_eq!(number.0, 201, "{number:?}");
+    let sent = crate::call(
+        &engine,
+        "POST",
+        &engine.account_url("Messages.json"),
+        &[
+            ("To", "+15550900001"),
+            ("From", "+15550900002"),
+            ("Body", "held"),
+            ("StatusCallback", &gate.url("/status")),
+        ],
+    )
+    .await;
+    assert_eq!(sent.0, 201, "{sent:?}");
+    let mut engine = engine;
+    let stopping = tokio::task::spawn_blocking(move || engine.terminate());
+    let mut answer = 0;
+    for attempt in 0..40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = probe(&format!("probe-drain-{attempt}")).await;
+        if answer == 503 {
+            break;
+        }
+    }
+    assert_eq!(answer, 503, "OPTIONS while draining");
+    assert!(
+        stopping.await.expect("terminate"),
+        "the drain ends and the engine exits 0"
+    );
+}

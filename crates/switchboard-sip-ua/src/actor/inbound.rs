@@ -98,7 +98,13 @@ impl Actor {
         {
             return Err(403);
         }
-        if self.stopping.is_some() || self.calls.len() >= self.settings.max_calls {
+        if self.stopping.is_some()
+            || self
+                .shared
+                .draining
+                .load(std::sync::atomic::Ordering::SeqCst)
+            || self.calls.len() >= self.settings.max_calls
+        {
             metrics::counter!("sip_calls_rejected_total", "reason" => "capacity").increment(1);
             return Err(503);
         }
@@ -338,9 +344,15 @@ impl Actor {
             Method::Cancel => self.on_cancel(&request, &key, peer),
             _ if in_dialog => self.on_in_dialog(&request, &key, peer),
             Method::Options => {
-                let mut ok = self.response_for(&request, 200, &random_token(), peer);
-                ok.headers.push("Accept", "application/sdp");
-                self.respond_request(&key, ok);
+                let draining = self.stopping.is_some()
+                    || self
+                        .shared
+                        .draining
+                        .load(std::sync::atomic::Ordering::SeqCst);
+                let code = if draining { 503 } else { 200 };
+                let mut answer = self.response_for(&request, code, &random_token(), peer);
+                answer.headers.push("Accept", "application/sdp");
+                self.respond_request(&key, answer);
             }
             Method::Bye | Method::Info | Method::Prack | Method::Update => {
                 let missing = self.response_for(&request, 481, &random_token(), peer);

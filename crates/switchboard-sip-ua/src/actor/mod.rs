@@ -113,6 +113,9 @@ pub(crate) struct Shared {
     pub(crate) inputs: mpsc::UnboundedSender<Input>,
     pub(crate) active: Arc<AtomicUsize>,
     pub(crate) conn_ids: Arc<AtomicU64>,
+    /// Set by `SipEndpoint::drain`: new INVITEs and `OPTIONS` probes get `503`, so a SIP load
+    /// balancer sends new calls elsewhere while calls in flight finish.
+    pub(crate) draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct ServerInvite {
