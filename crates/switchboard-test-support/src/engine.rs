@@ -62,7 +62,9 @@ impl Engine {
         Engine::launched(binary, dir, database_url, Vec::new(), extra_args)
     }
 
-    fn launched(
+    /// Starts the engine on `database_url` with `extra_env` and `extra_args` (`--sip` among them
+    /// turns SIP on).
+    pub fn launched(
         binary: &Path,
         dir: PathBuf,
         database_url: String,

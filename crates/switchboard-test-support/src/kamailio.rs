@@ -119,16 +119,47 @@ impl Kamailio {
         let addr = SocketAddr::from(([127, 0, 0, 1], crate::sipp::free_udp_port()));
         let cfg = dir.join("kamailio.cfg");
         std::fs::write(&cfg, config(addr, engine)).expect("writing kamailio.cfg");
+        Kamailio::spawn(binary, dir, addr, &cfg, &[])
+    }
+
+    /// Starts kamailio with the project's own deployment configuration
+    /// (`deploy/kamailio/kamailio.cfg`: dispatcher over `nodes`, OPTIONS probing, failover on
+    /// `503` or silence) on a free loopback UDP port.
+    pub fn start_dispatcher(binary: &Path, nodes: &[SocketAddr]) -> Kamailio {
+        let dir = crate::engine::scratch_dir("kamailio");
+        let addr = SocketAddr::from(([127, 0, 0, 1], crate::sipp::free_udp_port()));
+        let list = dir.join("dispatcher.list");
+        let lines: String = nodes.iter().map(|node| format!("1 sip:{node}\n")).collect();
+        std::fs::write(&list, lines).expect("writing dispatcher.list");
+        let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/kamailio/kamailio.cfg");
+        let defines = [
+            format!("LISTEN=udp:{addr}"),
+            format!("DISPATCHER_LIST=\"{}\"", list.display()),
+        ];
+        Kamailio::spawn(binary, dir, addr, &cfg, &defines)
+    }
+
+    fn spawn(
+        binary: &Path,
+        dir: PathBuf,
+        addr: SocketAddr,
+        cfg: &Path,
+        defines: &[String],
+    ) -> Kamailio {
         let log = std::fs::File::create(dir.join("kamailio.log")).expect("creating the log");
         let mut command = Command::new(binary);
         command
             .arg("-DD")
             .arg("-E")
             .arg("-f")
-            .arg(&cfg)
+            .arg(cfg)
             .arg("-Y")
             .arg(&dir)
-            .args(["-m", "16", "-M", "4"])
+            .args(["-m", "16", "-M", "4"]);
+        for define in defines {
+            command.arg("-A").arg(define);
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

@@ -16,6 +16,7 @@ mod probes;
 mod recovery;
 mod rest;
 mod sip_calls;
+mod sip_cluster;
 mod sip_limits;
 mod sip_outbound;
 mod sip_proxy;
