@@ -16,8 +16,8 @@ use crate::voice::{events, param};
 use crate::{binary, call};
 
 const LEASE_S: u64 = 3;
-const CALLS: usize = 20;
-const MESSAGES: usize = 30;
+const CALLS: usize = 50;
+const MESSAGES: usize = 100;
 const NUMBER: &str = "+15550800100";
 const MENU: &str = "+15550800200";
 
