@@ -1,6 +1,8 @@
 //! Voice load (issue 5): sandbox calls per second for the cycle inbound call → Voice URL fetch →
 //! `<Say>` → `<Hangup>` → completed status callback, the same with every primary answering 500
-//! (the fallback adds a request), and a bare HTTP client doing the call's two requests against
+//! (the fallback adds a request), the same with a dead primary behind an open circuit breaker
+//! (`SwitchboardBreaker`: no connect attempt, the fallback answers), and a bare HTTP client doing
+//! the call's two requests against
 //! the same app; then RSS with many calls parked in `<Pause length="60">` (virtual clock off).
 //!
 //! The same calls are also placed against `null-engine` (built next to this tool), which makes a
@@ -121,6 +123,18 @@ async fn provision(
     fallback: &str,
     status: &str,
 ) {
+    provision_with(client, engine, number, url, fallback, status, false).await;
+}
+
+async fn provision_with(
+    client: &reqwest::Client,
+    engine: &Engine,
+    number: &str,
+    url: &str,
+    fallback: &str,
+    status: &str,
+    breaker: bool,
+) {
     let r = client
         .post(engine.account_url("IncomingPhoneNumbers.json"))
         .basic_auth(&engine.account_sid, Some(&engine.auth_token))
@@ -129,6 +143,7 @@ async fn provision(
             ("VoiceUrl", url),
             ("VoiceFallbackUrl", fallback),
             ("StatusCallback", status),
+            ("SwitchboardBreaker", if breaker { "true" } else { "false" }),
         ])
         .send()
         .await
@@ -272,6 +287,19 @@ async fn main() {
         &format!("{app}/status"),
     )
     .await;
+    // A dead primary (nothing listens on its port) behind a circuit breaker: once the breaker
+    // is open (after the warm-up), no connect attempt is made and the fallback answers.
+    let dead = switchboard_test_support::net::refused_addr();
+    provision_with(
+        &client,
+        &engine,
+        "+15550500004",
+        &format!("http://{dead}/voice"),
+        &format!("{app}/voice"),
+        &format!("{app}/status"),
+        true,
+    )
+    .await;
     let (base, sid, token) = (
         engine.base_url.clone(),
         engine.account_sid.clone(),
@@ -316,6 +344,30 @@ async fn main() {
     )
     .await;
     let cpu_failing = engine_cpu_seconds(&db) - cpu_before;
+    // The breaker opens during a warm-up (5 failures by default), then stays open for its
+    // 30 s cooloff, a probe at most every 30 s after that.
+    calls(
+        client.clone(),
+        base.clone(),
+        sid.clone(),
+        token.clone(),
+        "+15550500004",
+        200,
+        concurrency,
+    )
+    .await;
+    let cpu_before = engine_cpu_seconds(&db);
+    let broken = calls(
+        client.clone(),
+        base.clone(),
+        sid.clone(),
+        token.clone(),
+        "+15550500004",
+        total,
+        concurrency,
+    )
+    .await;
+    let cpu_broken = engine_cpu_seconds(&db) - cpu_before;
     let app2 = app.clone();
     let bare_client = client.clone();
     let elapsed = run(total, concurrency, move |_| {
@@ -359,6 +411,11 @@ async fn main() {
         cpu_healthy / total as f64 * 1e6,
         cpu_failing / total as f64 * 1e6,
         null_cpu / total as f64 * 1e6
+    );
+    println!(
+        "dead primary behind an open breaker: calls/s {broken:.0} ({:.0}% of healthy), engine CPU per call {:.0} us",
+        broken / healthy * 100.0,
+        cpu_broken / total as f64 * 1e6
     );
     let before = engine_rss_kb(&db).unwrap_or(0);
     let started = Instant::now();
