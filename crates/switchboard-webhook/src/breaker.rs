@@ -48,6 +48,16 @@ pub enum Admission {
     Skip { error_code: ErrorCode },
 }
 
+/// A change of an origin's breaker that operators are told about (an alert each): while it is
+/// open, the skipped requests themselves are not alerted one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transition {
+    /// It opened (or a probe failed and it opened again).
+    Opened,
+    /// A probe (or any request) got an answer while it was open or half-open: closed.
+    Closed,
+}
+
 /// What a request to a guarded origin showed about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
@@ -115,20 +125,23 @@ impl Breakers {
         }
     }
 
-    /// Records what a request to `origin` that was sent showed, at `now_ms`.
-    pub fn record(&mut self, origin: &str, now_ms: u64, health: Health) {
+    /// Records what a request to `origin` that was sent showed, at `now_ms`; says when the
+    /// breaker opened or closed.
+    pub fn record(&mut self, origin: &str, now_ms: u64, health: Health) -> Option<Transition> {
         let settings = self.settings;
         match health {
             Health::Alive => {
                 // Closed with no failures is the default: nothing to keep.
-                self.origins.remove(origin);
+                let was = self.origins.remove(origin);
+                matches!(was, Some(State::Open { .. } | State::HalfOpen { .. }))
+                    .then_some(Transition::Closed)
             }
             Health::Dead(code) => {
                 if self.origins.len() >= MAX_ORIGINS && !self.origins.contains_key(origin) {
                     self.origins
                         .retain(|_, state| !matches!(state, State::Closed { failures: 0 }));
                     if self.origins.len() >= MAX_ORIGINS {
-                        return;
+                        return None;
                     }
                 }
                 let state = self
@@ -139,20 +152,28 @@ impl Breakers {
                     until_ms: now_ms.saturating_add(settings.cooloff_ms),
                     last: code,
                 };
-                *state = match *state {
-                    State::Closed { failures } if failures + 1 < settings.failures => {
+                let (next, transition) = match *state {
+                    State::Closed { failures } if failures + 1 < settings.failures => (
                         State::Closed {
                             failures: failures + 1,
-                        }
+                        },
+                        None,
+                    ),
+                    State::Closed { .. } | State::HalfOpen { .. } => {
+                        (open, Some(Transition::Opened))
                     }
-                    State::Closed { .. } | State::HalfOpen { .. } => open,
                     // A request let through before the breaker opened, failing late: the
                     // cooloff stands, the last failure is this one.
-                    State::Open { until_ms, .. } => State::Open {
-                        until_ms,
-                        last: code,
-                    },
+                    State::Open { until_ms, .. } => (
+                        State::Open {
+                            until_ms,
+                            last: code,
+                        },
+                        None,
+                    ),
                 };
+                *state = next;
+                transition
             }
         }
     }
@@ -204,7 +225,10 @@ mod tests {
             breakers.record(ORIGIN, at, DOWN);
         }
         assert_eq!(breakers.admit(ORIGIN, 5), Admission::Request, "2 in a row");
-        breakers.record(ORIGIN, 5, Health::Dead(error_code::HTTP_RETRIEVAL_FAILURE));
+        assert_eq!(
+            breakers.record(ORIGIN, 5, Health::Dead(error_code::HTTP_RETRIEVAL_FAILURE)),
+            Some(Transition::Opened)
+        );
         assert_eq!(breakers.state(ORIGIN), "open");
         assert_eq!(
             breakers.admit(ORIGIN, 6),
@@ -234,14 +258,21 @@ mod tests {
             "one probe"
         );
         // The probe fails: open again for a whole cooloff.
-        breakers.record(ORIGIN, 1_500, DOWN);
+        assert_eq!(
+            breakers.record(ORIGIN, 1_500, DOWN),
+            Some(Transition::Opened)
+        );
         assert!(matches!(
             breakers.admit(ORIGIN, 2_499),
             Admission::Skip { .. }
         ));
         assert_eq!(breakers.admit(ORIGIN, 2_500), Admission::Probe);
         // This probe succeeds: closed, every session goes to the origin again.
-        breakers.record(ORIGIN, 2_600, Health::Alive);
+        assert_eq!(
+            breakers.record(ORIGIN, 2_600, Health::Alive),
+            Some(Transition::Closed)
+        );
+        assert_eq!(breakers.record(ORIGIN, 2_600, Health::Alive), None, "once");
         assert_eq!(breakers.state(ORIGIN), "closed");
         assert_eq!(breakers.admit(ORIGIN, 2_601), Admission::Request);
         // And it takes `failures` new failures to open it again.

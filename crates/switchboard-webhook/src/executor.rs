@@ -28,7 +28,7 @@ use reqwest::header::{
 };
 use url::Url;
 
-use crate::breaker::{Admission, BreakerSettings, Breakers, Health};
+use crate::breaker::{Admission, BreakerSettings, Breakers, Health, Transition};
 use crate::connect::{EngineResolver, classify_body_error, classify_send_error, tls_config};
 use crate::cookies::CookieJar;
 use crate::outcome::{Exchange, HttpAnswer, RequestRecord, ResponseRecord, TransportError};
@@ -130,10 +130,11 @@ impl WebhookClient {
         self.breakers().admit(origin, now)
     }
 
-    /// Records what a request to a guarded `origin` showed.
-    pub fn breaker_record(&self, origin: &str, health: Health) {
+    /// Records what a request to a guarded `origin` showed; says when its breaker opened or
+    /// closed.
+    pub fn breaker_record(&self, origin: &str, health: Health) -> Option<Transition> {
         let now = self.breaker_now();
-        self.breakers().record(origin, now, health);
+        self.breakers().record(origin, now, health)
     }
 
     /// `closed`, `open` or `half-open`.

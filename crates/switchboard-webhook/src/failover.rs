@@ -101,6 +101,14 @@ pub enum FetchReport {
         alert: Box<AlertRecord>,
         warnings: Vec<AlertRecord>,
     },
+    /// The request was not sent: its origin's circuit breaker is open. It fails over like a
+    /// failure with `code` (the origin's last), but is not alerted again: the breaker's opening
+    /// was. `request_url` is the request's URL as `ErrorUrl` shows it.
+    Skipped {
+        code: ErrorCode,
+        request_url: String,
+        params: Vec<(String, String)>,
+    },
 }
 
 /// How the fetch ended.
@@ -188,7 +196,19 @@ impl Failover {
                 code,
                 alert,
                 warnings,
-            } => (Some((code, alert)), warnings),
+            } => (Some((code, Some(alert))), warnings),
+            FetchReport::Skipped {
+                code,
+                request_url,
+                params,
+            } => {
+                if self.stage == Stage::Primary {
+                    self.fall_back(code, &params, request_url, None);
+                } else {
+                    self.finish(Verdict::GiveUp { error_code: code });
+                }
+                return;
+            }
         };
         self.queue.extend(warnings.into_iter().map(Action::Alert));
         match (self.stage, failure) {
@@ -197,38 +217,58 @@ impl Failover {
                 let from_fallback = matches!(stage, Stage::Fallback { .. });
                 self.finish(Verdict::UseAnswer { from_fallback });
             }
-            (Stage::Primary, Some((code, alert))) => {
-                let fallback = self.plan.fallback.clone().filter(|_| self.may_fall_back());
+            (Stage::Primary, Some((code, Some(alert)))) => {
                 // After `new`, the primary's URL and parameters live in the request it became; the
                 // alert recorded both (URL redacted, without fragment: exactly `ErrorUrl`).
-                let (originals, error_url) = if self.params_sent {
-                    (&alert.request_variables, alert.request_url.clone())
+                let alert = *alert;
+                if self.params_sent {
+                    let (params, url) =
+                        (alert.request_variables.clone(), alert.request_url.clone());
+                    self.fall_back(code, &params, url, Some(alert));
                 } else {
-                    (&self.plan.params, redact_url(&self.plan.primary.url))
-                };
-                let params = fallback
-                    .as_ref()
-                    .map(|_| fallback_params(originals, code, error_url));
-                self.queue.push_back(Action::Alert(*alert));
-                match (fallback, params) {
-                    (Some(endpoint), Some(params)) => {
-                        self.queue.push_back(Action::Send(PlannedRequest {
-                            endpoint,
-                            params,
-                            fallback: true,
-                            breaker: false,
-                        }));
-                        self.stage = Stage::Fallback { first_error: code };
-                    }
-                    _ => self.finish(Verdict::GiveUp { error_code: code }),
+                    let params = std::mem::take(&mut self.plan.params);
+                    let url = redact_url(&self.plan.primary.url);
+                    self.fall_back(code, &params, url, Some(alert));
                 }
             }
+            (Stage::Primary, Some((code, None))) => {
+                self.finish(Verdict::GiveUp { error_code: code })
+            }
             (Stage::Fallback { first_error }, Some((_, alert))) => {
-                self.queue.push_back(Action::Alert(*alert));
+                if let Some(alert) = alert {
+                    self.queue.push_back(Action::Alert(*alert));
+                }
                 self.finish(Verdict::GiveUp {
                     error_code: first_error,
                 });
             }
+        }
+    }
+
+    /// The primary failed (or was skipped) with `code`: its alert, if any, then the fallback
+    /// request with `ErrorCode` and `ErrorUrl`, or the verdict when no fallback applies.
+    fn fall_back(
+        &mut self,
+        code: ErrorCode,
+        originals: &[(String, String)],
+        error_url: String,
+        alert: Option<AlertRecord>,
+    ) {
+        let fallback = self.plan.fallback.clone().filter(|_| self.may_fall_back());
+        if let Some(alert) = alert {
+            self.queue.push_back(Action::Alert(alert));
+        }
+        match fallback {
+            Some(endpoint) => {
+                self.queue.push_back(Action::Send(PlannedRequest {
+                    endpoint,
+                    params: fallback_params(originals, code, error_url),
+                    fallback: true,
+                    breaker: false,
+                }));
+                self.stage = Stage::Fallback { first_error: code };
+            }
+            None => self.finish(Verdict::GiveUp { error_code: code }),
         }
     }
 
@@ -328,6 +368,49 @@ mod tests {
             Some(Action::Send(request)) if request.fallback == fallback => request.clone(),
             other => panic!("expected a send, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_skipped_primary_goes_to_the_fallback_without_an_alert() {
+        let mut failover = Failover::new(plan(true, true, FallbackScope::All));
+        let primary = expect_send(&drain(&mut failover), false);
+        failover.handle_outcome(FetchReport::Skipped {
+            code: switchboard_core::error_code::HTTP_CONNECTION_FAILURE,
+            request_url: "https://u:***@a.example/voice?x=1".into(),
+            params: primary.params,
+        });
+        let actions = drain(&mut failover);
+        assert!(
+            !actions
+                .iter()
+                .any(|action| matches!(action, Action::Alert(_))),
+            "{actions:?}"
+        );
+        let fallback = expect_send(&actions, true);
+        assert!(
+            fallback
+                .params
+                .contains(&("ErrorCode".into(), "11205".into()))
+        );
+        assert!(fallback.params.contains(&(
+            "ErrorUrl".into(),
+            "https://u:***@a.example/voice?x=1".into()
+        )));
+        assert!(fallback.params.contains(&("Digits".into(), "12".into())));
+        // Without a fallback, a skipped primary gives up with its code.
+        let mut alone = Failover::new(plan(false, true, FallbackScope::All));
+        drain(&mut alone);
+        alone.handle_outcome(FetchReport::Skipped {
+            code: switchboard_core::error_code::HTTP_CONNECTION_FAILURE,
+            request_url: String::new(),
+            params: Vec::new(),
+        });
+        assert_eq!(
+            drain(&mut alone),
+            vec![Action::Finish(Verdict::GiveUp {
+                error_code: switchboard_core::error_code::HTTP_CONNECTION_FAILURE
+            })]
+        );
     }
 
     #[test]

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use switchboard_core::ErrorCode;
 
 use crate::alert::{AlertLevel, AlertRecord, describe_failure};
-use crate::breaker::{Admission, Health, origin_of};
+use crate::breaker::{Admission, Health, Transition, origin_of};
 use crate::classify::{Channel, Reply, classify_exchange, classify_notification};
 use crate::cookies::CookieJar;
 use crate::executor::WebhookClient;
 use crate::failover::{Action, Failover, FetchPlan, FetchReport, Verdict};
-use crate::outcome::{Exchange, RequestRecord, ResponseRecord, TransportError};
+use crate::outcome::Exchange;
 use crate::request::{Method, WebhookRequest, redact_url};
 
 /// One request as the call/message transcript shows it (product.md `webhook` event).
@@ -126,7 +126,7 @@ pub async fn drive_failover<T>(
                 if let Some(origin) = &origin
                     && let Admission::Skip { error_code } = client.breaker_admit(origin)
                 {
-                    let (event, report) = skipped(planned, origin, error_code, channel);
+                    let (event, report) = skipped(planned, error_code);
                     events.push(event);
                     failover.handle_outcome(report);
                     continue;
@@ -139,10 +139,14 @@ pub async fn drive_failover<T>(
                 let exchange = client.send(request, auth_token, cookies).await;
                 let classified = classify_exchange(&exchange, channel, &parse);
                 if let Some(origin) = &origin {
-                    client.breaker_record(
-                        origin,
-                        health(&exchange, classified.as_ref().err().copied()),
-                    );
+                    let failure = classified.as_ref().err().copied();
+                    if let Some(transition) =
+                        client.breaker_record(origin, health(&exchange, failure))
+                    {
+                        alerts.push(breaker_alert(
+                            &exchange, origin, transition, failure, channel,
+                        ));
+                    }
                 }
                 events.push(event(
                     &exchange,
@@ -281,42 +285,57 @@ fn health(exchange: &Exchange, classified: Option<ErrorCode>) -> Health {
 }
 
 /// A request its origin's open breaker kept from being sent: the transcript's event and the
-/// policy's report (whose alert carries the request's URL and parameters, which the fallback
-/// request is built from), with the origin's last failure as the code.
+/// policy's report (the request's URL and parameters, which the fallback request is built
+/// from), with the origin's last failure as the code. It is not alerted: the breaker's opening
+/// was, once (see `breaker_alert`), where an alert per skipped call would flood the debugger
+/// for as long as the origin is down.
 fn skipped(
     planned: crate::failover::PlannedRequest,
-    origin: &str,
     code: ErrorCode,
-    channel: Channel,
 ) -> (WebhookEvent, FetchReport) {
-    let exchange = Exchange {
-        request: RequestRecord {
-            url: redact_url(&planned.endpoint.url),
-            method: planned.endpoint.method,
-            params: planned.params,
-            headers: Vec::new(),
-        },
-        response: ResponseRecord::default(),
-        result: Err(TransportError::ConnectFailed),
+    let request_url = redact_url(&planned.endpoint.url);
+    let event = WebhookEvent {
+        url: request_url.clone(),
+        method: planned.endpoint.method,
+        http_status: None,
+        error_code: Some(code.code),
+        fallback: false,
+        duration_ms: 0,
         attempts: 0,
-        duration: std::time::Duration::ZERO,
-        warnings: Vec::new(),
-        overrides_present: false,
+        breaker: Some("open".to_owned()),
     };
-    let mut event = event(&exchange, Some(code), false);
-    event.breaker = Some("open".to_owned());
-    let message = format!(
-        "Not requested: the circuit breaker of {origin} is open after consecutive failures of its requests (the last: {} {})",
-        code.code, code.message
-    );
-    let alert =
-        AlertRecord::from_exchange(&exchange, code, AlertLevel::Error, message, channel, false);
-    let report = FetchReport::Failed {
+    let report = FetchReport::Skipped {
         code,
-        alert: Box::new(alert),
-        warnings: Vec::new(),
+        request_url,
+        params: planned.params,
     };
     (event, report)
+}
+
+/// The alert about an origin's breaker opening (ERROR, about the request whose failure opened
+/// it) or closing again (WARNING, about the request that found it answering).
+fn breaker_alert(
+    exchange: &Exchange,
+    origin: &str,
+    transition: Transition,
+    code: Option<ErrorCode>,
+    channel: Channel,
+) -> AlertRecord {
+    match transition {
+        Transition::Opened => {
+            let code = code.unwrap_or(switchboard_core::error_code::HTTP_RETRIEVAL_FAILURE);
+            let message = format!(
+                "Circuit breaker opened for {origin} after consecutive failures (the last: {} {}): sessions go straight to their fallback URL until a probe finds it answering",
+                code.code, code.message
+            );
+            AlertRecord::from_exchange(exchange, code, AlertLevel::Error, message, channel, false)
+        }
+        Transition::Closed => {
+            let code = switchboard_core::error_code::HTTP_RETRIEVAL_FAILURE;
+            let message = format!("Circuit breaker closed for {origin}: it answers again");
+            AlertRecord::from_exchange(exchange, code, AlertLevel::Warning, message, channel, false)
+        }
+    }
 }
 
 /// Clamped override values become WARNING alerts (product.md Decision 18).

@@ -206,14 +206,32 @@ async fn an_open_breaker_sends_callers_straight_to_the_fallback_until_the_primar
             .map(|say| say["text"].clone())
             .collect();
         assert_eq!(says, ["fallback"], "{transcript}");
-        // The skip is an alert like any failure of the primary.
-        assert!(
-            events(&transcript, "alert")
-                .iter()
-                .any(|alert| alert["error_code"] == timeout_code),
-            "{transcript}"
-        );
+        // A skip is not alerted call by call: the breaker's opening was, once.
+        assert!(events(&transcript, "alert").is_empty(), "{transcript}");
     }
+    let breaker_alerts = |level: &'static str| {
+        let engine = &engine;
+        async move {
+            let url = format!("{}/v1/Alerts?PageSize=1000", engine.base_url);
+            call(engine, "GET", &url, &[]).await.1["alerts"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|alert| {
+                    alert["log_level"] == level
+                        && alert["alert_text"].as_str().is_some_and(|text| {
+                            text.contains("Circuit+breaker") || text.contains("Circuit breaker")
+                        })
+                })
+                .count()
+        }
+    };
+    assert_eq!(
+        breaker_alerts("error").await,
+        1,
+        "one alert when the breaker opened"
+    );
     eprintln!(
         "100 calls through an open breaker in {:?}, the slowest fallback answer {slowest} ms into its call",
         skipped_at.elapsed()
@@ -260,6 +278,12 @@ async fn an_open_breaker_sends_callers_straight_to_the_fallback_until_the_primar
             "{transcript}"
         );
     }
+    assert_eq!(
+        breaker_alerts("warning").await,
+        1,
+        "one alert when it closed"
+    );
+    assert_eq!(breaker_alerts("error").await, 1);
 }
 
 #[tokio::test]
