@@ -300,6 +300,17 @@ async fn main() {
         true,
     )
     .await;
+    // The healthy number again, with its breaker on: what the bookkeeping costs.
+    provision_with(
+        &client,
+        &engine,
+        "+15550500005",
+        &format!("{app}/voice"),
+        &format!("{app}/voice"),
+        &format!("{app}/status"),
+        true,
+    )
+    .await;
     let (base, sid, token) = (
         engine.base_url.clone(),
         engine.account_sid.clone(),
@@ -332,6 +343,19 @@ async fn main() {
     )
     .await;
     let cpu_healthy = engine_cpu_seconds(&db) - cpu_before;
+    // Right after the healthy run, so both see the same database size.
+    let cpu_before = engine_cpu_seconds(&db);
+    let guarded = calls(
+        client.clone(),
+        base.clone(),
+        sid.clone(),
+        token.clone(),
+        "+15550500005",
+        total,
+        concurrency,
+    )
+    .await;
+    let cpu_guarded = engine_cpu_seconds(&db) - cpu_before;
     let cpu_before = engine_cpu_seconds(&db);
     let failing = calls(
         client.clone(),
@@ -416,6 +440,12 @@ async fn main() {
         "dead primary behind an open breaker: calls/s {broken:.0} ({:.0}% of healthy), engine CPU per call {:.0} us",
         broken / healthy * 100.0,
         cpu_broken / total as f64 * 1e6
+    );
+    println!(
+        "healthy primary with its breaker on: calls/s {guarded:.0} ({:.0}% of healthy), engine CPU per call {:.0} us (healthy {:.0} us)",
+        guarded / healthy * 100.0,
+        cpu_guarded / total as f64 * 1e6,
+        cpu_healthy / total as f64 * 1e6
     );
     let before = engine_rss_kb(&db).unwrap_or(0);
     let started = Instant::now();
