@@ -54,6 +54,10 @@ pub(crate) async fn live_calls(
     request: Request,
     next: Next,
 ) -> Response {
+    // With one node there is nowhere to forward to: nothing is read or buffered.
+    if state.engine.is_sole_node() {
+        return next.run(request).await;
+    }
     let sid = match live_call_of(request.method(), request.uri().path()) {
         Some(sid) if !request.headers().contains_key(FORWARDED_BY) => sid.to_owned(),
         _ => return next.run(request).await,

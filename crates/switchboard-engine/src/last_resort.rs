@@ -68,7 +68,7 @@ pub(crate) fn needs_refresh(written_ms: i64, now_ms: i64, max_age_ms: u64) -> bo
 
 /// A number's settings for the end of its sessions, read from its stored document.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Resilience {
+pub struct Resilience {
     pub number_sid: String,
     pub account_sid: String,
     /// `switchboard_last_known_good`.
@@ -78,16 +78,19 @@ pub(crate) struct Resilience {
 }
 
 impl Resilience {
-    /// The settings of a stored number; `None` when neither is on (nothing changes then).
-    pub(crate) fn of_number(number: &Record) -> Option<Resilience> {
-        let last_known_good = number.doc["switchboard_last_known_good"].as_bool() == Some(true);
-        let last_resort_twiml = number.doc["switchboard_last_resort_twiml"]
+    /// The settings of a number, from its stored document (which names its own SID and
+    /// account), so a call reads them from the row it was routed by, not from the store a
+    /// second time; `None` when neither is on (nothing changes then).
+    pub(crate) fn of_settings(number: &serde_json::Value) -> Option<Resilience> {
+        let text = |name: &str| number[name].as_str().unwrap_or_default().to_owned();
+        let last_known_good = number["switchboard_last_known_good"].as_bool() == Some(true);
+        let last_resort_twiml = number["switchboard_last_resort_twiml"]
             .as_str()
             .filter(|text| !text.is_empty())
             .map(Arc::from);
         (last_known_good || last_resort_twiml.is_some()).then(|| Resilience {
-            number_sid: number.sid.clone(),
-            account_sid: number.account_sid.clone(),
+            number_sid: text("sid"),
+            account_sid: text("account_sid"),
             last_known_good,
             last_resort_twiml,
         })
@@ -293,9 +296,9 @@ mod tests {
             0,
             json!({"switchboard_last_known_good": false, "switchboard_last_resort_twiml": null}),
         );
-        assert_eq!(Resilience::of_number(&number), None);
+        assert_eq!(Resilience::of_settings(&number.doc), None);
         number.doc["switchboard_last_resort_twiml"] = json!("<Response><Say>x</Say></Response>");
-        let resilience = Resilience::of_number(&number).expect("a last resort is set");
+        let resilience = Resilience::of_settings(&number.doc).expect("a last resort is set");
         assert!(!resilience.last_known_good);
         assert_eq!(
             resilience.last_resort_twiml.as_deref(),
@@ -303,7 +306,7 @@ mod tests {
         );
         number.doc["switchboard_last_known_good"] = json!(true);
         number.doc["switchboard_last_resort_twiml"] = json!("");
-        let resilience = Resilience::of_number(&number).expect("last-known-good is on");
+        let resilience = Resilience::of_settings(&number.doc).expect("last-known-good is on");
         assert!(resilience.last_known_good);
         assert_eq!(resilience.last_resort_twiml, None);
     }

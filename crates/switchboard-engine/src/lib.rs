@@ -40,6 +40,7 @@ use tokio_util::task::TaskTracker;
 
 pub use account::Account;
 pub use error::{EngineError, EngineResult};
+pub use last_resort::Resilience;
 pub use membership::{CallOwner, Membership};
 pub use recovery::Recovered;
 pub use voice::{CallInput, FarEnd, LegEnd, LegStart, StatusCallback};
@@ -291,6 +292,35 @@ impl Engine {
     /// A node whose heartbeat is older than this is dead (`--node-lease`).
     pub fn node_lease(&self) -> Duration {
         self.node_lease
+    }
+
+    /// Every row of `kind` across every account matching `filters`, read in pages of `page`
+    /// rows (engine-internal scans: recovery, probes).
+    pub(crate) async fn scan(
+        &self,
+        kind: switchboard_store::Kind,
+        filters: Vec<switchboard_store::Filter>,
+        page: i64,
+    ) -> EngineResult<Vec<Record>> {
+        let mut query = switchboard_store::ListQuery::new(kind, "");
+        query.account_sid = None;
+        query.filters = filters;
+        query.limit = page;
+        let mut rows = Vec::new();
+        loop {
+            let found = self.store.list(&query).await?;
+            let full = found.len() as i64 == page;
+            query.after_seq = found.last().map(|record| record.seq);
+            rows.extend(found);
+            if !full {
+                return Ok(rows);
+            }
+        }
+    }
+
+    /// Whether this is the only node of its database (SQLite): no call runs anywhere else.
+    pub fn is_sole_node(&self) -> bool {
+        self.sole_node
     }
 
     /// This node's name (`--node-id`).

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchboard_core::{ErrorCode, date, error_code};
-use switchboard_store::{Kind, ListQuery, Record};
+use switchboard_store::{Kind, Record};
 use switchboard_webhook::{AlertLevel, Channel, CookieJar, Endpoint, TwimlOutcome};
 
 use crate::{Engine, account, alerts, now_ms, session};
@@ -65,19 +65,7 @@ async fn probe_forever(engine: &Engine, interval: Duration) {
 
 /// Every number (of every account) that has a fallback URL for some channel.
 async fn probed_numbers(engine: &Engine) -> crate::EngineResult<Vec<Record>> {
-    let mut numbers = Vec::new();
-    let mut query = ListQuery::new(Kind::PhoneNumber, "");
-    query.account_sid = None;
-    query.limit = PAGE;
-    loop {
-        let page = engine.store.list(&query).await?;
-        let full = page.len() as i64 == PAGE;
-        query.after_seq = page.last().map(|record| record.seq);
-        numbers.extend(page);
-        if !full {
-            return Ok(numbers);
-        }
-    }
+    engine.scan(Kind::PhoneNumber, Vec::new(), PAGE).await
 }
 
 /// Probes the fallback URLs of one number and records the result.

@@ -22,7 +22,7 @@
 use serde_json::json;
 use switchboard_core::{Sid, SidKind, error_code};
 use switchboard_flow::{CallSetup, CallStatus, Direction, Initial, base_params};
-use switchboard_store::{Column, Filter, Kind, ListQuery, Record};
+use switchboard_store::{Column, Filter, Kind, Record};
 use switchboard_webhook::{AlertLevel, Channel, CookieJar};
 
 use crate::account::{self, Account};
@@ -119,19 +119,9 @@ impl Engine {
     ) -> EngineResult<Vec<Record>> {
         let mut found = Vec::new();
         for status in statuses {
-            let mut query = ListQuery::new(kind, "");
-            query.account_sid = None;
-            query.filters = vec![Filter::Equals(Column::Status, (*status).to_owned())];
-            query.limit = PAGE;
-            loop {
-                let page = self.store.list(&query).await?;
-                let full = page.len() as i64 == PAGE;
-                query.after_seq = page.last().map(|record| record.seq);
-                found.extend(page.into_iter().filter(|record| self.owns(record, whose)));
-                if !full {
-                    break;
-                }
-            }
+            let filter = Filter::Equals(Column::Status, (*status).to_owned());
+            let rows = self.scan(kind, vec![filter], PAGE).await?;
+            found.extend(rows.into_iter().filter(|record| self.owns(record, whose)));
         }
         Ok(found)
     }

@@ -330,6 +330,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         setup,
         fallback,
         breaker: false,
+        resilience: None,
         status_callback,
         far_end: far_end(state, account, params, &to, ring_timeout_s)?,
         fast: false,

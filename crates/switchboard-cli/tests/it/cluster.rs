@@ -22,11 +22,21 @@ const NUMBER: &str = "+15550800100";
 const MENU: &str = "+15550800200";
 
 fn node(database: &TestDatabase, id: &str, credentials: Option<&Engine>) -> Engine {
-    let mut env = vec![
-        ("SWITCHBOARD_NODE_ID".to_owned(), id.to_owned()),
-        ("SWITCHBOARD_NODE_LEASE".to_owned(), LEASE_S.to_string()),
-    ];
-    if let Some(first) = credentials {
+    let lease = ("SWITCHBOARD_NODE_LEASE".to_owned(), LEASE_S.to_string());
+    node_with(database, id, credentials, vec![lease], Vec::new())
+}
+
+/// A node named `id` on `database` with `env` and `args` added, sharing the first node's
+/// account when `first` is given (the bootstrap credentials are per engine).
+pub(crate) fn node_with(
+    database: &TestDatabase,
+    id: &str,
+    first: Option<&Engine>,
+    mut env: Vec<(String, String)>,
+    args: Vec<String>,
+) -> Engine {
+    env.push(("SWITCHBOARD_NODE_ID".to_owned(), id.to_owned()));
+    if let Some(first) = first {
         env.push((
             "SWITCHBOARD_ACCOUNT_SID".to_owned(),
             first.account_sid.clone(),
@@ -36,7 +46,13 @@ fn node(database: &TestDatabase, id: &str, credentials: Option<&Engine>) -> Engi
             first.auth_token.clone(),
         ));
     }
-    Engine::start_on(binary(), scratch_dir("cluster"), database.url.clone(), env)
+    Engine::launched(
+        binary(),
+        scratch_dir("cluster"),
+        database.url.clone(),
+        env,
+        args,
+    )
 }
 
 fn nodes_table(database: &TestDatabase) -> String {

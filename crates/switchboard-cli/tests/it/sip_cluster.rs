@@ -12,7 +12,6 @@ use switchboard_test_support::kamailio::{self, Kamailio};
 use switchboard_test_support::postgres::{TestDatabase, server_url};
 use switchboard_test_support::sipp::{self, free_udp_port};
 
-use crate::binary;
 use crate::sip_calls::{XML, scenario, sip_addr};
 use crate::voice::provision;
 
@@ -21,30 +20,13 @@ const NUMBER: &str = "+15550810100";
 /// A node with SIP on, on `database`, with the first node's account.
 fn node(database: &TestDatabase, id: &str, first: Option<&Engine>) -> Engine {
     let range = switchboard_test_support::net::free_udp_range(64);
-    let mut env = vec![("SWITCHBOARD_NODE_ID".to_owned(), id.to_owned())];
-    if let Some(first) = first {
-        env.push((
-            "SWITCHBOARD_ACCOUNT_SID".to_owned(),
-            first.account_sid.clone(),
-        ));
-        env.push((
-            "SWITCHBOARD_AUTH_TOKEN".to_owned(),
-            first.auth_token.clone(),
-        ));
-    }
     let args = vec![
         "--sip".to_owned(),
         "127.0.0.1:0".to_owned(),
         "--rtp-ports".to_owned(),
         format!("{}-{}", range.0, range.1),
     ];
-    Engine::launched(
-        binary(),
-        scratch_dir("sip-cluster"),
-        database.url.clone(),
-        env,
-        args,
-    )
+    crate::cluster::node_with(database, id, first, Vec::new(), args)
 }
 
 /// sipp through the proxy (`proxy_caller_bye`: route set followed, the caller hangs up after

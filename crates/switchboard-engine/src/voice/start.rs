@@ -36,6 +36,9 @@ pub struct LegStart {
     /// The number's `SwitchboardBreaker` (the session's fetches consult the circuit breaker of
     /// their primary's origin).
     pub breaker: bool,
+    /// The number's last-known-good and last-resort settings (`None` for API calls, whose
+    /// TwiML comes from the request).
+    pub resilience: Option<Resilience>,
     pub status_callback: Option<StatusCallback>,
     pub far_end: FarEnd,
     /// `Clock=fast`: the virtual clock.
@@ -95,7 +98,7 @@ async fn start_leg_with(
         forwarded_from: setup.forwarded_from.clone(),
         status_callback: start.status_callback.clone(),
     };
-    let resilience = resilience_of(state, setup.direction, start.phone_number_sid.as_deref()).await;
+    let resilience = start.resilience.clone();
     let record = leg::new_record(&info, &state.node_id);
     state.store.insert(&record).await?;
     let sid = info.sid.clone();
@@ -129,30 +132,6 @@ async fn start_leg_with(
         media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
     };
     Ok((record, supervise(state.clone(), driver)))
-}
-
-/// The last-known-good and last-resort settings of the number whose Voice URL the leg runs:
-/// an inbound call's, or a `<Dial>`led engine number's; never an API call's (its TwiML comes
-/// from the request, `phone_number_sid` is its caller ID).
-async fn resilience_of(
-    state: &Engine,
-    direction: Direction,
-    phone_number_sid: Option<&str>,
-) -> Option<Resilience> {
-    if direction == Direction::OutboundApi {
-        return None;
-    }
-    match state
-        .store
-        .get_shared(Kind::PhoneNumber, phone_number_sid?)
-        .await
-    {
-        Ok(number) => number.and_then(|number| Resilience::of_number(&number)),
-        Err(error) => {
-            tracing::warn!(?error, "reading the number's last-resort settings failed");
-            None
-        }
-    }
 }
 
 /// Runs the driver on its own task; a panic ends the call `failed` with an ERROR alert.
@@ -236,6 +215,8 @@ pub struct VoiceHandler {
     pub status_callback: Option<StatusCallback>,
     pub application_sid: Option<String>,
     pub breaker: bool,
+    /// The number's last-known-good and last-resort settings.
+    pub resilience: Option<Resilience>,
 }
 
 pub async fn number_handler(
@@ -251,6 +232,7 @@ pub async fn number_handler(
             .map(|endpoint| StatusCallback::new(endpoint.url, endpoint.method, Vec::new())),
         application_sid: handler.application_sid,
         breaker: handler.breaker,
+        resilience: Resilience::of_settings(number),
     })
 }
 
@@ -324,6 +306,7 @@ pub async fn inbound(
         setup,
         fallback: handler.fallback,
         breaker: handler.breaker,
+        resilience: handler.resilience,
         status_callback: handler.status_callback,
         far_end: FarEnd::Caller,
         fast: call.fast,
@@ -426,6 +409,7 @@ pub(crate) async fn dial_child(
         setup,
         fallback: handler.fallback,
         breaker: handler.breaker,
+        resilience: handler.resilience,
         status_callback: handler.status_callback,
         far_end: FarEnd::EngineNumber,
         fast: parent.fast,
@@ -518,6 +502,7 @@ async fn bridged_child(
         setup,
         fallback: None,
         breaker: false,
+        resilience: None,
         status_callback,
         far_end,
         fast: parent.fast,

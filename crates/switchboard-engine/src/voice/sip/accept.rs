@@ -172,6 +172,7 @@ async fn inbound_start(
         setup,
         fallback: handler.fallback,
         breaker: handler.breaker,
+        resilience: handler.resilience,
         status_callback: handler.status_callback,
         far_end: FarEnd::Caller,
         fast: false,
