@@ -86,38 +86,102 @@ fn reverse(order: Order) -> Order {
     }
 }
 
+/// A row that pages by its `seq`.
+pub trait Keyed {
+    fn seq(&self) -> i64;
+}
+
+impl Keyed for Record {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+impl Keyed for switchboard_store::Delivery {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
 /// One page of records, with whether more exist beyond either edge.
 #[derive(Debug)]
-pub struct Page {
-    pub records: Vec<Record>,
+pub struct Page<T = Record> {
+    pub records: Vec<T>,
     request: PageRequest,
     has_next: bool,
+}
+
+/// What one read of a page asks of the store: rows after `after_seq` in `order` (or from
+/// `offset` without it), at most `limit`.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub order: Order,
+    pub after_seq: Option<i64>,
+    pub offset: i64,
+    pub limit: i64,
 }
 
 /// Runs `query` (its kind, owner and filters) for the requested page.
 pub async fn fetch_page(
     store: &dyn Store,
-    mut query: ListQuery,
+    query: ListQuery,
     request: PageRequest,
 ) -> ApiResult<Page> {
-    query.limit = request.page_size + 1;
+    fetch_keyed(query.order, request, |window| {
+        let mut query = query.clone();
+        query.order = window.order;
+        query.after_seq = window.after_seq;
+        query.offset = window.offset;
+        query.limit = window.limit;
+        async move { Ok(store.list(&query).await?) }
+    })
+    .await
+}
+
+/// The requested page of rows listed in `order` by `read`, whatever they are.
+pub async fn fetch_keyed<T, F, Fut>(
+    order: Order,
+    request: PageRequest,
+    mut read: F,
+) -> ApiResult<Page<T>>
+where
+    T: Keyed,
+    F: FnMut(Window) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Vec<T>>>,
+{
+    let limit = request.page_size + 1;
     let mut has_next;
     let mut records = match request.token {
         Some(Token::After(seq)) => {
-            query.after_seq = Some(seq);
-            store.list(&query).await?
+            read(Window {
+                order,
+                after_seq: Some(seq),
+                offset: 0,
+                limit,
+            })
+            .await?
         }
         Some(Token::Before(seq)) => {
-            query.after_seq = Some(seq);
-            query.order = reverse(query.order);
-            let mut rows = store.list(&query).await?;
+            let window = Window {
+                order: reverse(order),
+                after_seq: Some(seq),
+                offset: 0,
+                limit,
+            };
+            let mut rows = read(window).await?;
             rows.truncate(request.page_size as usize);
             rows.reverse();
             rows
         }
         None => {
-            query.offset = request.page.saturating_mul(request.page_size);
-            store.list(&query).await?
+            let offset = request.page.saturating_mul(request.page_size);
+            read(Window {
+                order,
+                after_seq: None,
+                offset,
+                limit,
+            })
+            .await?
         }
     };
     has_next = records.len() as i64 > request.page_size;
@@ -132,7 +196,7 @@ pub async fn fetch_page(
     })
 }
 
-impl Page {
+impl<T: Keyed> Page<T> {
     /// The Twilio envelope around `items`, under `key`, for the list at `path` with `filters`
     /// (the non-paging query parameters, kept in every page URI).
     pub fn envelope(
@@ -157,11 +221,11 @@ impl Page {
             format!("{path}?{}", query.join("&"))
         };
         let next = match (self.has_next, self.records.last()) {
-            (true, Some(last)) => Value::String(uri(page + 1, Some(format!("PA{}", last.seq)))),
+            (true, Some(last)) => Value::String(uri(page + 1, Some(format!("PA{}", last.seq())))),
             _ => Value::Null,
         };
         let previous = match (page > 0, self.records.first()) {
-            (true, Some(first)) => Value::String(uri(page - 1, Some(format!("PB{}", first.seq)))),
+            (true, Some(first)) => Value::String(uri(page - 1, Some(format!("PB{}", first.seq())))),
             (true, None) => Value::String(uri(page - 1, None)),
             _ => Value::Null,
         };

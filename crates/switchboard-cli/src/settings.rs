@@ -86,6 +86,13 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_LKG_MAX_AGE", value_name = "DURATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     lkg_max_age: Option<String>,
+    /// How long a status callback or debugger webhook that failed on the way (no connection,
+    /// timeout, 429, 5xx) is retried, with backoff, each attempt with the same
+    /// I-Twilio-Idempotency-Token: 90s, 15m, 4h, 2d, plain seconds, or 0 for Twilio's single
+    /// attempt [default: 4h].
+    #[arg(long, env = "SWITCHBOARD_CALLBACK_RETRY_FOR", value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_retry_for: Option<String>,
     /// Seconds without a heartbeat after which a node is dead and a survivor finishes its calls
     /// and messages [default: 10].
     #[arg(long, env = "SWITCHBOARD_NODE_LEASE", value_name = "SECS")]

@@ -19,6 +19,8 @@ pub enum SidKind {
     Media,
     Recording,
     Notification,
+    /// A status callback or debugger webhook in the outbox (beyond Twilio).
+    Delivery,
 }
 
 impl SidKind {
@@ -35,6 +37,7 @@ impl SidKind {
             SidKind::Media => "ME",
             SidKind::Recording => "RE",
             SidKind::Notification => "NO",
+            SidKind::Delivery => "DL",
         }
     }
 }

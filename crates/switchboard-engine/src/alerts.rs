@@ -1,9 +1,10 @@
 //! Recording alerts: every webhook failure or warning is stored once (Monitor v1 Alerts and 2010
 //! Notifications are two views of it) and pushed to the account's debugger webhook.
 //!
-//! The push is fire-and-forget on its own task: a slow or failing debugger endpoint never delays
-//! the call or message that raised the alert. Its own failure is logged, not alerted again (an
-//! alert about the alert pipe would loop).
+//! The push is written to the outbox (`crate::outbox`) with the alert, then sent on its own
+//! task: a slow or failing debugger endpoint never delays the call or message that raised the
+//! alert, and the outbox retries it. Its own failure is logged, not alerted again (an alert
+//! about the alert pipe would loop).
 //!
 //! Once stored, the alert goes to the engine's alert feed (a `tokio::sync::broadcast` owned by
 //! the `Engine`, `Engine::subscribe_alerts`) as its stored record, `seq` included. The feed is a
@@ -18,11 +19,10 @@ use switchboard_core::{Sid, SidKind, date};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record, Store};
 use switchboard_webhook::{
     AlertRecord, Channel, CookieJar, DebugEventContext, Method, WebhookRequest, debug_event_params,
-    send_notification,
 };
 
 use crate::error::EngineResult;
-use crate::{Engine, now_ms};
+use crate::{Engine, now_ms, outbox};
 
 /// Stores `alert` for `account_sid` (about `resource_sid`, a CallSid or MessageSid) and pushes
 /// it to the account's debugger webhook if one is set. Returns the alert's SID.
@@ -65,17 +65,20 @@ pub async fn record(
             Method::Post,
             debug_event_params(alert, &context),
         );
-        let client = state.webhooks.clone();
+        let pending = outbox::enqueue(
+            state,
+            &account.sid,
+            Some(&sid),
+            outbox::Kind::Debugger,
+            Channel::Voice,
+            request,
+        )
+        .await;
+        let engine = state.clone();
         let token = account.auth_token.clone();
         state.spawn(async move {
-            let result = send_notification(
-                &client,
-                &token,
-                &mut CookieJar::default(),
-                request,
-                Channel::Voice,
-            )
-            .await;
+            let mut cookies = CookieJar::default();
+            let result = outbox::attempt(&engine, pending, &token, &mut cookies).await;
             if let Some(code) = result.error_code {
                 tracing::warn!(url = %result.event.url, %code, "debugger webhook failed");
             }

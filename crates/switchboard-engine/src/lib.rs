@@ -12,6 +12,8 @@
 //!   delivery and message status callbacks.
 //! - `session`: the one TwiML fetch-and-fail-over path both use.
 //! - `last_resort`: what a call runs when both URLs fail (last-known-good, last resort).
+//! - `outbox`: status callbacks and debugger webhooks, written before they are sent and
+//!   retried by any live node.
 //! - `alerts`, `sandbox`, `numbers`, `account`: what both share.
 
 pub mod account;
@@ -21,10 +23,12 @@ mod last_resort;
 mod membership;
 pub mod messaging;
 pub mod numbers;
+mod outbox;
 mod probes;
 mod recovery;
 pub mod sandbox;
 pub mod session;
+mod shared_breakers;
 pub mod voice;
 
 use std::future::Future;
@@ -65,6 +69,9 @@ pub struct Settings {
     pub lkg_max_age: Duration,
     /// A node whose heartbeat is older than this is dead (`--node-lease`).
     pub node_lease: Duration,
+    /// How long a status callback or debugger webhook is retried (`--callback-retry-for`;
+    /// zero: Twilio's single attempt).
+    pub callback_retry_for: Duration,
 }
 
 /// What an engine is built from: the composition root opens and binds these.
@@ -93,6 +100,7 @@ pub struct Inner {
     pub(crate) sole_node: bool,
     pub(crate) node_lease: Duration,
     pub(crate) lkg_max_age_ms: u64,
+    pub(crate) callback_retry_for_ms: i64,
     /// The numbers' last-known-good documents (in front of their store rows).
     pub(crate) last_known_good: last_resort::LastKnownGood,
     pub(crate) webhooks: Arc<WebhookClient>,
@@ -156,6 +164,8 @@ impl Engine {
                 sole_node: settings.sole_node,
                 node_lease: settings.node_lease,
                 lkg_max_age_ms: u64::try_from(settings.lkg_max_age.as_millis()).unwrap_or(u64::MAX),
+                callback_retry_for_ms: i64::try_from(settings.callback_retry_for.as_millis())
+                    .unwrap_or(i64::MAX),
                 last_known_good: last_resort::LastKnownGood::default(),
                 webhooks,
                 telephony: telephony.map(Arc::new),

@@ -13,14 +13,13 @@ use switchboard_messaging::{Action, Input, Reply, Session, segments};
 use switchboard_store::{Kind, Record};
 use switchboard_webhook::{
     AlertLevel, AlertRecord, Channel, CookieJar, Endpoint, Method, TwimlOutcome, WebhookRequest,
-    send_notification,
 };
 
 use crate::account::Account;
 use crate::error::{EngineError, EngineResult};
 use crate::sandbox::{Delivery, Log};
 use crate::{Engine, now_ms};
-use crate::{alerts, session};
+use crate::{alerts, outbox, session};
 
 /// A message to send.
 #[derive(Clone, Debug)]
@@ -210,12 +209,43 @@ async fn deliver(state: Engine, account: Account, mut record: Record) {
         .delivery;
     let current = record.status.clone().unwrap_or_default();
     for (status, error) in delivery_steps(&current, outcome) {
+        // The callback is written before the status it reports: a crash in between resumes
+        // the delivery from the earlier status and calls back again, never skips a callback.
+        let callback = match status_callback(&account, &record, status, error) {
+            Some(request) => Some(
+                outbox::enqueue(
+                    &state,
+                    &account.sid,
+                    Some(&record.sid),
+                    outbox::Kind::MessageStatus,
+                    Channel::Messaging,
+                    request,
+                )
+                .await,
+            ),
+            None => None,
+        };
         if let Err(error) = set_status(&state, &mut record, status, error).await {
             tracing::error!(?error, message = %record.sid, "message status update failed");
             return;
         }
         metrics::counter!("switchboard_messages_status_total", "status" => status).increment(1);
-        status_callback(&state, &account, &record, status, error).await;
+        if let Some(pending) = callback {
+            let result = outbox::attempt(
+                &state,
+                pending,
+                &account.auth_token,
+                &mut CookieJar::default(),
+            )
+            .await;
+            for alert in &result.alerts {
+                if let Err(error) =
+                    alerts::record(&state, &account.sid, Some(&record.sid), alert).await
+                {
+                    tracing::error!(?error, "recording a status-callback alert failed");
+                }
+            }
+        }
     }
 }
 
@@ -292,16 +322,14 @@ async fn set_status(
     Ok(())
 }
 
-async fn status_callback(
-    state: &Engine,
+/// The status callback for `status` of the message `record`, when it has a callback URL.
+fn status_callback(
     account: &Account,
     record: &Record,
     status: &str,
     error: Option<ErrorCode>,
-) {
-    let Some(url) = record.doc["engine_status_callback"].as_str() else {
-        return;
-    };
+) -> Option<WebhookRequest> {
+    let url = record.doc["engine_status_callback"].as_str()?;
     let text = |name: &str| record.doc[name].as_str().unwrap_or_default().to_owned();
     let mut params = vec![
         ("AccountSid".to_owned(), account.sid.clone()),
@@ -316,20 +344,7 @@ async fn status_callback(
     if let Some(code) = error {
         params.push(("ErrorCode".to_owned(), code.code.to_string()));
     }
-    let request = WebhookRequest::form(url.to_owned(), Method::Post, params);
-    let result = send_notification(
-        &state.webhooks,
-        &account.auth_token,
-        &mut CookieJar::default(),
-        request,
-        Channel::Messaging,
-    )
-    .await;
-    for alert in &result.alerts {
-        if let Err(error) = alerts::record(state, &account.sid, Some(&record.sid), alert).await {
-            tracing::error!(?error, "recording a status-callback alert failed");
-        }
-    }
+    Some(WebhookRequest::form(url.to_owned(), Method::Post, params))
 }
 
 /// Where a number's messages go (its SMS application's URLs, else its own) and whether its

@@ -10,6 +10,8 @@
 //!   `completed`, with a `SequenceNumber` past every one it could have sent before.
 //! - An outbound message carries on from the status it was in to the handset's outcome, with
 //!   its status callbacks, as if nothing had happened.
+//! - The status callbacks and debugger webhooks the node was sending are given back to the
+//!   outbox, where any node's worker sends them again (`crate::outbox`).
 //!
 //! Of an account that is no longer active (suspended meanwhile) nothing runs: its calls end
 //! without a callback and its messages fail with 20005.
@@ -47,6 +49,9 @@ pub struct Recovered {
     pub calls: usize,
     /// Outbound messages whose delivery was resumed.
     pub messages: usize,
+    /// Status callbacks and debugger webhooks the stopped node was sending, given back to the
+    /// outbox to be sent again.
+    pub deliveries: usize,
 }
 
 impl Engine {
@@ -65,6 +70,13 @@ impl Engine {
     }
 
     async fn finish_orphans(&self, whose: Orphans<'_>) -> EngineResult<Recovered> {
+        // The deliveries the stopped node was sending are given back first, before anything
+        // below writes new ones that this node owns while it sends them.
+        let released = match whose {
+            Orphans::Own if self.sole_node => self.release_deliveries(None).await?,
+            Orphans::Own => self.release_deliveries(Some(&self.node_id)).await?,
+            Orphans::Of(dead) => self.release_deliveries(Some(dead)).await?,
+        };
         // Everything is read before anything is resumed: a resumed delivery moves on to the
         // next status at once, where a later scan would find it a second time.
         let calls = self
@@ -73,7 +85,10 @@ impl Engine {
         let messages = self
             .unfinished(Kind::Message, &DELIVERY_STATUSES, whose)
             .await?;
-        let mut recovered = Recovered::default();
+        let mut recovered = Recovered {
+            deliveries: usize::try_from(released).unwrap_or(usize::MAX),
+            ..Recovered::default()
+        };
         for record in calls {
             let Some(account) = account::load(&*self.store, &record.account_sid).await? else {
                 continue;
@@ -103,6 +118,7 @@ impl Engine {
             tracing::warn!(
                 calls = recovered.calls,
                 messages = recovered.messages,
+                deliveries = recovered.deliveries,
                 node = ?whose,
                 "finished the work left by an unclean stop"
             );
@@ -170,12 +186,40 @@ async fn end_orphaned_call(
     } else {
         0
     };
-    leg::set_status(engine, &mut record, status.as_str(), true, Some(duration_s)).await?;
     let active = account::is_active(&*engine.store, account).await?;
-    metrics::counter!("switchboard_calls_recovered_total").increment(1);
-
     let sid = record.sid.clone();
     let log = engine.sandbox.open_log(&sid);
+    let target = AlertTarget {
+        state: engine.clone(),
+        account_sid: account.sid.clone(),
+        auth_token: account.auth_token.clone(),
+        call_sid: sid.clone(),
+        log: log.clone(),
+    };
+    // Nothing of a suspended account runs, its callbacks included.
+    let callback =
+        StatusCallback::from_json(&record.doc["engine_status_callback"]).filter(|_| active);
+    let request = callback.as_ref().and_then(|callback| {
+        let mut params = base_params(&setup_of(&record)?, status);
+        params.push(("CallDuration".into(), duration_s.to_string()));
+        // Past every callback the call could have sent before (one per other subscribed
+        // event), so a receiver ordering by it puts this one last.
+        let sequence = callback
+            .events
+            .iter()
+            .filter(|event| *event != "completed")
+            .count();
+        callback.request(status, params, u32::try_from(sequence).unwrap_or(u32::MAX))
+    });
+    // The callback is written before the final status: a crash in between leaves the call
+    // unfinished, to be finished (and called back) again, never finished without a callback.
+    let pending = match request {
+        Some(request) => Some(callbacks::enqueue(&target, request).await),
+        None => None,
+    };
+    leg::set_status(engine, &mut record, status.as_str(), true, Some(duration_s)).await?;
+    metrics::counter!("switchboard_calls_recovered_total").increment(1);
+
     let alert = session::session_alert(
         Channel::Voice,
         error_code::INTERNAL_FAILURE,
@@ -207,32 +251,9 @@ async fn end_orphaned_call(
     );
     log.push("hangup", json!({"by": "engine"}));
     log.push("status", json!({"status": status.as_str()}));
-
-    // Nothing of a suspended account runs, its callbacks included.
-    let callback =
-        StatusCallback::from_json(&record.doc["engine_status_callback"]).filter(|_| active);
-    let request = callback.as_ref().and_then(|callback| {
-        let mut params = base_params(&setup_of(&record)?, status);
-        params.push(("CallDuration".into(), duration_s.to_string()));
-        // Past every callback the call could have sent before (one per other subscribed
-        // event), so a receiver ordering by it puts this one last.
-        let sequence = callback
-            .events
-            .iter()
-            .filter(|event| *event != "completed")
-            .count();
-        callback.request(status, params, u32::try_from(sequence).unwrap_or(u32::MAX))
-    });
-    let target = AlertTarget {
-        state: engine.clone(),
-        account_sid: account.sid.clone(),
-        auth_token: account.auth_token.clone(),
-        call_sid: sid,
-        log,
-    };
     engine.spawn(async move {
-        if let Some(request) = request {
-            callbacks::send(&target, &mut CookieJar::default(), request).await;
+        if let Some(pending) = pending {
+            callbacks::send(&target, &mut CookieJar::default(), pending).await;
         }
         target.log.finish();
     });

@@ -46,6 +46,8 @@ pub struct Config {
     /// How old a number's last-known-good document may be and still run
     /// (`SwitchboardLastKnownGood`): `90s`, `15m`, `24h`, `2d` or plain seconds.
     pub lkg_max_age: String,
+    /// How long a failed status callback or debugger webhook is retried (`0`: one attempt).
+    pub callback_retry_for: String,
     /// Seconds without a heartbeat after which a node is dead and its work is taken over.
     pub node_lease: u64,
     /// This node's name (`None`: `<hostname>:<http port>`).
@@ -82,6 +84,7 @@ impl Default for Config {
             breaker_failures: 5,
             breaker_cooloff: 30,
             lkg_max_age: "24h".into(),
+            callback_retry_for: "4h".into(),
             node_lease: 10,
             node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),
@@ -212,6 +215,23 @@ impl Config {
         })
     }
 
+    /// `--callback-retry-for`, checked (`0` is no retry).
+    pub(crate) fn callback_retry_for(&self) -> anyhow::Result<std::time::Duration> {
+        let number = self
+            .callback_retry_for
+            .trim()
+            .trim_end_matches(['s', 'm', 'h', 'd']);
+        if !number.is_empty() && number.bytes().all(|byte| byte == b'0') {
+            return Ok(std::time::Duration::ZERO);
+        }
+        parse_duration(&self.callback_retry_for).map_err(|problem| {
+            anyhow::anyhow!(
+                "--callback-retry-for {problem} (or 0 for a single attempt), not {:?}",
+                self.callback_retry_for
+            )
+        })
+    }
+
     /// `--node-lease`, checked.
     pub fn node_lease(&self) -> anyhow::Result<std::time::Duration> {
         anyhow::ensure!(
@@ -243,6 +263,7 @@ impl Config {
         self.probe_interval()?;
         self.node_lease()?;
         self.lkg_max_age()?;
+        self.callback_retry_for()?;
         if self.node_id.is_some() {
             self.node_id(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         }

@@ -101,6 +101,7 @@ pub async fn run(
             sole_node: store.is_single_node(),
             lkg_max_age: config.lkg_max_age()?,
             node_lease: config.node_lease()?,
+            callback_retry_for: config.callback_retry_for()?,
         },
     });
     // Registered first, so that no survivor claims this node while it finishes its own work.
@@ -117,12 +118,16 @@ pub async fn run(
         .recover()
         .await
         .context("finishing the work left by the last stop")?;
-    if recovered.calls + recovered.messages > 0 {
+    if recovered.calls + recovered.messages + recovered.deliveries > 0 {
         eprintln!(
-            "finished what the last stop left: {} calls ended, {} message deliveries resumed",
-            recovered.calls, recovered.messages
+            "finished what the last stop left: {} calls ended, {} message deliveries resumed, {} callbacks queued again",
+            recovered.calls, recovered.messages, recovered.deliveries
         );
     }
+    // Retries, and what the last stop (or a dead node) left unsent, go out from here on.
+    engine.start_outbox();
+    // Breakers opened or closed on any node hold on every node.
+    engine.share_breakers();
     if let Some(incoming) = incoming {
         engine.serve_sip(incoming);
     }

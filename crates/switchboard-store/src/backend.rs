@@ -12,6 +12,8 @@ pub(crate) enum Write {
     Insert(Record),
     Update(Record),
     Delete(Kind, String),
+    /// An outbox row (`outbox.rs`): never in the read cache.
+    Delivery(crate::outbox::DeliveryWrite),
 }
 
 impl Write {
@@ -20,6 +22,7 @@ impl Write {
         match self {
             Write::Insert(record) | Write::Update(record) => &record.sid,
             Write::Delete(_, sid) => sid,
+            Write::Delivery(write) => write.sid(),
         }
     }
 }
@@ -178,6 +181,9 @@ macro_rules! sql_functions {
                 }
                 crate::backend::Write::Delete(kind, sid) => {
                     delete_with(executor, *kind, sid).await.map(i64::from)
+                }
+                crate::backend::Write::Delivery(write) => {
+                    delivery_write_with(executor, write).await
                 }
             }
         }

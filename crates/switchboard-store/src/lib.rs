@@ -15,8 +15,10 @@
 //! and `postgres.rs` for how it stays behind no committed write.
 
 mod backend;
+mod breakers;
 mod cache;
 mod nodes;
+mod outbox;
 mod postgres;
 mod record;
 mod sqlite;
@@ -24,7 +26,9 @@ mod text;
 
 use std::sync::Arc;
 
+pub use breakers::BreakerRow;
 pub use nodes::{NodeBeat, NodeRow};
+pub use outbox::{Delivery, DeliveryQuery, DeliveryUpdate};
 pub use record::{Column, Filter, Kind, ListQuery, Order, Record};
 pub use text::{INDEXED_TEXT_MAX_BYTES, LIKE_PATTERN_MAX_BYTES};
 
@@ -95,6 +99,40 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn nodes(&self, lease_ms: i64) -> Result<Vec<NodeRow>, StoreError>;
     /// Claims the dead node `dead` for `by` (true for exactly one caller).
     async fn claim_node(&self, dead: &str, by: &str, lease_ms: i64) -> Result<bool, StoreError>;
+    /// Writes the new state of `origin`'s circuit breaker for the other nodes: open for
+    /// `(remaining_ms, last_error_code)`, or closed (`None`); `by` is this node.
+    async fn store_breaker(
+        &self,
+        origin: &str,
+        open: Option<(i64, i64)>,
+        by: &str,
+    ) -> Result<(), StoreError>;
+    /// The breakers changed at or after `since_ms`, and the database's clock now.
+    async fn breakers_since(&self, since_ms: i64) -> Result<(Vec<BreakerRow>, i64), StoreError>;
+    /// Writes a new delivery to the outbox (`outbox.rs`); its `seq`. Returns once committed.
+    async fn insert_delivery(&self, delivery: &Delivery) -> Result<i64, StoreError>;
+    /// Stores what an attempt or a replay left; `false` when no such delivery exists.
+    async fn update_delivery(&self, update: &DeliveryUpdate) -> Result<bool, StoreError>;
+    /// Claims for `owner` up to `limit` unowned pending deliveries due by `now_ms`.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StoreError>;
+    /// Releases the pending deliveries `owner` held (every owned one when `None`); how many.
+    async fn release_deliveries(&self, owner: Option<&str>) -> Result<u64, StoreError>;
+    async fn get_delivery(&self, sid: &str) -> Result<Option<Delivery>, StoreError>;
+    /// Queues a delivered or failed delivery again, due at `now_ms` until `deadline_ms`;
+    /// `false` when it does not exist or is still pending.
+    async fn replay_delivery(
+        &self,
+        sid: &str,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Result<bool, StoreError>;
+    /// One page of an account's deliveries, newest first.
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError>;
 }
 
 /// Opens the backend a URL names (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`) and

@@ -82,6 +82,7 @@ use crate::cache::{Answer, Entries, lock};
 use crate::{Kind, ListQuery, Record, StoreError};
 
 crate::backend::sql_functions!(sqlx::Postgres);
+crate::outbox::outbox_functions!(sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 
 /// Whether reads by SID are served from this process's memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -438,6 +439,65 @@ impl crate::Store for PgStore {
         membership::claim_node(&self.pool, dead, by, lease_ms).await
     }
 
+    async fn store_breaker(
+        &self,
+        origin: &str,
+        open: Option<(i64, i64)>,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        shared_breakers::store_breaker(&self.pool, origin, open, by).await
+    }
+
+    async fn breakers_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<(Vec<crate::BreakerRow>, i64), StoreError> {
+        shared_breakers::breakers_since(&self.pool, since_ms).await
+    }
+
+    async fn insert_delivery(&self, delivery: &crate::Delivery) -> Result<i64, StoreError> {
+        let write = crate::outbox::DeliveryWrite::Insert(Box::new(delivery.clone()));
+        delivery_write_with(&self.pool, &write).await
+    }
+
+    async fn update_delivery(&self, update: &crate::DeliveryUpdate) -> Result<bool, StoreError> {
+        let write = crate::outbox::DeliveryWrite::Update(Box::new(update.clone()));
+        delivery_write_with(&self.pool, &write).await.map(|n| n > 0)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::Delivery>, StoreError> {
+        claim_deliveries(&self.pool, owner, now_ms, limit).await
+    }
+
+    async fn release_deliveries(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        release_deliveries(&self.pool, owner).await
+    }
+
+    async fn replay_delivery(
+        &self,
+        sid: &str,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Result<bool, StoreError> {
+        replay_delivery(&self.pool, sid, now_ms, deadline_ms).await
+    }
+
+    async fn get_delivery(&self, sid: &str) -> Result<Option<crate::Delivery>, StoreError> {
+        get_delivery(&self.pool, sid).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        query: &crate::DeliveryQuery,
+    ) -> Result<Vec<crate::Delivery>, StoreError> {
+        list_deliveries(&self.pool, query).await
+    }
+
     fn is_single_node(&self) -> bool {
         // A server: several nodes may share it.
         false
@@ -503,6 +563,14 @@ mod tests {
 /// Node membership's statements with this backend's clock (`nodes.rs`).
 mod membership {
     crate::nodes::node_functions!(
+        sqlx::PgPool,
+        "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
+    );
+}
+
+/// Shared circuit breakers' statements with this backend's clock (`breakers.rs`).
+mod shared_breakers {
+    crate::breakers::breaker_functions!(
         sqlx::PgPool,
         "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::BIGINT"
     );

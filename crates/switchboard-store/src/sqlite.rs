@@ -22,6 +22,8 @@ use crate::cache::{Answer, Entries, lock};
 use crate::{Kind, ListQuery, Record, StoreError};
 
 crate::backend::sql_functions!(sqlx::Sqlite);
+// SQLite has one writer at a time: a claim needs no row lock to be exclusive.
+crate::outbox::outbox_functions!(sqlx::Sqlite, "");
 
 /// Writes that may share one transaction.
 const MAX_BATCH: usize = 256;
@@ -219,6 +221,65 @@ impl crate::Store for SqliteStore {
         membership::claim_node(&self.readers, dead, by, lease_ms).await
     }
 
+    async fn store_breaker(
+        &self,
+        origin: &str,
+        open: Option<(i64, i64)>,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        shared_breakers::store_breaker(&self.readers, origin, open, by).await
+    }
+
+    async fn breakers_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<(Vec<crate::BreakerRow>, i64), StoreError> {
+        shared_breakers::breakers_since(&self.readers, since_ms).await
+    }
+
+    async fn insert_delivery(&self, delivery: &crate::Delivery) -> Result<i64, StoreError> {
+        let write = crate::outbox::DeliveryWrite::Insert(Box::new(delivery.clone()));
+        self.write(Write::Delivery(write)).await
+    }
+
+    async fn update_delivery(&self, update: &crate::DeliveryUpdate) -> Result<bool, StoreError> {
+        let write = crate::outbox::DeliveryWrite::Update(Box::new(update.clone()));
+        self.write(Write::Delivery(write)).await.map(|n| n > 0)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::Delivery>, StoreError> {
+        claim_deliveries(&self.readers, owner, now_ms, limit).await
+    }
+
+    async fn release_deliveries(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        release_deliveries(&self.readers, owner).await
+    }
+
+    async fn replay_delivery(
+        &self,
+        sid: &str,
+        now_ms: i64,
+        deadline_ms: i64,
+    ) -> Result<bool, StoreError> {
+        replay_delivery(&self.readers, sid, now_ms, deadline_ms).await
+    }
+
+    async fn get_delivery(&self, sid: &str) -> Result<Option<crate::Delivery>, StoreError> {
+        get_delivery(&self.readers, sid).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        query: &crate::DeliveryQuery,
+    ) -> Result<Vec<crate::Delivery>, StoreError> {
+        list_deliveries(&self.readers, query).await
+    }
+
     fn is_single_node(&self) -> bool {
         // An embedded file: one engine at a time.
         true
@@ -238,6 +299,14 @@ impl crate::Store for SqliteStore {
 /// Node membership's statements with this backend's clock (`nodes.rs`).
 mod membership {
     crate::nodes::node_functions!(
+        sqlx::SqlitePool,
+        "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+    );
+}
+
+/// Shared circuit breakers' statements with this backend's clock (`breakers.rs`).
+mod shared_breakers {
+    crate::breakers::breaker_functions!(
         sqlx::SqlitePool,
         "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
     );

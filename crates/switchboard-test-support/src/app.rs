@@ -16,7 +16,9 @@ pub struct Received {
     pub body: String,
 }
 
-type Routes = HashMap<String, (u16, String, Vec<u8>)>;
+/// A route's answer: status, content type, extra headers, body.
+type Answer = (u16, String, Vec<(String, String)>, Vec<u8>);
+type Routes = HashMap<String, Answer>;
 
 /// A running app on 127.0.0.1 with a port of its own.
 #[derive(Debug, Clone)]
@@ -28,7 +30,12 @@ pub struct App {
 
 impl App {
     pub async fn start() -> App {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+        App::start_on("127.0.0.1:0").await
+    }
+
+    /// An app on `address` (a port a test chose earlier: an app that "comes back").
+    pub async fn start_on(address: &str) -> App {
+        let listener = TcpListener::bind(address).await.expect("bind app");
         let base_url = format!("http://{}", listener.local_addr().expect("app address"));
         let app = App {
             base_url,
@@ -51,10 +58,22 @@ impl App {
 
     /// Like `route`, with a binary body (audio for `<Play>`).
     pub fn route_bytes(&self, path: &str, status: u16, content_type: &str, body: Vec<u8>) {
-        self.routes
-            .lock()
-            .expect("routes")
-            .insert(path.to_owned(), (status, content_type.to_owned(), body));
+        self.routes.lock().expect("routes").insert(
+            path.to_owned(),
+            (status, content_type.to_owned(), Vec::new(), body),
+        );
+    }
+
+    /// Answers `path` with `status`, an empty body and the extra `headers` (a `Retry-After`).
+    pub fn route_with_headers(&self, path: &str, status: u16, headers: &[(&str, &str)]) {
+        let headers = headers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect();
+        self.routes.lock().expect("routes").insert(
+            path.to_owned(),
+            (status, "text/plain".to_owned(), headers, Vec::new()),
+        );
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -106,10 +125,14 @@ impl App {
                 body,
             });
             let route = self.routes.lock().expect("routes").get(&path).cloned();
-            let (status, content_type, body) =
-                route.unwrap_or((404, "text/plain".into(), b"no route".to_vec()));
+            let (status, content_type, extra, body) =
+                route.unwrap_or((404, "text/plain".into(), Vec::new(), b"no route".to_vec()));
+            let extra: String = extra
+                .iter()
+                .map(|(name, value)| format!("{name}: {value}\r\n"))
+                .collect();
             let mut response = format!(
-                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n{extra}Content-Length: {}\r\n\r\n",
                 body.len()
             )
             .into_bytes();

@@ -58,6 +58,17 @@ pub enum Transition {
     Closed,
 }
 
+/// A breaker change as the nodes of a cluster share it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shared {
+    /// It opened, for `remaining_ms` more, after the failure `last`.
+    Opened {
+        remaining_ms: u64,
+        last: ErrorCode,
+    },
+    Closed,
+}
+
 /// What a request to a guarded origin showed about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
@@ -178,6 +189,50 @@ impl Breakers {
         }
     }
 
+    /// Takes over a change another node made to `origin`'s breaker (the state is shared
+    /// through the database): `Shared::Opened` opens a breaker that is closed here for what is
+    /// left of the other node's cooloff (a breaker already open or half-open here keeps its
+    /// own timing), `Shared::Closed` closes one that is open or half-open. Nothing is reported:
+    /// the node whose requests changed the breaker alerted it.
+    pub fn adopt(&mut self, origin: &str, now_ms: u64, change: Shared) {
+        match change {
+            Shared::Opened { remaining_ms, last } => {
+                let open = State::Open {
+                    until_ms: now_ms.saturating_add(remaining_ms),
+                    last,
+                };
+                let room = self.origins.len() < MAX_ORIGINS;
+                match self.origins.get_mut(origin) {
+                    Some(state @ State::Closed { .. }) => *state = open,
+                    Some(State::Open { .. } | State::HalfOpen { .. }) => {}
+                    None if room => {
+                        self.origins.insert(origin.to_owned(), open);
+                    }
+                    None => {}
+                }
+            }
+            Shared::Closed => {
+                if matches!(
+                    self.origins.get(origin),
+                    Some(State::Open { .. } | State::HalfOpen { .. })
+                ) {
+                    self.origins.remove(origin);
+                }
+            }
+        }
+    }
+
+    /// What another node is told when `record` reported `transition` for `origin`.
+    pub fn shared(&self, origin: &str, now_ms: u64, transition: Transition) -> Shared {
+        match (transition, self.origins.get(origin)) {
+            (Transition::Opened, Some(State::Open { until_ms, last })) => Shared::Opened {
+                remaining_ms: until_ms.saturating_sub(now_ms),
+                last: *last,
+            },
+            _ => Shared::Closed,
+        }
+    }
+
     /// `closed`, `open` or `half-open`, for what operators are shown.
     pub fn state(&self, origin: &str) -> &'static str {
         match self.origins.get(origin) {
@@ -239,6 +294,48 @@ mod tests {
             breakers.admit("http://other.example:80", 6),
             Admission::Request
         );
+    }
+
+    #[test]
+    fn another_nodes_opening_skips_here_for_the_rest_of_its_cooloff_and_its_closing_ends_it() {
+        let mut opener = Breakers::new(SETTINGS);
+        for at in 0..2 {
+            assert_eq!(opener.record(ORIGIN, at, DOWN), None);
+        }
+        let opened = opener.record(ORIGIN, 2, DOWN).expect("opened");
+        let shared = opener.shared(ORIGIN, 402, opened);
+        assert_eq!(
+            shared,
+            Shared::Opened {
+                remaining_ms: 600,
+                last: error_code::HTTP_CONNECTION_FAILURE
+            }
+        );
+        let mut other = Breakers::new(SETTINGS);
+        other.record(ORIGIN, 5_000, DOWN);
+        other.adopt(ORIGIN, 5_000, shared);
+        assert_eq!(
+            other.admit(ORIGIN, 5_599),
+            skip(error_code::HTTP_CONNECTION_FAILURE),
+            "no request of its own needed"
+        );
+        assert_eq!(other.admit(ORIGIN, 5_600), Admission::Probe);
+        // A breaker open here keeps its own timing; a shared closing closes it, silently.
+        other.adopt(ORIGIN, 5_601, shared);
+        assert_eq!(other.state(ORIGIN), "half-open");
+        other.adopt(ORIGIN, 5_602, Shared::Closed);
+        assert_eq!(other.admit(ORIGIN, 5_603), Admission::Request);
+        assert_eq!(
+            other.record(ORIGIN, 5_604, Health::Alive),
+            None,
+            "closed already"
+        );
+        let closed = opener.record(ORIGIN, 9_000, Health::Alive).expect("closed");
+        assert_eq!(opener.shared(ORIGIN, 9_000, closed), Shared::Closed);
+        // A closing never opens anything.
+        let mut fresh = Breakers::new(SETTINGS);
+        fresh.adopt(ORIGIN, 0, Shared::Closed);
+        assert_eq!(fresh.admit(ORIGIN, 0), Admission::Request);
     }
 
     #[test]

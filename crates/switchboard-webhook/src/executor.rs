@@ -87,6 +87,15 @@ pub struct WebhookClient {
     /// The breakers of guarded origins, and the time zero of their clock.
     breakers: Mutex<Breakers>,
     started: std::time::Instant,
+    /// Where breaker changes go to be shared with other nodes (`share_breakers`), if anywhere.
+    breaker_changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<BreakerChange>>>,
+}
+
+/// A change of one origin's breaker, for the other nodes of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakerChange {
+    pub origin: String,
+    pub change: crate::breaker::Shared,
 }
 
 /// Distinct configured URLs kept parsed; past this the cache is emptied and refilled.
@@ -103,6 +112,7 @@ impl WebhookClient {
             targets: Mutex::new(HashMap::new()),
             breakers: Mutex::new(Breakers::new(settings_breaker)),
             started: std::time::Instant::now(),
+            breaker_changes: Mutex::new(None),
         };
         client.client_for(&Overrides::default())?;
         Ok(client)
@@ -134,7 +144,42 @@ impl WebhookClient {
     /// closed.
     pub fn breaker_record(&self, origin: &str, health: Health) -> Option<Transition> {
         let now = self.breaker_now();
-        self.breakers().record(origin, now, health)
+        let (transition, shared) = {
+            let mut breakers = self.breakers();
+            let transition = breakers.record(origin, now, health);
+            let shared = transition.map(|transition| breakers.shared(origin, now, transition));
+            (transition, shared)
+        };
+        if let Some(change) = shared {
+            let sink = self
+                .breaker_changes
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(sink) = sink.as_ref() {
+                let _ = sink.send(BreakerChange {
+                    origin: origin.to_owned(),
+                    change,
+                });
+            }
+        }
+        transition
+    }
+
+    /// From now on, every change of a breaker here is sent on the returned receiver, for the
+    /// other nodes of a cluster (the engine stores it where they read it).
+    pub fn share_breakers(&self) -> tokio::sync::mpsc::UnboundedReceiver<BreakerChange> {
+        let (sink, changes) = tokio::sync::mpsc::unbounded_channel();
+        *self
+            .breaker_changes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sink);
+        changes
+    }
+
+    /// Takes over a change another node made to `origin`'s breaker (`Breakers::adopt`).
+    pub fn adopt_breaker(&self, origin: &str, change: crate::breaker::Shared) {
+        let now = self.breaker_now();
+        self.breakers().adopt(origin, now, change);
     }
 
     /// `closed`, `open` or `half-open`.
@@ -219,7 +264,10 @@ impl WebhookClient {
                 return failed_before_sending(record, error, started, Vec::new(), false);
             }
         };
-        let idempotency_token = new_idempotency_token();
+        let idempotency_token = match &request.idempotency_token {
+            Some(token) => token.clone(),
+            None => new_idempotency_token(),
+        };
         let json = request.json_body.as_deref();
         let first = prepare(
             &target.url,

@@ -229,6 +229,8 @@ pub struct NotificationResult {
     pub error_code: Option<ErrorCode>,
     pub alerts: Vec<AlertRecord>,
     pub event: WebhookEvent,
+    /// Whether trying again could help (the outbox's retry decision).
+    pub attempt: crate::retry::Attempt,
 }
 
 /// Sends a status callback or debugger webhook: body ignored, 2xx expected, never a fallback.
@@ -241,6 +243,7 @@ pub async fn send_notification(
 ) -> NotificationResult {
     let exchange = client.send(request, auth_token, cookies).await;
     let error_code = classify_notification(&exchange).err();
+    let attempt = crate::retry::Attempt::of(&exchange);
     let mut alerts = warning_alerts(&exchange, channel, false);
     if let Some(code) = error_code {
         let message = describe_failure(&exchange, code);
@@ -257,6 +260,7 @@ pub async fn send_notification(
         error_code,
         alerts,
         event: event(&exchange, error_code, false),
+        attempt,
     }
 }
 

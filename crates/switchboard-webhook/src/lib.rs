@@ -17,13 +17,14 @@ pub mod fetch;
 pub mod outcome;
 pub mod overrides;
 pub mod request;
+pub mod retry;
 pub mod signature;
 
 pub use alert::{AlertLevel, AlertRecord, DebugEventContext, debug_event_params};
 pub use breaker::BreakerSettings;
 pub use classify::{Channel, Reply};
 pub use cookies::CookieJar;
-pub use executor::{ClientSettings, WebhookClient};
+pub use executor::{BreakerChange, ClientSettings, WebhookClient};
 pub use failover::{Endpoint, Failover, FallbackScope, FetchPlan};
 pub use fetch::{
     NotificationResult, TwimlFetchResult, TwimlOutcome, WebhookEvent, drive_failover, fetch_twiml,

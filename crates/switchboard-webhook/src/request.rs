@@ -27,6 +27,9 @@ pub struct WebhookRequest {
     pub params: Vec<(String, String)>,
     /// A JSON body instead of form parameters (POST, signed through `bodySHA256`).
     pub json_body: Option<Vec<u8>>,
+    /// The `I-Twilio-Idempotency-Token` to send: a delivery that the outbox retries across
+    /// sends (and nodes) keeps its own; `None` draws a new one for this logical webhook.
+    pub idempotency_token: Option<String>,
 }
 
 impl WebhookRequest {
@@ -36,6 +39,7 @@ impl WebhookRequest {
             method,
             params,
             json_body: None,
+            idempotency_token: None,
         }
     }
 
@@ -45,6 +49,7 @@ impl WebhookRequest {
             method: Method::Post,
             params: Vec::new(),
             json_body: Some(body),
+            idempotency_token: None,
         }
     }
 }

@@ -7,6 +7,7 @@ mod alert;
 mod alert_stream;
 pub mod application;
 pub mod call;
+mod deliveries;
 mod fields;
 pub mod key;
 mod listing;
@@ -147,6 +148,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/Alerts", get(alert::list))
         .route("/v1/Alerts/{sid}", get(alert::fetch))
         .route("/switchboard/v1/Alerts/Stream", get(alert_stream::stream))
+        .route("/switchboard/v1/Deliveries", get(deliveries::list))
+        .route(
+            "/switchboard/v1/Deliveries/{sid}/Replay",
+            axum::routing::post(deliveries::replay),
+        )
         .method_not_allowed_fallback(method_not_allowed)
 }
 

@@ -289,6 +289,32 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
             rows.iter().all(|row| row["status"] == "completed"),
             "{rows:?}"
         );
+        // Every status callback of every message arrived at least once, the ones node A was
+        // sending when it died included (the heir sent them again from the outbox), and no
+        // idempotency token came with two different bodies.
+        let finished = eventually(Duration::from_secs(5), || {
+            let callbacks = gate.received("/message-status");
+            messages.iter().all(|sid| {
+                ["sending", "sent", "delivered"].iter().all(|status| {
+                    callbacks.iter().any(|callback| {
+                        param(callback, "MessageSid") == Some(sid.as_str())
+                            && param(callback, "MessageStatus") == Some(*status)
+                    })
+                })
+            })
+        })
+        .await;
+        assert!(
+            finished,
+            "message callbacks missing: {} received",
+            gate.received("/message-status").len()
+        );
+        let mut bodies = std::collections::HashMap::new();
+        for (token, path, body) in gate.tokened() {
+            assert!(!token.is_empty(), "{path} {body}");
+            let first = bodies.entry(token.clone()).or_insert(body.clone());
+            assert_eq!(*first, body, "token {token} came with two bodies");
+        }
         for sid in &calls {
             let finals = gate
                 .received("/call-status")
@@ -331,6 +357,18 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
     database.drop_database().await.expect("drop test database");
 }
 
+/// Waits until `check` holds, for at most `limit`; returns whether it did.
+async fn eventually(limit: Duration, check: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    true
+}
+
 /// The rows of one list of the account (`Calls`, `Messages`), read through `engine`.
 async fn listed(engine: &Engine, resource: &str) -> Vec<Value> {
     let url = engine.account_url(&format!("{resource}.json?PageSize=1000"));
@@ -339,4 +377,103 @@ async fn listed(engine: &Engine, resource: &str) -> Vec<Value> {
         .as_array()
         .cloned()
         .unwrap_or_default()
+}
+
+/// Breaker state is shared by all nodes (issue 15 item 7): once node A's breaker for an origin
+/// opens, node B skips that origin too, without failing a request of its own first; once the
+/// origin answers again, calls through either node reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_opened_on_one_node_skips_the_origin_on_the_others() {
+    let Some(server) = server_url("shared breakers") else {
+        return;
+    };
+    let database = TestDatabase::create(&server).await.expect("test database");
+    {
+        let settings = || {
+            vec![
+                ("SWITCHBOARD_BREAKER_FAILURES".to_owned(), "2".to_owned()),
+                ("SWITCHBOARD_BREAKER_COOLOFF".to_owned(), "6".to_owned()),
+            ]
+        };
+        let a = node_with(&database, "breaker-a", None, settings(), Vec::new());
+        let mut b = node_with(&database, "breaker-b", Some(&a), settings(), Vec::new());
+        b.account_sid = a.account_sid.clone();
+        b.auth_token = a.auth_token.clone();
+        // The primary's address, taken and let go: connections are refused until it comes
+        // back.
+        let address = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            listener.local_addr().expect("address")
+        };
+        let primary = format!("http://{address}/voice");
+        let app = App::start().await;
+        app.route(
+            "/fallback",
+            200,
+            "text/xml",
+            "<Response><Say>fallback</Say></Response>",
+        );
+        let created = call(
+            &a,
+            "POST",
+            &a.account_url("IncomingPhoneNumbers.json"),
+            &[
+                ("PhoneNumber", NUMBER),
+                ("VoiceUrl", &primary),
+                ("VoiceFallbackUrl", &app.url("/fallback")),
+                ("SwitchboardBreaker", "true"),
+            ],
+        )
+        .await;
+        assert_eq!(created.0, 201, "{created:?}");
+        let first_webhook = async |node: &Engine| -> Value {
+            let placed = call(
+                node,
+                "POST",
+                &format!("{}/sandbox/Calls", node.base_url),
+                &[("To", NUMBER), ("Clock", "fast")],
+            )
+            .await;
+            assert_eq!(placed.0, 201, "{placed:?}");
+            let sid = placed.1["call_sid"].as_str().expect("sid");
+            let url = format!(
+                "{}/sandbox/Calls/{sid}?WaitFor=completed&Timeout=40",
+                node.base_url
+            );
+            let done = call(node, "GET", &url, &[]).await;
+            assert_eq!(done.0, 200, "{done:?}");
+            events(&done.1, "webhook")[0].clone()
+        };
+        // Two refused calls on A open its breaker.
+        for _ in 0..2 {
+            let sent = first_webhook(&a).await;
+            assert!(sent["breaker"].is_null(), "{sent}");
+            assert!(sent["error_code"].is_number(), "{sent}");
+        }
+        assert_eq!(first_webhook(&a).await["breaker"], "open");
+        // B has not failed once, and skips the origin within its next look (a second).
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let on_b = first_webhook(&b).await;
+        assert_eq!(on_b["breaker"], "open", "{on_b}");
+        assert_eq!(on_b["url"], primary.as_str(), "{on_b}");
+
+        // The primary comes back; after the cooloff, calls through either node reach it.
+        let back = App::start_on(&address.to_string()).await;
+        back.route(
+            "/voice",
+            200,
+            "text/xml",
+            "<Response><Say>primary</Say></Response>",
+        );
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let probe = first_webhook(&a).await;
+        assert_eq!(probe["http_status"], 200, "{probe}");
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        for node in [&b, &a] {
+            let sent = first_webhook(node).await;
+            assert_eq!(sent["http_status"], 200, "{sent}");
+            assert!(sent["breaker"].is_null(), "{sent}");
+        }
+    }
+    database.drop_database().await.expect("drop test database");
 }

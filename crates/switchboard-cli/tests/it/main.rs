@@ -12,6 +12,7 @@ mod durability;
 mod http_limits;
 mod last_resort;
 mod live_alerts;
+mod outbox;
 mod probes;
 mod recovery;
 mod rest;

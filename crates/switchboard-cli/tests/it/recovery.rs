@@ -30,6 +30,9 @@ const RINGING_HANDSET: &str = "+15550400199";
 /// A request the gate answered: its path and its form.
 type Answered = (String, Vec<(String, String)>);
 
+/// A request the gate answered: its `I-Twilio-Idempotency-Token`, path and body.
+pub(crate) type Tokened = (String, String, String);
+
 /// A status-callback receiver that holds requests unanswered until opened; records each
 /// request's path and form once it is answered.
 #[derive(Clone)]
@@ -38,6 +41,7 @@ pub(crate) struct Gate {
     open: Arc<AtomicBool>,
     opened: Arc<tokio::sync::Notify>,
     received: Arc<Mutex<Vec<Answered>>>,
+    tokened: Arc<Mutex<Vec<Tokened>>>,
 }
 
 impl Gate {
@@ -48,6 +52,7 @@ impl Gate {
             open: Arc::default(),
             opened: Arc::default(),
             received: Arc::default(),
+            tokened: Arc::default(),
         };
         let server = gate.clone();
         tokio::spawn(async move {
@@ -76,6 +81,11 @@ impl Gate {
             .filter(|(target, _)| target == path)
             .map(|(_, form)| form.clone())
             .collect()
+    }
+
+    /// Every answered request's idempotency token, path and body.
+    pub(crate) fn tokened(&self) -> Vec<Tokened> {
+        self.tokened.lock().expect("tokened").clone()
     }
 
     async fn serve(self, mut stream: tokio::net::TcpStream) {
@@ -123,6 +133,16 @@ impl Gate {
                     read = stream.read(&mut chunk) => if matches!(read, Ok(0) | Err(_)) { return },
                 }
             }
+            let token = head
+                .lines()
+                .find_map(|line| line.strip_prefix("i-twilio-idempotency-token:"))
+                .unwrap_or_default()
+                .trim()
+                .to_owned();
+            self.tokened
+                .lock()
+                .expect("tokened")
+                .push((token, target.clone(), body.clone()));
             self.received
                 .lock()
                 .expect("received")
@@ -313,6 +333,26 @@ async fn messages_finish(engine: &Engine, gate: &Gate, sids: &[String], restarte
     }
     let stored = statuses(engine, "Messages", sids).await;
     assert!(stored.iter().all(|s| s == "delivered"), "{stored:?}");
+    // The `sending` callbacks the stop cut off (held unanswered at the gate) were in the
+    // outbox, and the next start sent them again: every callback arrived at least once, and
+    // a token never came with two different bodies.
+    let all_sent = eventually(Duration::from_secs(5), async || {
+        let callbacks = gate.received("/message-status");
+        sids.iter().all(|sid| {
+            callbacks.iter().any(|callback| {
+                param(callback, "MessageSid") == Some(sid.as_str())
+                    && param(callback, "MessageStatus") == Some("sending")
+            })
+        })
+    })
+    .await;
+    assert!(all_sent, "a sending callback was lost");
+    let mut bodies = std::collections::HashMap::new();
+    for (token, path, body) in gate.tokened() {
+        assert!(!token.is_empty(), "{path} {body}");
+        let first = bodies.entry(token.clone()).or_insert(body.clone());
+        assert_eq!(*first, body, "token {token} came with two bodies");
+    }
 }
 
 async fn kill_and_restart(engine: &mut Engine) {

@@ -1,22 +1,24 @@
 //! Call status callbacks (§3.3): `initiated`, `ringing`, `answered`, `completed` to the
 //! subscribed URL, with `SequenceNumber`, `Timestamp`, `CallbackSource` and `CallDuration`.
 //!
-//! Callbacks of one leg are posted one after another by a small task of their own, so they
-//! arrive in `SequenceNumber` order and a slow receiver never delays the call. The driver waits
-//! for the queue to drain before it declares the call over, so "the call completed" implies "its
-//! callbacks were delivered (or alerted)". A failure is an ERROR alert (Decision 21).
+//! Each callback is written to the outbox (`crate::outbox`) by the driver before the status
+//! it reports is stored, so a crash cannot lose it. Its first attempt is posted by a small task
+//! of the leg's own, one after another, so they arrive in `SequenceNumber` order and a slow
+//! receiver never delays the call. The driver waits for that queue to drain before it declares
+//! the call over, so "the call completed" implies "its callbacks were attempted (and alerted
+//! when they failed)"; one that failed on the way is retried by the outbox from then on. A
+//! failure is an ERROR alert (Decision 21).
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use switchboard_core::date;
 use switchboard_flow::CallStatus;
-use switchboard_webhook::{
-    Channel, CookieJar, Endpoint, Method, WebhookRequest, send_notification,
-};
+use switchboard_webhook::{Channel, CookieJar, Endpoint, Method, WebhookRequest};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::outbox::{self, Pending};
 use crate::sandbox::Log;
 use crate::{Engine, alerts, now_ms};
 
@@ -90,7 +92,7 @@ impl StatusCallback {
 pub(crate) struct CallbackQueue {
     callback: Option<StatusCallback>,
     sequence: u32,
-    sender: Option<mpsc::UnboundedSender<WebhookRequest>>,
+    sender: Option<mpsc::UnboundedSender<Pending>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -113,8 +115,9 @@ impl CallbackQueue {
         }
     }
 
-    /// Queues the callback for `status` if its event is subscribed.
-    pub(crate) fn status_changed(
+    /// Writes the callback for `status` to the outbox if its event is subscribed, and queues
+    /// its first attempt.
+    pub(crate) async fn status_changed(
         &mut self,
         target: &AlertTarget,
         status: CallStatus,
@@ -127,6 +130,7 @@ impl CallbackQueue {
             return;
         };
         self.sequence += 1;
+        let pending = enqueue(target, request).await;
         let sender = self.sender.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             self.task = Some(target.state.spawn(deliver(
@@ -142,7 +146,7 @@ impl CallbackQueue {
             sender
         });
         // The receiving task only ends after the sender is dropped (in `drain`).
-        let _ = sender.send(request);
+        let _ = sender.send(pending);
     }
 
     /// Waits until every queued callback was sent.
@@ -154,23 +158,30 @@ impl CallbackQueue {
     }
 }
 
-async fn deliver(mut requests: mpsc::UnboundedReceiver<WebhookRequest>, target: AlertTarget) {
+async fn deliver(mut requests: mpsc::UnboundedReceiver<Pending>, target: AlertTarget) {
     let mut cookies = CookieJar::default();
-    while let Some(request) = requests.recv().await {
-        send(&target, &mut cookies, request).await;
+    while let Some(pending) = requests.recv().await {
+        send(&target, &mut cookies, pending).await;
     }
 }
 
-/// Posts one status callback; a failure is an alert about the call, shown in its transcript.
-pub(crate) async fn send(target: &AlertTarget, cookies: &mut CookieJar, request: WebhookRequest) {
-    let result = send_notification(
-        &target.state.webhooks,
-        &target.auth_token,
-        cookies,
-        request,
+/// Writes a status callback about the call to the outbox.
+pub(crate) async fn enqueue(target: &AlertTarget, request: WebhookRequest) -> Pending {
+    outbox::enqueue(
+        &target.state,
+        &target.account_sid,
+        Some(&target.call_sid),
+        outbox::Kind::CallStatus,
         Channel::Voice,
+        request,
     )
-    .await;
+    .await
+}
+
+/// Posts a written status callback once; a failure is an alert about the call, shown in its
+/// transcript (the outbox retries it from then on).
+pub(crate) async fn send(target: &AlertTarget, cookies: &mut CookieJar, pending: Pending) {
+    let result = outbox::attempt(&target.state, pending, &target.auth_token, cookies).await;
     for alert in &result.alerts {
         match alerts::record(
             &target.state,

@@ -349,7 +349,10 @@ impl Driver {
         if status.is_terminal() {
             params.push(("CallDuration".into(), duration_s.unwrap_or(0).to_string()));
         }
-        handset.callbacks.status_changed(&target, status, params);
+        handset
+            .callbacks
+            .status_changed(&target, status, params)
+            .await;
         let stored = leg::set_status(
             &state,
             &mut handset.record,

@@ -274,7 +274,7 @@ impl Driver {
             }
         }
         let target = self.alert_target();
-        self.callbacks.status_changed(&target, status, params);
+        self.callbacks.status_changed(&target, status, params).await;
         // The record is created with its first status: no write for it.
         let rest = rest_status(status);
         if self.stored_status != rest {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_store::{Kind, Record};
-use switchboard_webhook::{Channel, CookieJar, WebhookRequest, send_notification};
+use switchboard_webhook::{Channel, CookieJar, WebhookRequest};
 
 use crate::error::EngineResult;
 use crate::voice::callbacks::AlertTarget;
@@ -215,8 +215,9 @@ pub fn audio_of(doc: &Value) -> Audio {
     serde_json::from_value(doc["engine_audio"].clone()).unwrap_or_default()
 }
 
-/// Posts `recordingStatusCallback` (`completed`) for a finished recording, off the call's path.
-pub(crate) fn status_callback(
+/// Writes `recordingStatusCallback` (`completed`) for a finished recording to the outbox, and
+/// posts it off the call's path.
+pub(crate) async fn status_callback(
     target: AlertTarget,
     callback: &switchboard_flow::Callback,
     sid: &str,
@@ -240,15 +241,19 @@ pub(crate) fn status_callback(
     .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
     .collect();
     let request = WebhookRequest::form(callback.url.clone(), callback.method, params);
+    let pending = crate::outbox::enqueue(
+        &target.state,
+        &target.account_sid,
+        Some(&target.call_sid),
+        crate::outbox::Kind::RecordingStatus,
+        Channel::Voice,
+        request,
+    )
+    .await;
     target.state.clone().spawn(async move {
-        let result = send_notification(
-            &target.state.webhooks,
-            &target.auth_token,
-            &mut CookieJar::default(),
-            request,
-            Channel::Voice,
-        )
-        .await;
+        let mut cookies = CookieJar::default();
+        let result =
+            crate::outbox::attempt(&target.state, pending, &target.auth_token, &mut cookies).await;
         for alert in &result.alerts {
             if let Err(error) = alerts::record(
                 &target.state,
@@ -258,7 +263,7 @@ pub(crate) fn status_callback(
             )
             .await
             {
-                tracing::error!(?error, "recording a callback alert failed");
+                tracing::error!(?error, "recording a recording-callback alert failed");
             }
         }
     });

@@ -53,6 +53,7 @@ impl TestEngine {
                 sole_node: true,
                 lkg_max_age: std::time::Duration::from_secs(86_400),
                 node_lease: std::time::Duration::from_secs(10),
+                callback_retry_for: std::time::Duration::from_secs(4 * 3600),
             },
         });
         TestEngine {

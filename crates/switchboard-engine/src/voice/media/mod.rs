@@ -285,7 +285,7 @@ impl Driver {
             }
             if let Some(callback) = &status_callback {
                 let target = self.alert_target();
-                recording::status_callback(target, callback, sid.as_str(), &url, duration_s);
+                recording::status_callback(target, callback, sid.as_str(), &url, duration_s).await;
             }
         }
         self.feed(Input::RecordingFinished {
