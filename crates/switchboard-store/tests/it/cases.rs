@@ -31,6 +31,216 @@ pub async fn run_all(store: &dyn Store) {
     filters(store).await;
     parents(store).await;
     hostile_strings(store).await;
+    outbox(store).await;
+    shared_breakers(store).await;
+}
+
+fn delivery(n: u32, account: &str, due_ms: i64) -> switchboard_store::Delivery {
+    switchboard_store::Delivery {
+        seq: 0,
+        sid: format!("DL{n:032x}"),
+        account_sid: account.to_owned(),
+        resource_sid: Some(format!("CA{n:032x}")),
+        kind: "call-status".to_owned(),
+        url: "https://user:secret@example.com/status#ct=1000".to_owned(),
+        method: "POST".to_owned(),
+        params: r#"[["CallStatus","completed"],["Quote","it's \"x\""]]"#.to_owned(),
+        channel: "voice".to_owned(),
+        idempotency_token: format!("token-{n}"),
+        status: "pending".to_owned(),
+        attempts: 0,
+        last_error_code: None,
+        last_attempt_ms: None,
+        next_attempt_ms: due_ms,
+        deadline_ms: due_ms + 1_000,
+        owner: Some("node-a".to_owned()),
+        created_ms: due_ms,
+    }
+}
+
+/// The outbox: rows read back as written; only unowned due pending rows are claimed, each by
+/// one claimer; a node's rows are released; a replay queues only what is over.
+async fn outbox(store: &dyn Store) {
+    use switchboard_store::{DeliveryQuery, DeliveryUpdate, Order};
+    let account = "ACoutbox";
+    let mut first = delivery(1, account, 1_000);
+    first.seq = store.insert_delivery(&first).await.unwrap();
+    assert_eq!(
+        store.get_delivery(&first.sid).await.unwrap(),
+        Some(first.clone())
+    );
+    assert!(store.get_delivery("DLnone").await.unwrap().is_none());
+    // Owned by node-a (its first attempt): nobody claims it.
+    assert!(
+        store
+            .claim_deliveries("node-b", 5_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = DeliveryUpdate {
+        sid: first.sid.clone(),
+        status: "pending".to_owned(),
+        attempts: 1,
+        last_error_code: Some(11205),
+        last_attempt_ms: Some(1_000),
+        next_attempt_ms: 2_000,
+        deadline_ms: first.deadline_ms,
+        owner: None,
+    };
+    assert!(store.update_delivery(&retry).await.unwrap());
+    assert!(
+        store
+            .claim_deliveries("node-b", 1_999, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not due"
+    );
+    // Many due rows, two claimers at once: every row claimed exactly once.
+    for n in 2..42 {
+        let mut row = delivery(n, account, 1_500);
+        row.owner = None;
+        store.insert_delivery(&row).await.unwrap();
+    }
+    let (b, c) = tokio::join!(
+        store.claim_deliveries("node-b", 2_000, 30),
+        store.claim_deliveries("node-c", 2_000, 30)
+    );
+    let (b, c) = (b.unwrap(), c.unwrap());
+    let mut claimed: Vec<&str> = b.iter().chain(&c).map(|row| row.sid.as_str()).collect();
+    assert_eq!(claimed.len(), 41, "{} and {}", b.len(), c.len());
+    claimed.sort_unstable();
+    claimed.dedup();
+    assert_eq!(claimed.len(), 41, "a row claimed twice");
+    assert!(b.iter().all(|row| row.owner.as_deref() == Some("node-b")));
+    // node-b dies: its rows go back; node-c's stay.
+    assert_eq!(
+        store.release_deliveries(Some("node-b")).await.unwrap(),
+        b.len() as u64
+    );
+    let again = store.claim_deliveries("node-d", 2_000, 100).await.unwrap();
+    assert_eq!(again.len(), b.len());
+    assert_eq!(
+        store.release_deliveries(None).await.unwrap(),
+        41,
+        "every owned row"
+    );
+    // Delivered: not claimable, replayable once (a pending row is not replayed).
+    let done = DeliveryUpdate {
+        status: "delivered".to_owned(),
+        attempts: 2,
+        owner: None,
+        ..retry.clone()
+    };
+    assert!(store.update_delivery(&done).await.unwrap());
+    assert!(
+        store
+            .replay_delivery(&first.sid, 9_000, 19_000)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replay_delivery(&first.sid, 9_000, 19_000)
+            .await
+            .unwrap(),
+        "pending"
+    );
+    let replayed = store.get_delivery(&first.sid).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            replayed.status.as_str(),
+            replayed.next_attempt_ms,
+            replayed.deadline_ms,
+            replayed.attempts
+        ),
+        ("pending", 9_000, 19_000, 2)
+    );
+    // Listing: newest first, by status, in keyset pages both ways.
+    let page = |status: Option<&str>, order, after_seq, limit| DeliveryQuery {
+        account_sid: account.to_owned(),
+        status: status.map(str::to_owned),
+        order,
+        after_seq,
+        offset: 0,
+        limit,
+    };
+    let all = store
+        .list_deliveries(&page(None, Order::Descending, None, 100))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 41);
+    assert!(all.windows(2).all(|pair| pair[0].seq > pair[1].seq));
+    assert_eq!(all.last().unwrap().sid, first.sid);
+    let next = store
+        .list_deliveries(&page(None, Order::Descending, Some(all[9].seq), 5))
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|row| &row.sid).collect::<Vec<_>>(),
+        all[10..15].iter().map(|row| &row.sid).collect::<Vec<_>>()
+    );
+    let back = store
+        .list_deliveries(&page(None, Order::Ascending, Some(all[10].seq), 2))
+        .await
+        .unwrap();
+    assert_eq!(back[0].sid, all[9].sid);
+    let delivered = store
+        .list_deliveries(&page(Some("delivered"), Order::Descending, None, 100))
+        .await
+        .unwrap();
+    assert!(delivered.is_empty(), "replayed: pending again");
+    let other = DeliveryQuery {
+        account_sid: "ACother".to_owned(),
+        ..page(None, Order::Descending, None, 100)
+    };
+    assert!(store.list_deliveries(&other).await.unwrap().is_empty());
+}
+
+/// Shared breakers: the last change per origin, with what is left of an opening's cooloff by
+/// the database's clock, read by the time it was written.
+async fn shared_breakers(store: &dyn Store) {
+    let (rows, now) = store.breakers_since(0).await.unwrap();
+    assert!(rows.is_empty());
+    assert!(
+        now > 1_700_000_000_000,
+        "the database's clock in epoch milliseconds: {now}"
+    );
+    store
+        .store_breaker("http://a.example:80", Some((30_000, 11205)), "node-a")
+        .await
+        .unwrap();
+    store
+        .store_breaker("http://b.example:80", Some((30_000, 11200)), "node-a")
+        .await
+        .unwrap();
+    store
+        .store_breaker("http://b.example:80", None, "node-b")
+        .await
+        .unwrap();
+    let (rows, later) = store.breakers_since(now - 1_000).await.unwrap();
+    assert!(later >= now);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let a = rows
+        .iter()
+        .find(|row| row.origin == "http://a.example:80")
+        .unwrap();
+    assert!(
+        a.open && a.last_error_code == Some(11205) && a.updated_by == "node-a",
+        "{a:?}"
+    );
+    assert!((25_000..=30_000).contains(&a.remaining_ms), "{a:?}");
+    let b = rows
+        .iter()
+        .find(|row| row.origin == "http://b.example:80")
+        .unwrap();
+    assert!(
+        !b.open && b.updated_by == "node-b",
+        "the last change wins: {b:?}"
+    );
+    let (none, _) = store.breakers_since(later + 60_000).await.unwrap();
+    assert!(none.is_empty(), "nothing changed since");
 }
 
 async fn crud_round_trip(store: &dyn Store) {
