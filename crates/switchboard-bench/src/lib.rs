@@ -1,1 +1,3 @@
 //! Benchmark harnesses and the baselines they are measured against; see `BENCHMARKS.md`.
+
+pub mod load;
