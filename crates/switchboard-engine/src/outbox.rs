@@ -126,6 +126,16 @@ pub(crate) async fn attempt(
     auth_token: &str,
     cookies: &mut CookieJar,
 ) -> NotificationResult {
+    attempt_once(engine, pending, auth_token, cookies).await.0
+}
+
+/// `attempt`, and what became of the delivery.
+async fn attempt_once(
+    engine: &Engine,
+    pending: Pending,
+    auth_token: &str,
+    cookies: &mut CookieJar,
+) -> (NotificationResult, Next) {
     let Pending {
         mut row,
         request,
@@ -167,7 +177,7 @@ pub(crate) async fn attempt(
             tracing::error!(?error, delivery = %row.sid, "storing a delivery attempt failed");
         }
     }
-    result
+    (result, next)
 }
 
 /// Sends a delivery this node's worker claimed: the row is rebuilt into its request, its
