@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use switchboard_test_support::app::{App, Received};
 use switchboard_test_support::engine::{Engine, scratch_dir};
+use switchboard_test_support::postgres::{TestDatabase, server_url};
 
 use crate::voice::{form, param};
 use crate::{assert_error, binary, call};
@@ -136,11 +137,33 @@ fn key(request: &Received) -> (String, String) {
 /// each logical callback under one token with one body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_app_down_for_30_s_receives_every_callback_when_it_comes_back() {
+    app_down_for_30_s(&crate::start()).await;
+}
+
+/// The same with the engine on PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_app_down_for_30_s_receives_every_callback_on_postgres() {
+    let Some(server) = server_url("callback outage on postgres") else {
+        return;
+    };
+    let database = TestDatabase::create(&server).await.expect("test database");
+    {
+        let engine = Engine::start_on(
+            binary(),
+            scratch_dir("outbox-pg"),
+            database.url.clone(),
+            Vec::new(),
+        );
+        app_down_for_30_s(&engine).await;
+    }
+    database.drop_database().await.expect("drop test database");
+}
+
+async fn app_down_for_30_s(engine: &Engine) {
     const CALLS: usize = 10;
     const MESSAGES: usize = 10;
-    let engine = crate::start();
     let app = App::start().await;
-    provision(&engine, &app).await;
+    provision(engine, &app).await;
     // The callback app's address, taken and let go: nothing listens there for 30 s.
     let address = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -151,21 +174,21 @@ async fn a_callback_app_down_for_30_s_receives_every_callback_when_it_comes_back
     let mut calls = Vec::new();
     for n in 0..CALLS {
         let to = format!("+1555051{n:04}");
-        calls.push(place_call(&engine, &app, &to, &format!("{base}/call-status")).await);
+        calls.push(place_call(engine, &app, &to, &format!("{base}/call-status")).await);
     }
     let mut messages = Vec::new();
     for n in 0..MESSAGES {
         let to = format!("+1555052{n:04}");
-        messages.push(send_message(&engine, &to, &format!("{base}/message-status")).await);
+        messages.push(send_message(engine, &to, &format!("{base}/message-status")).await);
     }
     // Every call ends and every message is delivered while the app is down: four callbacks a
     // call, three (sending, sent, delivered) a message, all pending in the outbox.
     let expected = CALLS * 4 + MESSAGES * 3;
     let all_pending = eventually(Duration::from_secs(25), async || {
-        deliveries(&engine, "pending").await.len() == expected
+        deliveries(engine, "pending").await.len() == expected
     })
     .await;
-    let pending = deliveries(&engine, "pending").await;
+    let pending = deliveries(engine, "pending").await;
     assert!(
         all_pending,
         "{} pending, not {expected}: {pending:?}",
@@ -232,11 +255,11 @@ async fn a_callback_app_down_for_30_s_receives_every_callback_when_it_comes_back
         assert_eq!(*first, token, "{:?} sent under two tokens", key(request));
     }
     let done = eventually(Duration::from_secs(5), async || {
-        deliveries(&engine, "pending").await.is_empty()
+        deliveries(engine, "pending").await.is_empty()
     })
     .await;
-    assert!(done, "{:?}", deliveries(&engine, "pending").await);
-    let delivered = deliveries(&engine, "delivered").await;
+    assert!(done, "{:?}", deliveries(engine, "pending").await);
+    let delivered = deliveries(engine, "delivered").await;
     assert_eq!(delivered.len(), expected);
     assert!(
         delivered
