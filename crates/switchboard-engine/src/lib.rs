@@ -101,6 +101,8 @@ pub struct Inner {
     pub(crate) node_lease: Duration,
     pub(crate) lkg_max_age_ms: u64,
     pub(crate) callback_retry_for_ms: i64,
+    /// Origins with status callbacks waiting for a retry (`outbox.rs`).
+    pub(crate) retrying_origins: outbox::RetryingOrigins,
     /// The numbers' last-known-good documents (in front of their store rows).
     pub(crate) last_known_good: last_resort::LastKnownGood,
     pub(crate) webhooks: Arc<WebhookClient>,
@@ -166,6 +168,7 @@ impl Engine {
                 lkg_max_age_ms: u64::try_from(settings.lkg_max_age.as_millis()).unwrap_or(u64::MAX),
                 callback_retry_for_ms: i64::try_from(settings.callback_retry_for.as_millis())
                     .unwrap_or(i64::MAX),
+                retrying_origins: outbox::RetryingOrigins::default(),
                 last_known_good: last_resort::LastKnownGood::default(),
                 webhooks,
                 telephony: telephony.map(Arc::new),

@@ -52,6 +52,35 @@ impl Kind {
     }
 }
 
+/// The origins this node scheduled a retry for and has not seen answer since (bounded: past
+/// `MAX_ORIGINS` it forgets them all, which only costs a slower drain).
+#[derive(Debug, Default)]
+pub(crate) struct RetryingOrigins(std::sync::Mutex<std::collections::HashSet<String>>);
+
+const MAX_ORIGINS: usize = 10_000;
+
+impl RetryingOrigins {
+    fn note(&self, origin: &str) {
+        let mut origins = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if origins.len() >= MAX_ORIGINS {
+            origins.clear();
+        }
+        origins.insert(origin.to_owned());
+    }
+
+    /// Whether `origin` was noted (and no longer is).
+    fn take(&self, origin: &str) -> bool {
+        let mut origins = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        !origins.is_empty() && origins.remove(origin)
+    }
+}
+
 /// How often an idle worker looks for due deliveries.
 const POLL: Duration = Duration::from_millis(500);
 /// Deliveries one worker sends at once.
@@ -86,6 +115,7 @@ pub(crate) async fn enqueue(
         resource_sid: resource_sid.map(str::to_owned),
         kind: kind.as_str().to_owned(),
         url: request.url.clone(),
+        origin: switchboard_webhook::breaker::origin_of(&request.url),
         method: request.method.as_str().to_owned(),
         params: serde_json::to_string(&request.params).unwrap_or_else(|_| "[]".to_owned()),
         channel: channel_name(channel).to_owned(),
@@ -153,6 +183,25 @@ async fn attempt_once(
         row.deadline_ms,
         rand::random(),
     );
+    if let Some(origin) = &row.origin {
+        match next {
+            Next::RetryAt(_) => engine.retrying_origins.note(origin),
+            // An origin that answered a retry, or that had deliveries waiting for it here, is
+            // up: what waits for it need not wait out its backoff.
+            Next::Delivered if row.attempts > 1 || engine.retrying_origins.take(origin) => {
+                match engine.store.hasten_deliveries(origin, now).await {
+                    Ok(0) => {}
+                    Ok(hastened) => tracing::info!(
+                        %origin,
+                        hastened,
+                        "an origin answers again: its waiting callbacks are due"
+                    ),
+                    Err(error) => tracing::warn!(?error, "hastening deliveries failed"),
+                }
+            }
+            Next::Delivered | Next::GiveUp => {}
+        }
+    }
     metrics::counter!("switchboard_delivery_attempts_total", "outcome" => outcome_name(next))
         .increment(1);
     if stored {

@@ -123,6 +123,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Releases the pending deliveries `owner` held (every owned one when `None`); how many.
     async fn release_deliveries(&self, owner: Option<&str>) -> Result<u64, StoreError>;
     async fn get_delivery(&self, sid: &str) -> Result<Option<Delivery>, StoreError>;
+    /// Makes every unowned pending delivery to `origin` due at `now_ms`; how many.
+    async fn hasten_deliveries(&self, origin: &str, now_ms: i64) -> Result<u64, StoreError>;
     /// Queues a delivered or failed delivery again, due at `now_ms` until `deadline_ms`;
     /// `false` when it does not exist or is still pending.
     async fn replay_delivery(

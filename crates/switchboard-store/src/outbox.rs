@@ -27,6 +27,8 @@ pub struct Delivery {
     pub kind: String,
     /// The URL as configured (userinfo and override fragment included; rendered redacted).
     pub url: String,
+    /// Its `scheme://host:port`, if it has one.
+    pub origin: Option<String>,
     pub method: String,
     /// The form parameters, a JSON array of `[name, value]` pairs, exactly as every attempt
     /// sends them.
@@ -92,7 +94,7 @@ impl DeliveryWrite {
 }
 
 /// Every column, in the order `row_to_delivery` reads them.
-pub(crate) const DELIVERY_COLUMNS: &str = "seq, sid, account_sid, resource_sid, kind, url, method, \
+pub(crate) const DELIVERY_COLUMNS: &str = "seq, sid, account_sid, resource_sid, kind, url, origin, method, \
      params, channel, idempotency_token, status, attempts, last_error_code, last_attempt_ms, \
      next_attempt_ms, deadline_ms, owner, created_ms";
 
@@ -111,6 +113,7 @@ macro_rules! outbox_functions {
                 resource_sid: row.try_get("resource_sid")?,
                 kind: row.try_get("kind")?,
                 url: row.try_get("url")?,
+                origin: row.try_get("origin")?,
                 method: row.try_get("method")?,
                 params: row.try_get("params")?,
                 channel: row.try_get("channel")?,
@@ -137,8 +140,8 @@ macro_rules! outbox_functions {
                     let seq = sqlx::query_scalar(
                         "INSERT INTO deliveries (sid, account_sid, resource_sid, kind, url, method, \
                          params, channel, idempotency_token, status, attempts, last_error_code, \
-                         last_attempt_ms, next_attempt_ms, deadline_ms, owner, created_ms) VALUES \
-                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+                         last_attempt_ms, next_attempt_ms, deadline_ms, owner, created_ms, origin) VALUES \
+                         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
                          RETURNING seq",
                     )
                     .bind(&delivery.sid)
@@ -158,6 +161,7 @@ macro_rules! outbox_functions {
                     .bind(delivery.deadline_ms)
                     .bind(&delivery.owner)
                     .bind(delivery.created_ms)
+                    .bind(&delivery.origin)
                     .fetch_one(executor)
                     .await?;
                     Ok(seq)
@@ -249,6 +253,24 @@ macro_rules! outbox_functions {
             .execute(executor)
             .await?;
             Ok(done.rows_affected() == 1)
+        }
+
+        /// Makes every unowned pending delivery to `origin` due at `now_ms` (the origin answered
+        /// again); how many.
+        pub(crate) async fn hasten_deliveries<'e, E: sqlx::Executor<'e, Database = $db>>(
+            executor: E,
+            origin: &str,
+            now_ms: i64,
+        ) -> Result<u64, $crate::StoreError> {
+            let done = sqlx::query(
+                "UPDATE deliveries SET next_attempt_ms = $2 WHERE origin = $1 \
+                 AND status = 'pending' AND owner IS NULL AND next_attempt_ms > $2",
+            )
+            .bind(origin)
+            .bind(now_ms)
+            .execute(executor)
+            .await?;
+            Ok(done.rows_affected())
         }
 
         pub(crate) async fn get_delivery<'e, E: sqlx::Executor<'e, Database = $db>>(

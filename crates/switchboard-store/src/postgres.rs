@@ -1,5 +1,6 @@
-//! The PostgreSQL backend, migrations applied at open. Every statement runs on the pool;
-//! PostgreSQL's own commit is durable.
+//! The PostgreSQL backend, migrations applied at open. Reads run on the pool; writes commit in
+//! groups, whatever writes are waiting sharing one transaction (`postgres/writer.rs`), as on
+//! SQLite; PostgreSQL's own commit is durable.
 //!
 //! Read cache, correct with several nodes on one database (`ReadCache::Cluster`, what `open`
 //! chooses). `ReadCache::SingleNode` (the cache alone, only correct while this process is the
@@ -68,6 +69,7 @@
 //! closes the pool.
 
 mod listener;
+mod writer;
 
 use std::sync::{Arc, Mutex};
 
@@ -76,6 +78,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::sync::watch;
 
 use listener::Listener;
+use writer::Writer;
 
 use crate::backend::Write;
 use crate::cache::{Answer, Entries, lock};
@@ -116,6 +119,8 @@ pub(crate) struct PgStore {
     /// `Some` with `ReadCache::Cluster`.
     listener: Option<Listener>,
     writes: watch::Sender<Writes>,
+    /// Group commit of the writes (`writer.rs`); taken by `close`.
+    writer: Mutex<Option<Writer>>,
     /// Reads that went to the database (the cache's tests count them).
     #[cfg(test)]
     pub(crate) database_reads: std::sync::atomic::AtomicUsize,
@@ -160,11 +165,13 @@ impl PgStore {
             }
             _ => None,
         };
+        let writer = Writer::start(&pool);
         Ok(PgStore {
             pool,
             cache,
             listener,
             writes: watch::Sender::new(Writes::default()),
+            writer: Mutex::new(Some(writer)),
             #[cfg(test)]
             database_reads: Default::default(),
             #[cfg(test)]
@@ -201,12 +208,30 @@ impl PgStore {
         }
     }
 
+    /// The group-commit writer; `Closed` once `close` took it.
+    fn writer(&self) -> Result<Writer, StoreError> {
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .ok_or(StoreError::Closed)
+    }
+
+    /// Runs an outbox write (never cached) in the next batch.
+    async fn write_delivery(&self, write: crate::outbox::DeliveryWrite) -> Result<i64, StoreError> {
+        let _running = self.start_write()?;
+        match self.writer()?.write(Write::Delivery(write)).await {
+            Some((_, answer)) => answer,
+            None => Err(StoreError::Closed),
+        }
+    }
+
     /// Runs a write in its own task, which brings `cache` up to date.
     async fn write_through(&self, cache: &Arc<Mutex<Entries>>, write: Write) -> Answer {
         let running = self.start_write()?;
         let task = tokio::spawn(
             WriteTask {
-                pool: self.pool.clone(),
+                writer: self.writer()?,
                 cache: cache.clone(),
                 keeps_rows: self.listener.is_none(),
                 write,
@@ -264,7 +289,7 @@ impl PgStore {
 
 /// A write's own task: marks its SID, runs the statement, applies the answer to the cache.
 struct WriteTask {
-    pool: PgPool,
+    writer: Writer,
     cache: Arc<Mutex<Entries>>,
     /// Whether the written row is kept (a single node) or dropped (several nodes: another
     /// node's write of the SID may commit after this one and be heard before it is applied).
@@ -278,13 +303,16 @@ struct WriteTask {
 impl WriteTask {
     async fn run(self) -> Answer {
         let marked = MarkedWrite::begin(self.cache, self.write.sid());
-        let answer = write_with(&self.pool, &self.write).await;
+        let Some((write, answer)) = self.writer.write(self.write).await else {
+            // Dropped with the runtime: `marked` abandons the SID (the outcome is unknown).
+            return Err(StoreError::Closed);
+        };
         #[cfg(test)]
         if let Some(hold) = self.hold {
             hold.committed.send(()).ok();
             hold.release.await.ok();
         }
-        marked.finish(self.write, &answer, self.keeps_rows);
+        marked.finish(write, &answer, self.keeps_rows);
         answer
     }
 }
@@ -457,12 +485,12 @@ impl crate::Store for PgStore {
 
     async fn insert_delivery(&self, delivery: &crate::Delivery) -> Result<i64, StoreError> {
         let write = crate::outbox::DeliveryWrite::Insert(Box::new(delivery.clone()));
-        delivery_write_with(&self.pool, &write).await
+        self.write_delivery(write).await
     }
 
     async fn update_delivery(&self, update: &crate::DeliveryUpdate) -> Result<bool, StoreError> {
         let write = crate::outbox::DeliveryWrite::Update(Box::new(update.clone()));
-        delivery_write_with(&self.pool, &write).await.map(|n| n > 0)
+        self.write_delivery(write).await.map(|n| n > 0)
     }
 
     async fn claim_deliveries(
@@ -487,6 +515,10 @@ impl crate::Store for PgStore {
         replay_delivery(&self.pool, sid, now_ms, deadline_ms).await
     }
 
+    async fn hasten_deliveries(&self, origin: &str, now_ms: i64) -> Result<u64, StoreError> {
+        hasten_deliveries(&self.pool, origin, now_ms).await
+    }
+
     async fn get_delivery(&self, sid: &str) -> Result<Option<crate::Delivery>, StoreError> {
         get_delivery(&self.pool, sid).await
     }
@@ -508,6 +540,11 @@ impl crate::Store for PgStore {
         let mut writes = self.writes.subscribe();
         // `self` holds the sender, so the channel cannot close while this waits.
         writes.wait_for(|writes| writes.running == 0).await.ok();
+        // The writer tasks end with their last queue handle.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
         if let Some(listener) = &self.listener {
             listener.stop();
         }

@@ -269,6 +269,10 @@ impl crate::Store for SqliteStore {
         replay_delivery(&self.readers, sid, now_ms, deadline_ms).await
     }
 
+    async fn hasten_deliveries(&self, origin: &str, now_ms: i64) -> Result<u64, StoreError> {
+        hasten_deliveries(&self.readers, origin, now_ms).await
+    }
+
     async fn get_delivery(&self, sid: &str) -> Result<Option<crate::Delivery>, StoreError> {
         get_delivery(&self.readers, sid).await
     }

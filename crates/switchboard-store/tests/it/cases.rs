@@ -43,6 +43,7 @@ fn delivery(n: u32, account: &str, due_ms: i64) -> switchboard_store::Delivery {
         resource_sid: Some(format!("CA{n:032x}")),
         kind: "call-status".to_owned(),
         url: "https://user:secret@example.com/status#ct=1000".to_owned(),
+        origin: Some("https://example.com:443".to_owned()),
         method: "POST".to_owned(),
         params: r#"[["CallStatus","completed"],["Quote","it's \"x\""]]"#.to_owned(),
         channel: "voice".to_owned(),
@@ -157,6 +158,49 @@ async fn outbox(store: &dyn Store) {
         ),
         ("pending", 9_000, 19_000, 2)
     );
+    // The origin answered again: its waiting deliveries are due now, owned ones left alone.
+    let mut later = delivery(50, account, 1_000);
+    later.owner = None;
+    later.next_attempt_ms = 60_000;
+    store.insert_delivery(&later).await.unwrap();
+    let mut elsewhere = delivery(51, account, 1_000);
+    elsewhere.owner = None;
+    elsewhere.next_attempt_ms = 60_000;
+    elsewhere.origin = Some("https://other.example:443".to_owned());
+    store.insert_delivery(&elsewhere).await.unwrap();
+    assert_eq!(
+        store
+            .hasten_deliveries("https://example.com:443", 10_000)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .get_delivery(&later.sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_attempt_ms,
+        10_000
+    );
+    assert_eq!(
+        store
+            .get_delivery(&elsewhere.sid)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_attempt_ms,
+        60_000
+    );
+    for sid in [&later.sid, &elsewhere.sid] {
+        let gone = DeliveryUpdate {
+            sid: sid.clone(),
+            status: "failed".to_owned(),
+            ..retry.clone()
+        };
+        store.update_delivery(&gone).await.unwrap();
+    }
     // Listing: newest first, by status, in keyset pages both ways.
     let page = |status: Option<&str>, order, after_seq, limit| DeliveryQuery {
         account_sid: account.to_owned(),
@@ -166,10 +210,14 @@ async fn outbox(store: &dyn Store) {
         offset: 0,
         limit,
     };
-    let all = store
+    // The two failed rows above are the newest; the pages below start under them.
+    let all: Vec<_> = store
         .list_deliveries(&page(None, Order::Descending, None, 100))
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .skip(2)
+        .collect();
     assert_eq!(all.len(), 41);
     assert!(all.windows(2).all(|pair| pair[0].seq > pair[1].seq));
     assert_eq!(all.last().unwrap().sid, first.sid);

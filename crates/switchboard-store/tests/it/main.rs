@@ -92,10 +92,9 @@ async fn unknown_database_urls_are_refused() {
     );
 }
 
-#[tokio::test]
-async fn concurrent_writes_share_commits_and_fail_alone() {
-    let dir = temp_dir("batch");
-    let store = sqlite_store(&dir).await;
+/// 200 concurrent inserts, every fourth taking the phone number of the one before it: the
+/// writes share transactions (both backends group-commit), and a conflict fails alone.
+async fn concurrent_inserts_fail_alone(store: &Arc<dyn Store>) {
     let mut writes = tokio::task::JoinSet::new();
     for n in 0..200 {
         let store = store.clone();
@@ -120,17 +119,40 @@ async fn concurrent_writes_share_commits_and_fail_alone() {
         }
     }
     assert_eq!((stored, conflicts), (150, 50));
+    assert_eq!(store.list(&batch_numbers()).await.unwrap().len(), 150);
+}
+
+fn batch_numbers() -> switchboard_store::ListQuery {
     let mut query =
         switchboard_store::ListQuery::new(switchboard_store::Kind::PhoneNumber, "ACbatch");
     query.limit = 1000;
-    assert_eq!(store.list(&query).await.unwrap().len(), 150);
+    query
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_fail_alone() {
+    let dir = temp_dir("batch");
+    let store = sqlite_store(&dir).await;
+    concurrent_inserts_fail_alone(&store).await;
     store.close().await;
     let reopened = sqlite_store(&dir).await;
     assert_eq!(
-        reopened.list(&query).await.unwrap().len(),
+        reopened.list(&batch_numbers()).await.unwrap().len(),
         150,
         "every acknowledged write is on disk"
     );
     reopened.close().await;
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn concurrent_writes_share_commits_and_fail_alone_on_postgres() {
+    let Some(server) = server_url("group commit on postgres") else {
+        return;
+    };
+    let database = TestDatabase::create(&server).await.expect("test database");
+    let store = switchboard_store::open(&database.url).await.expect("open");
+    concurrent_inserts_fail_alone(&store).await;
+    store.close().await;
+    database.drop_database().await.expect("drop test database");
 }
