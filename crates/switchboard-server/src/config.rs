@@ -56,6 +56,8 @@ pub struct Config {
     pub tts_command: String,
     /// `sqlite://PATH` (default) or `postgres://…`.
     pub database: String,
+    /// On PostgreSQL, whether this node has the database to itself (`--single-node`).
+    pub single_node: bool,
     /// Base of the URLs the engine hands out; defaults to `http://<http address>`.
     pub public_url: Option<String>,
     pub fallback_scope: FallbackScope,
@@ -85,6 +87,7 @@ impl Default for Config {
             breaker_cooloff: 30,
             lkg_max_age: "24h".into(),
             callback_retry_for: "4h".into(),
+            single_node: false,
             node_lease: 10,
             node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),

@@ -49,7 +49,12 @@ pub async fn run(
     config.validate()?;
     let limits = config.http_limits()?;
     let drain_timeout = config.drain_timeout()?;
-    let store = switchboard_store::open(&config.database)
+    let access = if config.single_node {
+        switchboard_store::Access::Exclusive
+    } else {
+        switchboard_store::Access::Shared
+    };
+    let store = switchboard_store::open_node(&config.database, access)
         .await
         .with_context(|| format!("opening the database {}", config.database))?;
     let configured = match (&config.account_sid, &config.auth_token) {

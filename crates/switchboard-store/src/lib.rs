@@ -62,6 +62,9 @@ pub enum StoreError {
     /// The store was closed (the engine is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// The database is in use in a way this opening excludes (`Access`).
+    #[error("{0}")]
+    InUse(&'static str),
 }
 
 /// The persistence contract every backend fulfils identically (the store test suite runs the
@@ -137,8 +140,30 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError>;
 }
 
+/// How an engine node uses a PostgreSQL database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// One of any number of nodes: reads by SID served from the cache pass the cross-node
+    /// barrier (`postgres.rs`).
+    Shared,
+    /// The only node (`--single-node`): rows are cached as on SQLite, with no barrier, which is
+    /// only correct while no other engine writes the database. PostgreSQL enforces it: a node
+    /// holds an advisory lock for as long as it runs, shared by `Shared` nodes, exclusive here,
+    /// so neither opening succeeds while the other kind holds the database.
+    Exclusive,
+}
+
+/// Opens the database of an engine node: on PostgreSQL with `access` enforced for as long as
+/// the store is open (an embedded SQLite file is one node's by nature).
+pub async fn open_node(url: &str, access: Access) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(postgres::PgStore::open_node(url, access).await?));
+    }
+    open(url).await
+}
+
 /// Opens the backend a URL names (`sqlite://PATH`, `sqlite::memory:`, `postgres://…`) and
-/// applies its migrations.
+/// applies its migrations; on PostgreSQL as a tool or a test does, taking no node lock.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(sqlite::SqliteStore::open(url).await?))

@@ -3,8 +3,10 @@
 //! SQLite; PostgreSQL's own commit is durable.
 //!
 //! Read cache, correct with several nodes on one database (`ReadCache::Cluster`, what `open`
-//! chooses). `ReadCache::SingleNode` (the cache alone, only correct while this process is the
-//! database's only writer) and `ReadCache::Off` remain for the cache's tests and measurements.
+//! and a node opened with `Access::Shared` choose). `ReadCache::SingleNode` is the cache alone,
+//! only correct while this process is the database's only writer: a node opened with
+//! `Access::Exclusive` (`--single-node`), which PostgreSQL holds to that with an advisory lock
+//! (`open_node`). `ReadCache::Off` remains for the cache's tests and measurements.
 //!
 //! Guarantee: a write that committed and was acknowledged (by any node) before a read by SID
 //! begins on any node is seen by that read. How (`postgres/listener.rs`):
@@ -91,13 +93,6 @@ crate::outbox::outbox_functions!(sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ReadCache {
     /// Only correct while this node is the only one writing the database.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "`open` chooses `Cluster`; kept to measure against it"
-        )
-    )]
     SingleNode,
     /// Correct with any number of nodes: other nodes' writes are heard (`listener.rs`), and a
     /// cached row is served only after a barrier.
@@ -121,6 +116,10 @@ pub(crate) struct PgStore {
     writes: watch::Sender<Writes>,
     /// Group commit of the writes (`writer.rs`); taken by `close`.
     writer: Mutex<Option<Writer>>,
+    /// Whether this node has the database to itself (`Access::Exclusive`).
+    single_node: bool,
+    /// The connection holding the node lock (`open_node`), closed by `close`.
+    node_lock: Mutex<Option<sqlx::PgConnection>>,
     /// Reads that went to the database (the cache's tests count them).
     #[cfg(test)]
     pub(crate) database_reads: std::sync::atomic::AtomicUsize,
@@ -146,6 +145,39 @@ impl Drop for RunningWrite {
 }
 
 impl PgStore {
+    /// Opens the database for an engine node, holding the node lock `access` asks for (see
+    /// `crate::Access`) on a connection of its own until the store is closed or the process
+    /// ends (PostgreSQL releases it with the connection, a killed node's included).
+    pub(crate) async fn open_node(url: &str, access: crate::Access) -> Result<PgStore, StoreError> {
+        use sqlx::Connection;
+        /// The advisory lock key of an engine node ("SWBD").
+        const NODE_LOCK: i64 = 0x5357_4244;
+        let mut connection = sqlx::PgConnection::connect(url).await?;
+        let (sql, refusal, cache) = match access {
+            crate::Access::Shared => (
+                "SELECT pg_try_advisory_lock_shared($1)",
+                "an engine started with --single-node uses this database; stop it first, or start this node with --single-node after it",
+                ReadCache::Cluster,
+            ),
+            crate::Access::Exclusive => (
+                "SELECT pg_try_advisory_lock($1)",
+                "--single-node needs the database to itself, and another engine node is using it",
+                ReadCache::SingleNode,
+            ),
+        };
+        let locked: bool = sqlx::query_scalar(sql)
+            .bind(NODE_LOCK)
+            .fetch_one(&mut connection)
+            .await?;
+        if !locked {
+            return Err(StoreError::InUse(refusal));
+        }
+        let mut store = PgStore::open(url, cache).await?;
+        store.single_node = access == crate::Access::Exclusive;
+        store.node_lock = Mutex::new(Some(connection));
+        Ok(store)
+    }
+
     pub(crate) async fn open(url: &str, read_cache: ReadCache) -> Result<PgStore, StoreError> {
         let options: PgConnectOptions = url.parse()?;
         let pool = PgPoolOptions::new()
@@ -172,6 +204,8 @@ impl PgStore {
             listener,
             writes: watch::Sender::new(Writes::default()),
             writer: Mutex::new(Some(writer)),
+            single_node: false,
+            node_lock: Mutex::new(None),
             #[cfg(test)]
             database_reads: Default::default(),
             #[cfg(test)]
@@ -531,8 +565,8 @@ impl crate::Store for PgStore {
     }
 
     fn is_single_node(&self) -> bool {
-        // A server: several nodes may share it.
-        false
+        // A server: several nodes may share it, unless this node holds it exclusively.
+        self.single_node
     }
 
     async fn close(&self) {
@@ -545,6 +579,15 @@ impl crate::Store for PgStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take();
+        let node_lock = self
+            .node_lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(connection) = node_lock {
+            use sqlx::Connection;
+            connection.close().await.ok();
+        }
         if let Some(listener) = &self.listener {
             listener.stop();
         }

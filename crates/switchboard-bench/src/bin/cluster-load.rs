@@ -4,6 +4,7 @@
 //!    (voice-load's healthy cycle: Voice URL fetch, `<Say>`, `<Hangup>`, the completed status
 //!    callback through the outbox), and whether the outbox kept up: deliveries still pending
 //!    when the last call ended, and how long until none were.
+//!    Then the same on PostgreSQL with `--single-node` (the node has the database to itself).
 //! 2. What a call costs PostgreSQL over that run (its own statistics): transactions, rows
 //!    written and WAL bytes per call, the inputs of the capacity model in BENCHMARKS.md.
 //! 3. Takeover: `ORPHANS` calls parked on node A, a second node B on the same database, `kill
@@ -390,6 +391,32 @@ async fn main() {
         per_call(4)
     );
     drop(postgres);
+    database.drop_database().await.ok();
+
+    // 1b: one node with the database to itself (`--single-node`: no cross-node barrier).
+    let database = TestDatabase::create(&server).await.expect("a database");
+    let single = Engine::start_on(
+        &binary,
+        scratch_dir("cluster-load"),
+        database.url.clone(),
+        vec![("SWITCHBOARD_SINGLE_NODE".to_owned(), "true".to_owned())],
+    );
+    provision_with(
+        &client,
+        &single,
+        HEALTHY,
+        &format!("{app}/voice"),
+        &format!("{app}/voice"),
+        &format!("{app}/status"),
+        false,
+    )
+    .await;
+    let (single_rate, single_left, _) = healthy_calls(&client, &single, total, concurrency).await;
+    println!(
+        "PostgreSQL, --single-node: {single_rate:.0} calls/s ({:.0}% of SQLite); {single_left} callbacks pending at the end",
+        single_rate / sqlite_rate * 100.0
+    );
+    drop(single);
     database.drop_database().await.ok();
 
     // 3: takeover.

@@ -477,3 +477,94 @@ async fn a_breaker_opened_on_one_node_skips_the_origin_on_the_others() {
     }
     database.drop_database().await.expect("drop test database");
 }
+
+/// Runs `switchboard serve` on `database` with `env` until it exits (at most 20 s); its
+/// success and what it wrote to stderr.
+fn serve_refused(database: &TestDatabase, env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = std::process::Command::new(binary());
+    command
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--sip",
+            "off",
+            "--database",
+        ])
+        .arg(&database.url)
+        .env_remove("SWITCHBOARD_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("switchboard serve");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let mut stderr = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .expect("stderr")
+                .read_to_string(&mut stderr)
+                .ok();
+            return (status.success(), stderr);
+        }
+        if Instant::now() >= deadline {
+            child.kill().ok();
+            panic!("switchboard serve was not refused");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `--single-node` on PostgreSQL: the node caches rows without the cross-node barrier, so it
+/// must have the database to itself, and PostgreSQL holds it to that (an advisory lock): no
+/// other node starts while it runs, it does not start while another node runs, and once it is
+/// gone, cluster nodes start again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_has_its_postgresql_database_to_itself() {
+    let Some(server) = server_url("single node on postgres") else {
+        return;
+    };
+    let database = TestDatabase::create(&server).await.expect("test database");
+    {
+        let single = vec![("SWITCHBOARD_SINGLE_NODE".to_owned(), "true".to_owned())];
+        let mut only = node_with(&database, "only", None, single, Vec::new());
+        let app = App::start().await;
+        app.route(
+            "/voice",
+            200,
+            "text/xml",
+            "<Response><Say>Alone.</Say></Response>",
+        );
+        let created = call(
+            &only,
+            "POST",
+            &only.account_url("IncomingPhoneNumbers.json"),
+            &[("PhoneNumber", NUMBER), ("VoiceUrl", &app.url("/voice"))],
+        )
+        .await;
+        assert_eq!(created.0, 201, "{created:?}");
+        let sid = crate::voice::place(&only, NUMBER, &[]).await;
+        let done = crate::voice::finished(&only, &sid).await;
+        assert_eq!(done["status"], "completed", "{done}");
+
+        let (started, stderr) = serve_refused(&database, &[]);
+        assert!(!started, "a cluster node started beside a single node");
+        assert!(stderr.contains("--single-node"), "{stderr}");
+        let (started, stderr) = serve_refused(&database, &[("SWITCHBOARD_SINGLE_NODE", "true")]);
+        assert!(!started, "two single nodes");
+        assert!(stderr.contains("to itself"), "{stderr}");
+
+        assert!(only.terminate(), "the single node drains and exits 0");
+        let after = node_with(&database, "after", None, Vec::new(), Vec::new());
+        let (started, stderr) = serve_refused(&database, &[("SWITCHBOARD_SINGLE_NODE", "true")]);
+        assert!(!started, "a single node started beside a cluster node");
+        assert!(stderr.contains("to itself"), "{stderr}");
+        drop(after);
+    }
+    database.drop_database().await.expect("drop test database");
+}
