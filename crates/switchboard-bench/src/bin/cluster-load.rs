@@ -390,6 +390,23 @@ async fn main() {
         per_call(3),
         per_call(4)
     );
+    // Whether the row updates were HOT (no index entry rewritten).
+    let mut own = PgConnection::connect(&database.url).await.expect("connect");
+    for table in ["resources", "deliveries"] {
+        let row = sqlx::query(
+            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = $1",
+        )
+        .bind(table)
+        .fetch_one(&mut own)
+        .await
+        .expect("pg_stat_user_tables");
+        let (updates, hot): (i64, i64) = (
+            row.try_get("n_tup_upd").expect("n_tup_upd"),
+            row.try_get("n_tup_hot_upd").expect("n_tup_hot_upd"),
+        );
+        println!("PostgreSQL {table}: {updates} row updates, {hot} of them HOT");
+    }
+    own.close().await.ok();
     drop(postgres);
     database.drop_database().await.ok();
 
