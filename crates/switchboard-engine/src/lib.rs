@@ -62,8 +62,9 @@ pub struct Settings {
     /// This node's name (`--node-id`), written on every call and message it starts so that the
     /// work a crash leaves unfinished can be told apart by node.
     pub node_id: String,
-    /// Whether this is the only node of its database (SQLite): then all unfinished work in it is
-    /// this node's, whatever node id it carries.
+    /// Whether this is the only node of its database (SQLite, or PostgreSQL with
+    /// `--single-node`): then all unfinished work in it is this node's, whatever node id it
+    /// carries.
     pub sole_node: bool,
     /// `--lkg-max-age`: how old a number's last-known-good document may be and still run.
     pub lkg_max_age: Duration,
@@ -331,7 +332,8 @@ impl Engine {
         }
     }
 
-    /// Whether this is the only node of its database (SQLite): no call runs anywhere else.
+    /// Whether this is the only node of its database (SQLite, or PostgreSQL with
+    /// `--single-node`): no call runs anywhere else.
     pub fn is_sole_node(&self) -> bool {
         self.sole_node
     }

@@ -16,9 +16,9 @@
 //! Of an account that is no longer active (suspended meanwhile) nothing runs: its calls end
 //! without a callback and its messages fail with 20005.
 //!
-//! Which rows are this node's: on a database with one node (SQLite) every unfinished row; on a
-//! shared one those that carry this node's `--node-id` (`engine_node`), or no node at all
-//! (written before nodes were recorded). Taking over the work of another, dead node is the
+//! Which rows are this node's: on a database with one node (SQLite, or PostgreSQL held with
+//! `--single-node`) every unfinished row; on a shared one those that carry this node's
+//! `--node-id` (`engine_node`), or no node at all (written before nodes were recorded). Taking over the work of another, dead node is the
 //! cluster's job, not a restart's.
 
 use serde_json::json;
