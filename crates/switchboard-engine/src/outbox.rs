@@ -183,9 +183,13 @@ async fn attempt_once(
         row.deadline_ms,
         rand::random(),
     );
-    if let Some(origin) = &row.origin {
+    // A retry that got no answer waits for its origin to come back; one the origin answered
+    // (a 5xx, a 429) waits out its own delay.
+    let origin = switchboard_webhook::breaker::origin_of(&row.url);
+    let unreachable = result.event.http_status.is_none();
+    if let Some(origin) = &origin {
         match next {
-            Next::RetryAt(_) => engine.retrying_origins.note(origin),
+            Next::RetryAt(_) if unreachable => engine.retrying_origins.note(origin),
             // An origin that answered a retry, or that had deliveries waiting for it here, is
             // up: what waits for it need not wait out its backoff.
             Next::Delivered if row.attempts > 1 || engine.retrying_origins.take(origin) => {
@@ -199,7 +203,7 @@ async fn attempt_once(
                     Err(error) => tracing::warn!(?error, "hastening deliveries failed"),
                 }
             }
-            Next::Delivered | Next::GiveUp => {}
+            Next::RetryAt(_) | Next::Delivered | Next::GiveUp => {}
         }
     }
     metrics::counter!("switchboard_delivery_attempts_total", "outcome" => outcome_name(next))
@@ -219,6 +223,7 @@ async fn attempt_once(
             next_attempt_ms,
             deadline_ms: row.deadline_ms,
             owner: None,
+            origin: origin.filter(|_| unreachable),
         };
         if let Err(error) = engine.store.update_delivery(&update).await {
             // The row stays owned by this node: a restart or a takeover releases it, and it is
@@ -315,6 +320,7 @@ async fn give_up_unsent(engine: &Engine, row: &Delivery) {
         next_attempt_ms: row.next_attempt_ms,
         deadline_ms: row.deadline_ms,
         owner: None,
+        origin: row.origin.clone(),
     };
     if let Err(error) = engine.store.update_delivery(&update).await {
         tracing::error!(?error, delivery = %row.sid, "storing a delivery failed");
@@ -332,6 +338,7 @@ async fn release(engine: &Engine, row: &Delivery) {
         next_attempt_ms: now_ms().saturating_add(i64::try_from(POLL.as_millis()).unwrap_or(0)),
         deadline_ms: row.deadline_ms,
         owner: None,
+        origin: row.origin.clone(),
     };
     if let Err(error) = engine.store.update_delivery(&update).await {
         tracing::error!(?error, delivery = %row.sid, "releasing a delivery failed");

@@ -27,7 +27,9 @@ pub struct Delivery {
     pub kind: String,
     /// The URL as configured (userinfo and override fragment included; rendered redacted).
     pub url: String,
-    /// Its `scheme://host:port`, if it has one.
+    /// Its `scheme://host:port` while it waits for that origin to answer at all (its last
+    /// attempt got no answer, or none was made yet); `None` once the origin answered with a
+    /// failure (a 5xx, a 429 with its `Retry-After`), which its coming back does not cure.
     pub origin: Option<String>,
     pub method: String,
     /// The form parameters, a JSON array of `[name, value]` pairs, exactly as every attempt
@@ -62,6 +64,8 @@ pub struct DeliveryUpdate {
     pub deadline_ms: i64,
     /// `None` releases the row to whichever node finds it due.
     pub owner: Option<String>,
+    /// The origin it waits for (see `Delivery::origin`).
+    pub origin: Option<String>,
 }
 
 /// The deliveries of one account, one page at a time.
@@ -169,8 +173,8 @@ macro_rules! outbox_functions {
                 $crate::outbox::DeliveryWrite::Update(update) => {
                     let done = sqlx::query(
                         "UPDATE deliveries SET status = $2, attempts = $3, last_error_code = $4, \
-                         last_attempt_ms = $5, next_attempt_ms = $6, deadline_ms = $7, owner = $8 \
-                         WHERE sid = $1",
+                         last_attempt_ms = $5, next_attempt_ms = $6, deadline_ms = $7, owner = $8, \
+                         origin = $9 WHERE sid = $1",
                     )
                     .bind(&update.sid)
                     .bind(&update.status)
@@ -180,6 +184,7 @@ macro_rules! outbox_functions {
                     .bind(update.next_attempt_ms)
                     .bind(update.deadline_ms)
                     .bind(&update.owner)
+                    .bind(&update.origin)
                     .execute(executor)
                     .await?;
                     Ok(i64::try_from(done.rows_affected()).unwrap_or(i64::MAX))
@@ -255,8 +260,8 @@ macro_rules! outbox_functions {
             Ok(done.rows_affected() == 1)
         }
 
-        /// Makes every unowned pending delivery to `origin` due at `now_ms` (the origin answered
-        /// again); how many.
+        /// Makes every unowned pending delivery waiting for `origin` due at `now_ms` (the origin
+        /// answered again); how many.
         pub(crate) async fn hasten_deliveries<'e, E: sqlx::Executor<'e, Database = $db>>(
             executor: E,
             origin: &str,

@@ -13,7 +13,7 @@ use switchboard_test_support::postgres::{TestDatabase, server_url};
 
 use crate::recovery::Gate;
 use crate::voice::{events, param};
-use crate::{binary, call};
+use crate::{binary, call, eventually};
 
 const LEASE_S: u64 = 3;
 const CALLS: usize = 50;
@@ -292,7 +292,7 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
         // Every status callback of every message arrived at least once, the ones node A was
         // sending when it died included (the heir sent them again from the outbox), and no
         // idempotency token came with two different bodies.
-        let finished = eventually(Duration::from_secs(5), || {
+        let finished = eventually(Duration::from_secs(5), async || {
             let callbacks = gate.received("/message-status");
             messages.iter().all(|sid| {
                 ["sending", "sent", "delivered"].iter().all(|status| {
@@ -355,18 +355,6 @@ async fn a_survivor_finishes_a_killed_nodes_calls_and_messages_within_the_lease_
         );
     }
     database.drop_database().await.expect("drop test database");
-}
-
-/// Waits until `check` holds, for at most `limit`; returns whether it did.
-async fn eventually(limit: Duration, check: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    true
 }
 
 /// The rows of one list of the account (`Calls`, `Messages`), read through `engine`.

@@ -30,6 +30,20 @@ mod voice_random;
 use serde_json::Value;
 use switchboard_test_support::engine::Engine;
 
+/// Waits until `check` holds, for at most `limit`; returns whether it did.
+pub async fn eventually(limit: std::time::Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if check().await {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 pub fn binary() -> &'static std::path::Path {
     std::path::Path::new(env!("CARGO_BIN_EXE_switchboard"))
 }

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::voice::{events, form, param};
-use crate::{binary, call};
+use crate::{binary, call, eventually};
 
 const PARKED_CALLS: usize = 200;
 const RINGING_CALLS: usize = 20;
@@ -273,20 +273,6 @@ async fn wait_for_calls(engine: &Engine, sids: &[String], status: &str) {
         }
         assert!(Instant::now() < deadline, "calls not all {status}: {now:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Waits until `check` holds, for at most `limit`; returns whether it did.
-async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

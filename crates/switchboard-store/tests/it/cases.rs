@@ -88,6 +88,7 @@ async fn outbox(store: &dyn Store) {
         next_attempt_ms: 2_000,
         deadline_ms: first.deadline_ms,
         owner: None,
+        origin: first.origin.clone(),
     };
     assert!(store.update_delivery(&retry).await.unwrap());
     assert!(
