@@ -70,7 +70,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum TwimlCommand {
-    /// Parse and validate TwiML files, printing findings with line and column.
+    /// Parse and validate TwiML files (`-` for standard input), printing findings with line and
+    /// column, in that order.
     Check {
         #[arg(required = true)]
         files: Vec<PathBuf>,

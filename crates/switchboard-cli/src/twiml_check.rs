@@ -1,5 +1,6 @@
 //! `switchboard twiml check FILE… [--messaging]`: validate TwiML files and print findings the
-//! way a compiler does (`file:line:col: error 12100: message`).
+//! way a compiler does (`file:line:col: error 12100: message`), in the order of their line and
+//! column. `-` reads the document from standard input (shown as `<stdin>`).
 //!
 //! Exit status: 1 when any file has an ERROR finding (or cannot be read), 0 otherwise, so
 //! warnings alone never fail a build.
@@ -19,27 +20,41 @@ pub fn run(files: &[PathBuf], messaging: bool) -> anyhow::Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let mut failed = false;
     for file in files {
-        let body = match std::fs::read(file) {
+        let from_stdin = file.as_os_str() == "-";
+        let read = if from_stdin {
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut body).map(|_| body)
+        } else {
+            std::fs::read(file)
+        };
+        let shown = if from_stdin {
+            Path::new("<stdin>")
+        } else {
+            file.as_path()
+        };
+        let body = match read {
             Ok(body) => body,
             Err(error) => {
                 writeln!(
                     stdout,
                     "{}: error: cannot read the file: {error}",
-                    file.display()
+                    shown.display()
                 )?;
                 failed = true;
                 continue;
             }
         };
-        let findings = match switchboard_twiml::parse(&body, context) {
+        let mut findings = match switchboard_twiml::parse(&body, context) {
             Ok(parsed) => parsed.warnings,
             Err(rejected) => {
                 failed = true;
                 rejected.findings
             }
         };
+        // Stable: findings at one place keep the order the parser found them in.
+        findings.sort_by_key(|finding| (finding.line, finding.column));
         for finding in &findings {
-            writeln!(stdout, "{}", render(file, finding))?;
+            writeln!(stdout, "{}", render(shown, finding))?;
         }
     }
     Ok(if failed {

@@ -97,3 +97,34 @@ fn unreadable_files_are_errors() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_dash_reads_standard_input_and_findings_come_in_document_order() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["twiml", "check", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run switchboard");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"<Response>\n<Sya>hi</Sya>\n<Dial>(415) 555-1212</Dial>\n<Pause length=\"x\"/>\n</Response>")
+        .expect("write the document");
+    let output = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8 output");
+    let places: Vec<(u32, u32)> = stdout
+        .lines()
+        .map(|line| {
+            let rest = line.strip_prefix("<stdin>:").expect("named <stdin>");
+            let mut parts = rest.split(':');
+            let line: u32 = parts.next().and_then(|n| n.parse().ok()).expect("line");
+            let column: u32 = parts.next().and_then(|n| n.parse().ok()).expect("column");
+            (line, column)
+        })
+        .collect();
+    assert!(places.len() >= 2, "{stdout}");
+    assert!(places.windows(2).all(|pair| pair[0] <= pair[1]), "{stdout}");
+}
