@@ -22,7 +22,7 @@ pub struct CallArgs {
     #[arg(long, default_value = "+15005550006")]
     pub from: String,
     /// Keys the caller presses once the call is answered (`0-9*#`, `w` = half a second).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_digits)]
     pub digits: Option<String>,
     /// Run the call on the virtual clock (pauses and timeouts take no wall time).
     #[arg(long)]
@@ -32,6 +32,21 @@ pub struct CallArgs {
     pub timeout: u64,
     #[command(flatten)]
     pub remote: Remote,
+}
+
+/// `--digits`, checked before any call is placed, by the sandbox's own rule.
+fn parse_digits(text: &str) -> Result<String, String> {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|key| key.is_ascii_digit() || matches!(key, '*' | '#' | 'w'))
+    {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "must be one or more of 0-9, *, # and w (half a second), not {text:?}"
+        ))
+    }
 }
 
 pub async fn run(args: CallArgs) -> anyhow::Result<ExitCode> {

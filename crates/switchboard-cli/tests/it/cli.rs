@@ -1,4 +1,4 @@
-//! The client subcommands against a running engine: `switchboard sms`.
+//! The client subcommands against a running engine: `switchboard sms`, `switchboard call`.
 
 use switchboard_test_support::app::App;
 
@@ -63,5 +63,36 @@ async fn sms_prints_the_webhook_and_the_reply() {
         String::from_utf8_lossy(&refused.stderr).contains("20404"),
         "{}",
         String::from_utf8_lossy(&refused.stderr)
+    );
+}
+
+/// `call --digits` is checked before a call is placed: a key the sandbox cannot press is a
+/// usage error (exit 2), and no call reaches the engine.
+#[tokio::test]
+async fn call_refuses_bad_digits_before_placing_the_call() {
+    let engine = start();
+    let output = tokio::process::Command::new(binary())
+        .args([
+            "call",
+            "--to",
+            "+15550200001",
+            "--digits",
+            "12x",
+            "--server",
+            &engine.base_url,
+        ])
+        .env("SWITCHBOARD_ACCOUNT_SID", &engine.account_sid)
+        .env("SWITCHBOARD_AUTH_TOKEN", &engine.auth_token)
+        .output()
+        .await
+        .expect("running switchboard call");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("0-9, *, # and w"), "{stderr}");
+    let calls = call(&engine, "GET", &engine.account_url("Calls.json"), &[]).await;
+    assert_eq!(
+        calls.1["calls"].as_array().map(Vec::len),
+        Some(0),
+        "{calls:?}"
     );
 }
