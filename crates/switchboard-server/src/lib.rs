@@ -274,6 +274,12 @@ async fn start_sip(
         bind.ip()
     };
     let (low, high) = config.rtp_range()?;
+    if let Some(missing) = missing_program(&config.tts_command) {
+        eprintln!(
+            "warning: the text-to-speech program {missing:?} (--tts-command) is not installed: \
+             <Say> on SIP calls will fail, each with an alert, until it is (Debian: apt install espeak-ng)"
+        );
+    }
     let telephony = switchboard_engine::voice::sip::Telephony {
         endpoint,
         ports: switchboard_media::session::PortPool::new(media_ip, low, high),
@@ -288,6 +294,32 @@ async fn start_sip(
         media_trust: trust,
     };
     Ok(Some((telephony, incoming)))
+}
+
+/// The program a command line starts (its first word), when it cannot be found: a path that is
+/// not an executable file, or a name on no directory of `PATH`.
+fn missing_program(command: &str) -> Option<String> {
+    let program = command.split_whitespace().next()?;
+    let runnable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|meta| {
+            #[cfg(unix)]
+            let executable = {
+                use std::os::unix::fs::PermissionsExt;
+                meta.permissions().mode() & 0o111 != 0
+            };
+            #[cfg(not(unix))]
+            let executable = true;
+            meta.is_file() && executable
+        })
+    };
+    let found = if program.contains('/') {
+        runnable(std::path::Path::new(program))
+    } else {
+        std::env::var_os("PATH").is_some_and(|path| {
+            std::env::split_paths(&path).any(|dir| runnable(&dir.join(program)))
+        })
+    };
+    (!found).then(|| program.to_owned())
 }
 
 /// Resolves when SIGTERM or SIGINT arrives. The handlers are installed when this is called, not
@@ -317,5 +349,31 @@ pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(not(unix))]
     async {
         tokio::signal::ctrl_c().await.ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_missing_text_to_speech_program_is_named() {
+        assert_eq!(super::missing_program("sh -c 'cat'"), None, "on PATH");
+        assert_eq!(super::missing_program("/bin/sh -c x"), None, "a path");
+        assert_eq!(
+            super::missing_program("no-such-tts-program --stdin"),
+            Some("no-such-tts-program".to_owned())
+        );
+        assert_eq!(
+            super::missing_program("/nonexistent/espeak-ng --stdin"),
+            Some("/nonexistent/espeak-ng".to_owned())
+        );
+        let plain = std::env::temp_dir().join(format!("not-a-program-{}", std::process::id()));
+        std::fs::write(&plain, "text").expect("a plain file");
+        let line = format!("{} --stdin", plain.display());
+        assert_eq!(
+            super::missing_program(&line),
+            Some(plain.display().to_string()),
+            "not executable"
+        );
+        std::fs::remove_file(plain).ok();
     }
 }

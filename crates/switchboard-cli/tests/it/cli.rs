@@ -96,3 +96,51 @@ async fn call_refuses_bad_digits_before_placing_the_call() {
         "{calls:?}"
     );
 }
+
+/// `serve` with SIP on names a text-to-speech program that is not installed, at start, instead
+/// of leaving the first `<Say>` to find out.
+#[test]
+fn serve_warns_at_start_when_the_text_to_speech_program_is_missing() {
+    use std::io::BufRead;
+    let dir = switchboard_test_support::engine::scratch_dir("tts-missing");
+    let database = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let rtp = switchboard_test_support::net::free_rtp_ports(4);
+    let mut child = std::process::Command::new(binary())
+        .args(["serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0"])
+        .args(["--rtp-ports", &rtp, "--database", &database])
+        .args(["--tts-command", "no-such-tts-program --stdin"])
+        .env_remove("SWITCHBOARD_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("switchboard serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut warning = None;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match received.recv_timeout(left) {
+            Ok(line) if line.contains("no-such-tts-program") => {
+                warning = Some(line);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    child.kill().ok();
+    child.wait().ok();
+    let warning = warning.expect("a warning naming the program within 20 s");
+    assert!(warning.starts_with("warning: "), "{warning}");
+    assert!(warning.contains("--tts-command"), "{warning}");
+}
