@@ -197,12 +197,24 @@ macro_rules! outbox_functions {
         /// `UPDATE` whose condition includes `owner IS NULL` (and, on PostgreSQL, the rows are
         /// picked with `FOR UPDATE SKIP LOCKED`, so a second claimer passes over them instead of
         /// waiting).
-        pub(crate) async fn claim_deliveries<'e, E: sqlx::Executor<'e, Database = $db>>(
-            executor: E,
+        pub(crate) async fn claim_deliveries(
+            executor: &sqlx::Pool<$db>,
             owner: &str,
             now_ms: i64,
             limit: i64,
         ) -> Result<Vec<$crate::Delivery>, $crate::StoreError> {
+            // Most looks find nothing due: a read answers them without taking a write lock
+            // (on SQLite, the one the batched writer needs).
+            let due: Option<i64> = sqlx::query_scalar(
+                "SELECT seq FROM deliveries WHERE status = 'pending' AND owner IS NULL \
+                 AND next_attempt_ms <= $1 LIMIT 1",
+            )
+            .bind(now_ms)
+            .fetch_optional(executor)
+            .await?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
             const SQL: &str = const_format::concatcp!(
                 "UPDATE deliveries SET owner = $1 WHERE owner IS NULL AND seq IN (SELECT seq FROM \
                  deliveries WHERE status = 'pending' AND owner IS NULL AND next_attempt_ms <= $2 \
