@@ -273,23 +273,10 @@ async fn attempt_claimed(engine: &Engine, row: Delivery) {
         request,
         stored: true,
     };
-    let (sid, kind, resource) = (
-        pending.row.sid.clone(),
-        pending.row.kind.clone(),
-        pending.row.resource_sid.clone(),
-    );
-    let result = attempt(
-        engine,
-        pending,
-        &account.auth_token,
-        &mut CookieJar::default(),
-    )
-    .await;
-    let gave_up = result.error_code.is_some()
-        && match engine.store.get_delivery(&sid).await {
-            Ok(Some(stored)) => stored.status == "failed",
-            _ => false,
-        };
+    let (kind, resource) = (pending.row.kind.clone(), pending.row.resource_sid.clone());
+    let mut cookies = CookieJar::default();
+    let (result, next) = attempt_once(engine, pending, &account.auth_token, &mut cookies).await;
+    let gave_up = next == Next::GiveUp;
     if gave_up && kind != Kind::Debugger.as_str() {
         for alert in &result.alerts {
             if let Err(error) =

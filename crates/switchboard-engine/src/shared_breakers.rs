@@ -77,19 +77,16 @@ impl Engine {
 
 /// A stored row as the change it shares.
 fn shared_of(row: &switchboard_store::BreakerRow) -> Shared {
-    let code = row
+    if !row.open {
+        return Shared::Closed;
+    }
+    let last = row
         .last_error_code
         .and_then(|code| u32::try_from(code).ok())
-        .and_then(switchboard_core::ErrorCode::lookup);
-    match (row.open, code) {
-        (true, Some(last)) => Shared::Opened {
-            remaining_ms: u64::try_from(row.remaining_ms).unwrap_or(0),
-            last,
-        },
-        (true, None) => Shared::Opened {
-            remaining_ms: u64::try_from(row.remaining_ms).unwrap_or(0),
-            last: switchboard_core::error_code::HTTP_RETRIEVAL_FAILURE,
-        },
-        (false, _) => Shared::Closed,
+        .and_then(switchboard_core::ErrorCode::lookup)
+        .unwrap_or(switchboard_core::error_code::HTTP_RETRIEVAL_FAILURE);
+    Shared::Opened {
+        remaining_ms: u64::try_from(row.remaining_ms).unwrap_or(0),
+        last,
     }
 }

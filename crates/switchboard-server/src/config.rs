@@ -220,10 +220,9 @@ impl Config {
 
     /// `--callback-retry-for`, checked (`0` is no retry).
     pub(crate) fn callback_retry_for(&self) -> anyhow::Result<std::time::Duration> {
-        let number = self
-            .callback_retry_for
-            .trim()
-            .trim_end_matches(['s', 'm', 'h', 'd']);
+        let text = self.callback_retry_for.trim();
+        // At most one unit, as `parse_duration` takes it: `0`, `0s`, `0h` are zero, `0hh` is not.
+        let number = text.strip_suffix(['s', 'm', 'h', 'd']).unwrap_or(text);
         if !number.is_empty() && number.bytes().all(|byte| byte == b'0') {
             return Ok(std::time::Duration::ZERO);
         }
@@ -387,6 +386,31 @@ mod tests {
         }
         for text in ["h", "1.5h", "1 h", "1hh"] {
             assert!(parse_duration(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn callback_retry_for_takes_a_duration_or_zero() {
+        let retry_for = |text: &str| {
+            super::Config {
+                callback_retry_for: text.to_owned(),
+                ..super::Config::default()
+            }
+            .callback_retry_for()
+        };
+        for (text, seconds) in [("0", 0), ("0s", 0), ("00h", 0), ("4h", 14_400), ("90", 90)] {
+            assert_eq!(
+                retry_for(text).unwrap(),
+                Duration::from_secs(seconds),
+                "{text}"
+            );
+        }
+        for text in ["0hh", "", "5x", "-1", "s"] {
+            let problem = retry_for(text).expect_err(text).to_string();
+            assert!(
+                problem.starts_with("--callback-retry-for "),
+                "{text}: {problem}"
+            );
         }
     }
 }

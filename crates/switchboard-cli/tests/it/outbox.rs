@@ -455,3 +455,46 @@ async fn retry_for_zero_is_twilios_single_attempt() {
     );
     assert!(deliveries(&engine, "pending").await.is_empty());
 }
+
+/// A delivery retried until `--callback-retry-for` runs out fails, and is alerted twice: at its
+/// first failure and when it is given up; the retry in between is not alerted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_retried_until_its_deadline_is_given_up_with_an_alert() {
+    let dir = scratch_dir("outbox-deadline");
+    let database = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let engine = Engine::start_on(
+        binary(),
+        dir,
+        database,
+        vec![("SWITCHBOARD_CALLBACK_RETRY_FOR".into(), "2s".into())],
+    );
+    let app = App::start().await;
+    provision(&engine, &app).await;
+    app.route("/busy", 503, "text/plain", "");
+    let sid = send_message(&engine, "+15550550001", &app.url("/busy")).await;
+    let failed = eventually(Duration::from_secs(15), async || {
+        let failed = deliveries(&engine, "failed").await;
+        failed.len() == 3 && failed.iter().all(|delivery| delivery["attempts"] == 2)
+    })
+    .await;
+    assert!(failed, "{:?}", deliveries(&engine, "failed").await);
+    assert_eq!(on(&app, "/busy").len(), 6, "two attempts per callback");
+    let url = format!("{}/v1/Alerts?PageSize=1000", engine.base_url);
+    let about_it = async || -> Vec<Value> {
+        let listed = call(&engine, "GET", &url, &[]).await;
+        listed.1["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|alert| alert["resource_sid"] == sid.as_str())
+            .cloned()
+            .collect()
+    };
+    let alerted = eventually(Duration::from_secs(5), async || about_it().await.len() == 6).await;
+    let alerts = about_it().await;
+    assert!(alerted, "{alerts:?}");
+    assert!(
+        alerts.iter().all(|alert| alert["log_level"] == "error"),
+        "{alerts:?}"
+    );
+}
