@@ -7,6 +7,7 @@
 //! snake_case fields, RFC 2822 dates, the paging envelope and the error JSON (`ApiError`).
 
 pub mod auth;
+mod console;
 pub mod error;
 pub mod form;
 mod forward;
@@ -38,6 +39,8 @@ pub struct AppState {
     pub auth_cache: Arc<auth::AuthCache>,
     /// The client live-call requests are forwarded to other nodes with (`forward.rs`).
     pub peers: reqwest::Client,
+    /// Failed console sign-ins per source address.
+    pub(crate) console_limiter: Arc<console::SignInLimiter>,
 }
 
 impl AppState {
@@ -47,6 +50,7 @@ impl AppState {
             store: engine.store().clone(),
             public_url: engine.public_url().into(),
             auth_cache: Arc::default(),
+            console_limiter: Arc::default(),
             peers: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(2))
                 .build()
@@ -70,6 +74,7 @@ pub use switchboard_engine::now_ms;
 pub fn router(engine: Engine) -> Router {
     let state = AppState::new(engine);
     let api = resources::routes()
+        .merge(console::routes())
         .route("/healthz", get(healthz))
         .fallback(resources::not_found)
         .layer(axum::middleware::from_fn_with_state(

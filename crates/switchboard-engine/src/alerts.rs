@@ -24,6 +24,25 @@ use switchboard_webhook::{
 use crate::error::EngineResult;
 use crate::{Engine, now_ms, outbox};
 
+/// The account's own number in the call or message `resource_sid`: the number called or
+/// texted when it came in, the number it came from when it went out.
+async fn own_number(engine: &Engine, resource_sid: &str) -> Option<String> {
+    let kind = if resource_sid.starts_with("CA") {
+        Kind::Call
+    } else if resource_sid.starts_with("SM") || resource_sid.starts_with("MM") {
+        Kind::Message
+    } else {
+        return None;
+    };
+    let record = engine.store.get_shared(kind, resource_sid).await.ok()??;
+    let inbound = record.doc["direction"].as_str() == Some("inbound");
+    if inbound {
+        record.phone_number.clone()
+    } else {
+        record.from_number.clone()
+    }
+}
+
 /// Stores `alert` for `account_sid` (about `resource_sid`, a CallSid or MessageSid) and pushes
 /// it to the account's debugger webhook if one is set. Returns the alert's SID.
 pub async fn record(
@@ -43,6 +62,13 @@ pub async fn record(
     row.parent_sid = resource_sid.map(str::to_owned);
     row.status = Some(alert.level.monitor_name().to_owned());
     row.date_key = Some(now);
+    // Indexed for the console's debugger filters: the code, and the account's own number in
+    // the call or message the alert is about.
+    row.friendly_name = Some(alert.error_code.to_string());
+    row.phone_number = match resource_sid {
+        Some(resource) => own_number(state, resource).await,
+        None => None,
+    };
     row.seq = state.store.insert(&row).await?;
     metrics::counter!("switchboard_alerts_total", "level" => alert.level.monitor_name())
         .increment(1);

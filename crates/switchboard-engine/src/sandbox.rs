@@ -157,6 +157,32 @@ impl Log {
         (out, transcript.last_status.clone())
     }
 
+    /// The events from index `from` on, as their JSON text, and whether the session is over
+    /// (a live view sends what it has not shown yet).
+    pub fn events_from(&self, from: usize) -> (Vec<Box<str>>, bool) {
+        let transcript = self.lock();
+        let events = transcript.events.get(from..).unwrap_or_default().to_vec();
+        (events, transcript.done)
+    }
+
+    /// Waits until there are more than `known` events, the session is over, or `timeout`
+    /// passes.
+    pub async fn wait_beyond(&self, known: usize, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.changed.notified();
+            {
+                let transcript = self.lock();
+                if transcript.done || transcript.events.len() > known {
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Whether the session is over (no more events will come).
     pub fn is_done(&self) -> bool {
         self.lock().done

@@ -43,6 +43,7 @@ pub(crate) fn kind_from_str(text: &str) -> Option<Kind> {
         Kind::Recording,
         Kind::Alert,
         Kind::LastKnownGood,
+        Kind::ConsoleSession,
     ]
     .into_iter()
     .find(|kind| kind.as_str() == text)

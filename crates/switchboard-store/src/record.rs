@@ -17,6 +17,9 @@ pub enum Kind {
     /// A number's last-known-good voice document (beyond Twilio): engine state, never
     /// rendered by the API; `parent_sid` is the number.
     LastKnownGood,
+    /// A console sign-in (the web console's server-side session): its SID is the SHA-256 of
+    /// the cookie's secret, so the table alone does not let anyone in.
+    ConsoleSession,
 }
 
 impl Kind {
@@ -32,6 +35,7 @@ impl Kind {
             Kind::Recording => "recording",
             Kind::Alert => "alert",
             Kind::LastKnownGood => "last_known_good",
+            Kind::ConsoleSession => "console_session",
         }
     }
 }

@@ -29,6 +29,42 @@ pub struct WebhookEvent {
     /// `open` when the request was not sent because its origin's circuit breaker was open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breaker: Option<String>,
+    /// The parameters sent (or that would have been, for a skipped request), in order: the
+    /// console's timeline shows them. An engine addition to the contract's fields.
+    #[serde(default, with = "param_object", skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<(String, String)>,
+    /// The first `EXCERPT` bytes of the answer's body (lossy UTF-8), empty when none arrived.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body_excerpt: String,
+}
+
+/// How much of a response body a transcript keeps.
+const EXCERPT: usize = 400;
+
+/// Parameters as one JSON object (names in the order sent; a repeated name keeps its last
+/// value when read back, as the console shows it).
+mod param_object {
+    use serde::Deserialize;
+    use serde::de::Deserializer;
+    use serde::ser::{SerializeMap, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        params: &[(String, String)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(params.len()))?;
+        for (name, value) in params {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(String, String)>, D::Error> {
+        let map = std::collections::BTreeMap::<String, String>::deserialize(deserializer)?;
+        Ok(map.into_iter().collect())
+    }
 }
 
 /// How a TwiML fetch ended.
@@ -274,6 +310,8 @@ fn event(exchange: &Exchange, error: Option<ErrorCode>, fallback: bool) -> Webho
         duration_ms: u64::try_from(exchange.duration.as_millis()).unwrap_or(u64::MAX),
         attempts: exchange.attempts,
         breaker: None,
+        params: exchange.request.params.clone(),
+        body_excerpt: exchange.response_body(EXCERPT),
     }
 }
 
@@ -307,6 +345,8 @@ fn skipped(
         duration_ms: 0,
         attempts: 0,
         breaker: Some("open".to_owned()),
+        params: planned.params.clone(),
+        body_excerpt: String::new(),
     };
     let report = FetchReport::Skipped {
         code,

@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use switchboard_engine::alerts::alert_of;
 
-pub(super) fn render(state: &AppState, doc: &Value, with_exchange: bool) -> Value {
+pub(crate) fn render(state: &AppState, doc: &Value, with_exchange: bool) -> Value {
     let Some(alert) = alert_of(doc) else {
         return json!({});
     };

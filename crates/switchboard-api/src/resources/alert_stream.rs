@@ -143,6 +143,9 @@ fn last_event_id(headers: &HeaderMap) -> ApiResult<Option<String>> {
         })
 }
 
+/// How a stream writes one alert: the whole server-sent event.
+pub(crate) type Render = fn(&AppState, &Record) -> String;
+
 pub(crate) async fn stream(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,7 +154,25 @@ pub(crate) async fn stream(
 ) -> ApiResult<Response> {
     let level = level(&uri)?;
     let resume = last_event_id(&headers)?;
-    let account_sid = caller.account.sid.clone();
+    open(
+        state,
+        caller.account.sid.clone(),
+        level,
+        resume,
+        |state, record| event(&record.sid, &render(state, &record.doc, false).to_string()),
+    )
+    .await
+}
+
+/// A stream of `account_sid`'s alerts (of `level` only, when given) after the alert `resume`
+/// (or from now), each written by `render`: the API's JSON events, the console's rows.
+pub(crate) async fn open(
+    state: AppState,
+    account_sid: String,
+    level: Option<&'static str>,
+    resume: Option<String>,
+    render: Render,
+) -> ApiResult<Response> {
     // Subscribed before the starting point is read: see the module documentation.
     let feed = state.engine.subscribe_alerts();
     let store = state.store.as_ref();
@@ -170,7 +191,12 @@ pub(crate) async fn stream(
     };
     let (sink, chunks) = mpsc::channel(BUFFERED_CHUNKS);
     let cursor = Cursor::new(account_sid, level, after_seq);
-    tokio::spawn(run(state, feed, cursor, sink, opening));
+    tokio::spawn(run(state, feed, cursor, sink, opening, render));
+    Ok(event_stream(chunks))
+}
+
+/// A `text/event-stream` response whose body is the chunks sent on `chunks`'s sender.
+pub(crate) fn event_stream(chunks: mpsc::Receiver<Bytes>) -> Response {
     let mut response = Body::new(EventBody(chunks)).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -180,7 +206,7 @@ pub(crate) async fn stream(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Asks nginx-style proxies not to buffer the stream.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }
 
 /// Writes the stream until the client goes, the feed closes or the engine shuts down.
@@ -190,13 +216,14 @@ async fn run(
     mut cursor: Cursor,
     sink: mpsc::Sender<Bytes>,
     opening: String,
+    render: Render,
 ) {
     let mut keep_alive =
         tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
     let mut poll = tokio::time::interval(SHARED_STORE_POLL);
     let shared = !state.store.is_single_node();
     if !deliver(&state, &sink, comment(&opening)).await
-        || !catch_up(&state, &mut cursor, &sink).await
+        || !catch_up(&state, &mut cursor, &sink, render).await
     {
         return;
     }
@@ -225,7 +252,7 @@ async fn run(
             deliver(&state, &sink, comment("the engine is shutting down")).await;
             return;
         }
-        if read && !catch_up(&state, &mut cursor, &sink).await {
+        if read && !catch_up(&state, &mut cursor, &sink, render).await {
             return;
         }
     }
@@ -233,7 +260,12 @@ async fn run(
 
 /// Sends every alert after the cursor, page by page; `false` when the stream must end (the
 /// client went, the engine is closing, or the store failed).
-async fn catch_up(state: &AppState, cursor: &mut Cursor, sink: &mpsc::Sender<Bytes>) -> bool {
+async fn catch_up(
+    state: &AppState,
+    cursor: &mut Cursor,
+    sink: &mpsc::Sender<Bytes>,
+    render: Render,
+) -> bool {
     loop {
         let page = match alerts::after(
             state.store.as_ref(),
@@ -253,8 +285,7 @@ async fn catch_up(state: &AppState, cursor: &mut Cursor, sink: &mpsc::Sender<Byt
             }
         };
         for record in &page {
-            let data = render(state, &record.doc, false).to_string();
-            if !deliver(state, sink, event(&record.sid, &data)).await {
+            if !deliver(state, sink, render(state, record)).await {
                 return false;
             }
             cursor.advance(record.seq);
@@ -267,7 +298,7 @@ async fn catch_up(state: &AppState, cursor: &mut Cursor, sink: &mpsc::Sender<Byt
 
 /// Hands `text` to the connection; `false` when the client is gone or the engine began closing
 /// while a slow client held the write up.
-async fn deliver(state: &AppState, sink: &mpsc::Sender<Bytes>, text: String) -> bool {
+pub(crate) async fn deliver(state: &AppState, sink: &mpsc::Sender<Bytes>, text: String) -> bool {
     tokio::select! {
         biased;
         sent = sink.send(Bytes::from(text)) => sent.is_ok(),

@@ -383,7 +383,7 @@ pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<
 
 /// `Calls.json`, newest first, filtered by `To`, `From`, `Status`, `ParentCallSid` and the days
 /// of `StartTime` and `EndTime`.
-const LIST: Listing = Listing {
+pub(crate) const LIST: Listing = Listing {
     kind: Kind::Call,
     key: "calls",
     order: Order::Descending,

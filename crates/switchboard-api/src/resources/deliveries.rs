@@ -26,6 +26,16 @@ pub(crate) async fn list(
     caller: Caller,
     OriginalUri(uri): OriginalUri,
 ) -> ApiResult<Json<Value>> {
+    Ok(Json(page(&state, &caller.account.sid, &uri).await?))
+}
+
+/// The page of `account_sid`'s deliveries `uri`'s query asks for, in the envelope (the API's
+/// answer, and what the console's page shows).
+pub(crate) async fn page(
+    state: &AppState,
+    account_sid: &str,
+    uri: &axum::http::Uri,
+) -> ApiResult<Value> {
     let params = query_params(uri.query())?;
     let request = PageRequest::from_params(&params)?;
     let status = match params.get("Status") {
@@ -43,7 +53,7 @@ pub(crate) async fn list(
         .map(|status| ("Status".to_owned(), status.clone()))
         .collect();
     let store = state.store.as_ref();
-    let account_sid = caller.account.sid.clone();
+    let account_sid = account_sid.to_owned();
     let page = fetch_keyed(Order::Descending, request, |window| {
         let query = DeliveryQuery {
             account_sid: account_sid.clone(),
@@ -57,7 +67,7 @@ pub(crate) async fn list(
     })
     .await?;
     let items = page.records.iter().map(render).collect();
-    Ok(Json(page.envelope(PATH, &kept, "deliveries", items)))
+    Ok(page.envelope(PATH, &kept, "deliveries", items))
 }
 
 pub(crate) async fn replay(

@@ -167,7 +167,7 @@ pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<
 }
 
 /// `Messages.json`, newest first, filtered by `To`, `From` and the day of `DateSent`.
-const LIST: Listing = Listing {
+pub(crate) const LIST: Listing = Listing {
     kind: Kind::Message,
     key: "messages",
     order: Order::Descending,

@@ -3,20 +3,20 @@
 //! account owns, and the 404/405 answers.
 
 pub mod account;
-mod alert;
-mod alert_stream;
+pub(crate) mod alert;
+pub(crate) mod alert_stream;
 pub mod application;
 pub mod call;
-mod deliveries;
+pub(crate) mod deliveries;
 mod fields;
 pub mod key;
-mod listing;
+pub(crate) mod listing;
 pub mod message;
 mod notification;
 pub mod phone_number;
 pub mod recording;
 mod sandbox;
-mod scoped;
+pub(crate) mod scoped;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};

@@ -112,7 +112,7 @@ pub fn render_owned(mut body: Value) -> Value {
 
 /// `IncomingPhoneNumbers.json` (and its typed lists), oldest first, filtered by `FriendlyName`
 /// and a partial `PhoneNumber`.
-const LIST: Listing = Listing {
+pub(crate) const LIST: Listing = Listing {
     kind: Kind::PhoneNumber,
     key: "incoming_phone_numbers",
     order: Order::Ascending,
@@ -163,31 +163,42 @@ fn number_pattern(filter: &str) -> String {
 }
 
 pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
-    create_number(&scoped, &params, None).await
+    let record = provision(&scoped, &params, None).await?;
+    Ok(created(render(&record.doc)))
 }
 
 pub(crate) async fn update_or_create_type(
     ScopedForm(scoped, params): ScopedForm<String>,
 ) -> ApiResult<Response> {
     if let Some(kind) = number_type(&scoped.rest) {
-        return create_number(&scoped, &params, Some(kind)).await;
+        let record = provision(&scoped, &params, Some(kind)).await?;
+        return Ok(created(render(&record.doc)));
     }
     let sid = scoped.json_sid(&scoped.rest)?;
-    let (record, mut doc) = scoped
-        .load::<Map<String, Value>>(Kind::PhoneNumber, sid)
-        .await?;
-    apply_settings(&scoped, &params, &mut doc).await?;
-    doc.insert("date_updated".into(), json!(now_ms()));
-    let updated = record_of(&doc, record.created_ms);
-    scoped.state.store.update(&updated).await?;
+    let updated = update(&scoped, sid, &params).await?;
     Ok(Json(render(&updated.doc)).into_response())
 }
 
-async fn create_number<P>(
+/// Applies `params` to the scoped account's number `sid` (the REST update and the console's
+/// edit form): the stored record, or the REST error the parameters earn.
+pub(crate) async fn update<P>(scoped: &Scoped<P>, sid: &str, params: &Params) -> ApiResult<Record> {
+    let (record, mut doc) = scoped
+        .load::<Map<String, Value>>(Kind::PhoneNumber, sid)
+        .await?;
+    apply_settings(scoped, params, &mut doc).await?;
+    doc.insert("date_updated".into(), json!(now_ms()));
+    let updated = record_of(&doc, record.created_ms);
+    scoped.state.store.update(&updated).await?;
+    Ok(updated)
+}
+
+/// Provisions a number for the scoped account (the REST create and the console's form): the
+/// stored record, or the REST error the parameters earn.
+pub(crate) async fn provision<P>(
     scoped: &Scoped<P>,
     params: &Params,
     requested_type: Option<&'static str>,
-) -> ApiResult<Response> {
+) -> ApiResult<Record> {
     let now = now_ms();
     let mut doc = fields::defaults(&[fields::HANDLERS, FIELDS]);
     doc.insert(
@@ -252,7 +263,7 @@ async fn create_number<P>(
     doc.insert("type".into(), json!(number_type));
     let record = record_of(&doc, now);
     match scoped.state.store.insert(&record).await {
-        Ok(_) => Ok(created(render(&record.doc))),
+        Ok(_) => Ok(record),
         Err(StoreError::Conflict(_)) => Err(ApiError::bad_request(
             error_code::PHONE_NUMBER_NOT_AVAILABLE,
             format!("{number} is not available: it is already provisioned on this engine"),

@@ -184,6 +184,27 @@ impl<P: PathRest, C: Credential> FromRequest<AppState> for ScopedForm<P, C> {
     }
 }
 
+impl<P> Scoped<P> {
+    /// A scope the caller was already admitted to by other means (the console's session, which
+    /// scoped the account when it was chosen): REST logic shared with the console runs on it.
+    pub(crate) fn admitted(
+        state: AppState,
+        caller: Caller,
+        account: Account,
+        uri: Uri,
+        rest: P,
+    ) -> Scoped<P> {
+        Scoped {
+            state,
+            caller,
+            account,
+            uri,
+            rest,
+            credential: PhantomData,
+        }
+    }
+}
+
 impl<P, C> Scoped<P, C> {
     /// Loads a resource of `kind` this account owns; anything else is a 404 for the path.
     pub(crate) async fn load<T: DeserializeOwned>(

@@ -9,12 +9,14 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::response::Response;
 use http_body::{Frame, SizeHint};
 use hyper::Request;
@@ -34,6 +36,7 @@ pub(super) async fn serve(
     shared: Arc<Shared>,
     id: ConnectionId,
     stream: TcpStream,
+    peer: SocketAddr,
     close: CancellationToken,
 ) {
     let _registered = Registered {
@@ -61,6 +64,7 @@ pub(super) async fn serve(
     let service = Service {
         router: shared.router.clone(),
         tracked,
+        peer: ConnectInfo(peer),
     };
     let mut connection = pin!(shared.builder.serve_connection(io, service));
     let mut draining = false;
@@ -184,6 +188,9 @@ impl AsyncWrite for Observed {
 struct Service {
     router: axum::Router,
     tracked: Arc<Tracked>,
+    /// The client's address, handed to handlers as axum's `ConnectInfo` (the console limits
+    /// failed sign-ins per source with it).
+    peer: ConnectInfo<SocketAddr>,
 }
 
 impl hyper::service::Service<Request<Incoming>> for Service {
@@ -191,8 +198,9 @@ impl hyper::service::Service<Request<Incoming>> for Service {
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
-    fn call(&self, request: Request<Incoming>) -> Self::Future {
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         self.tracked.request_started();
+        request.extensions_mut().insert(self.peer);
         let guard = RequestGuard(self.tracked.clone());
         let answer = self.router.clone().oneshot(request);
         Box::pin(async move {

@@ -161,7 +161,7 @@ pub(crate) async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _peer)) => admit(&shared, &tasks, stream),
+            Ok((stream, peer)) => admit(&shared, &tasks, stream, peer),
             Err(error) => accept_failed(&shared, error, &mut last_warning).await,
         }
     }
@@ -172,7 +172,7 @@ pub(crate) async fn serve(
 
 /// Registers a new connection (closing the one idle longest at the cap) and starts serving it,
 /// or closes it at once when every connection is busy.
-fn admit(shared: &Arc<Shared>, tasks: &TaskTracker, stream: TcpStream) {
+fn admit(shared: &Arc<Shared>, tasks: &TaskTracker, stream: TcpStream, peer: std::net::SocketAddr) {
     let close = shared.abort.child_token();
     let admission = shared.registry().admit(shared.now(), close.clone());
     match admission {
@@ -185,7 +185,7 @@ fn admit(shared: &Arc<Shared>, tasks: &TaskTracker, stream: TcpStream) {
                 evicted.cancel();
                 count_closed(Closed::IdleEvicted);
             }
-            tasks.spawn(connection::serve(shared.clone(), id, stream, close));
+            tasks.spawn(connection::serve(shared.clone(), id, stream, peer, close));
         }
     }
 }
