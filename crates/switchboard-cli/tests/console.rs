@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use switchboard_test_support::app::App;
-use switchboard_test_support::engine::Engine;
+use switchboard_test_support::engine::{Engine, scratch_dir};
 use switchboard_test_support::net::refused_addr;
 
 fn binary() -> &'static Path {
@@ -63,7 +63,19 @@ async fn an_operator_configures_a_fallback_and_watches_it_save_a_call_in_chromiu
     let Some((modules, chromium)) = browser_tools() else {
         return;
     };
-    let engine = Engine::start(binary());
+    // Probes every second (the number's page shows the last one) and a single attempt per
+    // callback (a callback to a dead URL is a failed delivery at once, for the deliveries page).
+    let dir = scratch_dir("console");
+    let database = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let engine = Engine::start_on(
+        binary(),
+        dir,
+        database,
+        vec![
+            ("SWITCHBOARD_PROBE_INTERVAL".into(), "1".into()),
+            ("SWITCHBOARD_CALLBACK_RETRY_FOR".into(), "0".into()),
+        ],
+    );
     let app = App::start().await;
     app.route(
         "/fallback",
@@ -237,6 +249,87 @@ async fn failed_sign_ins_are_limited_per_source_and_sessions_follow_the_token() 
         "a suspended account's session ends"
     );
 
+    // An API key signs in too; a parent acts on its subaccount after choosing it.
+    let key: serde_json::Value = engine
+        .request(
+            reqwest::Method::POST,
+            &format!(
+                "{base}/2010-04-01/Accounts/{}/Keys.json",
+                engine.account_sid
+            ),
+        )
+        .form(&[("FriendlyName", "console")])
+        .send()
+        .await
+        .expect("creating a key")
+        .json()
+        .await
+        .expect("the key");
+    let by_key = sign_in(
+        &client,
+        &base,
+        key["sid"].as_str().expect("key sid"),
+        key["secret"].as_str().expect("key secret"),
+    )
+    .await;
+    assert_eq!(by_key.status(), 303, "an API key signs in");
+    let (active_sid, _) = subaccount(&engine).await;
+    let settings = client
+        .get(format!("{base}/console/settings"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("settings")
+        .text()
+        .await
+        .expect("the page");
+    assert!(
+        settings.contains(&active_sid),
+        "the parent can choose its subaccount"
+    );
+    let csrf = settings
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form token")
+        .to_owned();
+    let switched = client
+        .post(format!("{base}/console/account"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("AccountSid", active_sid.as_str())])
+        .send()
+        .await
+        .expect("switching");
+    assert_eq!(switched.status(), 303);
+    let numbers = client
+        .get(format!("{base}/console/numbers"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("numbers")
+        .text()
+        .await
+        .expect("the page");
+    assert!(
+        numbers.contains(&active_sid),
+        "the pages act on the subaccount"
+    );
+    let foreign = client
+        .post(format!("{base}/console/account"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("AccountSid", &format!("AC{}", "0".repeat(32))),
+        ])
+        .send()
+        .await
+        .expect("switching to a stranger");
+    assert_eq!(
+        foreign.status(),
+        401,
+        "an account that is not a subaccount is refused"
+    );
+
     // Five failures from one source, then even the right secret waits.
     for attempt in 0..5 {
         let wrong = sign_in(&client, &base, &engine.account_sid, &"0".repeat(32)).await;
@@ -250,4 +343,36 @@ async fn failed_sign_ins_are_limited_per_source_and_sessions_follow_the_token() 
             .expect("page")
             .contains("Too many failed sign-ins")
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_session_cookie_is_secure_when_the_public_url_is_https() {
+    let dir = scratch_dir("console-https");
+    let database = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let engine = Engine::start_on(
+        binary(),
+        dir,
+        database,
+        vec![(
+            "SWITCHBOARD_PUBLIC_URL".into(),
+            "https://switchboard.example".into(),
+        )],
+    );
+    let signed_in = sign_in(
+        &no_redirects(),
+        &engine.base_url,
+        &engine.account_sid,
+        &engine.auth_token,
+    )
+    .await;
+    assert_eq!(signed_in.status(), 303);
+    let session = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("sb_session="))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(session.contains("; Secure"), "{session}");
 }

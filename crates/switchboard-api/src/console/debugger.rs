@@ -282,7 +282,7 @@ pub(crate) async fn deliveries(console: Console) -> Response {
                                 td {
                                     form method="post" novalidate action={"/console/deliveries/" (text(&item["sid"])) "/replay"} {
                                         (csrf(&console))
-                                        button type="submit" aria-label={"Send " (text(&item["sid"])) " again"} { "Replay" }
+                                        button type="submit" aria-label={"Replay " (text(&item["sid"]))} { "Replay" }
                                     }
                                 }
                             }

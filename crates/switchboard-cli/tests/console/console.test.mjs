@@ -126,8 +126,16 @@ try {
   await page.selectOption("#VoiceMethod", "POST");
   await page.fill("#VoiceFallbackUrl", env("FALLBACK_URL"));
   await page.selectOption("#VoiceFallbackMethod", "POST");
+  // Nobody answers the status callback either: its delivery fails (the engine makes one attempt).
+  await page.fill("#StatusCallback", env("PRIMARY_URL") + "/status");
   await Promise.all([page.waitForNavigation(), page.click("form[action$='" + numberSid + "'] button[type=submit]")]);
   assert.equal(await page.inputValue("#VoiceUrl"), env("PRIMARY_URL"));
+  step("the fallback probe's last result is on the number's page");
+  for (let i = 0; i < 50 && !(await page.locator("p.ok", { hasText: "answered the last probe" }).count()); i++) {
+    await page.waitForTimeout(200);
+    await page.reload();
+  }
+  assert.equal(await page.locator("p.ok", { hasText: "answered the last probe" }).count(), 1, "a probe result");
   await audit(page, "number");
 
   step("read them back through the official twilio client");
@@ -187,6 +195,28 @@ try {
   assert.match(await debuggerPage.textContent("main"), new RegExp(callSid));
   await audit(debuggerPage, "alert");
 
+  step("a drill from the number's page: the primary is not asked, the fallback is");
+  await page.goto(`${BASE}${numberPath}`);
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/call'] button:has-text('Run a drill')")]);
+  const drillPath = new URL(page.url()).pathname;
+  assert.notEqual(drillPath, callPath);
+  const drillFallback = page.locator("li.event[data-type=webhook]", { has: page.locator(".badge.fallback") });
+  await drillFallback.first().waitFor({ timeout: 20000 });
+  assert.equal(await page.locator("li.event[data-type=webhook]").first().locator(".badge.fallback").count(), 1,
+    "the drill's first request is the fallback");
+  const drillParams = await drillFallback.first().evaluate((li) => {
+    const out = {};
+    for (const dt of li.querySelectorAll("dl.params dt")) out[dt.textContent] = dt.nextElementSibling.textContent;
+    return out;
+  });
+  assert.equal(drillParams.ErrorCode, "11200");
+  assert.equal(drillParams.ErrorUrl, env("PRIMARY_URL"));
+
+  step("the numbers list");
+  await page.goto(`${BASE}/console/numbers`);
+  assert.equal(await page.locator(`a[href='${numberPath}']`).textContent(), phoneNumber);
+  await audit(page, "numbers");
+
   step("lists, filters and the other pages");
   await page.goto(`${BASE}/console/calls?Status=completed`);
   assert.ok((await page.locator(`a[href='${callPath}']`).count()) === 1, "the call is in the filtered list");
@@ -195,8 +225,25 @@ try {
   assert.equal(await page.locator(`a[href='${callPath}']`).count(), 0, "a filter that excludes it");
   await page.goto(`${BASE}/console/messages`);
   await audit(page, "messages");
-  await page.goto(`${BASE}/console/deliveries`);
+  step("the call's failed status callback is under deliveries, and is sent again on request");
+  const deliveryRow = () => page.locator("tbody tr", { hasText: callSid });
+  for (let i = 0; i < 50 && !(await deliveryRow().count()); i++) {
+    await page.waitForTimeout(200);
+    await page.goto(`${BASE}/console/deliveries?Status=failed`);
+  }
+  await page.goto(`${BASE}/console/deliveries?Status=failed`);
+  assert.ok((await deliveryRow().count()) >= 1, "a failed delivery for the call");
   await audit(page, "deliveries");
+  const attemptsBefore = Number(await deliveryRow().first().locator("td").nth(3).textContent());
+  await Promise.all([page.waitForNavigation(), deliveryRow().first().locator("button").click()]);
+  assert.equal(new URL(page.url()).pathname, "/console/deliveries");
+  let attemptsAfter = attemptsBefore;
+  for (let i = 0; i < 50 && attemptsAfter <= attemptsBefore; i++) {
+    await page.waitForTimeout(200);
+    await page.goto(`${BASE}/console/deliveries?Status=failed`);
+    if (await deliveryRow().count()) attemptsAfter = Number(await deliveryRow().first().locator("td").nth(3).textContent());
+  }
+  assert.ok(attemptsAfter > attemptsBefore, `the replay made another attempt (${attemptsBefore} → ${attemptsAfter})`);
   await page.goto(`${BASE}/console/settings`);
   await audit(page, "settings");
   await page.fill("#DebuggerWebhookUrl", "not a url");
