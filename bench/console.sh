@@ -57,9 +57,10 @@ session=$(sed -n 's/^set-cookie: \(sb_session=[0-9a-f]*\).*/\1/ip' "$work/signin
 cat >"$work/cookie.lua" <<LUA
 wrk.headers["Cookie"] = "$session"
 LUA
-deep=$(curl -sf -H "Cookie: $session" "$engine/console/calls?PageSize=50&Page=1000" >/dev/null && echo ok || echo failed)
-# A page deep in the list, reached the way the console links it (keyset PageToken of a row far back).
-deep_token=$(curl -sf -u "$sid:$token" "$api/Calls.json?PageSize=1000&Page=50" | sed -n 's/.*"next_page_uri": *"[^"]*PageToken=\(P[AB][0-9]*\).*/\1/p')
+# A page halfway down the list, as the console's "next page" links reach it: keyset paging
+# continues after a row's seq (`PA<seq>`), whatever the page number.
+deep="PageSize=50&Page=1000&PageToken=PA$((count / 2))"
+curl -sf -o /dev/null -H "Cookie: $session" "$engine/console/calls?$deep" || { echo "the deep page failed" >&2; exit 1; }
 
 target/release/http-baseline 127.0.0.1:0 >"$work/baseline.out" &
 pids+=($!)
@@ -73,11 +74,11 @@ run() { # label url
   errors=$(echo "$out" | awk '/Non-2xx/ {print $4}')
   printf '%-44s %10s req/s   p99 %8s   non-2xx %s\n' "$1" "$rps" "$p99" "${errors:-0}"
 }
-echo "$count calls stored; wrk -t1 -c$connections -d${seconds}s on $(nproc) cores (offset page 1000: $deep)"
+echo "$count calls stored; wrk -t1 -c$connections -d${seconds}s on $(nproc) cores"
 run "baseline (trivial axum handler)" "$baseline/x"
 run "GET /console/calls" "$engine/console/calls"
 run "GET /console/calls?Status=busy" "$engine/console/calls?Status=busy"
-run "GET /console/calls?PageToken=… (row 50,000)" "$engine/console/calls?PageSize=50&Page=1000&PageToken=$deep_token"
+run "GET /console/calls?PageToken=… (halfway)" "$engine/console/calls?$deep"
 run "GET /console/calls/{Sid}" "$engine/console/calls/$call"
 run "GET /console/alerts" "$engine/console/alerts"
 echo
