@@ -223,8 +223,23 @@ try {
   await audit(page, "calls");
   await page.goto(`${BASE}/console/calls?Status=busy`);
   assert.equal(await page.locator(`a[href='${callPath}']`).count(), 0, "a filter that excludes it");
+  const today = new Date().toISOString().slice(0, 10);
+  await page.goto(`${BASE}/console/calls?StartTime=${today}&To=${encodeURIComponent(phoneNumber)}`);
+  assert.equal(await page.locator(`a[href='${callPath}']`).count(), 1, "today's calls to the number");
+  await page.goto(`${BASE}/console/calls?StartTime=2001-01-01`);
+  assert.equal(await page.locator(`a[href='${callPath}']`).count(), 0, "a day without calls");
+  const texted = await page.request.post(`${BASE}/sandbox/Messages`, {
+    headers: { Authorization: "Basic " + Buffer.from(`${SID}:${TOKEN}`).toString("base64") },
+    form: { To: phoneNumber, From: "+15005550006", Body: "Hello from the sandbox" },
+  });
+  assert.equal(texted.status(), 201);
+  const messageSid = (await texted.json()).message_sid;
   await page.goto(`${BASE}/console/messages`);
+  await page.locator(`a[href='/console/messages/${messageSid}']`).waitFor();
   await audit(page, "messages");
+  await page.goto(`${BASE}/console/messages/${messageSid}`);
+  assert.match(await page.textContent("main"), /Hello from the sandbox/);
+  await audit(page, "message");
   step("the call's failed status callback is under deliveries, and is sent again on request");
   const deliveryRow = () => page.locator("tbody tr", { hasText: callSid });
   for (let i = 0; i < 50 && !(await deliveryRow().count()); i++) {
@@ -261,6 +276,15 @@ try {
   assert.equal(foreignNumber.status(), 404);
   await audit(otherPage, "not-found");
   await other.close();
+
+  step("release a number");
+  await page.goto(`${BASE}/console/numbers`);
+  await page.fill("#PhoneNumber", "+14155550199");
+  await Promise.all([page.waitForNavigation(), page.click("form[action='/console/numbers'] button[type=submit]")]);
+  const releasedSid = new URL(page.url()).pathname.split("/").pop();
+  await Promise.all([page.waitForNavigation(), page.click("form[action$='/release'] button[type=submit]")]);
+  assert.equal(new URL(page.url()).pathname, "/console/numbers");
+  await assert.rejects(client.incomingPhoneNumbers(releasedSid).fetch(), (error) => error.status === 404);
 
   step("sign out ends the session");
   await page.goto(`${BASE}/console/numbers`);
