@@ -179,7 +179,12 @@ impl PgStore {
     }
 
     pub(crate) async fn open(url: &str, read_cache: ReadCache) -> Result<PgStore, StoreError> {
-        let options: PgConnectOptions = url.parse()?;
+        let mut options: PgConnectOptions = url.parse()?;
+        if read_cache == ReadCache::SingleNode {
+            // Nobody else uses the database: its row notifications would reach no one
+            // (migration 0009 skips them for connections that say so).
+            options = options.options([("switchboard.announce", "off")]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .connect_with(options.clone())

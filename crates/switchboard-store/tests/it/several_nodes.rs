@@ -189,3 +189,42 @@ async fn listeners_back(admin: &mut sqlx::PgConnection) {
     }
     panic!("the nodes did not listen again within 5 s");
 }
+
+/// A `--single-node` store's writes announce nothing (nobody listens: migration 0009), while a
+/// cluster node's update of the same row is announced as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn only_cluster_nodes_announce_their_row_updates() {
+    let Some(server) = server_url("only_cluster_nodes_announce_their_row_updates") else {
+        return;
+    };
+    let database = TestDatabase::create(&server)
+        .await
+        .expect("create database");
+    let single = switchboard_store::open_node(&database.url, switchboard_store::Access::Exclusive)
+        .await
+        .expect("open the single node");
+    let mut listener = sqlx::postgres::PgListener::connect(&database.url)
+        .await
+        .expect("a listener");
+    listener.listen("switchboard_rows").await.expect("listen");
+    single.insert(&number(1, 1)).await.expect("insert");
+    single.update(&number(1, 2)).await.expect("update");
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(500), listener.recv()).await;
+    assert!(
+        quiet.is_err(),
+        "a single node's update was announced: {quiet:?}"
+    );
+    single.close().await;
+    let tool = switchboard_store::open(&database.url)
+        .await
+        .expect("open as a cluster node would");
+    tool.update(&number(1, 3)).await.expect("update");
+    let announced = tokio::time::timeout(std::time::Duration::from_secs(5), listener.recv())
+        .await
+        .expect("a cluster node's update is announced")
+        .expect("a notification");
+    assert_eq!(announced.payload(), format!("PN{:032x}", 1));
+    tool.close().await;
+    drop(listener);
+    database.drop_database().await.expect("drop database");
+}
