@@ -26,17 +26,6 @@ use crate::resources::alert_stream::{comment, deliver, event_stream};
 use crate::resources::listing::Listing;
 use crate::resources::{call, message};
 
-const CALL_STATUSES: [&str; 9] = [
-    "queued",
-    "ringing",
-    "in-progress",
-    "completed",
-    "busy",
-    "failed",
-    "no-answer",
-    "canceled",
-    "initiated",
-];
 /// A quiet live page gets a comment this often, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -167,7 +156,7 @@ pub(crate) async fn calls(console: Console) -> Response {
                 label for="filter-Status" { "Status" }
                 select #filter-Status name="Status" {
                     option value="" selected[status.is_empty()] { "Any" }
-                    @for option in CALL_STATUSES {
+                    @for option in call::STATUSES {
                         option value=(option) selected[status == option] { (option) }
                     }
                 }

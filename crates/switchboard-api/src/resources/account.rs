@@ -21,19 +21,16 @@ pub use switchboard_engine::Account;
 /// The Twilio representation of an account.
 pub fn render(account: &Account) -> Value {
     let base = format!("{ACCOUNTS}/{}", account.sid);
+    // Only the collections this engine serves, so every link handed out answers (Twilio also
+    // links addresses, conferences, queues, signing keys and transcriptions).
     let subresources = [
-        ("addresses", "Addresses"),
         ("applications", "Applications"),
         ("calls", "Calls"),
-        ("conferences", "Conferences"),
         ("incoming_phone_numbers", "IncomingPhoneNumbers"),
         ("keys", "Keys"),
         ("messages", "Messages"),
         ("notifications", "Notifications"),
-        ("queues", "Queues"),
         ("recordings", "Recordings"),
-        ("signing_keys", "SigningKeys"),
-        ("transcriptions", "Transcriptions"),
     ];
     let uris: serde_json::Map<String, Value> = subresources
         .iter()

@@ -42,28 +42,15 @@ pub fn render(doc: &Value) -> Value {
     let account = doc["account_sid"].as_str().unwrap_or_default();
     let base = format!("{ACCOUNTS}/{account}/Calls/{sid}");
     body.insert("uri".into(), json!(format!("{base}.json")));
+    // Only the sub-resources this engine serves: a link handed out answers (Twilio also lists
+    // events, feedback, streams, payments, siprec, transcriptions and user-defined messages).
     let mut subresources = Map::new();
     for (name, path) in [
         ("notifications", "Notifications"),
         ("recordings", "Recordings"),
-        ("events", "Events"),
-        ("feedback", "Feedback"),
-        ("streams", "Streams"),
-        ("payments", "Payments"),
-        ("siprec", "Siprec"),
-        ("transcriptions", "Transcriptions"),
-        ("user_defined_messages", "UserDefinedMessages"),
-        (
-            "user_defined_message_subscriptions",
-            "UserDefinedMessageSubscriptions",
-        ),
     ] {
         subresources.insert(name.into(), json!(format!("{base}/{path}.json")));
     }
-    subresources.insert(
-        "feedback_summaries".into(),
-        json!(format!("{ACCOUNTS}/{account}/Calls/FeedbackSummary.json")),
-    );
     body.insert("subresource_uris".into(), Value::Object(subresources));
     Value::Object(body)
 }
@@ -390,7 +377,7 @@ pub(crate) const LIST: Listing = Listing {
     params: &[
         Param::Equals("To", Column::PhoneNumber),
         Param::Equals("From", Column::FromNumber),
-        Param::Equals("Status", Column::Status),
+        Param::Custom("Status", status_filter),
         Param::Equals("ParentCallSid", Column::ParentSid),
         Param::Days {
             name: "StartTime",
@@ -406,6 +393,36 @@ pub(crate) const LIST: Listing = Listing {
     render: |_, record| Ok(render(&record.doc)),
     path: ListPath::Account("Calls.json"),
 };
+
+/// The statuses a call can have in the REST API (no `initiated`: that one is only a callback's).
+pub(crate) const STATUSES: [&str; 8] = [
+    "queued",
+    "ringing",
+    "in-progress",
+    "completed",
+    "busy",
+    "failed",
+    "no-answer",
+    "canceled",
+];
+
+/// `Status=` on the list: one of `STATUSES`, else 400 (a misspelt status is not an empty list).
+fn status_filter(status: &str) -> ApiResult<switchboard_store::Filter> {
+    if STATUSES.contains(&status) {
+        Ok(switchboard_store::Filter::Equals(
+            Column::Status,
+            status.to_owned(),
+        ))
+    } else {
+        Err(bad(
+            error_code::INVALID_PARAMETER,
+            format!(
+                "Status must be one of {}, not {status:?}",
+                STATUSES.join(", ")
+            ),
+        ))
+    }
+}
 
 pub(crate) async fn list(scoped: Scoped) -> ApiResult<Json<Value>> {
     LIST.of_account(&scoped, None).await

@@ -38,7 +38,8 @@ pub fn render(doc: &Value) -> Value {
     body.insert("uri".into(), json!(format!("{base}.json")));
     body.insert(
         "subresource_uris".into(),
-        json!({"media": format!("{base}/Media.json"), "feedback": format!("{base}/Feedback.json")}),
+        // Only what this engine serves (Twilio also links `feedback`).
+        json!({"media": format!("{base}/Media.json")}),
     );
     Value::Object(body)
 }

@@ -102,7 +102,8 @@ pub fn render_owned(mut body: Value) -> Value {
     };
     let base = format!("{ACCOUNTS}/{account}/IncomingPhoneNumbers/{sid}");
     body["uri"] = json!(format!("{base}.json"));
-    body["subresource_uris"] = json!({ "assigned_add_ons": format!("{base}/AssignedAddOns.json") });
+    // Twilio links `assigned_add_ons`; add-ons are not served here, so no link is handed out.
+    body["subresource_uris"] = json!({});
     for name in ["date_created", "date_updated"] {
         let at = body[name].as_i64().unwrap_or_default();
         body[name] = json!(date::rfc2822(at));

@@ -46,7 +46,9 @@ pub fn render(state: &AppState, doc: &Value) -> Value {
     );
     body.insert(
         "subresource_uris".into(),
-        json!({"add_on_results": format!("{base}/AddOnResults.json"), "transcriptions": format!("{base}/Transcriptions.json")}),
+        // Add-on results and transcriptions are not served here, so no link to them is handed
+        // out (Twilio links both).
+        json!({}),
     );
     Value::Object(body)
 }

@@ -742,3 +742,84 @@ async fn health_metrics_and_unknown_paths() {
         (20003.into(), "Authenticate".into())
     );
 }
+
+/// Issue 19 item 3: every link a resource hands out (`uri`, each `subresource_uris` entry)
+/// answers 200 with the same credentials, for every kind of resource the API renders.
+#[tokio::test]
+async fn every_link_handed_out_answers() {
+    let engine = crate::start();
+    let base = engine.base_url.clone();
+    let (status, number) = call(
+        &engine,
+        "POST",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[("PhoneNumber", "+15550190001")],
+    )
+    .await;
+    assert_eq!(status, 201, "{number}");
+    let (status, placed) = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", "+15558670001"),
+            ("From", "+15550190001"),
+            ("Twiml", "<Response><Say>hi</Say></Response>"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{placed}");
+    let (status, message) = call(
+        &engine,
+        "POST",
+        &engine.account_url("Messages.json"),
+        &[
+            ("To", "+15558670001"),
+            ("From", "+15550190001"),
+            ("Body", "hi"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{message}");
+    let (_, account) = call(
+        &engine,
+        "GET",
+        &format!("{base}/2010-04-01/Accounts/{}.json", engine.account_sid),
+        &[],
+    )
+    .await;
+    let mut links = Vec::new();
+    for resource in [&account, &number, &placed, &message] {
+        links.push(resource["uri"].as_str().expect("a uri").to_owned());
+        let subresources = resource["subresource_uris"]
+            .as_object()
+            .expect("subresource_uris");
+        links.extend(
+            subresources
+                .values()
+                .map(|link| link.as_str().expect("a link").to_owned()),
+        );
+    }
+    assert!(links.len() >= 12, "{links:?}");
+    for link in links {
+        let (status, body) = call(&engine, "GET", &format!("{base}{link}"), &[]).await;
+        assert_eq!(status, 200, "{link} answered {body}");
+    }
+}
+
+/// Issue 19 item 2: a list filter with a value outside its enum is refused, not an empty list.
+#[tokio::test]
+async fn a_misspelt_status_filter_is_refused() {
+    let engine = crate::start();
+    let calls = engine.account_url("Calls.json");
+    let refused = call(&engine, "GET", &format!("{calls}?Status=bogus"), &[]).await;
+    crate::assert_error(&refused, 400, 20422);
+    assert!(
+        refused.1["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("in-progress")
+    );
+    let fine = call(&engine, "GET", &format!("{calls}?Status=in-progress"), &[]).await;
+    assert_eq!(fine.0, 200, "{fine:?}");
+}
