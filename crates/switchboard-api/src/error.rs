@@ -14,6 +14,10 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    /// A 404 for a path the API does not have at all (not for a resource that does not exist):
+    /// answered with `X-Switchboard-Route: none`, which is how the conformance run tells the
+    /// operations this engine serves from those it does not, from the router's own answers.
+    pub unrouted: bool,
 }
 
 impl ApiError {
@@ -22,6 +26,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            unrouted: false,
+        }
+    }
+
+    /// Twilio's 404 for a path this API does not have (see `unrouted`).
+    pub fn no_such_path(path: &str) -> ApiError {
+        ApiError {
+            unrouted: true,
+            ..ApiError::not_found(path)
         }
     }
 
@@ -73,6 +86,12 @@ impl IntoResponse for ApiError {
             "status": self.status.as_u16(),
         });
         let mut response = (self.status, Json(body)).into_response();
+        if self.unrouted {
+            response.headers_mut().insert(
+                "x-switchboard-route",
+                axum::http::HeaderValue::from_static("none"),
+            );
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 "www-authenticate",

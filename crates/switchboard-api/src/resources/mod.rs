@@ -166,7 +166,7 @@ impl FromRequestParts<AppState> for Caller {
 
 /// Twilio's 404 for any path the API does not have (including `.xml` and suffix-less forms).
 pub(crate) async fn not_found(OriginalUri(uri): OriginalUri) -> ApiError {
-    ApiError::not_found(uri.path())
+    ApiError::no_such_path(uri.path())
 }
 
 async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Response {
@@ -178,10 +178,22 @@ async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> Re
     .into_response()
 }
 
-/// The SID in a `{Sid}.json` path segment; anything else is Twilio's 404 for `path`.
+/// The SID in a `{Sid}.json` path segment; anything else is Twilio's 404 for `path`. A segment
+/// that is not SID-shaped (two capital letters and 32 hex digits), such as a sub-resource
+/// Twilio has and this engine does not (`Calls/FeedbackSummary.json`), is a path the API does
+/// not have rather than a resource that does not exist.
 pub(crate) fn json_sid<'a>(file: &'a str, path: &str) -> ApiResult<&'a str> {
-    file.strip_suffix(".json")
-        .ok_or_else(|| ApiError::not_found(path))
+    let sid = file
+        .strip_suffix(".json")
+        .ok_or_else(|| ApiError::no_such_path(path))?;
+    let shaped = sid.len() == 34
+        && sid.as_bytes()[..2].iter().all(u8::is_ascii_uppercase)
+        && sid.as_bytes()[2..].iter().all(u8::is_ascii_hexdigit);
+    if shaped {
+        Ok(sid)
+    } else {
+        Err(ApiError::no_such_path(path))
+    }
 }
 
 /// Loads a resource of `kind` owned by `account_sid`; anything else is a 404 for `path`.
