@@ -17,7 +17,9 @@ pub enum Rule {
     /// `GET` or `POST`.
     Method,
     Bool,
-    Text,
+    /// The SID of a resource of the kind its two-letter prefix names (`AD…`): two letters and 32
+    /// hex digits; empty clears it (null). Twilio's description types these fields so.
+    Sid(&'static str),
     FriendlyName,
     /// One of a fixed set of values.
     OneOf(&'static [&'static str]),
@@ -69,12 +71,12 @@ impl Field {
             default: Default::Bool(false),
         }
     }
-    pub const fn text(param: &'static str, field: &'static str, default: Default) -> Field {
+    pub const fn sid(param: &'static str, field: &'static str, prefix: &'static str) -> Field {
         Field {
             param,
             field,
-            rule: Rule::Text,
-            default,
+            rule: Rule::Sid(prefix),
+            default: Default::Null,
         }
     }
 }
@@ -140,7 +142,10 @@ pub fn apply(tables: &[&[Field]], params: &Params, doc: &mut Map<String, Value>)
                 error_code::INVALID_METHOD
             )?),
             Rule::Bool => json!(validate::boolean(field.param, raw)?),
-            Rule::Text => json!(raw),
+            Rule::Sid(prefix) => match raw {
+                "" => Value::Null,
+                sid => json!(sid_param(field.param, prefix, sid)?),
+            },
             Rule::Twiml => match raw {
                 "" => Value::Null,
                 document => json!(validate_twiml(document)?),
@@ -208,4 +213,20 @@ pub fn check_fallbacks(doc: &Map<String, Value>) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// `sid` if it is a SID of the kind `prefix` names (two letters, 32 hex digits), else 400
+/// (20422) naming the parameter.
+pub(crate) fn sid_param(param: &str, prefix: &str, sid: &str) -> ApiResult<String> {
+    let shaped = sid.len() == 34
+        && sid.starts_with(prefix)
+        && sid.as_bytes()[2..].iter().all(u8::is_ascii_hexdigit);
+    if shaped {
+        Ok(sid.to_owned())
+    } else {
+        Err(ApiError::bad_request(
+            switchboard_core::error_code::INVALID_PARAMETER,
+            format!("{param} must be a {prefix} SID ({prefix} and 32 hex digits), not {sid:?}"),
+        ))
+    }
 }

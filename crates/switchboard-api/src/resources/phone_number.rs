@@ -34,14 +34,10 @@ const FIELDS: &[Field] = &[
         rule: Rule::OneOf(&["Active", "Inactive"]),
         default: Default::Text("Inactive"),
     },
-    Field::text(
-        "EmergencyAddressSid",
-        "emergency_address_sid",
-        Default::Null,
-    ),
-    Field::text("AddressSid", "address_sid", Default::Null),
-    Field::text("IdentitySid", "identity_sid", Default::Null),
-    Field::text("BundleSid", "bundle_sid", Default::Null),
+    Field::sid("EmergencyAddressSid", "emergency_address_sid", "AD"),
+    Field::sid("AddressSid", "address_sid", "AD"),
+    Field::sid("IdentitySid", "identity_sid", "RI"),
+    Field::sid("BundleSid", "bundle_sid", "BU"),
     // Beyond Twilio (product.md): a circuit breaker on the origin of the number's primary URLs.
     // Twilio's clients never send it; its JSON field is extra, which they ignore.
     Field::boolean("SwitchboardBreaker", "switchboard_breaker"),
@@ -297,7 +293,7 @@ async fn apply_settings<P>(
             if trunk.is_empty() {
                 Value::Null
             } else {
-                json!(trunk)
+                json!(fields::sid_param("TrunkSid", "TK", trunk)?)
             },
         );
         if !trunk.is_empty() {

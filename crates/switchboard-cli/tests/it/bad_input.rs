@@ -55,16 +55,19 @@ async fn sql_metacharacters_and_unknown_sids_are_just_data() {
         &[
             ("PhoneNumber", "+14155550600"),
             ("FriendlyName", &nasty[..40.min(nasty.len())]),
-            ("AddressSid", nasty),
-            ("IdentitySid", nasty),
-            ("BundleSid", nasty),
-            ("EmergencyAddressSid", nasty),
         ],
     )
     .await;
     assert_eq!(created.0, 201, "{created:?}");
-    assert_eq!(created.1["address_sid"], nasty);
+    assert_eq!(created.1["friendly_name"], &nasty[..40.min(nasty.len())]);
+    // SID parameters take SIDs of their kind only (Twilio's description types them so).
     for (param, value) in [
+        ("AddressSid", nasty),
+        ("IdentitySid", nasty),
+        ("BundleSid", nasty),
+        ("EmergencyAddressSid", nasty),
+        ("TrunkSid", nasty),
+        ("AddressSid", "RI00000000000000000000000000000001"),
         ("FriendlyName", "x".repeat(65).as_str()),
         ("VoiceUrl", nasty),
         ("VoiceMethod", nasty),
