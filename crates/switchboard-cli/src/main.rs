@@ -73,11 +73,14 @@ enum TwimlCommand {
     /// Parse and validate TwiML files (`-` for standard input), printing findings with line and
     /// column, in that order.
     Check {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "supported")]
         files: Vec<PathBuf>,
         /// Validate as a messaging (SMS) response instead of voice.
         #[arg(long)]
         messaging: bool,
+        /// Print which verbs and `<Dial>` nouns this engine runs, and exit.
+        #[arg(long)]
+        supported: bool,
     },
 }
 
@@ -85,8 +88,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Twiml {
-            command: TwimlCommand::Check { files, messaging },
-        } => twiml_check::run(&files, messaging),
+            command:
+                TwimlCommand::Check {
+                    files,
+                    messaging,
+                    supported,
+                },
+        } => {
+            if supported {
+                twiml_check::print_supported()
+            } else {
+                twiml_check::run(&files, messaging)
+            }
+        }
         Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(*args))),
         Command::Call(args) => runtime().and_then(|runtime| runtime.block_on(call::run(args))),
         Command::Sms(args) => runtime().and_then(|runtime| runtime.block_on(sms::run(args))),

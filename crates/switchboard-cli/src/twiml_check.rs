@@ -2,6 +2,10 @@
 //! way a compiler does (`file:line:col: error 12100: message`), in the order of their line and
 //! column. `-` reads the document from standard input (shown as `<stdin>`).
 //!
+//! Valid TwiML this engine does not run (`switchboard_twiml::support`, the table the engine
+//! reads too) is an error here, with the code and message of the alert a call raises when it
+//! reaches it. `--supported` prints that table.
+//!
 //! Exit status: 1 when any file has an ERROR finding (or cannot be read), 0 otherwise, so
 //! warnings alone never fail a build.
 
@@ -45,7 +49,12 @@ pub fn run(files: &[PathBuf], messaging: bool) -> anyhow::Result<ExitCode> {
             }
         };
         let mut findings = match switchboard_twiml::parse(&body, context) {
-            Ok(parsed) => parsed.warnings,
+            Ok(parsed) => {
+                failed |= !parsed.unsupported.is_empty();
+                let mut findings = parsed.warnings;
+                findings.extend(parsed.unsupported);
+                findings
+            }
             Err(rejected) => {
                 failed = true;
                 rejected.findings
@@ -78,4 +87,26 @@ fn render(file: &Path, finding: &Finding) -> String {
         finding.code.code,
         finding.message
     )
+}
+
+/// `twiml check --supported`: what this engine runs, by context, one element a line.
+pub fn print_supported() -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    for entry in switchboard_twiml::support::TABLE {
+        let context = match entry.context {
+            Context::Voice => "voice",
+            Context::Messaging => "messaging",
+        };
+        let verdict = if entry.runs {
+            "runs"
+        } else {
+            "not run (an error here; skipped with an ERROR alert on a call)"
+        };
+        writeln!(
+            stdout,
+            "{context:<9}  <{}>  {verdict}",
+            entry.element.replace('/', "><")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

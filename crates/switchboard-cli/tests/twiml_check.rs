@@ -128,3 +128,47 @@ fn a_dash_reads_standard_input_and_findings_come_in_document_order() {
     assert!(places.len() >= 2, "{stdout}");
     assert!(places.windows(2).all(|pair| pair[0] <= pair[1]), "{stdout}");
 }
+
+/// Issue 19: valid TwiML the engine does not run is an error here, with the code and message of
+/// the alert a call raises when it reaches it (both come from `switchboard_twiml::support`).
+#[test]
+fn what_the_engine_does_not_run_is_an_error_with_the_engines_code() {
+    let dir = scratch("unsupported");
+    let file = write(
+        &dir,
+        "agent.xml",
+        "<Response>\n  <Say>hi</Say>\n  <Connect><Stream url=\"wss://bot.example/s\"/></Connect>\n  <Dial><Conference>room</Conference></Dial>\n</Response>\n",
+    );
+    let (output, stdout) = check(&[&file], false);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(
+            ":3:3: error 13750: <Connect> is not supported by this engine yet; it was skipped"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(":4:9: error 13000: <Dial><Conference> is not supported by this engine yet; only <Number> and <Sip> are dialled"),
+        "{stdout}"
+    );
+    let runnable = write(
+        &dir,
+        "ivr.xml",
+        "<Response><Dial><Sip>sip:a@b</Sip></Dial></Response>",
+    );
+    let (output, stdout) = check(&[&runnable], false);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+
+    let listed = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["twiml", "check", "--supported"])
+        .output()
+        .expect("run switchboard");
+    let table = String::from_utf8(listed.stdout).expect("utf-8");
+    assert!(listed.status.success());
+    assert!(table.contains("voice      <Say>  runs"), "{table}");
+    assert!(
+        table.contains("voice      <Dial><Conference>  not run"),
+        "{table}"
+    );
+    assert!(table.contains("messaging  <Message>  runs"), "{table}");
+}

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod noun;
 pub mod raw;
 mod stop_bytes;
+pub mod support;
 mod tree;
 mod validate;
 pub mod verb;
@@ -71,6 +72,9 @@ pub struct Finding {
 pub struct Parsed {
     pub document: Document,
     pub warnings: Vec<Finding>,
+    /// Valid TwiML this engine does not run (`support`): errors for `twiml check`, each with the
+    /// code and message of the alert a call raises when it reaches the element and skips it.
+    pub unsupported: Vec<Finding>,
 }
 
 /// A document that cannot be executed.
@@ -126,6 +130,7 @@ pub fn parse(input: &[u8], context: Context) -> Result<Parsed, Rejected> {
     Ok(Parsed {
         document,
         warnings: findings.resolve(input),
+        unsupported: validator.unsupported.resolve(input),
     })
 }
 

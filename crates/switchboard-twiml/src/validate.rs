@@ -28,6 +28,9 @@ pub(crate) struct Validator<'t, 'a> {
     pub tree: &'t Tree<'a>,
     pub findings: Findings,
     pub context: Context,
+    /// What the document uses that this engine does not run (`support`), apart from the
+    /// findings that decide whether the document is valid.
+    pub unsupported: Findings,
 }
 
 impl<'t, 'a> Validator<'t, 'a> {
@@ -36,6 +39,7 @@ impl<'t, 'a> Validator<'t, 'a> {
             tree,
             findings: Findings::default(),
             context,
+            unsupported: Findings::default(),
         }
     }
 

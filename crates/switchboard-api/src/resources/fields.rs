@@ -175,7 +175,12 @@ pub fn apply(tables: &[&[Field]], params: &Params, doc: &mut Map<String, Value>)
 /// it is malformed, else its 12xxx/13xxx/14xxx code, with the finding's own message).
 fn validate_twiml(document: &str) -> ApiResult<&str> {
     match switchboard_twiml::parse(document.as_bytes(), switchboard_twiml::Context::Voice) {
-        Ok(_) => Ok(document),
+        // What this engine would skip is refused too, as `twiml check` reports it: a
+        // last-resort document must run when it is needed.
+        Ok(parsed) => match parsed.unsupported.first() {
+            Some(finding) => Err(ApiError::bad_request(finding.code, finding.message.clone())),
+            None => Ok(document),
+        },
         Err(rejected) => Err(ApiError::bad_request(
             rejected.error.code,
             rejected.error.message,

@@ -303,6 +303,16 @@ async fn an_invalid_last_resort_document_is_refused_with_its_finding() {
         assert_error(&refused, 400, u64::from(code));
         assert_eq!(refused.1["message"], finding.message, "{refused:?}");
     }
+    // Valid TwiML the engine would skip is refused as `twiml check` reports it (13750).
+    let skipped = "<Response><Connect><Stream url=\"wss://bot.example/s\"/></Connect></Response>";
+    let refused = call(
+        &engine,
+        "POST",
+        &number,
+        &[("SwitchboardLastResortTwiml", skipped)],
+    )
+    .await;
+    assert_error(&refused, 400, 13750);
     // Nothing was stored by the refusals.
     let read = call(&engine, "GET", &number, &[]).await;
     assert_eq!(

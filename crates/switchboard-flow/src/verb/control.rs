@@ -1,6 +1,5 @@
 //! `<Redirect>` (§7.8) and the verbs this engine recognises but does not run yet.
 
-use switchboard_core::error_code::VERB_NOT_SUPPORTED_IN_API_VERSION;
 use switchboard_twiml::Level;
 use switchboard_twiml::verb::Redirect;
 
@@ -22,13 +21,8 @@ impl Call {
 
     /// A clear ERROR alert, then the next verb (issue 5: never a silent skip).
     pub(crate) fn unsupported_verb(&mut self, name: &str) {
-        let message = format!("<{name}> is not supported by this engine yet; it was skipped");
+        let (code, message) = switchboard_twiml::support::unsupported_verb(name);
         let url = self.program.url().map(str::to_owned);
-        self.alert(
-            VERB_NOT_SUPPORTED_IN_API_VERSION,
-            Level::Error,
-            message,
-            url,
-        );
+        self.alert(code, Level::Error, message, url);
     }
 }

@@ -8,10 +8,10 @@
 //! `DialCallStatus`/`DialCallSid`/`DialCallDuration`/`DialBridged`, or, without `action`, the
 //! next verb runs. A whisper leg cannot dial (13201).
 
-use switchboard_core::error_code::{DIAL_FROM_DIAL_SEGMENT, DIAL_GENERIC};
+use switchboard_core::error_code::DIAL_FROM_DIAL_SEGMENT;
 use switchboard_twiml::noun::{LegCallbacks, Number, Sip};
 use switchboard_twiml::verb::Dial;
-use switchboard_twiml::{Level, Method, Noun};
+use switchboard_twiml::{Level, Method, Noun, support};
 
 use crate::action::{self, Action, Callback, DialResult, DialTarget, FetchPurpose, HangupBy};
 use crate::call::{Call, STOP_GRACE_MS, Step};
@@ -65,15 +65,13 @@ impl Call {
         }
         let mut targets = Vec::new();
         for noun in &dial.nouns {
+            let name = noun_name(noun);
             let target = match noun {
-                Noun::Number(number) => self.dial_target(number),
-                Noun::Sip(sip) => self.sip_target(sip),
+                Noun::Number(number) if support::dial_noun_runs(name) => self.dial_target(number),
+                Noun::Sip(sip) if support::dial_noun_runs(name) => self.sip_target(sip),
                 _ => {
-                    let message = format!(
-                        "<Dial><{}> is not supported by this engine yet; only <Number> and <Sip> are dialled",
-                        noun_name(noun)
-                    );
-                    self.alert(DIAL_GENERIC, Level::Error, message, url.clone());
+                    let (code, message) = support::unsupported_dial_noun(name);
+                    self.alert(code, Level::Error, message, url.clone());
                     continue;
                 }
             };

@@ -161,6 +161,11 @@ fn nouns<'t, 'a>(validator: &mut Validator<'t, 'a>, element: Element<'t, 'a>) ->
             Node::Text { text: part, .. } => text.push_str(part),
             Node::Element(index) => {
                 if let Some(noun) = noun::parse(validator, index) {
+                    let child = validator.element(index);
+                    if !crate::support::dial_noun_runs(child.name) {
+                        let (code, message) = crate::support::unsupported_dial_noun(child.name);
+                        validator.unsupported.error(code, child.offset, message);
+                    }
                     nouns.push(noun);
                 } else {
                     misplaced(validator, element, index);

@@ -95,7 +95,35 @@ pub(crate) fn parse(
             None => return false,
         },
     }
+    if !crate::support::verb_runs(validator.context, name) {
+        let (code, message) = crate::support::unsupported_verb(name);
+        let offset = validator.element(index).offset;
+        validator.unsupported.error(code, offset, message);
+    }
     true
+}
+
+impl Verb {
+    /// The verb's element name.
+    pub fn name(&self) -> &'static str {
+        use crate::keyword::Keyword;
+        match self {
+            Verb::Say(_) => "Say",
+            Verb::Play(_) => "Play",
+            Verb::Pause(_) => "Pause",
+            Verb::Gather(_) => "Gather",
+            Verb::Record(_) => "Record",
+            Verb::Dial(_) => "Dial",
+            Verb::Hangup(_) => "Hangup",
+            Verb::Redirect(_) => "Redirect",
+            Verb::Reject(_) => "Reject",
+            Verb::Enqueue(_) => "Enqueue",
+            Verb::Leave(_) => "Leave",
+            Verb::Sms(_) => "Sms",
+            Verb::Message(_) => "Message",
+            Verb::Unmodelled(verb) => verb.kind.keyword(),
+        }
+    }
 }
 
 impl WriteXml for Verb {
