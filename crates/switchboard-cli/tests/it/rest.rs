@@ -823,3 +823,74 @@ async fn a_misspelt_status_filter_is_refused() {
     let fine = call(&engine, "GET", &format!("{calls}?Status=in-progress"), &[]).await;
     assert_eq!(fine.0, 200, "{fine:?}");
 }
+
+/// Issue 19 item 2: enum and URL parameters of call create and update are checked even where
+/// the engine does not act on them yet: a misspelt value is a 400, never silently nothing.
+#[tokio::test]
+async fn call_enums_and_urls_are_checked_on_create_and_update() {
+    let engine = crate::start();
+    let (status, _) = call(
+        &engine,
+        "POST",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[("PhoneNumber", "+15550190002")],
+    )
+    .await;
+    assert_eq!(status, 201);
+    let calls = engine.account_url("Calls.json");
+    let base = [
+        ("To", "+15558670002"),
+        ("From", "+15550190002"),
+        ("Twiml", "<Response><Pause length=\"30\"/></Response>"),
+    ];
+    for (name, value) in [
+        ("MachineDetection", "Bogus"),
+        ("AsyncAmd", "maybe"),
+        ("Trim", "trim"),
+        ("RecordingChannels", "stereo"),
+        ("RecordingTrack", "all"),
+        ("RecordingStatusCallbackMethod", "PUT"),
+    ] {
+        let mut form = base.to_vec();
+        form.push((name, value));
+        let refused = call(&engine, "POST", &calls, &form).await;
+        crate::assert_error(&refused, 400, 20422);
+        assert!(
+            refused.1["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(name),
+            "{refused:?}"
+        );
+    }
+    let mut form = base.to_vec();
+    form.push(("RecordingStatusCallback", "not a url"));
+    crate::assert_error(&call(&engine, "POST", &calls, &form).await, 400, 21205);
+
+    let mut form = base.to_vec();
+    form.push(("MachineDetection", "Enable"));
+    let (status, placed) = call(&engine, "POST", &calls, &form).await;
+    assert_eq!(status, 201, "{placed}");
+    let live = engine.account_url(&format!(
+        "Calls/{}.json",
+        placed["sid"].as_str().expect("sid")
+    ));
+    assert!(
+        crate::eventually(std::time::Duration::from_secs(10), async || {
+            call(&engine, "GET", &live, &[]).await.1["status"] == "in-progress"
+        })
+        .await
+    );
+    crate::assert_error(
+        &call(&engine, "POST", &live, &[("StatusCallback", "not a url")]).await,
+        400,
+        21205,
+    );
+    crate::assert_error(
+        &call(&engine, "POST", &live, &[("StatusCallbackMethod", "PUT")]).await,
+        400,
+        21209,
+    );
+    let ended = call(&engine, "POST", &live, &[("Status", "completed")]).await;
+    assert_eq!(ended.0, 200, "{ended:?}");
+}
