@@ -74,6 +74,15 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
             "MessagingServiceSid: Messaging Services are not available on this engine; send with From",
         ));
     }
+    // A scheduled message sent at once would be worse than a refusal.
+    if let Some(schedule) = params.get("ScheduleType").filter(|value| !value.is_empty()) {
+        return Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!(
+                "ScheduleType={schedule:?}: scheduled messages are not available on this engine yet; send without ScheduleType and SendAt"
+            ),
+        ));
+    }
     let from = params
         .get("From")
         .filter(|from| !from.is_empty())
@@ -164,6 +173,18 @@ pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<
     let outbound = outbound(&scoped.state, &scoped.account, &params).await?;
     let engine = &scoped.state.engine;
     let doc = engine.send_message(&scoped.account, outbound).await?;
+    let sid = doc.get("sid").and_then(Value::as_str);
+    let path = scoped.uri.path();
+    let table = super::ignored::MESSAGE_CREATE;
+    super::ignored::warn(
+        &scoped.state,
+        &scoped.account.sid,
+        sid,
+        path,
+        &params,
+        table,
+    )
+    .await;
     Ok(created(render(&Value::Object(doc))))
 }
 

@@ -9,6 +9,7 @@ pub mod application;
 pub mod call;
 pub(crate) mod deliveries;
 mod fields;
+pub(crate) mod ignored;
 pub mod key;
 pub(crate) mod listing;
 pub mod message;

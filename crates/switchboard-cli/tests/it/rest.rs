@@ -894,3 +894,95 @@ async fn call_enums_and_urls_are_checked_on_create_and_update() {
     let ended = call(&engine, "POST", &live, &[("Status", "completed")]).await;
     assert_eq!(ended.0, 200, "{ended:?}");
 }
+
+/// Issue 19 item 2: a parameter of Twilio's description that the engine accepts and does not
+/// act on is named in a WARNING alert about the resource; one whose silent absence would do harm
+/// (a schedule) is refused.
+#[tokio::test]
+async fn ignored_parameters_are_named_in_a_warning_alert() {
+    let engine = crate::start();
+    let (status, _) = call(
+        &engine,
+        "POST",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[("PhoneNumber", "+15550190003")],
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, placed) = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", "+15558670003"),
+            ("From", "+15550190003"),
+            ("Twiml", "<Response><Say>hi</Say></Response>"),
+            ("CallerId", "+15550190003"),
+            ("MachineDetection", "Enable"),
+            ("Trim", ""),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{placed}");
+    let (status, sent) = call(
+        &engine,
+        "POST",
+        &engine.account_url("Messages.json"),
+        &[
+            ("To", "+15558670003"),
+            ("From", "+15550190003"),
+            ("Body", "hi"),
+            ("ShortenUrls", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{sent}");
+    let alerts = format!("{}/v1/Alerts", engine.base_url);
+    let warning_about = async |sid: &str| {
+        let listed = call(&engine, "GET", &alerts, &[]).await.1;
+        listed["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|alert| alert["resource_sid"] == sid && alert["log_level"] == "warning")
+            .cloned()
+    };
+    let about_call = warning_about(placed["sid"].as_str().expect("sid"))
+        .await
+        .expect("a warning about the call");
+    assert_eq!(about_call["error_code"], "20422");
+    let text = about_call["alert_text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("CallerId%2C+MachineDetection+are+not+supported"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Trim"),
+        "an empty value is not a use: {text}"
+    );
+    let about_message = warning_about(sent["sid"].as_str().expect("sid"))
+        .await
+        .expect("a warning about the message");
+    assert!(
+        about_message["alert_text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ShortenUrls"),
+        "{about_message}"
+    );
+
+    let scheduled = call(
+        &engine,
+        "POST",
+        &engine.account_url("Messages.json"),
+        &[
+            ("To", "+15558670003"),
+            ("From", "+15550190003"),
+            ("Body", "later"),
+            ("ScheduleType", "fixed"),
+            ("SendAt", "2030-01-01T00:00:00Z"),
+        ],
+    )
+    .await;
+    crate::assert_error(&scheduled, 400, 20422);
+}

@@ -1,0 +1,142 @@
+//! Parameters of Twilio's description that an operation here accepts and does not act on
+//! (issue 19 item 2: no parameter silently ignored). A request that sends one, with a value,
+//! still succeeds, and a WARNING alert (20422) names every such parameter, so the debugger and
+//! the console show what did not happen. The README lists the same tables.
+//!
+//! Parameters whose absence of effect would do harm are refused instead (400), in their
+//! resource's file: `MessagingServiceSid` and `ScheduleType` on a message.
+
+use switchboard_core::error_code;
+use switchboard_webhook::alert::{AlertLevel, AlertRecord, alert_text};
+
+use crate::AppState;
+use crate::form::Params;
+
+/// `POST …/Calls.json`: answering-machine detection, recording options, caller ID and the
+/// rest of Twilio's create parameters this engine does not act on yet.
+pub(crate) const CALL_CREATE: &[&str] = &[
+    "AsyncAmd",
+    "AsyncAmdStatusCallback",
+    "AsyncAmdStatusCallbackMethod",
+    "Byoc",
+    "CallReason",
+    "CallToken",
+    "CallerId",
+    "MachineDetection",
+    "MachineDetectionSilenceTimeout",
+    "MachineDetectionSpeechEndThreshold",
+    "MachineDetectionSpeechThreshold",
+    "MachineDetectionTimeout",
+    "RecordingChannels",
+    "RecordingStatusCallback",
+    "RecordingStatusCallbackEvent",
+    "RecordingStatusCallbackMethod",
+    "RecordingTrack",
+    "Trim",
+];
+
+/// `POST …/Calls/{Sid}.json`: a live call's callback and time limit are fixed at its start.
+pub(crate) const CALL_UPDATE: &[&str] = &["StatusCallback", "StatusCallbackMethod", "TimeLimit"];
+
+/// `POST …/Messages.json`: delivery options that have no meaning without a carrier, and content
+/// templates.
+pub(crate) const MESSAGE_CREATE: &[&str] = &[
+    "AddressRetention",
+    "Attempt",
+    "ContentRetention",
+    "ContentSid",
+    "ContentVariables",
+    "ForceDelivery",
+    "MaxPrice",
+    "PersistentAction",
+    "ProvideFeedback",
+    "RiskCheck",
+    "SendAsMms",
+    "ShortenUrls",
+    "SmartEncoded",
+    "TrafficType",
+    "ValidityPeriod",
+];
+
+/// The parameters of `table` that `params` gives a value, in the table's order.
+pub(crate) fn present<'a>(table: &[&'a str], params: &Params) -> Vec<&'a str> {
+    table
+        .iter()
+        .copied()
+        .filter(|name| params.get(name).is_some_and(|value| !value.is_empty()))
+        .collect()
+}
+
+/// Records one WARNING alert for `account_sid` (about `resource_sid`) naming the parameters of
+/// `table` that the request to `path` gave and that were ignored; nothing when there are none.
+/// A failure to record is logged, never the request's failure.
+pub(crate) async fn warn(
+    state: &AppState,
+    account_sid: &str,
+    resource_sid: Option<&str>,
+    path: &str,
+    params: &Params,
+    table: &[&str],
+) {
+    let names = present(table, params);
+    if names.is_empty() {
+        return;
+    }
+    let message = if names.len() == 1 {
+        format!(
+            "parameter {} is not supported by this engine and was ignored",
+            names[0]
+        )
+    } else {
+        format!(
+            "parameters {} are not supported by this engine and were ignored",
+            names.join(", ")
+        )
+    };
+    let code = error_code::INVALID_PARAMETER;
+    let url = format!("{}{path}", state.public_url);
+    let alert = AlertRecord {
+        error_code: code.code,
+        level: AlertLevel::Warning,
+        alert_text: alert_text(&message, "api", code, None, AlertLevel::Warning, &url),
+        message,
+        source_component: "api".into(),
+        request_url: url,
+        request_method: "POST".into(),
+        request_variables: names
+            .iter()
+            .map(|name| {
+                let value = params.get(name).unwrap_or_default();
+                ((*name).to_owned(), value.to_owned())
+            })
+            .collect(),
+        request_headers: Vec::new(),
+        response_status: None,
+        response_headers: Vec::new(),
+        response_body: String::new(),
+        attempts: 0,
+        duration_ms: 0,
+        fallback: false,
+    };
+    if let Err(error) =
+        switchboard_engine::alerts::record(&state.engine, account_sid, resource_sid, &alert).await
+    {
+        tracing::warn!(%error, "recording an ignored-parameter alert failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_parameters_given_a_value_are_named() {
+        let params = Params::parse(b"CallerId=%2B1555&Trim=&To=%2B1666&MachineDetection=Enable")
+            .expect("params");
+        assert_eq!(
+            present(CALL_CREATE, &params),
+            vec!["CallerId", "MachineDetection"]
+        );
+        assert!(present(CALL_UPDATE, &params).is_empty());
+    }
+}
