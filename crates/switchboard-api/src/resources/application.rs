@@ -82,6 +82,17 @@ pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<
     fields::check_fallbacks(&doc)?;
     let record = record_of(&doc, now);
     scoped.state.store.insert(&record).await?;
+    let table = super::ignored::APPLICATION_SETTINGS;
+    let path = scoped.uri.path();
+    super::ignored::warn(
+        &scoped.state,
+        &scoped.account.sid,
+        Some(&record.sid),
+        path,
+        &params,
+        table,
+    )
+    .await;
     Ok(created(render(&record.doc)))
 }
 
@@ -102,6 +113,17 @@ pub(crate) async fn update(
     doc.insert("date_updated".into(), json!(now_ms()));
     let updated = record_of(&doc, record.created_ms);
     scoped.state.store.update(&updated).await?;
+    let table = super::ignored::APPLICATION_SETTINGS;
+    let path = scoped.uri.path();
+    super::ignored::warn(
+        &scoped.state,
+        &scoped.account.sid,
+        Some(sid),
+        path,
+        &params,
+        table,
+    )
+    .await;
     Ok(Json(render(&updated.doc)))
 }
 

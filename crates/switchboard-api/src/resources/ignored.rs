@@ -12,58 +12,85 @@ use switchboard_webhook::alert::{AlertLevel, AlertRecord, alert_text};
 use crate::AppState;
 use crate::form::Params;
 
+/// Parameters and the values that are not acted on (`ANY`: every value given).
+pub(crate) type Table = &'static [(&'static str, &'static [&'static str])];
+const ANY: &[&str] = &[];
+
+/// `POST …/IncomingPhoneNumbers.json` and `…/{Sid}.json`: caller-name lookup, fax reception and
+/// routing by an Elastic SIP trunk are not done here (the address, bundle and emergency fields
+/// are stored and shown, which is all they do on Twilio too).
+pub(crate) const NUMBER_SETTINGS: Table = &[
+    ("VoiceCallerIdLookup", &["true", "True"]),
+    ("VoiceReceiveMode", &["fax"]),
+    ("TrunkSid", ANY),
+];
+
+/// `POST …/Applications.json` and `…/{Sid}.json`.
+pub(crate) const APPLICATION_SETTINGS: Table = &[
+    ("VoiceCallerIdLookup", &["true", "True"]),
+    ("PublicApplicationConnectEnabled", &["true", "True"]),
+];
+
 /// `POST …/Calls.json`: answering-machine detection, recording options, caller ID and the
 /// rest of Twilio's create parameters this engine does not act on yet.
-pub(crate) const CALL_CREATE: &[&str] = &[
-    "AsyncAmd",
-    "AsyncAmdStatusCallback",
-    "AsyncAmdStatusCallbackMethod",
-    "Byoc",
-    "CallReason",
-    "CallToken",
-    "CallerId",
-    "MachineDetection",
-    "MachineDetectionSilenceTimeout",
-    "MachineDetectionSpeechEndThreshold",
-    "MachineDetectionSpeechThreshold",
-    "MachineDetectionTimeout",
-    "RecordingChannels",
-    "RecordingStatusCallback",
-    "RecordingStatusCallbackEvent",
-    "RecordingStatusCallbackMethod",
-    "RecordingTrack",
-    "Trim",
+pub(crate) const CALL_CREATE: Table = &[
+    ("AsyncAmd", ANY),
+    ("AsyncAmdStatusCallback", ANY),
+    ("AsyncAmdStatusCallbackMethod", ANY),
+    ("Byoc", ANY),
+    ("CallReason", ANY),
+    ("CallToken", ANY),
+    ("CallerId", ANY),
+    ("MachineDetection", ANY),
+    ("MachineDetectionSilenceTimeout", ANY),
+    ("MachineDetectionSpeechEndThreshold", ANY),
+    ("MachineDetectionSpeechThreshold", ANY),
+    ("MachineDetectionTimeout", ANY),
+    ("RecordingChannels", ANY),
+    ("RecordingStatusCallback", ANY),
+    ("RecordingStatusCallbackEvent", ANY),
+    ("RecordingStatusCallbackMethod", ANY),
+    ("RecordingTrack", ANY),
+    ("Trim", ANY),
 ];
 
 /// `POST …/Calls/{Sid}.json`: a live call's callback and time limit are fixed at its start.
-pub(crate) const CALL_UPDATE: &[&str] = &["StatusCallback", "StatusCallbackMethod", "TimeLimit"];
+pub(crate) const CALL_UPDATE: Table = &[
+    ("StatusCallback", ANY),
+    ("StatusCallbackMethod", ANY),
+    ("TimeLimit", ANY),
+];
 
 /// `POST …/Messages.json`: delivery options that have no meaning without a carrier, and content
 /// templates.
-pub(crate) const MESSAGE_CREATE: &[&str] = &[
-    "AddressRetention",
-    "Attempt",
-    "ContentRetention",
-    "ContentSid",
-    "ContentVariables",
-    "ForceDelivery",
-    "MaxPrice",
-    "PersistentAction",
-    "ProvideFeedback",
-    "RiskCheck",
-    "SendAsMms",
-    "ShortenUrls",
-    "SmartEncoded",
-    "TrafficType",
-    "ValidityPeriod",
+pub(crate) const MESSAGE_CREATE: Table = &[
+    ("AddressRetention", ANY),
+    ("Attempt", ANY),
+    ("ContentRetention", ANY),
+    ("ContentSid", ANY),
+    ("ContentVariables", ANY),
+    ("ForceDelivery", ANY),
+    ("MaxPrice", ANY),
+    ("PersistentAction", ANY),
+    ("ProvideFeedback", ANY),
+    ("RiskCheck", ANY),
+    ("SendAsMms", ANY),
+    ("ShortenUrls", ANY),
+    ("SmartEncoded", ANY),
+    ("TrafficType", ANY),
+    ("ValidityPeriod", ANY),
 ];
 
-/// The parameters of `table` that `params` gives a value, in the table's order.
-pub(crate) fn present<'a>(table: &[&'a str], params: &Params) -> Vec<&'a str> {
+/// The parameters of `table` that `params` gives a value not acted on, in the table's order.
+pub(crate) fn present(table: Table, params: &Params) -> Vec<&'static str> {
     table
         .iter()
-        .copied()
-        .filter(|name| params.get(name).is_some_and(|value| !value.is_empty()))
+        .filter(|(name, values)| {
+            params.get(name).is_some_and(|value| {
+                !value.is_empty() && (values.is_empty() || values.contains(&value))
+            })
+        })
+        .map(|(name, _)| *name)
         .collect()
 }
 
@@ -76,7 +103,7 @@ pub(crate) async fn warn(
     resource_sid: Option<&str>,
     path: &str,
     params: &Params,
-    table: &[&str],
+    table: Table,
 ) {
     let names = present(table, params);
     if names.is_empty() {
@@ -138,5 +165,8 @@ mod tests {
             vec!["CallerId", "MachineDetection"]
         );
         assert!(present(CALL_UPDATE, &params).is_empty());
+        let number =
+            Params::parse(b"VoiceCallerIdLookup=false&VoiceReceiveMode=fax").expect("params");
+        assert_eq!(present(NUMBER_SETTINGS, &number), vec!["VoiceReceiveMode"]);
     }
 }

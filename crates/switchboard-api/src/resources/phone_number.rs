@@ -161,6 +161,17 @@ fn number_pattern(filter: &str) -> String {
 
 pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
     let record = provision(&scoped, &params, None).await?;
+    let table = super::ignored::NUMBER_SETTINGS;
+    let path = scoped.uri.path();
+    super::ignored::warn(
+        &scoped.state,
+        &scoped.account.sid,
+        Some(&record.sid),
+        path,
+        &params,
+        table,
+    )
+    .await;
     Ok(created(render(&record.doc)))
 }
 
@@ -169,10 +180,32 @@ pub(crate) async fn update_or_create_type(
 ) -> ApiResult<Response> {
     if let Some(kind) = number_type(&scoped.rest) {
         let record = provision(&scoped, &params, Some(kind)).await?;
+        let table = super::ignored::NUMBER_SETTINGS;
+        let path = scoped.uri.path();
+        super::ignored::warn(
+            &scoped.state,
+            &scoped.account.sid,
+            Some(&record.sid),
+            path,
+            &params,
+            table,
+        )
+        .await;
         return Ok(created(render(&record.doc)));
     }
     let sid = scoped.json_sid(&scoped.rest)?;
     let updated = update(&scoped, sid, &params).await?;
+    let table = super::ignored::NUMBER_SETTINGS;
+    let path = scoped.uri.path();
+    super::ignored::warn(
+        &scoped.state,
+        &scoped.account.sid,
+        Some(sid),
+        path,
+        &params,
+        table,
+    )
+    .await;
     Ok(Json(render(&updated.doc)).into_response())
 }
 

@@ -971,6 +971,43 @@ async fn ignored_parameters_are_named_in_a_warning_alert() {
         "{about_message}"
     );
 
+    // A number's settings: only the values that would have an effect are named.
+    let numbers = call(
+        &engine,
+        "GET",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[],
+    )
+    .await
+    .1;
+    let number_sid = numbers["incoming_phone_numbers"][0]["sid"]
+        .as_str()
+        .expect("the number")
+        .to_owned();
+    let updated = call(
+        &engine,
+        "POST",
+        &engine.account_url(&format!("IncomingPhoneNumbers/{number_sid}.json")),
+        &[
+            ("VoiceReceiveMode", "fax"),
+            ("VoiceCallerIdLookup", "false"),
+        ],
+    )
+    .await;
+    assert_eq!(updated.0, 200, "{updated:?}");
+    let about_number = warning_about(&number_sid)
+        .await
+        .expect("a warning about the number");
+    let text = about_number["alert_text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("parameter+VoiceReceiveMode+is+not+supported"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("VoiceCallerIdLookup"),
+        "false is honoured: {text}"
+    );
+
     let scheduled = call(
         &engine,
         "POST",
