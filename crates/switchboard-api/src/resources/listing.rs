@@ -147,6 +147,18 @@ impl Listing {
     }
 }
 
+/// A filter that keeps every row (a parameter checked, whose every valid value keeps them all
+/// here: `Beta` when no number is in beta, `IncludeSoftDeleted` when nothing is soft-deleted).
+pub(crate) fn everything() -> Filter {
+    Filter::Between(Column::CreatedMs, None, None)
+}
+
+/// A filter that keeps no row (a value nothing here can have: recordings of a conference,
+/// numbers ported in as `hosted`).
+pub(crate) fn nothing() -> Filter {
+    Filter::Absent(Column::Sid)
+}
+
 /// `name` (that day), `name>` (from that day) and `name<` (up to the end of that day).
 fn days(
     params: &Params,

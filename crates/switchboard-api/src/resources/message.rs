@@ -274,7 +274,11 @@ const MEDIA: Listing = Listing {
     kind: Kind::Media,
     key: "media_list",
     order: Order::Ascending,
-    params: &[],
+    params: &[Param::Days {
+        name: "DateCreated",
+        column: Column::CreatedMs,
+        times: true,
+    }],
     render: |_, record| Ok(render_media(&record.doc)),
     path: ListPath::Requested,
 };

@@ -118,6 +118,19 @@ pub(crate) const LIST: Listing = Listing {
         Param::Custom("PhoneNumber", |number| {
             Ok(Filter::Like(Column::PhoneNumber, number_pattern(number)))
         }),
+        // No number here is in beta, and every one is `twilio`'s (none ported in as `hosted`).
+        Param::Custom("Beta", |value| {
+            validate::boolean("Beta", value)?;
+            Ok(super::listing::everything())
+        }),
+        Param::Custom("Origin", |origin| match origin {
+            "twilio" => Ok(super::listing::everything()),
+            "hosted" => Ok(super::listing::nothing()),
+            other => Err(ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("Origin must be twilio or hosted, not {other:?}"),
+            )),
+        }),
     ],
     render: |_, record| Ok(render(&record.doc)),
     path: ListPath::Requested,

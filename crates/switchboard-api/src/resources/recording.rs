@@ -53,12 +53,26 @@ pub fn render(state: &AppState, doc: &Value) -> Value {
     Value::Object(body)
 }
 
-/// `Recordings.json`, newest first, filtered by `CallSid`.
+/// `Recordings.json`, newest first, filtered by `CallSid`, the days of `DateCreated`,
+/// `ConferenceSid` (no recording here belongs to a conference) and `IncludeSoftDeleted`
+/// (nothing is soft-deleted here).
 const LIST: Listing = Listing {
     kind: Kind::Recording,
     key: "recordings",
     order: Order::Descending,
-    params: &[Param::Parent("CallSid")],
+    params: &[
+        Param::Parent("CallSid"),
+        Param::Days {
+            name: "DateCreated",
+            column: switchboard_store::Column::CreatedMs,
+            times: true,
+        },
+        Param::Custom("ConferenceSid", |_| Ok(super::listing::nothing())),
+        Param::Custom("IncludeSoftDeleted", |value| {
+            crate::validate::boolean("IncludeSoftDeleted", value)?;
+            Ok(super::listing::everything())
+        }),
+    ],
     render: |state, record| Ok(render(state, &record.doc)),
     path: ListPath::Account("Recordings.json"),
 };

@@ -1023,3 +1023,75 @@ async fn ignored_parameters_are_named_in_a_warning_alert() {
     .await;
     crate::assert_error(&scheduled, 400, 20422);
 }
+
+/// Issue 19 item 2: every list filter of Twilio's description is honoured or refused, never
+/// ignored: numbers by `Origin` and `Beta`, recordings and media by `DateCreated`, recordings by
+/// `ConferenceSid` and `IncludeSoftDeleted`.
+#[tokio::test]
+async fn every_described_list_filter_is_honoured() {
+    let engine = crate::start();
+    let numbers = engine.account_url("IncomingPhoneNumbers.json");
+    let (status, _) = call(
+        &engine,
+        "POST",
+        &numbers,
+        &[("PhoneNumber", "+15550190004")],
+    )
+    .await;
+    assert_eq!(status, 201);
+    let count = async |url: String, key: &str| {
+        let (status, body) = call(&engine, "GET", &url, &[]).await;
+        assert_eq!(status, 200, "{url}: {body}");
+        body[key].as_array().map(Vec::len).unwrap_or_default()
+    };
+    assert_eq!(
+        count(
+            format!("{numbers}?Origin=twilio&Beta=false"),
+            "incoming_phone_numbers"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(format!("{numbers}?Origin=hosted"), "incoming_phone_numbers").await,
+        0
+    );
+    crate::assert_error(
+        &call(&engine, "GET", &format!("{numbers}?Origin=moon"), &[]).await,
+        400,
+        20422,
+    );
+    crate::assert_error(
+        &call(&engine, "GET", &format!("{numbers}?Beta=maybe"), &[]).await,
+        400,
+        20422,
+    );
+    let recordings = engine.account_url("Recordings.json");
+    assert_eq!(
+        count(
+            format!("{recordings}?DateCreated=2001-01-01&IncludeSoftDeleted=true"),
+            "recordings"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            format!("{recordings}?ConferenceSid=CF00000000000000000000000000000000"),
+            "recordings"
+        )
+        .await,
+        0
+    );
+    crate::assert_error(
+        &call(
+            &engine,
+            "GET",
+            &format!("{recordings}?DateCreated%3E=yesterday"),
+            &[],
+        )
+        .await,
+        400,
+        20422,
+    );
+}
