@@ -196,6 +196,8 @@ registry! {
     MESSAGE_DELIVERY_UNKNOWN_ERROR = 30008, "Message delivery - Unknown error";
     TWIML_PARAMETER_TOO_LONG = 32018, "Twiml parameter is longer than 4000 characters";
     SIGNATURE_INVALID = 57012, "Webhook signature invalid";
+    // The engine's own codes (99xxx), where Twilio has none for what it reports.
+    PARAMETER_IGNORED = 99001, "Parameter not supported by this engine and ignored";
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Parameters of Twilio's description that an operation here accepts and does not act on
 //! (issue 19 item 2: no parameter silently ignored). A request that sends one, with a value,
-//! still succeeds, and a WARNING alert (20422) names every such parameter, so the debugger and
+//! still succeeds, and a WARNING alert (99001, the engine's own code: Twilio has none for this)
+//! names every such parameter, so the debugger and
 //! the console show what did not happen. The README lists the same tables.
 //!
 //! Parameters whose absence of effect would do harm are refused instead (400), in their
@@ -120,7 +121,7 @@ pub(crate) async fn warn(
             names.join(", ")
         )
     };
-    let code = error_code::INVALID_PARAMETER;
+    let code = error_code::PARAMETER_IGNORED;
     let url = format!("{}{path}", state.public_url);
     let alert = AlertRecord {
         error_code: code.code,

@@ -950,7 +950,7 @@ async fn ignored_parameters_are_named_in_a_warning_alert() {
     let about_call = warning_about(placed["sid"].as_str().expect("sid"))
         .await
         .expect("a warning about the call");
-    assert_eq!(about_call["error_code"], "20422");
+    assert_eq!(about_call["error_code"], "99001");
     let text = about_call["alert_text"].as_str().unwrap_or_default();
     assert!(
         text.contains("CallerId%2C+MachineDetection+are+not+supported"),
