@@ -24,6 +24,7 @@ use switchboard_engine::Engine;
 use switchboard_store::Store;
 
 pub use error::{ApiError, ApiResult};
+pub use resources::available::Inventory;
 
 /// What every request handler can reach. Cloned by every extractor of every request, so each
 /// field is a reference count.
@@ -41,6 +42,8 @@ pub struct AppState {
     pub peers: reqwest::Client,
     /// Failed console sign-ins per source address.
     pub(crate) console_limiter: Arc<console::SignInLimiter>,
+    /// The numbers `AvailablePhoneNumbers` offers (`--number-inventory`).
+    pub(crate) inventory: Arc<Inventory>,
 }
 
 impl AppState {
@@ -51,6 +54,7 @@ impl AppState {
             public_url: engine.public_url().into(),
             auth_cache: Arc::default(),
             console_limiter: Arc::default(),
+            inventory: Arc::default(),
             peers: reqwest::Client::builder()
                 .connect_timeout(std::time::Duration::from_secs(2))
                 .build()
@@ -72,7 +76,13 @@ pub use switchboard_engine::now_ms;
 
 /// The whole HTTP surface but `/metrics` (which the composition root owns with its recorder).
 pub fn router(engine: Engine) -> Router {
-    let state = AppState::new(engine);
+    router_with(engine, Inventory::default())
+}
+
+/// `router` with the numbers `AvailablePhoneNumbers` offers.
+pub fn router_with(engine: Engine, inventory: Inventory) -> Router {
+    let mut state = AppState::new(engine);
+    state.inventory = Arc::new(inventory);
     let api = resources::routes()
         .merge(console::routes())
         .route("/healthz", get(healthz))

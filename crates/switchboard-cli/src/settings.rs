@@ -130,6 +130,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_ERROR_PROMPT")]
     #[serde(skip_serializing_if = "Option::is_none")]
     error_prompt: Option<String>,
+    /// A CSV of the numbers AvailablePhoneNumbers offers: number,type,locality,region,postal_code,iso_country
+    /// [default: the North American range reserved for fiction, +1 NPA 555 0100-0199].
+    #[arg(long, env = "SWITCHBOARD_NUMBER_INVENTORY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number_inventory: Option<std::path::PathBuf>,
     /// The bootstrap account's SID (with SWITCHBOARD_AUTH_TOKEN).
     #[arg(long, env = "SWITCHBOARD_ACCOUNT_SID", hide = true)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -63,6 +63,9 @@ pub struct Config {
     pub fallback_scope: FallbackScope,
     /// What callers hear when neither the URL nor the fallback gave usable TwiML.
     pub error_prompt: String,
+    /// `--number-inventory`: the CSV of numbers AvailablePhoneNumbers offers (`None`: the
+    /// fiction range).
+    pub number_inventory: Option<std::path::PathBuf>,
     /// The bootstrap account (`SWITCHBOARD_ACCOUNT_SID` / `SWITCHBOARD_AUTH_TOKEN`).
     pub account_sid: Option<String>,
     pub auth_token: Option<String>,
@@ -95,6 +98,7 @@ impl Default for Config {
             public_url: None,
             fallback_scope: FallbackScope::All,
             error_prompt: "We're sorry, an application error has occurred. Goodbye.".into(),
+            number_inventory: None,
             account_sid: None,
             auth_token: None,
         }
@@ -258,8 +262,21 @@ impl Config {
         }
     }
 
+    /// The numbers AvailablePhoneNumbers offers: `--number-inventory`'s file, read and checked
+    /// now, or the fiction range.
+    pub fn inventory(&self) -> anyhow::Result<switchboard_api::Inventory> {
+        let Some(path) = &self.number_inventory else {
+            return Ok(switchboard_api::Inventory::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| anyhow::anyhow!("--number-inventory {}: {error}", path.display()))?;
+        switchboard_api::Inventory::from_csv(&text)
+            .map_err(|problem| anyhow::anyhow!("--number-inventory {}: {problem}", path.display()))
+    }
+
     /// Checks what can be checked before anything is opened.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.inventory()?;
         self.http_limits()?;
         self.breaker()?;
         self.probe_interval()?;

@@ -139,14 +139,15 @@ pub async fn run(
     if let Some(interval) = config.probe_interval()? {
         engine.start_probes(interval);
     }
+    let inventory = config.inventory()?;
     let (app, metrics) = match &config.metrics {
         None => (
-            switchboard_api::router(engine.clone())
+            switchboard_api::router_with(engine.clone(), inventory)
                 .route("/metrics", get(move || async move { handle.render() })),
             None,
         ),
         Some(metrics_addr) => (
-            switchboard_api::router(engine.clone()),
+            switchboard_api::router_with(engine.clone(), inventory),
             Some(serve_metrics(metrics_addr, handle).await?),
         ),
     };

@@ -6,6 +6,7 @@ pub mod account;
 pub(crate) mod alert;
 pub(crate) mod alert_stream;
 pub mod application;
+pub mod available;
 pub mod call;
 pub(crate) mod deliveries;
 mod fields;
@@ -62,6 +63,18 @@ pub(crate) fn routes() -> Router<AppState> {
             get(phone_number::fetch_or_list_type)
                 .post(phone_number::update_or_create_type)
                 .delete(phone_number::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers.json",
+            get(available::countries),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/{file}",
+            get(available::country),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/AvailablePhoneNumbers/{country}/{file}",
+            get(available::country_or_search),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Applications.json",

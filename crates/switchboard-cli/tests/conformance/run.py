@@ -134,6 +134,9 @@ def seed():
         prefix + "/Messages/{Sid}.json": {"Sid": message["sid"]},
         prefix + "/Messages/{MessageSid}/Media.json": {"MessageSid": message["sid"]},
         "/v1/Alerts/{Sid}": {"Sid": notification},
+    } | {
+        prefix + f"/AvailablePhoneNumbers/{{CountryCode}}{suffix}": {"CountryCode": "US"}
+        for suffix in [".json", "/Local.json", "/TollFree.json", "/Mobile.json"]
     }
 
 
@@ -178,7 +181,8 @@ def run(name, served_count, fixed):
     print(f"== {name}: {served_count} operations served by the engine", flush=True)
     result = subprocess.run(command, capture_output=True, text=True)
     output = result.stdout + result.stderr
-    summary = output[output.find("SUMMARY") :] if "SUMMARY" in output else output[-3000:]
+    start = output.find("WARNINGS") if "WARNINGS" in output else output.find("SUMMARY")
+    summary = output[start:] if start >= 0 else output[-3000:]
     print(summary, flush=True)
     if result.returncode != 0:
         print(output[-20000:], flush=True)

@@ -40,3 +40,8 @@ fn twilio_python_app_and_client_exercise_messaging_and_failover() {
 fn twilio_python_ivr_drives_voice_calls_callbacks_and_recordings() {
     run_script("voice.py");
 }
+
+#[test]
+fn twilio_python_searches_and_buys_available_numbers() {
+    run_script("available.py");
+}

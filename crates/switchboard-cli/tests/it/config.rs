@@ -158,3 +158,79 @@ fn an_empty_database_gets_a_generated_account_printed_once() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `--number-inventory`: a CSV of the numbers AvailablePhoneNumbers offers, read and checked at
+/// start (a bad line stops `serve` naming it), then searched by place.
+#[tokio::test]
+async fn a_number_inventory_file_is_what_is_offered() {
+    let dir = scratch_dir("inventory");
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "+14155550123,landline,,,,US\n").expect("write");
+    let error = serve_error(
+        &dir,
+        &[],
+        &["--number-inventory", bad.to_str().expect("path")],
+    );
+    assert!(
+        error.contains("--number-inventory") && error.contains("line 1"),
+        "{error}"
+    );
+
+    let good = dir.join("inventory.csv");
+    std::fs::write(
+        &good,
+        "# number,type,locality,region,postal_code,iso_country\n\
+         +14155550123,local,San Francisco,CA,94105,US\n\
+         +442079460000,local,London,,EC1A 1BB,GB\n",
+    )
+    .expect("write");
+    let engine = switchboard_test_support::engine::Engine::start_on(
+        binary(),
+        scratch_dir("inventory-engine"),
+        format!("sqlite://{}", dir.join("switchboard.db").display()),
+        vec![(
+            "SWITCHBOARD_NUMBER_INVENTORY".into(),
+            good.to_str().expect("path").into(),
+        )],
+    );
+    let (_, countries) = crate::call(
+        &engine,
+        "GET",
+        &engine.account_url("AvailablePhoneNumbers.json"),
+        &[],
+    )
+    .await;
+    let codes: Vec<&str> = countries["countries"]
+        .as_array()
+        .expect("countries")
+        .iter()
+        .filter_map(|country| country["country_code"].as_str())
+        .collect();
+    assert_eq!(codes, ["GB", "US"]);
+    let (_, london) = crate::call(
+        &engine,
+        "GET",
+        &engine.account_url("AvailablePhoneNumbers/GB/Local.json?InLocality=london"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        london["available_phone_numbers"][0]["phone_number"],
+        "+442079460000"
+    );
+    assert_eq!(
+        london["available_phone_numbers"][0]["postal_code"],
+        "EC1A 1BB"
+    );
+    let (_, none) = crate::call(
+        &engine,
+        "GET",
+        &engine.account_url("AvailablePhoneNumbers/US/Local.json?InRegion=NY"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        none["available_phone_numbers"].as_array().map(Vec::len),
+        Some(0)
+    );
+}
