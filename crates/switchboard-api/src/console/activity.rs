@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use super::page::{Section, error_meaning, error_response, layout, pager, scroll, text};
 use super::session::Console;
 use crate::form::query_params;
-use crate::resources::alert_stream::{comment, deliver, event_stream};
+use crate::resources::alert_stream::{comment, deliver, event_stream, named_event};
 use crate::resources::listing::Listing;
 use crate::resources::{call, message};
 
@@ -30,7 +30,7 @@ use crate::resources::{call, message};
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The console's query string without empty values (an empty filter input means "any").
-fn list_uri(path: &str, uri: &Uri) -> Uri {
+pub(crate) fn list_uri(path: &str, uri: &Uri) -> Uri {
     let kept: Vec<(String, String)> = query_params(uri.query())
         .map(|params| params.0)
         .unwrap_or_default()
@@ -412,14 +412,7 @@ pub(crate) async fn call_live(console: Console, Path(sid): Path<String>) -> Resp
 
 /// A named server-sent event (`event:`, `id:` and one `data:` line per line).
 pub(crate) fn named(name: &str, id: &str, data: &str) -> String {
-    let mut text = format!("event: {name}\nid: {id}\n");
-    for line in data.split('\n') {
-        text.push_str("data: ");
-        text.push_str(line.strip_suffix('\r').unwrap_or(line));
-        text.push('\n');
-    }
-    text.push('\n');
-    text
+    named_event(Some(name), id, data)
 }
 
 /// `GET /console/messages/{sid}`.

@@ -6,7 +6,7 @@
 //! page never misses or repeats an alert; it sends each new row's HTML.
 
 use axum::extract::Path;
-use axum::http::{StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, PreEscaped, html};
 use serde_json::Value;
@@ -14,12 +14,12 @@ use switchboard_core::{date, error_code};
 use switchboard_engine::alerts::alert_of;
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record};
 
-use super::activity::named;
+use super::activity::{list_uri, named};
 use super::page::{Section, csrf, error_meaning, error_response, layout, pager, scroll, text};
 use super::session::Console;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::form::{FormBody, Params, query_params};
+use crate::form::{FormBody, query_params};
 use crate::resources::listing::{ListPath, Listing, Param};
 use crate::resources::{alert, alert_stream, deliveries};
 
@@ -72,16 +72,10 @@ fn alert_row(record: &Record) -> Markup {
 /// the top as they are stored.
 pub(crate) async fn alerts(console: Console) -> Response {
     let state = &console.state;
-    let kept: Vec<(String, String)> = query_params(console.uri.query())
+    let uri = list_uri("/console/alerts", &console.uri);
+    let kept = query_params(uri.query())
         .map(|params| params.0)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, value)| !value.is_empty())
-        .collect();
-    let query = Params(kept.clone()).encode();
-    let uri: Uri = format!("/console/alerts?{query}")
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/console/alerts"));
+        .unwrap_or_default();
     let envelope = match ALERTS
         .answer(state, ALERTS.query(&console.account.sid), &uri)
         .await
@@ -229,15 +223,7 @@ pub(crate) async fn alert(console: Console, Path(sid): Path<String>) -> Response
 
 /// `GET /console/deliveries`: status callbacks and debugger webhooks, by status.
 pub(crate) async fn deliveries(console: Console) -> Response {
-    let kept: Vec<(String, String)> = query_params(console.uri.query())
-        .map(|params| params.0)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(_, value)| !value.is_empty())
-        .collect();
-    let uri: Uri = format!("/console/deliveries?{}", Params(kept).encode())
-        .parse()
-        .unwrap_or_else(|_| Uri::from_static("/console/deliveries"));
+    let uri = list_uri("/console/deliveries", &console.uri);
     let envelope = match deliveries::page(&console.state, &console.account.sid, &uri).await {
         Ok(envelope) => envelope,
         Err(error) => return error_response(&error),

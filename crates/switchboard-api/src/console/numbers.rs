@@ -260,6 +260,15 @@ async fn owned_number(console: &Console, sid: &str) -> Result<Record, Response> 
     }
 }
 
+/// A form posted about the number `sid`: its CSRF token checked (403), then the number loaded
+/// (404 for another account's).
+async fn posted_number(console: &Console, sid: &str, params: &Params) -> Result<Record, Response> {
+    if !console.csrf_ok(params) {
+        return Err(super::session::csrf_refused());
+    }
+    owned_number(console, sid).await
+}
+
 pub(crate) async fn show(console: Console, Path(sid): Path<String>) -> Response {
     match owned_number(&console, &sid).await {
         Ok(record) => number_page(&console, &record.doc, None).await,
@@ -387,10 +396,7 @@ pub(crate) async fn update(
     Path(sid): Path<String>,
     FormBody(params): FormBody,
 ) -> Response {
-    if !console.csrf_ok(&params) {
-        return super::session::csrf_refused();
-    }
-    let record = match owned_number(&console, &sid).await {
+    let record = match posted_number(&console, &sid, &params).await {
         Ok(record) => record,
         Err(response) => return response,
     };
@@ -431,10 +437,7 @@ pub(crate) async fn release(
     Path(sid): Path<String>,
     FormBody(params): FormBody,
 ) -> Response {
-    if !console.csrf_ok(&params) {
-        return super::session::csrf_refused();
-    }
-    let record = match owned_number(&console, &sid).await {
+    let record = match posted_number(&console, &sid, &params).await {
         Ok(record) => record,
         Err(response) => return response,
     };
@@ -456,10 +459,7 @@ pub(crate) async fn test_call(
     Path(sid): Path<String>,
     FormBody(params): FormBody,
 ) -> Response {
-    if !console.csrf_ok(&params) {
-        return super::session::csrf_refused();
-    }
-    let record = match owned_number(&console, &sid).await {
+    let record = match posted_number(&console, &sid, &params).await {
         Ok(record) => record,
         Err(response) => return response,
     };

@@ -59,7 +59,15 @@ const BUFFERED_CHUNKS: usize = 16;
 /// One server-sent event: `id:` and one `data:` line per line of `data` (a JSON document
 /// rendered compactly has one).
 pub(crate) fn event(id: &str, data: &str) -> String {
-    let mut text = format!("id: {id}\n");
+    named_event(None, id, data)
+}
+
+/// `event` with an `event:` name first when one is given (the console's streams name theirs).
+pub(crate) fn named_event(name: Option<&str>, id: &str, data: &str) -> String {
+    let mut text = match name {
+        Some(name) => format!("event: {name}\nid: {id}\n"),
+        None => format!("id: {id}\n"),
+    };
     for line in data.split('\n') {
         text.push_str("data: ");
         text.push_str(line.strip_suffix('\r').unwrap_or(line));

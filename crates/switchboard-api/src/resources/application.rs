@@ -82,17 +82,13 @@ pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<
     fields::check_fallbacks(&doc)?;
     let record = record_of(&doc, now);
     scoped.state.store.insert(&record).await?;
-    let table = super::ignored::APPLICATION_SETTINGS;
-    let path = scoped.uri.path();
-    super::ignored::warn(
-        &scoped.state,
-        &scoped.account.sid,
-        Some(&record.sid),
-        path,
-        &params,
-        table,
-    )
-    .await;
+    scoped
+        .warn_ignored(
+            Some(&record.sid),
+            &params,
+            super::ignored::APPLICATION_SETTINGS,
+        )
+        .await;
     Ok(created(render(&record.doc)))
 }
 
@@ -113,17 +109,9 @@ pub(crate) async fn update(
     doc.insert("date_updated".into(), json!(now_ms()));
     let updated = record_of(&doc, record.created_ms);
     scoped.state.store.update(&updated).await?;
-    let table = super::ignored::APPLICATION_SETTINGS;
-    let path = scoped.uri.path();
-    super::ignored::warn(
-        &scoped.state,
-        &scoped.account.sid,
-        Some(sid),
-        path,
-        &params,
-        table,
-    )
-    .await;
+    scoped
+        .warn_ignored(Some(sid), &params, super::ignored::APPLICATION_SETTINGS)
+        .await;
     Ok(Json(render(&updated.doc)))
 }
 

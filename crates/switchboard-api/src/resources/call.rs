@@ -399,17 +399,9 @@ fn status_events(params: &Params) -> Vec<String> {
 pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
     let start = outbound(&scoped.state, &scoped.account, &params).await?;
     let (record, _) = scoped.state.engine.start_call(start).await?;
-    let path = scoped.uri.path();
-    let table = super::ignored::CALL_CREATE;
-    super::ignored::warn(
-        &scoped.state,
-        &scoped.account.sid,
-        Some(&record.sid),
-        path,
-        &params,
-        table,
-    )
-    .await;
+    scoped
+        .warn_ignored(Some(&record.sid), &params, super::ignored::CALL_CREATE)
+        .await;
     Ok(created(render(&record.doc)))
 }
 
@@ -529,17 +521,9 @@ pub(crate) async fn update(
     if ending && let Some(log) = engine.sandbox().log(sid) {
         log.wait_done(Duration::from_secs(5)).await;
     }
-    let path = scoped.uri.path();
-    let table = super::ignored::CALL_UPDATE;
-    super::ignored::warn(
-        &scoped.state,
-        &scoped.account.sid,
-        Some(sid),
-        path,
-        &params,
-        table,
-    )
-    .await;
+    scoped
+        .warn_ignored(Some(sid), &params, super::ignored::CALL_UPDATE)
+        .await;
     let record = scoped.record(Kind::Call, sid).await?;
     Ok(Json(render(&record.doc)))
 }

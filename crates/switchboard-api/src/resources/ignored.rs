@@ -10,7 +10,7 @@
 use switchboard_core::error_code;
 use switchboard_webhook::alert::{AlertLevel, AlertRecord, alert_text};
 
-use crate::AppState;
+use super::scoped::Scoped;
 use crate::form::Params;
 
 /// Parameters and the values that are not acted on (`ANY`: every value given).
@@ -95,61 +95,65 @@ pub(crate) fn present(table: Table, params: &Params) -> Vec<&'static str> {
         .collect()
 }
 
-/// Records one WARNING alert for `account_sid` (about `resource_sid`) naming the parameters of
-/// `table` that the request to `path` gave and that were ignored; nothing when there are none.
-/// A failure to record is logged, never the request's failure.
-pub(crate) async fn warn(
-    state: &AppState,
-    account_sid: &str,
-    resource_sid: Option<&str>,
-    path: &str,
-    params: &Params,
-    table: Table,
-) {
-    let names = present(table, params);
-    if names.is_empty() {
-        return;
-    }
-    let message = if names.len() == 1 {
-        format!(
-            "parameter {} is not supported by this engine and was ignored",
-            names[0]
-        )
-    } else {
-        format!(
-            "parameters {} are not supported by this engine and were ignored",
-            names.join(", ")
-        )
-    };
-    let code = error_code::PARAMETER_IGNORED;
-    let url = format!("{}{path}", state.public_url);
-    let alert = AlertRecord {
-        error_code: code.code,
-        level: AlertLevel::Warning,
-        alert_text: alert_text(&message, "api", code, None, AlertLevel::Warning, &url),
-        message,
-        source_component: "api".into(),
-        request_url: url,
-        request_method: "POST".into(),
-        request_variables: names
-            .iter()
-            .map(|name| {
-                let value = params.get(name).unwrap_or_default();
-                ((*name).to_owned(), value.to_owned())
-            })
-            .collect(),
-        request_headers: Vec::new(),
-        response_status: None,
-        response_headers: Vec::new(),
-        response_body: String::new(),
-        attempts: 0,
-        duration_ms: 0,
-        fallback: false,
-    };
-    if let Err(error) =
-        switchboard_engine::alerts::record(&state.engine, account_sid, resource_sid, &alert).await
-    {
-        tracing::warn!(%error, "recording an ignored-parameter alert failed");
+impl<P, C> Scoped<P, C> {
+    /// Records one WARNING alert for the scoped account (about `resource_sid`) naming the
+    /// parameters of `table` that the request gave a value not acted on; nothing when there are
+    /// none. A failure to record is logged, never the request's failure.
+    pub(crate) async fn warn_ignored(
+        &self,
+        resource_sid: Option<&str>,
+        params: &Params,
+        table: Table,
+    ) {
+        let names = present(table, params);
+        if names.is_empty() {
+            return;
+        }
+        let message = if names.len() == 1 {
+            format!(
+                "parameter {} is not supported by this engine and was ignored",
+                names[0]
+            )
+        } else {
+            format!(
+                "parameters {} are not supported by this engine and were ignored",
+                names.join(", ")
+            )
+        };
+        let code = error_code::PARAMETER_IGNORED;
+        let url = format!("{}{}", self.state.public_url, self.uri.path());
+        let alert = AlertRecord {
+            error_code: code.code,
+            level: AlertLevel::Warning,
+            alert_text: alert_text(&message, "api", code, None, AlertLevel::Warning, &url),
+            message,
+            source_component: "api".into(),
+            request_url: url,
+            request_method: "POST".into(),
+            request_variables: names
+                .iter()
+                .map(|name| {
+                    (
+                        (*name).to_owned(),
+                        params.get(name).unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect(),
+            request_headers: Vec::new(),
+            response_status: None,
+            response_headers: Vec::new(),
+            response_body: String::new(),
+            attempts: 0,
+            duration_ms: 0,
+            fallback: false,
+        };
+        let engine = &self.state.engine;
+        let account = &self.account.sid;
+        if let Err(error) =
+            switchboard_engine::alerts::record(engine, account, resource_sid, &alert).await
+        {
+            tracing::warn!(%error, "recording an ignored-parameter alert failed");
+        }
     }
 }
 

@@ -174,17 +174,9 @@ pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<
     let engine = &scoped.state.engine;
     let doc = engine.send_message(&scoped.account, outbound).await?;
     let sid = doc.get("sid").and_then(Value::as_str);
-    let path = scoped.uri.path();
-    let table = super::ignored::MESSAGE_CREATE;
-    super::ignored::warn(
-        &scoped.state,
-        &scoped.account.sid,
-        sid,
-        path,
-        &params,
-        table,
-    )
-    .await;
+    scoped
+        .warn_ignored(sid, &params, super::ignored::MESSAGE_CREATE)
+        .await;
     Ok(created(render(&Value::Object(doc))))
 }
 

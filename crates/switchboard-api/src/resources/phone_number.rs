@@ -174,17 +174,9 @@ fn number_pattern(filter: &str) -> String {
 
 pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
     let record = provision(&scoped, &params, None).await?;
-    let table = super::ignored::NUMBER_SETTINGS;
-    let path = scoped.uri.path();
-    super::ignored::warn(
-        &scoped.state,
-        &scoped.account.sid,
-        Some(&record.sid),
-        path,
-        &params,
-        table,
-    )
-    .await;
+    scoped
+        .warn_ignored(Some(&record.sid), &params, super::ignored::NUMBER_SETTINGS)
+        .await;
     Ok(created(render(&record.doc)))
 }
 
@@ -193,32 +185,16 @@ pub(crate) async fn update_or_create_type(
 ) -> ApiResult<Response> {
     if let Some(kind) = number_type(&scoped.rest) {
         let record = provision(&scoped, &params, Some(kind)).await?;
-        let table = super::ignored::NUMBER_SETTINGS;
-        let path = scoped.uri.path();
-        super::ignored::warn(
-            &scoped.state,
-            &scoped.account.sid,
-            Some(&record.sid),
-            path,
-            &params,
-            table,
-        )
-        .await;
+        scoped
+            .warn_ignored(Some(&record.sid), &params, super::ignored::NUMBER_SETTINGS)
+            .await;
         return Ok(created(render(&record.doc)));
     }
     let sid = scoped.json_sid(&scoped.rest)?;
     let updated = update(&scoped, sid, &params).await?;
-    let table = super::ignored::NUMBER_SETTINGS;
-    let path = scoped.uri.path();
-    super::ignored::warn(
-        &scoped.state,
-        &scoped.account.sid,
-        Some(sid),
-        path,
-        &params,
-        table,
-    )
-    .await;
+    scoped
+        .warn_ignored(Some(sid), &params, super::ignored::NUMBER_SETTINGS)
+        .await;
     Ok(Json(render(&updated.doc)).into_response())
 }
 
