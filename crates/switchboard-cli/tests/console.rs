@@ -128,12 +128,7 @@ async fn sign_in(
         .send()
         .await
         .expect("the sign-in form");
-    let cookie = form
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("sb_signin="))
+    let cookie = set_cookie(&form, "sb_signin")
         .expect("the sign-in cookie")
         .split(';')
         .next()
@@ -159,6 +154,31 @@ async fn sign_in(
         .expect("signing in")
 }
 
+/// A signed-in page's HTML.
+async fn page_text(client: &reqwest::Client, url: String, cookie: &str) -> String {
+    client
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("a page")
+        .text()
+        .await
+        .expect("the page")
+}
+
+/// The whole `Set-Cookie` value a response gives cookie `name`.
+fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with(&prefix))
+        .map(str::to_owned)
+}
+
 fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -174,14 +194,7 @@ async fn failed_sign_ins_are_limited_per_source_and_sessions_follow_the_token() 
 
     let good = sign_in(&client, &base, &engine.account_sid, &engine.auth_token).await;
     assert_eq!(good.status(), 303);
-    let session = good
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("sb_session="))
-        .expect("a session cookie")
-        .to_owned();
+    let session = set_cookie(&good, "sb_session").expect("a session cookie");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
         assert!(session.contains(attribute), "{session}");
     }
@@ -210,15 +223,9 @@ async fn failed_sign_ins_are_limited_per_source_and_sessions_follow_the_token() 
     let (sub_sid, sub_token) = subaccount(&engine).await;
     let signed_in = sign_in(&client, &base, &sub_sid, &sub_token).await;
     assert_eq!(signed_in.status(), 303);
-    let sub_cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("sb_session="))
-        .and_then(|value| value.split(';').next())
-        .expect("the subaccount's session")
-        .to_owned();
+    let sub_cookie = set_cookie(&signed_in, "sb_session")
+        .and_then(|value| value.split(';').next().map(str::to_owned))
+        .expect("the subaccount's session");
     let sub_page = |cookie: String| {
         let client = client.clone();
         let url = format!("{base}/console/calls");
@@ -274,15 +281,7 @@ async fn failed_sign_ins_are_limited_per_source_and_sessions_follow_the_token() 
     .await;
     assert_eq!(by_key.status(), 303, "an API key signs in");
     let (active_sid, _) = subaccount(&engine).await;
-    let settings = client
-        .get(format!("{base}/console/settings"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("settings")
-        .text()
-        .await
-        .expect("the page");
+    let settings = page_text(&client, format!("{base}/console/settings"), &cookie).await;
     assert!(
         settings.contains(&active_sid),
         "the parent can choose its subaccount"
@@ -301,15 +300,7 @@ async fn failed_sign_ins_are_limited_per_source_and_sessions_follow_the_token() 
         .await
         .expect("switching");
     assert_eq!(switched.status(), 303);
-    let numbers = client
-        .get(format!("{base}/console/numbers"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("numbers")
-        .text()
-        .await
-        .expect("the page");
+    let numbers = page_text(&client, format!("{base}/console/numbers"), &cookie).await;
     assert!(
         numbers.contains(&active_sid),
         "the pages act on the subaccount"
@@ -366,13 +357,6 @@ async fn the_session_cookie_is_secure_when_the_public_url_is_https() {
     )
     .await;
     assert_eq!(signed_in.status(), 303);
-    let session = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("sb_session="))
-        .expect("a session cookie")
-        .to_owned();
+    let session = set_cookie(&signed_in, "sb_session").expect("a session cookie");
     assert!(session.contains("; Secure"), "{session}");
 }
