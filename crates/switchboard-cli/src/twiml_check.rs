@@ -6,6 +6,10 @@
 //! reads too) is an error here, with the code and message of the alert a call raises when it
 //! reaches it. `--supported` prints that table.
 //!
+//! A body that is not XML at all is what the engine sends as the reply (messaging) or speaks
+//! (voice) when it is served as `text/plain`: it is a note here, not an error, and the note
+//! says that the same body served as XML is error 12100.
+//!
 //! Exit status: 1 when any file has an ERROR finding (or cannot be read), 0 otherwise, so
 //! warnings alone never fail a build.
 
@@ -54,6 +58,18 @@ pub fn run(files: &[PathBuf], messaging: bool) -> anyhow::Result<ExitCode> {
                 let mut findings = parsed.warnings;
                 findings.extend(parsed.unsupported);
                 findings
+            }
+            Err(_) if is_plain_text(&body) => {
+                let what = match context {
+                    Context::Messaging => "sends it as the reply",
+                    Context::Voice => "speaks it and hangs up",
+                };
+                writeln!(
+                    stdout,
+                    "{}: note: not TwiML; served as text/plain, the engine {what} (served as XML it is error 12100)",
+                    shown.display()
+                )?;
+                continue;
             }
             Err(rejected) => {
                 failed = true;
@@ -109,4 +125,15 @@ pub fn print_supported() -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A body the engine's `text/plain` rule takes as text: valid UTF-8 that does not start (after
+/// white space) like markup.
+fn is_plain_text(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .map(|text| {
+            let text = text.trim_start();
+            !text.is_empty() && !text.starts_with('<')
+        })
+        .unwrap_or(false)
 }

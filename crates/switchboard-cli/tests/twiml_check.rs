@@ -172,3 +172,26 @@ fn what_the_engine_does_not_run_is_an_error_with_the_engines_code() {
     );
     assert!(table.contains("messaging  <Message>  runs"), "{table}");
 }
+
+/// Issue 19 item 5: a plain-text body is what the engine sends as the reply (or speaks) when it
+/// is served as `text/plain`, so it is a note, not an error; broken markup is still an error.
+#[test]
+fn a_plain_text_body_is_a_note_as_the_engine_takes_it() {
+    let dir = scratch("plain");
+    let plain = write(&dir, "reply.txt", "Thanks, we got your message!\n");
+    let (output, stdout) = check(&[&plain], true);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(
+            "reply.txt: note: not TwiML; served as text/plain, the engine sends it as the reply"
+        ),
+        "{stdout}"
+    );
+    let (output, stdout) = check(&[&plain], false);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("speaks it and hangs up"), "{stdout}");
+    let broken = write(&dir, "broken.xml", "<Response><Message>hi</Response>");
+    let (output, stdout) = check(&[&broken], true);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("error 12100"), "{stdout}");
+}
