@@ -280,6 +280,29 @@ async fn failed_sign_ins_are_limited_per_source_and_sessions_follow_the_token() 
     )
     .await;
     assert_eq!(by_key.status(), 303, "an API key signs in");
+    // As on the REST API, an API key may not change the account's settings.
+    let key_cookie = set_cookie(&by_key, "sb_session")
+        .and_then(|value| value.split(';').next().map(str::to_owned))
+        .expect("the key's session");
+    let key_settings = page_text(&client, format!("{base}/console/settings"), &key_cookie).await;
+    let key_csrf = key_settings
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form token")
+        .to_owned();
+    let refused = client
+        .post(format!("{base}/console/settings"))
+        .header("cookie", &key_cookie)
+        .form(&[
+            ("csrf", key_csrf.as_str()),
+            ("DebuggerWebhookUrl", "https://debugger.example/hook"),
+        ])
+        .send()
+        .await
+        .expect("saving settings");
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.expect("page").contains("Error 20403"));
     let (active_sid, _) = subaccount(&engine).await;
     let settings = page_text(&client, format!("{base}/console/settings"), &cookie).await;
     assert!(

@@ -10,18 +10,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, PreEscaped, html};
 use serde_json::Value;
-use switchboard_core::{date, error_code};
+use switchboard_core::date;
 use switchboard_engine::alerts::alert_of;
-use switchboard_store::{Column, Filter, Kind, ListQuery, Order, Record};
+use switchboard_store::{Column, Kind, ListQuery, Order, Record};
 
 use super::activity::{list_uri, named};
 use super::page::{Section, csrf, error_meaning, error_response, layout, pager, scroll, text};
 use super::session::Console;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::form::{FormBody, query_params};
+use crate::form::{FormBody, Params, query_params};
 use crate::resources::listing::{ListPath, Listing, Param};
-use crate::resources::{alert, alert_stream, deliveries};
+use crate::resources::{account, alert, alert_stream, deliveries};
 
 /// The debugger's list: the account's alerts, newest first, by level, code and number.
 const ALERTS: Listing = Listing {
@@ -29,9 +29,7 @@ const ALERTS: Listing = Listing {
     key: "alerts",
     order: Order::Descending,
     params: &[
-        Param::Custom("LogLevel", |level| {
-            Ok(Filter::Equals(Column::Status, level.to_ascii_lowercase()))
-        }),
+        Param::Custom("LogLevel", alert::log_level),
         Param::Equals("ErrorCode", Column::FriendlyName),
         Param::Equals("Number", Column::PhoneNumber),
     ],
@@ -395,19 +393,21 @@ pub(crate) async fn save_settings(console: Console, FormBody(params): FormBody) 
         .unwrap_or_default()
         .trim()
         .to_owned();
-    let checked = crate::validate::webhook_url("DebuggerWebhookUrl", &url, error_code::INVALID_URL);
-    match checked {
-        Ok(url) => {
-            let mut account = console.account.clone();
-            account.debugger_webhook_url = url;
-            account.date_updated = crate::now_ms();
-            if let Err(error) = console.state.store.update(&account.record()).await {
-                return error_response(&error.into());
-            }
-            Redirect::to("/console/settings").into_response()
-        }
-        Err(error) => settings_page(&console, Some(&url), Some(&error)).await,
+    // The REST account update's rules: an API key may not change it, the URL is validated, and
+    // no credential verified before the change is served from the cache after it.
+    let update = Params(vec![("DebuggerWebhookUrl".to_owned(), url.clone())]);
+    let mut account = console.account.clone();
+    let checked = account::forbid_keys(&console.caller)
+        .and_then(|()| account::apply_update(&mut account, &update));
+    if let Err(error) = checked {
+        return settings_page(&console, Some(&url), Some(&error)).await;
     }
+    account.date_updated = crate::now_ms();
+    if let Err(error) = console.state.store.update(&account.record()).await {
+        return error_response(&error.into());
+    }
+    console.state.auth_cache.forget_all();
+    Redirect::to("/console/settings").into_response()
 }
 
 /// `POST /console/account`: act on the signed-in account or one of its subaccounts.

@@ -426,6 +426,9 @@ pub(crate) async fn update(
             if let Some(value) = params.get("SwitchboardLastResortTwiml") {
                 shown["switchboard_last_resort_twiml"] = Value::from(value);
             }
+            for (param, name, _) in SWITCHES {
+                shown[name] = Value::from(params.get(param) == Some("true"));
+            }
             number_page(&console, &shown, Some(Problem::of(error, &fields))).await
         }
     }

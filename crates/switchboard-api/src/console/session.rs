@@ -25,7 +25,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
 use switchboard_store::{Kind, Record};
 
 use crate::AppState;
@@ -109,8 +108,9 @@ pub(crate) fn set_cookie(state: &AppState, name: &str, value: &str, max_age: u64
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// `auth::same_secret`, where an empty expected token (a missing cookie) never matches.
 pub(crate) fn same(given: &str, expected: &str) -> bool {
-    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+    !expected.is_empty() && crate::auth::same_secret(given, expected)
 }
 
 impl Session {

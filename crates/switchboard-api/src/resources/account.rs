@@ -238,7 +238,7 @@ fn may_change_status(caller: &Caller, account: &Account) -> ApiResult<()> {
     Ok(())
 }
 
-fn apply_update(account: &mut Account, params: &Params) -> ApiResult<()> {
+pub(crate) fn apply_update(account: &mut Account, params: &Params) -> ApiResult<()> {
     if let Some(name) = params.get("FriendlyName") {
         account.friendly_name = validate::friendly_name(name)?;
     }

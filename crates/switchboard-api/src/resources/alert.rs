@@ -55,15 +55,18 @@ fn parse_date(name: &str, text: &str) -> ApiResult<i64> {
     })
 }
 
+/// `LogLevel=`: one level, in any case (the console's debugger filters with it too).
+pub(crate) fn log_level(level: &str) -> ApiResult<Filter> {
+    Ok(Filter::Equals(Column::Status, level.to_ascii_lowercase()))
+}
+
 /// `/v1/Alerts`, newest first, filtered by `LogLevel` (any case) and `StartDate`/`EndDate`.
 const LIST: Listing = Listing {
     kind: Kind::Alert,
     key: "alerts",
     order: Order::Descending,
     params: &[
-        Param::Custom("LogLevel", |level| {
-            Ok(Filter::Equals(Column::Status, level.to_ascii_lowercase()))
-        }),
+        Param::Custom("LogLevel", log_level),
         Param::Custom("StartDate", |text| {
             let start = parse_date("StartDate", text)?;
             Ok(Filter::Between(Column::DateKey, Some(start), None))
