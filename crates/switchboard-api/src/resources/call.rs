@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::form::Params;
 use crate::resources::account::Account;
 use crate::{AppState, validate};
-use switchboard_engine::voice::{self, CallInput, FarEnd, LegStart, StatusCallback};
+use switchboard_engine::voice::{self, CallInput, FarEnd, LegStart, LiveSettings, StatusCallback};
 
 /// The Twilio representation of a stored call (engine-only fields are left out).
 pub fn render(doc: &Value) -> Value {
@@ -477,6 +477,21 @@ fn not_in_progress(sid: &str) -> ApiError {
     )
 }
 
+/// `StatusCallback` (with `StatusCallbackMethod`) and `TimeLimit` of a call update, checked
+/// like the create's; `None` when the update changes neither.
+fn live_settings(params: &Params) -> ApiResult<Option<LiveSettings>> {
+    let method = method_param(params, "StatusCallbackMethod")?;
+    let status_callback = url_param(params, "StatusCallback", error_code::CALL_INVALID_URL)?
+        .map(|url| Endpoint::new(url, method));
+    let time_limit_s = number_param(params, "TimeLimit", error_code::INVALID_PARAMETER, 86_400)?;
+    Ok(
+        (status_callback.is_some() || time_limit_s.is_some()).then_some(LiveSettings {
+            status_callback,
+            time_limit_s,
+        }),
+    )
+}
+
 pub(crate) async fn update(
     ScopedForm(scoped, params): ScopedForm<String>,
 ) -> ApiResult<Json<Value>> {
@@ -498,10 +513,13 @@ pub(crate) async fn update(
     };
     let initial = initial_of(&params)?;
     let fallback = fallback_of(&params)?;
-    // Checked like the create's, though an update does not change them yet (issue 19).
-    url_param(&params, "StatusCallback", error_code::CALL_INVALID_URL)?;
-    method_param(&params, "StatusCallbackMethod")?;
-    number_param(&params, "TimeLimit", error_code::INVALID_PARAMETER, 86_400)?;
+    let settings = live_settings(&params)?;
+    let engine = &scoped.state.engine;
+    if let Some(settings) = settings
+        && !engine.send_input(sid, CallInput::Settings(Box::new(settings)))
+    {
+        return Err(not_in_progress(sid));
+    }
     let input = match (end, initial) {
         (Some(end), _) => CallInput::End(end),
         (None, Some(initial)) => CallInput::Update(Box::new((initial, fallback))),
@@ -514,16 +532,12 @@ pub(crate) async fn update(
         CallInput::End(ApiEnd::Canceled) => !answered,
         _ => false,
     };
-    let engine = &scoped.state.engine;
     if !engine.send_input(sid, input) {
         return Err(not_in_progress(sid));
     }
     if ending && let Some(log) = engine.sandbox().log(sid) {
         log.wait_done(Duration::from_secs(5)).await;
     }
-    scoped
-        .warn_ignored(Some(sid), &params, super::ignored::CALL_UPDATE)
-        .await;
     let record = scoped.record(Kind::Call, sid).await?;
     Ok(Json(render(&record.doc)))
 }

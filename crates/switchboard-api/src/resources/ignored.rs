@@ -55,13 +55,6 @@ pub(crate) const CALL_CREATE: Table = &[
     ("Trim", ANY),
 ];
 
-/// `POST …/Calls/{Sid}.json`: a live call's callback and time limit are fixed at its start.
-pub(crate) const CALL_UPDATE: Table = &[
-    ("StatusCallback", ANY),
-    ("StatusCallbackMethod", ANY),
-    ("TimeLimit", ANY),
-];
-
 /// `POST …/Messages.json`: delivery options that have no meaning without a carrier, and content
 /// templates.
 pub(crate) const MESSAGE_CREATE: Table = &[
@@ -169,7 +162,6 @@ mod tests {
             present(CALL_CREATE, &params),
             vec!["CallerId", "MachineDetection"]
         );
-        assert!(present(CALL_UPDATE, &params).is_empty());
         let number =
             Params::parse(b"VoiceCallerIdLookup=false&VoiceReceiveMode=fax").expect("params");
         assert_eq!(present(NUMBER_SETTINGS, &number), vec!["VoiceReceiveMode"]);

@@ -493,3 +493,100 @@ async fn wait_for_times_out_with_408_and_a_caller_hanging_up_while_ringing_cance
     .await;
     crate::assert_error(&late, 400, 21220);
 }
+
+#[tokio::test]
+async fn a_live_update_moves_the_status_callback_and_sets_the_time_limit() {
+    let engine = start();
+    let app = App::start().await;
+    app.route(
+        "/hold",
+        200,
+        XML,
+        "<Response><Pause length=\"60\"/></Response>",
+    );
+    app.route("/first", 204, "text/plain", "");
+    app.route("/second", 204, "text/plain", "");
+    provision(&engine, "+15550300130", &app.url("/hold"), None).await;
+    let calls = engine.account_url("Calls.json");
+    let created = call(
+        &engine,
+        "POST",
+        &calls,
+        &[
+            ("To", "+15558675330"),
+            ("From", "+15550300130"),
+            ("Url", &app.url("/hold")),
+            ("StatusCallback", &app.url("/first")),
+            ("StatusCallbackEvent", "answered"),
+            ("StatusCallbackEvent", "completed"),
+        ],
+    )
+    .await;
+    let sid = created.1["sid"].as_str().expect("sid").to_owned();
+    let url = engine.account_url(&format!("Calls/{sid}.json"));
+    let answered = crate::eventually(std::time::Duration::from_secs(5), async || {
+        call(&engine, "GET", &url, &[]).await.1["status"] == "in-progress"
+    })
+    .await;
+    assert!(answered, "the handset answers");
+    // Bad values are refused before anything changes.
+    crate::assert_error(
+        &call(&engine, "POST", &url, &[("TimeLimit", "soon")]).await,
+        400,
+        20422,
+    );
+    crate::assert_error(
+        &call(&engine, "POST", &url, &[("StatusCallback", "not a url")]).await,
+        400,
+        21205,
+    );
+    crate::assert_error(
+        &call(&engine, "POST", &url, &[("StatusCallbackMethod", "PUT")]).await,
+        400,
+        21209,
+    );
+    let started = std::time::Instant::now();
+    let updated = call(
+        &engine,
+        "POST",
+        &url,
+        &[
+            ("StatusCallback", &app.url("/second")),
+            ("StatusCallbackMethod", "GET"),
+            ("TimeLimit", "2"),
+        ],
+    )
+    .await;
+    assert_eq!(updated.0, 200, "{updated:?}");
+    let transcript = finished(&engine, &sid).await;
+    assert_eq!(transcript["status"], "completed", "{transcript}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the time limit ended the 60 s pause"
+    );
+    assert_eq!(events(&transcript, "time_limit_changed").len(), 1);
+    let received = app.received();
+    let first: Vec<_> = received.iter().filter(|r| r.target == "/first").collect();
+    assert_eq!(first.len(), 1, "only `answered` went to the first URL");
+    assert_eq!(
+        param(&form(&first[0].body), "CallStatus"),
+        Some("in-progress")
+    );
+    let second: Vec<_> = received
+        .iter()
+        .filter(|r| r.target.starts_with("/second"))
+        .collect();
+    assert_eq!(second.len(), 1, "`completed` went to the new URL");
+    assert_eq!(second[0].method, "GET");
+    assert!(
+        second[0].target.contains("CallStatus=completed"),
+        "{}",
+        second[0].target
+    );
+    // A finished call takes no update.
+    crate::assert_error(
+        &call(&engine, "POST", &url, &[("TimeLimit", "5")]).await,
+        400,
+        21220,
+    );
+}

@@ -149,6 +149,18 @@ impl CallbackQueue {
         let _ = sender.send(pending);
     }
 
+    /// Sends the callbacks still to come to `endpoint` (a REST update's `StatusCallback`): the
+    /// subscribed events stay, and a call that had no callback gets `completed`'s.
+    pub(crate) fn redirect(&mut self, endpoint: Endpoint) -> &StatusCallback {
+        let events = self
+            .callback
+            .take()
+            .map(|callback| callback.events)
+            .unwrap_or_default();
+        self.callback
+            .insert(StatusCallback::new(endpoint.url, endpoint.method, events))
+    }
+
     /// Waits until every queued callback was sent.
     pub(crate) async fn drain(&mut self) {
         self.sender = None;

@@ -86,6 +86,8 @@ pub(crate) struct Driver {
     pub(crate) far_end: FarEnd,
     /// Outbound `TimeLimit` in seconds.
     pub(crate) time_limit_s: Option<u32>,
+    /// When the call was answered (on its clock), from which `TimeLimit` counts.
+    pub(crate) answered_at_ms: Option<u64>,
     pub(crate) record_call: bool,
     pub(crate) send_digits: Option<String>,
     pub(crate) ready: VecDeque<Input>,
@@ -212,6 +214,7 @@ impl Driver {
                 self.fetch = None;
                 self.feed(Input::ApiEnd(end));
             }
+            CallInput::Settings(settings) => self.apply_settings(*settings).await,
             CallInput::Sip(input) => self.on_sip_input(*input).await,
         }
     }

@@ -106,6 +106,23 @@ pub async fn set_status(
     Ok(())
 }
 
+/// Keeps a live call's changed status callback (`callback` as `StatusCallback::to_json`) in its
+/// record; a failure is logged (the callbacks of the running leg go to the new URL regardless).
+pub(crate) async fn store_status_callback(state: &Engine, sid: &str, callback: Value) {
+    let stored = match state.store.get(Kind::Call, sid).await {
+        Ok(Some(mut record)) => {
+            record.doc["engine_status_callback"] = callback;
+            record.doc["date_updated"] = json!(now_ms());
+            state.store.update(&record).await
+        }
+        Ok(None) => return,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = stored {
+        tracing::error!(?error, call = %sid, "storing a call's status callback failed");
+    }
+}
+
 /// `completed`, `busy`, `failed`, `no-answer`, `canceled`.
 pub fn is_terminal(status: &str) -> bool {
     matches!(

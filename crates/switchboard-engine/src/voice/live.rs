@@ -29,9 +29,22 @@ pub enum CallInput {
     Update(Box<(Initial, Option<Endpoint>)>),
     /// REST update with `Status=completed|canceled`.
     End(ApiEnd),
+    /// REST update with `StatusCallback`/`StatusCallbackMethod` or `TimeLimit`.
+    /// (Boxed, like `Update`.)
+    Settings(Box<LiveSettings>),
     /// SIP signalling or RTP media of a real call.
     /// (Boxed, like `Update`: an idle call's inbox stays small.)
     Sip(Box<crate::voice::sip::SipInput>),
+}
+
+/// What a REST update changes of a live call besides its TwiML.
+#[derive(Debug, Default)]
+pub struct LiveSettings {
+    /// Where the call's status callbacks go from now on (its subscribed events are kept;
+    /// `completed` only when it had none).
+    pub status_callback: Option<Endpoint>,
+    /// The call's maximum length in seconds, counted from its answer (as on create).
+    pub time_limit_s: Option<u32>,
 }
 
 /// A call's input queue. A queue and a `Notify` rather than a channel: an idle call costs a

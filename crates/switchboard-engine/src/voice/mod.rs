@@ -29,7 +29,7 @@ mod timers;
 
 pub use callbacks::StatusCallback;
 pub use driver::{FarEnd, LegEnd};
-pub use live::CallInput;
+pub use live::{CallInput, LiveSettings};
 pub use recording::CallerAudioError;
 pub use start::{
     InboundCall, InboundStarted, LegStart, VoiceHandler, inbound, number_handler, start_leg,

@@ -12,6 +12,7 @@ use crate::messaging::{self, Outbound};
 use crate::voice::driver::{Driver, FarEnd};
 use crate::voice::fetch;
 use crate::voice::leg;
+use crate::voice::live::LiveSettings;
 use crate::voice::media::Listening;
 use crate::voice::timers::Due;
 use crate::{Engine, session};
@@ -299,10 +300,8 @@ impl Driver {
             self.log.push("send_digits", json!({"digits": digits}));
             self.media_send_digits(&digits);
         }
-        // `TimeLimit`, capped by the platform's maximum call length (§8.5: 4 hours).
-        let limit = self.time_limit_s.unwrap_or(MAX_CALL_S).min(MAX_CALL_S);
-        self.timers
-            .add(now + u64::from(limit) * 1000, Due::TimeLimit);
+        self.answered_at_ms = Some(now);
+        self.arm_time_limit();
         if let FarEnd::Handset { handset, .. } = &self.far_end {
             let (digits, hangup_after) = (handset.digits.clone(), handset.hangup_after_s);
             if let Some(digits) = digits {
@@ -312,6 +311,41 @@ impl Driver {
                 let at = now + u64::from(seconds) * 1000;
                 self.timers.add(at, Due::Input(Input::CallerHungUp));
             }
+        }
+    }
+
+    /// Arms the `TimeLimit` timer of an answered call, counted from its answer and capped by
+    /// the platform's maximum call length (§8.5: 4 hours); an earlier one is replaced. A limit
+    /// already past ends the call at once.
+    pub(crate) fn arm_time_limit(&mut self) {
+        let Some(answered) = self.answered_at_ms else {
+            return;
+        };
+        let limit = self.time_limit_s.unwrap_or(MAX_CALL_S).min(MAX_CALL_S);
+        self.timers
+            .cancel_where(|due| matches!(due, Due::TimeLimit));
+        self.timers
+            .add(answered + u64::from(limit) * 1000, Due::TimeLimit);
+    }
+
+    /// A REST update's `StatusCallback` and `TimeLimit`: the callbacks still to come go to the
+    /// new URL (kept in the record, so a takeover after a crash sends the final one there), and
+    /// the time limit counts from the answer.
+    pub(crate) async fn apply_settings(&mut self, settings: LiveSettings) {
+        if let Some(endpoint) = settings.status_callback {
+            let callback = self.callbacks.redirect(endpoint).to_json();
+            self.log.push(
+                "status_callback_changed",
+                json!({"url": callback["url"], "method": callback["method"]}),
+            );
+            let (state, sid) = (self.state.clone(), self.call_sid().to_owned());
+            leg::store_status_callback(&state, &sid, callback).await;
+        }
+        if let Some(limit) = settings.time_limit_s {
+            self.time_limit_s = Some(limit);
+            self.log
+                .push("time_limit_changed", json!({"time_limit_s": limit}));
+            self.arm_time_limit();
         }
     }
 

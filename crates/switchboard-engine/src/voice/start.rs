@@ -125,6 +125,7 @@ async fn start_leg_with(
         callbacks: CallbackQueue::new(start.status_callback),
         far_end: start.far_end,
         time_limit_s: start.time_limit_s,
+        answered_at_ms: None,
         record_call: start.record,
         send_digits: start.send_digits,
         drill: start.drill,
