@@ -25,6 +25,7 @@ pub fn render(account: &Account) -> Value {
     // links addresses, conferences, queues, signing keys and transcriptions).
     let subresources = [
         ("applications", "Applications"),
+        ("balance", "Balance"),
         ("calls", "Calls"),
         ("incoming_phone_numbers", "IncomingPhoneNumbers"),
         ("keys", "Keys"),

@@ -19,6 +19,7 @@ pub mod phone_number;
 pub mod recording;
 mod sandbox;
 pub(crate) mod scoped;
+mod usage;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -139,6 +140,18 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/2010-04-01/Accounts/{account}/Messages/{message}/Media/{file}",
             get(message::media_fetch).delete(message::media_delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Usage/Records.json",
+            get(usage::records),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Usage/Records/{file}",
+            get(usage::records_by_period),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Balance.json",
+            get(usage::balance),
         )
         .route(
             "/sandbox/Messages",

@@ -22,6 +22,7 @@ mod sip_limits;
 mod sip_outbound;
 mod sip_proxy;
 mod tenancy;
+mod usage;
 mod voice;
 mod voice_calls;
 mod voice_legs;
