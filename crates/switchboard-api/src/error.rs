@@ -140,6 +140,14 @@ impl From<EngineError> for ApiError {
                 "The engine is shutting down and starts no new calls or messages",
             ),
             EngineError::AccountNotActive => ApiError::account_not_active(),
+            EngineError::Internal(ref message) => {
+                tracing::error!(%message, "internal engine error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    error.code(),
+                    "The engine could not complete the request",
+                )
+            }
         }
     }
 }

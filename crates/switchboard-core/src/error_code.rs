@@ -182,6 +182,7 @@ registry! {
     SMS_FALLBACK_WITHOUT_URL = 21406, "SmsFallbackUrl set without SmsUrl";
     INVALID_PHONE_NUMBER = 21421, "PhoneNumber is invalid";
     PHONE_NUMBER_NOT_AVAILABLE = 21422, "PhoneNumber is not available";
+    CALLER_ID_ALREADY_VERIFIED = 21450, "Phone number already verified for your account";
     NO_NUMBER_IN_AREA_CODE = 21452, "No phone numbers found in area code";
     INVALID_PAGE_TOKEN = 21481, "Invalid PageToken";
     MESSAGE_BODY_REQUIRED = 21602, "Message body is required";

@@ -20,6 +20,9 @@ pub enum EngineError {
     /// message (`account::is_active`).
     #[error("the account is not active")]
     AccountNotActive,
+    /// Something the engine built itself did not hold (a bug, reported rather than a panic).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl EngineError {
@@ -32,6 +35,7 @@ impl EngineError {
             EngineError::Store(_) => error_code::INTERNAL_SERVER_ERROR,
             EngineError::ShuttingDown => error_code::SERVICE_UNAVAILABLE,
             EngineError::AccountNotActive => error_code::ACCOUNT_NOT_ACTIVE,
+            EngineError::Internal(_) => error_code::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -18,6 +18,7 @@
 
 pub mod account;
 pub mod alerts;
+pub mod caller_ids;
 pub mod error;
 mod last_resort;
 mod membership;

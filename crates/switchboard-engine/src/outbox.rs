@@ -38,6 +38,8 @@ pub(crate) enum Kind {
     CallStatus,
     MessageStatus,
     RecordingStatus,
+    /// The outcome of a caller-ID verification (`crate::caller_ids`).
+    VerificationStatus,
     Debugger,
 }
 
@@ -47,6 +49,7 @@ impl Kind {
             Kind::CallStatus => "call-status",
             Kind::MessageStatus => "message-status",
             Kind::RecordingStatus => "recording-status",
+            Kind::VerificationStatus => "verification-status",
             Kind::Debugger => "debugger",
         }
     }

@@ -44,6 +44,8 @@ pub(crate) fn kind_from_str(text: &str) -> Option<Kind> {
         Kind::Alert,
         Kind::LastKnownGood,
         Kind::ConsoleSession,
+        Kind::OutgoingCallerId,
+        Kind::CallerIdVerification,
     ]
     .into_iter()
     .find(|kind| kind.as_str() == text)

@@ -20,6 +20,12 @@ pub enum Kind {
     /// A console sign-in (the web console's server-side session): its SID is the SHA-256 of
     /// the cookie's secret, so the table alone does not let anyone in.
     ConsoleSession,
+    /// A verified caller ID of an account (Twilio's OutgoingCallerId); `phone_number` is the
+    /// number, `unique_key` makes it one per account and number.
+    OutgoingCallerId,
+    /// A caller-ID verification under way (engine state, never rendered): its SID is the
+    /// random token its call's action and status callback carry.
+    CallerIdVerification,
 }
 
 impl Kind {
@@ -36,6 +42,8 @@ impl Kind {
             Kind::Alert => "alert",
             Kind::LastKnownGood => "last_known_good",
             Kind::ConsoleSession => "console_session",
+            Kind::OutgoingCallerId => "outgoing_caller_id",
+            Kind::CallerIdVerification => "caller_id_verification",
         }
     }
 }

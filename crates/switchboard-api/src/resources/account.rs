@@ -31,6 +31,7 @@ pub fn render(account: &Account) -> Value {
         ("keys", "Keys"),
         ("messages", "Messages"),
         ("notifications", "Notifications"),
+        ("outgoing_caller_ids", "OutgoingCallerIds"),
         ("recordings", "Recordings"),
     ];
     let uris: serde_json::Map<String, Value> = subresources

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use switchboard_core::{ErrorCode, Sid, SidKind, date, error_code};
 use switchboard_flow::{ApiEnd, CallSetup, Direction, Initial};
-use switchboard_store::{Column, Kind, Order, Record};
+use switchboard_store::{Column, Kind, Order};
 use switchboard_twiml::Context;
 use switchboard_webhook::{Endpoint, Method};
 
@@ -167,11 +167,12 @@ fn sip_target(to: &str) -> Option<String> {
     (!uri.is_empty()).then(|| to.to_owned())
 }
 
+/// `To`, `From` and the SID of the number `From` is (`None` for a verified caller ID).
 async fn parties(
     state: &AppState,
     account: &Account,
     params: &Params,
-) -> ApiResult<(String, String, Record)> {
+) -> ApiResult<(String, String, Option<String>)> {
     let to = params
         .get("To")
         .filter(|to| !to.is_empty())
@@ -209,15 +210,19 @@ async fn parties(
         .find_number(&from)
         .await?
         .filter(|number| number.account_sid == account.sid);
-    let Some(number) = owned else {
+    if let Some(number) = owned {
+        return Ok((to, from, Some(number.sid)));
+    }
+    let verified = switchboard_engine::caller_ids::find(&state.engine, &account.sid, &from).await?;
+    if verified.is_none() {
         return Err(bad(
             error_code::CALL_FROM_NOT_VERIFIED,
             format!(
                 "The source phone number provided, {from}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio."
             ),
         ));
-    };
-    Ok((to, from, number))
+    }
+    Ok((to, from, None))
 }
 
 /// Where the call's TwiML comes from: `Twiml`/`Url` with their fallback and status callback,
@@ -310,7 +315,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         "RecordingStatusCallback",
         error_code::CALL_INVALID_URL,
     )?;
-    let (to, from, number) = parties(state, account, params).await?;
+    let (to, from, phone_number_sid) = parties(state, account, params).await?;
     let (initial, fallback, status_callback, application_sid) =
         handler(state, account, params).await?;
     if let Some(digits) = params.get("SendDigits").filter(|d| !d.is_empty())
@@ -356,7 +361,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         far_end: far_end(state, account, params, &to, ring_timeout_s)?,
         fast: false,
         time_limit_s,
-        phone_number_sid: Some(number.sid),
+        phone_number_sid,
         record,
         send_digits,
         drill: false,

@@ -8,6 +8,7 @@ pub(crate) mod alert_stream;
 pub mod application;
 pub mod available;
 pub mod call;
+pub mod caller_id;
 pub(crate) mod deliveries;
 mod fields;
 pub(crate) mod ignored;
@@ -148,6 +149,24 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/2010-04-01/Accounts/{account}/Usage/Records/{file}",
             get(usage::records_by_period),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/OutgoingCallerIds.json",
+            get(caller_id::list).post(caller_id::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/OutgoingCallerIds/{file}",
+            get(caller_id::fetch)
+                .post(caller_id::update)
+                .delete(caller_id::delete),
+        )
+        .route(
+            "/switchboard/v1/CallerIdVerifications/{token}",
+            axum::routing::post(caller_id::verification_digits),
+        )
+        .route(
+            "/switchboard/v1/CallerIdVerifications/{token}/Status",
+            axum::routing::post(caller_id::verification_status),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Balance.json",

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod breaker;
+mod caller_ids;
 mod cli;
 mod cluster;
 mod compat;
