@@ -81,6 +81,13 @@ enum TwimlCommand {
         /// Print which verbs and `<Dial>` nouns this engine runs, and exit.
         #[arg(long)]
         supported: bool,
+        /// Check as inline TwiML (a `Twiml` parameter), which has no URL: a relative URL in it
+        /// is the error a call raises when it reaches it.
+        #[arg(long, conflicts_with = "url")]
+        inline: bool,
+        /// Check as served at this URL: relative URLs are resolved against it as a call would.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
     },
 }
 
@@ -93,12 +100,19 @@ fn main() -> ExitCode {
                     files,
                     messaging,
                     supported,
+                    inline,
+                    url,
                 },
         } => {
             if supported {
                 twiml_check::print_supported()
             } else {
-                twiml_check::run(&files, messaging)
+                let base = match (inline, url) {
+                    (true, _) => twiml_check::Base::Inline,
+                    (false, Some(url)) => twiml_check::Base::Url(url),
+                    (false, None) => twiml_check::Base::Served,
+                };
+                twiml_check::run(&files, messaging, &base)
             }
         }
         Command::Serve(args) => runtime().and_then(|runtime| runtime.block_on(serve(*args))),

@@ -10,6 +10,14 @@
 //! (voice) when it is served as `text/plain`: it is a note here, not an error, and the note
 //! says that the same body served as XML is error 12100.
 //!
+//! URLs are checked as a call resolves them when it reaches them (`switchboard_flow::
+//! written_urls` lists them, `url_finding` gives the interpreter's own 11100 message): with
+//! `--inline` the document has no URL, so a relative URL is the error (or, for a callback, the
+//! warning) a call raises; with `--url` relative URLs are resolved against it; by default the
+//! document is served somewhere, so only a URL that is wrong wherever it is served (a scheme
+//! other than http and https) is reported. A finding is placed where the URL is written first
+//! in the body (the document model keeps no positions).
+//!
 //! Exit status: 1 when any file has an ERROR finding (or cannot be read), 0 otherwise, so
 //! warnings alone never fail a build.
 
@@ -19,7 +27,70 @@ use std::process::ExitCode;
 
 use switchboard_twiml::{Context, Finding, Level};
 
-pub fn run(files: &[PathBuf], messaging: bool) -> anyhow::Result<ExitCode> {
+/// Where the checked document is served from, for its relative URLs.
+pub enum Base {
+    /// Inline TwiML: no URL.
+    Inline,
+    /// This URL.
+    Url(String),
+    /// Some URL not given: relative URLs resolve.
+    Served,
+}
+
+impl Base {
+    fn url(&self) -> Option<&str> {
+        match self {
+            Base::Inline => None,
+            Base::Url(url) => Some(url),
+            Base::Served => Some("https://served.invalid/twiml.xml"),
+        }
+    }
+}
+
+/// The 11100 findings of the URLs a voice call would resolve in `parsed`.
+fn url_findings(body: &[u8], document: &switchboard_twiml::Document, base: &Base) -> Vec<Finding> {
+    switchboard_flow::written_urls(document)
+        .into_iter()
+        .filter_map(|url| {
+            let message = switchboard_flow::url_finding(base.url(), &url.written)?;
+            let (line, column) = position_of(body, &url.written);
+            Some(Finding {
+                code: switchboard_core::error_code::INVALID_URL_FORMAT,
+                level: url.level,
+                message,
+                line,
+                column,
+            })
+        })
+        .collect()
+}
+
+/// Line and column (1-based, in characters) of the first place `text` is written in `body`,
+/// or of the start when it is written escaped.
+fn position_of(body: &[u8], text: &str) -> (u32, u32) {
+    let Some(offset) = find_bytes(body, text.as_bytes()) else {
+        return (1, 1);
+    };
+    let before = String::from_utf8_lossy(&body[..offset]);
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |tail| tail.chars().count()) as u32
+        + 1;
+    (line, column)
+}
+
+fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+pub fn run(files: &[PathBuf], messaging: bool, base: &Base) -> anyhow::Result<ExitCode> {
     let context = if messaging {
         Context::Messaging
     } else {
@@ -54,9 +125,16 @@ pub fn run(files: &[PathBuf], messaging: bool) -> anyhow::Result<ExitCode> {
         };
         let mut findings = match switchboard_twiml::parse(&body, context) {
             Ok(parsed) => {
-                failed |= !parsed.unsupported.is_empty();
+                let urls = match context {
+                    Context::Voice => url_findings(&body, &parsed.document, base),
+                    // A message session's documents always come from a URL.
+                    Context::Messaging => Vec::new(),
+                };
+                failed |= !parsed.unsupported.is_empty()
+                    || urls.iter().any(|finding| finding.level == Level::Error);
                 let mut findings = parsed.warnings;
                 findings.extend(parsed.unsupported);
+                findings.extend(urls);
                 findings
             }
             Err(_) if is_plain_text(&body) => {

@@ -195,3 +195,43 @@ fn a_plain_text_body_is_a_note_as_the_engine_takes_it() {
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("error 12100"), "{stdout}");
 }
+
+#[test]
+fn inline_documents_report_relative_urls_and_callbacks_only_warn() {
+    let dir = scratch("inline");
+    let file = write(
+        &dir,
+        "inline.xml",
+        "<Response>\n<Record action=\"https://app.example/done\" recordingStatusCallback=\"cb\"/>\n<Play>ftp://files.example/a.wav</Play>\n</Response>",
+    );
+    let run = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["twiml", "check"])
+            .args(extra)
+            .arg(&file)
+            .output()
+            .expect("run switchboard");
+        (
+            output.status.code(),
+            String::from_utf8(output.stdout).expect("utf-8"),
+        )
+    };
+    // Inline: the callback is a warning, the ftp URL an error wherever the document is.
+    let (status, stdout) = run(&["--inline"]);
+    assert_eq!(status, Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].contains(":2:") && lines[0].contains("warning 11100: \"cb\" is relative"),
+        "{stdout}"
+    );
+    assert!(
+        lines[1].contains(":3:7: error 11100: \"ftp://files.example/a.wav\" is a ftp URL"),
+        "{stdout}"
+    );
+    // Served: the relative callback resolves; the scheme is still wrong.
+    let (status, stdout) = run(&[]);
+    assert_eq!(status, Some(1), "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("ftp URL"), "{stdout}");
+}

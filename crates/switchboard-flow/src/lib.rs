@@ -87,6 +87,7 @@ pub use action::{
 pub use call::Call;
 pub use input::{ApiEnd, DialCallStatus, DialOutcome, DialRecording, Input, Progress};
 pub use params::{Params, base_params};
+pub use program::{WrittenUrl, url_finding, written_urls};
 pub use setup::{
     API_VERSION, CallSetup, CallStatus, DEFAULT_ERROR_PROMPT, DEFAULT_MAX_DOCUMENTS, Direction,
     Geo, Initial,

@@ -53,22 +53,7 @@ impl Program {
     /// Resolves a URL written in the document against the document URL; only `http`/`https`
     /// results are usable.
     pub(crate) fn resolve(&self, written: &str) -> Result<String, UrlError> {
-        let parsed = match &self.base {
-            Some(base) => base.join(written),
-            None => Url::parse(written),
-        };
-        let written = written.to_owned();
-        match parsed {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url.into()),
-            Ok(url) => Err(UrlError::UnsupportedScheme {
-                written,
-                scheme: url.scheme().to_owned(),
-            }),
-            Err(url::ParseError::RelativeUrlWithoutBase) => {
-                Err(UrlError::RelativeWithoutBase { written })
-            }
-            Err(source) => Err(UrlError::Invalid { written, source }),
-        }
+        resolve_against(self.base.as_ref(), written)
     }
 
     /// The `action` of a verb: the written URL resolved, or the document URL by default.
@@ -82,6 +67,115 @@ impl Program {
             None => self.url.clone().ok_or(UrlError::NoDefaultAction { verb }),
         }
     }
+}
+
+/// Resolves `written` against `base` (none: inline TwiML); only `http`/`https` results are
+/// usable.
+fn resolve_against(base: Option<&Url>, written: &str) -> Result<String, UrlError> {
+    let parsed = match base {
+        Some(base) => base.join(written),
+        None => Url::parse(written),
+    };
+    let written = written.to_owned();
+    match parsed {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url.into()),
+        Ok(url) => Err(UrlError::UnsupportedScheme {
+            written,
+            scheme: url.scheme().to_owned(),
+        }),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            Err(UrlError::RelativeWithoutBase { written })
+        }
+        Err(source) => Err(UrlError::Invalid { written, source }),
+    }
+}
+
+/// A URL a document wrote that the interpreter resolves when it reaches it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrittenUrl {
+    /// `Redirect`, `Dial/Number`, …
+    pub element: &'static str,
+    /// The attribute, or `text` for an element's body.
+    pub attribute: &'static str,
+    pub written: String,
+    /// What a URL that cannot be resolved is: an ERROR for what the call fetches or plays (it
+    /// cannot go on), a WARNING for a callback (it is dropped and the call goes on).
+    pub level: Level,
+}
+
+/// Every URL of `document` the interpreter resolves, in document order: the table
+/// `twiml check` reads to report, without running a call, what resolving them would raise.
+pub fn written_urls(document: &Document) -> Vec<WrittenUrl> {
+    let mut urls = Vec::new();
+    let mut add = |element, attribute, written: Option<&String>, level| {
+        if let Some(written) = written {
+            urls.push(WrittenUrl {
+                element,
+                attribute,
+                written: written.clone(),
+                level,
+            });
+        }
+    };
+    for verb in &document.verbs {
+        match verb {
+            Verb::Redirect(redirect) => add("Redirect", "text", Some(&redirect.url), Level::Error),
+            Verb::Play(play) if play.digits.is_none() => {
+                add("Play", "text", play.url.as_ref(), Level::Error);
+            }
+            Verb::Gather(gather) => add("Gather", "action", gather.action.as_ref(), Level::Error),
+            Verb::Record(record) => {
+                add("Record", "action", record.action.as_ref(), Level::Error);
+                let callback = record.recording_status_callback.as_ref();
+                add(
+                    "Record",
+                    "recordingStatusCallback",
+                    callback,
+                    Level::Warning,
+                );
+                let transcribe = record.transcribe_callback.as_ref();
+                add("Record", "transcribeCallback", transcribe, Level::Warning);
+            }
+            Verb::Dial(dial) => {
+                add("Dial", "action", dial.action.as_ref(), Level::Error);
+                let callback = dial.recording_status_callback.as_ref();
+                add("Dial", "recordingStatusCallback", callback, Level::Warning);
+                for noun in &dial.nouns {
+                    let (element, callbacks) = match noun {
+                        switchboard_twiml::noun::Noun::Number(number) => {
+                            ("Dial/Number", &number.callbacks)
+                        }
+                        switchboard_twiml::noun::Noun::Sip(sip) => ("Dial/Sip", &sip.callbacks),
+                        _ => continue,
+                    };
+                    add(element, "url", callbacks.url.as_ref(), Level::Error);
+                    let status = callbacks.status_callback.as_ref();
+                    add(element, "statusCallback", status, Level::Warning);
+                }
+            }
+            Verb::Sms(sms) => {
+                add("Sms", "action", sms.action.as_ref(), Level::Error);
+                add(
+                    "Sms",
+                    "statusCallback",
+                    sms.status_callback.as_ref(),
+                    Level::Warning,
+                );
+            }
+            _ => {}
+        }
+    }
+    urls
+}
+
+/// What the interpreter would raise resolving `written` in a document served at `base`
+/// (`None`: inline TwiML, which has no URL): `None` when it resolves, else the message of its
+/// 11100 alert, word for word.
+pub fn url_finding(base: Option<&str>, written: &str) -> Option<String> {
+    let base = base.and_then(|base| Url::parse(base).ok());
+    resolve_against(base.as_ref(), written)
+        .err()
+        .map(|error| error.to_string())
 }
 
 /// Why a URL in a document cannot be used: all of these are 11100 (Invalid URL format).

@@ -144,3 +144,97 @@ fn serve_warns_at_start_when_the_text_to_speech_program_is_missing() {
     assert!(warning.starts_with("warning: "), "{warning}");
     assert!(warning.contains("--tts-command"), "{warning}");
 }
+
+/// Issue 19 item 5: a relative URL in inline TwiML is the same finding in `twiml check
+/// --inline` as in the engine (code, level and message), and `--url` resolves it.
+#[tokio::test]
+async fn twiml_check_inline_reports_a_relative_url_as_the_engine_alerts_it() {
+    let document =
+        "<Response>\n  <Say>Moving on</Say>\n  <Redirect>next-step</Redirect>\n</Response>";
+    let check = |extra: &[&str]| {
+        let mut child = std::process::Command::new(binary())
+            .args(["twiml", "check"])
+            .args(extra)
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run twiml check");
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(document.as_bytes())
+            .expect("write the document");
+        let output = child.wait_with_output().expect("twiml check");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let (status, printed) = check(&["--inline"]);
+    assert_eq!(status, Some(1), "{printed}");
+    let prefix = "<stdin>:3:13: error 11100: ";
+    assert!(printed.starts_with(prefix), "{printed}");
+    let message = printed
+        .trim_end()
+        .strip_prefix(prefix)
+        .expect("prefix")
+        .to_owned();
+    assert_eq!(
+        check(&["--url", "https://app.example/ivr.xml"]),
+        (Some(0), String::new())
+    );
+    assert_eq!(check(&[]), (Some(0), String::new()));
+
+    let engine = start();
+    let numbers = engine.account_url("IncomingPhoneNumbers.json");
+    let created = call(
+        &engine,
+        "POST",
+        &numbers,
+        &[("PhoneNumber", "+15550200009")],
+    )
+    .await;
+    assert_eq!(created.0, 201);
+    let (status, placed) = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", "+15558670009"),
+            ("From", "+15550200009"),
+            ("Twiml", document),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{placed}");
+    let sid = placed["sid"].as_str().expect("sid");
+    let transcript = crate::voice::finished(&engine, sid).await;
+    let alerts = crate::voice::events(&transcript, "alert");
+    assert_eq!(alerts.len(), 1, "{transcript}");
+    assert_eq!(
+        (
+            alerts[0]["error_code"].as_u64(),
+            alerts[0]["level"].as_str()
+        ),
+        (Some(11100), Some("error"))
+    );
+    let alert_sid = alerts[0]["sid"].as_str().expect("alert sid");
+    let (_, alert) = call(
+        &engine,
+        "GET",
+        &format!("{}/v1/Alerts/{alert_sid}", engine.base_url),
+        &[],
+    )
+    .await;
+    let text = alert["alert_text"].as_str().expect("alert_text");
+    let msg: String = reqwest::Url::parse(&format!("http://x/?{text}"))
+        .expect("alert_text is a form")
+        .query_pairs()
+        .find(|(name, _)| name == "Msg")
+        .map(|(_, value)| value.into_owned())
+        .expect("Msg");
+    assert_eq!(msg, message, "{alert}");
+}

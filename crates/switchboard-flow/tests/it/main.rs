@@ -11,6 +11,7 @@ mod outbound;
 mod params;
 mod properties;
 mod record_dial;
+mod urls;
 
 use switchboard_core::{Sid, SidKind};
 use switchboard_flow::{
