@@ -38,6 +38,8 @@ pub(crate) enum Kind {
     CallStatus,
     MessageStatus,
     RecordingStatus,
+    /// `AsyncAmdStatusCallback`: answering-machine detection's verdict.
+    AmdStatus,
     Debugger,
 }
 
@@ -47,6 +49,7 @@ impl Kind {
             Kind::CallStatus => "call-status",
             Kind::MessageStatus => "message-status",
             Kind::RecordingStatus => "recording-status",
+            Kind::AmdStatus => "amd-status",
             Kind::Debugger => "debugger",
         }
     }

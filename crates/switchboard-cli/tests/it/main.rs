@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `switchboard` binary on port 0 with a fresh database, driven
 //! through its REST API exactly as a user (or a Twilio helper library) would.
 
+mod amd;
 mod bad_input;
 mod breaker;
 mod cli;
