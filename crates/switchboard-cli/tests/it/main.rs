@@ -17,6 +17,7 @@ mod outbox;
 mod probes;
 mod recovery;
 mod rest;
+mod sip_amd;
 mod sip_calls;
 mod sip_cluster;
 mod sip_limits;
