@@ -156,7 +156,7 @@ fn new_call(direction: u8, inline: Option<u8>, whisper: bool, max_documents: u32
     setup.whisper = whisper;
     setup.max_documents = max_documents;
     // Synchronous machine detection on every other outbound leg.
-    setup.machine_detection = direction != Direction::Inbound && max_documents % 2 == 0;
+    setup.machine_detection = direction != Direction::Inbound && max_documents.is_multiple_of(2);
     Call::new(setup)
 }
 
