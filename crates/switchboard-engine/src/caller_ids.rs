@@ -159,6 +159,7 @@ impl Engine {
             record: false,
             send_digits: None,
             drill: false,
+            amd: None,
         })
         .await?;
         Ok(VerificationStarted {

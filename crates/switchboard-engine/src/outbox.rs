@@ -40,6 +40,8 @@ pub(crate) enum Kind {
     RecordingStatus,
     /// The outcome of a caller-ID verification (`crate::caller_ids`).
     VerificationStatus,
+    /// `AsyncAmdStatusCallback`: answering-machine detection's verdict.
+    AmdStatus,
     Debugger,
 }
 
@@ -50,6 +52,7 @@ impl Kind {
             Kind::MessageStatus => "message-status",
             Kind::RecordingStatus => "recording-status",
             Kind::VerificationStatus => "verification-status",
+            Kind::AmdStatus => "amd-status",
             Kind::Debugger => "debugger",
         }
     }

@@ -36,6 +36,9 @@ pub struct Handset {
     pub answer: Option<String>,
     pub digits: Option<String>,
     pub hangup_after_s: Option<u32>,
+    /// What answering-machine detection hears when this handset answers a call that asks
+    /// for it (`AnsweredBy`; a person when unset).
+    pub answered_by: Option<switchboard_amd::AnsweredBy>,
 }
 
 /// The transcript of one sandbox session (an inbound message, later a call).

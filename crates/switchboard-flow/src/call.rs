@@ -28,6 +28,8 @@ pub(crate) enum Step {
     Idle,
     /// Outbound leg not answered yet.
     WaitingForAnswer,
+    /// Answered, with synchronous machine detection: the first document waits for its result.
+    Detecting,
     /// A `Fetch` or `ExecutionFailed` is outstanding.
     AwaitingDocument,
     /// A top-level `Say`/`Play` is playing.
@@ -65,6 +67,8 @@ pub struct Call {
     pub(crate) documents_without_input: u32,
     /// Outbound legs: the TwiML to run once answered.
     pub(crate) pending_initial: Option<Initial>,
+    /// What machine detection decided (`AnsweredBy`, `MachineDetectionDuration` in ms).
+    pub(crate) answered_by: Option<(String, u32)>,
 }
 
 impl Call {
@@ -88,6 +92,7 @@ impl Call {
             actions: VecDeque::new(),
             documents_without_input: 0,
             pending_initial: None,
+            answered_by: None,
         };
         call.emit(Action::StatusChanged(status));
         if call.setup.direction == Direction::Inbound {
@@ -133,6 +138,10 @@ impl Call {
             Input::ApiEnd(end) => self.on_api_end(end),
             Input::Timer => self.on_timer(),
             Input::LiveUpdate(initial) => self.on_live_update(initial),
+            Input::MachineDetected {
+                answered_by,
+                duration_ms,
+            } => self.on_machine_detected(answered_by, duration_ms),
         }
         self.advance();
     }
@@ -185,7 +194,7 @@ impl Call {
     /// wall clock or a counter (`Timestamp`, `SequenceNumber`, `CallbackSource`): §3.2 fields,
     /// plus `CallDuration` once the call ended.
     pub fn status_callback_params(&self) -> Params {
-        let mut params = base_params(&self.setup, self.status);
+        let mut params = self.params();
         if let Some(duration) = self.call_duration_s().filter(|_| self.status.is_terminal()) {
             push(&mut params, "CallDuration", duration.to_string());
         }
@@ -204,7 +213,28 @@ impl Call {
 
     /// The §3.2 parameters at the current status.
     pub(crate) fn params(&self) -> Params {
-        base_params(&self.setup, self.status)
+        self.params_at(self.status)
+    }
+
+    /// The parameters of a request made at `status` (a status callback reports the status it
+    /// is about, which the leg may have left since): §3.2's, plus `AnsweredBy` and
+    /// `MachineDetectionDuration` once machine detection decided.
+    pub fn params_at(&self, status: CallStatus) -> Params {
+        let mut params = base_params(&self.setup, status);
+        if let Some((answered_by, duration_ms)) = &self.answered_by {
+            push(&mut params, "AnsweredBy", answered_by.clone());
+            push(
+                &mut params,
+                "MachineDetectionDuration",
+                duration_ms.to_string(),
+            );
+        }
+        params
+    }
+
+    /// What machine detection decided, once it did.
+    pub fn answered_by(&self) -> Option<&str> {
+        self.answered_by.as_ref().map(|(value, _)| value.as_str())
     }
 
     fn on_progress(&mut self, progress: Progress) {
@@ -220,11 +250,31 @@ impl Call {
             Progress::Answered => {
                 self.answered_at_ms = Some(self.now_ms);
                 self.set_status(CallStatus::InProgress);
-                self.step = Step::Idle;
-                if let Some(initial) = self.pending_initial.take() {
-                    self.start(initial, crate::action::FetchPurpose::Initial);
+                if self.setup.machine_detection && self.answered_by.is_none() {
+                    self.step = Step::Detecting;
+                    return;
                 }
+                self.step = Step::Idle;
+                self.start_pending();
             }
+        }
+    }
+
+    fn start_pending(&mut self) {
+        if let Some(initial) = self.pending_initial.take() {
+            self.start(initial, crate::action::FetchPurpose::Initial);
+        }
+    }
+
+    /// Detection's result: kept for every later request; a leg waiting for it starts its TwiML.
+    fn on_machine_detected(&mut self, answered_by: String, duration_ms: u32) {
+        if self.answered_by.is_some() {
+            return;
+        }
+        self.answered_by = Some((answered_by, duration_ms));
+        if matches!(self.step, Step::Detecting) {
+            self.step = Step::Idle;
+            self.start_pending();
         }
     }
 
@@ -290,7 +340,7 @@ impl Call {
     fn on_live_update(&mut self, initial: Initial) {
         self.documents_without_input = 0;
         match self.step {
-            Step::WaitingForAnswer => self.pending_initial = Some(initial),
+            Step::WaitingForAnswer | Step::Detecting => self.pending_initial = Some(initial),
             Step::Bridged | Step::Finished => {}
             _ => {
                 self.abandon_step();

@@ -74,6 +74,13 @@ pub enum Input {
     Timer,
     /// REST `Calls/{Sid}` update with `Url` or `Twiml`: abandon what runs, continue there.
     LiveUpdate(Initial),
+    /// Answering-machine detection decided (`AnsweredBy`, e.g. `human`, `machine_start`) after
+    /// `duration_ms`: a leg with `machine_detection` waiting for it fetches its first document
+    /// now; from here on every request carries both.
+    MachineDetected {
+        answered_by: String,
+        duration_ms: u32,
+    },
 }
 
 /// What happened to an outbound leg while it was being placed.

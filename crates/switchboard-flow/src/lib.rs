@@ -38,6 +38,9 @@
 //!   `timeLimit`, whisper legs (a second `Call` with `whisper: true`) and child SIDs.
 //! - `SendSms { wants_result: true }` is answered by `SmsSent`.
 //! - Outbound legs are fed `Progress` until answered; their TwiML starts on `Answered`.
+//!   With `CallSetup::machine_detection` (synchronous AMD) it starts on `MachineDetected`
+//!   instead, which the driver owes once `StatusChanged(InProgress)` was emitted; from then on
+//!   every request carries `AnsweredBy` and `MachineDetectionDuration` (`Call::params_at`).
 //! - The leg ends with `Hangup` or `Reject` (or, for outbound legs never answered, nothing)
 //!   followed by a terminal `StatusChanged`; nothing is emitted after it and later inputs are
 //!   ignored. `StatusChanged` drives status callbacks ([`Call::status_callback_params`]).

@@ -297,7 +297,7 @@ impl Call {
         purpose: FetchPurpose,
         verb: &'static str,
     ) {
-        let mut params = crate::params::base_params(&self.setup, CallStatus::Completed);
+        let mut params = self.params_at(CallStatus::Completed);
         params.extend(extra);
         match self.program.action_url(written, verb) {
             Ok(url) => self.emit(Action::Fetch(FetchRequest {

@@ -146,6 +146,10 @@ pub struct CallSetup {
     /// The leg runs a `<Number url>` whisper: `<Dial>` is refused (13201) and running out of
     /// verbs means "bridge now" ([`Action::Bridge`](crate::Action::Bridge)), not "hang up".
     pub whisper: bool,
+    /// Synchronous answering-machine detection (`MachineDetection` without `AsyncAmd`): once
+    /// answered, the first document waits for [`Input::MachineDetected`](crate::Input), and
+    /// every request after it carries `AnsweredBy` and `MachineDetectionDuration`.
+    pub machine_detection: bool,
 }
 
 impl CallSetup {
@@ -175,6 +179,7 @@ impl CallSetup {
             error_prompt: DEFAULT_ERROR_PROMPT.to_owned(),
             max_documents: DEFAULT_MAX_DOCUMENTS,
             whisper: false,
+            machine_detection: false,
         }
     }
 

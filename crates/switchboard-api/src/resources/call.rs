@@ -16,7 +16,7 @@ use switchboard_webhook::{Endpoint, Method};
 
 use super::listing::{ListPath, Listing, Param};
 use super::scoped::{Scoped, ScopedForm};
-use super::{ACCOUNTS, created, recording};
+use super::{ACCOUNTS, created, machine_detection, recording};
 use crate::error::{ApiError, ApiResult};
 use crate::form::Params;
 use crate::resources::account::Account;
@@ -306,10 +306,16 @@ fn one_of(params: &Params, name: &str, allowed: &[&str]) -> ApiResult<()> {
     }
 }
 
-async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiResult<LegStart> {
+/// The leg to start, and the detection thresholds that were clamped (to warn about).
+async fn outbound(
+    state: &AppState,
+    account: &Account,
+    params: &Params,
+) -> ApiResult<(LegStart, Vec<String>)> {
     for (name, allowed) in CREATE_ENUMS {
         one_of(params, name, allowed)?;
     }
+    let amd = machine_detection::requested(params)?;
     url_param(
         params,
         "RecordingStatusCallback",
@@ -351,7 +357,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         initial,
     );
     setup.application_sid = application_sid;
-    Ok(LegStart {
+    let start = LegStart {
         account: account.clone(),
         setup,
         fallback,
@@ -365,7 +371,9 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         record,
         send_digits,
         drill: false,
-    })
+        amd: amd.detection,
+    };
+    Ok((start, amd.clamped))
 }
 
 /// A SIP URI (or a number through `--sip-gateway`) gets a real INVITE; other numbers reach
@@ -402,8 +410,9 @@ fn status_events(params: &Params) -> Vec<String> {
 }
 
 pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
-    let start = outbound(&scoped.state, &scoped.account, &params).await?;
+    let (start, clamped) = outbound(&scoped.state, &scoped.account, &params).await?;
     let (record, _) = scoped.state.engine.start_call(start).await?;
+    scoped.warn_clamped(&record.sid, &clamped).await;
     scoped
         .warn_ignored(Some(&record.sid), &params, super::ignored::CALL_CREATE)
         .await;

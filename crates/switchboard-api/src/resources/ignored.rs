@@ -32,21 +32,13 @@ pub(crate) const APPLICATION_SETTINGS: Table = &[
     ("PublicApplicationConnectEnabled", &["true", "True"]),
 ];
 
-/// `POST …/Calls.json`: answering-machine detection, recording options, caller ID and the
-/// rest of Twilio's create parameters this engine does not act on yet.
+/// `POST …/Calls.json`: recording options, caller ID and the rest of Twilio's create
+/// parameters this engine does not act on yet.
 pub(crate) const CALL_CREATE: Table = &[
-    ("AsyncAmd", ANY),
-    ("AsyncAmdStatusCallback", ANY),
-    ("AsyncAmdStatusCallbackMethod", ANY),
     ("Byoc", ANY),
     ("CallReason", ANY),
     ("CallToken", ANY),
     ("CallerId", ANY),
-    ("MachineDetection", ANY),
-    ("MachineDetectionSilenceTimeout", ANY),
-    ("MachineDetectionSpeechEndThreshold", ANY),
-    ("MachineDetectionSpeechThreshold", ANY),
-    ("MachineDetectionTimeout", ANY),
     ("RecordingChannels", ANY),
     ("RecordingStatusCallback", ANY),
     ("RecordingStatusCallbackEvent", ANY),
@@ -156,11 +148,11 @@ mod tests {
 
     #[test]
     fn only_parameters_given_a_value_are_named() {
-        let params = Params::parse(b"CallerId=%2B1555&Trim=&To=%2B1666&MachineDetection=Enable")
-            .expect("params");
+        let params =
+            Params::parse(b"CallerId=%2B1555&Trim=&To=%2B1666&CallReason=x").expect("params");
         assert_eq!(
             present(CALL_CREATE, &params),
-            vec!["CallerId", "MachineDetection"]
+            vec!["CallReason", "CallerId"]
         );
         let number =
             Params::parse(b"VoiceCallerIdLookup=false&VoiceReceiveMode=fax").expect("params");

@@ -14,6 +14,7 @@ mod fields;
 pub(crate) mod ignored;
 pub mod key;
 pub(crate) mod listing;
+mod machine_detection;
 pub mod message;
 mod notification;
 pub mod phone_number;

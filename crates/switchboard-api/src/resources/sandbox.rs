@@ -303,6 +303,9 @@ pub(crate) async fn set_phone(
         }
         handset.digits = Some(digits.to_owned());
     }
+    if let Some(answered_by) = params.get("AnsweredBy") {
+        handset.answered_by = Some(handset_answered_by(answered_by)?);
+    }
     if let Some(after) = params.get("HangupAfter") {
         handset.hangup_after_s = Some(after.parse().map_err(|_| {
             ApiError::bad_request(
@@ -318,8 +321,26 @@ pub(crate) async fn set_phone(
         Delivery::Undelivered => "undelivered",
     };
     Ok(Json(
-        json!({"account_sid": account.sid, "number": number, "deliver": deliver, "answer": handset.answer.as_deref().unwrap_or("answer"), "digits": handset.digits, "hangup_after": handset.hangup_after_s}),
+        json!({"account_sid": account.sid, "number": number, "deliver": deliver, "answer": handset.answer.as_deref().unwrap_or("answer"), "digits": handset.digits, "hangup_after": handset.hangup_after_s,
+               "answered_by": handset.answered_by.map_or("human", switchboard_amd::AnsweredBy::as_str)}),
     ))
+}
+
+/// What answering-machine detection hears when the handset answers (`AnsweredBy`): a person,
+/// a machine (its greeting's end: `machine_start` never ends, `machine_end_beep` beeps,
+/// `machine_end_silence` falls silent), a fax, or silence (`unknown`).
+fn handset_answered_by(value: &str) -> ApiResult<switchboard_amd::AnsweredBy> {
+    use switchboard_amd::AnsweredBy;
+    const ALLOWED: &str =
+        "human, machine_start, machine_end_beep, machine_end_silence, fax or unknown";
+    AnsweredBy::parse(value)
+        .filter(|answered_by| *answered_by != AnsweredBy::MachineEndOther)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("AnsweredBy must be {ALLOWED}, not {value:?}"),
+            )
+        })
 }
 
 /// `GET /sandbox/Phones/{Number}/Messages`: what the account's messages delivered to the

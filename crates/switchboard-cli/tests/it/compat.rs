@@ -50,3 +50,8 @@ fn twilio_python_searches_and_buys_available_numbers() {
 fn twilio_python_verifies_caller_ids_reads_usage_and_updates_live_calls() {
     run_script("account_extras.py");
 }
+
+#[test]
+fn twilio_python_places_calls_with_answering_machine_detection() {
+    run_script("amd.py");
+}

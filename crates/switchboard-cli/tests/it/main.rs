@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `switchboard` binary on port 0 with a fresh database, driven
 //! through its REST API exactly as a user (or a Twilio helper library) would.
 
+mod amd;
 mod bad_input;
 mod breaker;
 mod caller_ids;
@@ -17,6 +18,7 @@ mod outbox;
 mod probes;
 mod recovery;
 mod rest;
+mod sip_amd;
 mod sip_calls;
 mod sip_cluster;
 mod sip_limits;

@@ -918,6 +918,7 @@ async fn ignored_parameters_are_named_in_a_warning_alert() {
             ("From", "+15550190003"),
             ("Twiml", "<Response><Say>hi</Say></Response>"),
             ("CallerId", "+15550190003"),
+            ("CallReason", "reminder"),
             ("MachineDetection", "Enable"),
             ("Trim", ""),
         ],
@@ -953,8 +954,12 @@ async fn ignored_parameters_are_named_in_a_warning_alert() {
     assert_eq!(about_call["error_code"], "99001");
     let text = about_call["alert_text"].as_str().unwrap_or_default();
     assert!(
-        text.contains("CallerId%2C+MachineDetection+are+not+supported"),
+        text.contains("CallReason%2C+CallerId+are+not+supported"),
         "{text}"
+    );
+    assert!(
+        !text.contains("MachineDetection"),
+        "answering-machine detection is acted on: {text}"
     );
     assert!(
         !text.contains("Trim"),

@@ -90,6 +90,8 @@ pub(crate) struct Driver {
     pub(crate) answered_at_ms: Option<u64>,
     pub(crate) record_call: bool,
     pub(crate) send_digits: Option<String>,
+    /// Answering-machine detection still to run or running (taken when it decides).
+    pub(crate) amd: Option<Box<crate::voice::amd::MachineDetection>>,
     pub(crate) ready: VecDeque<Input>,
     /// The far end of the call's audio: the sandbox media model, or a real call's SIP leg.
     pub(crate) media: MediaEnd,
@@ -192,6 +194,8 @@ impl Driver {
             Due::DialNoAnswer => Box::pin(self.dial_no_answer()).await,
             Due::DialHangup => Box::pin(self.end_dial()).await,
             Due::TimeLimit => self.feed(Input::ApiEnd(switchboard_flow::ApiEnd::Completed)),
+            Due::MachineDetected(verdict) => Box::pin(self.machine_detected(verdict)).await,
+            Due::DetectionTimeout => Box::pin(self.detection_timed_out()).await,
         }
     }
 

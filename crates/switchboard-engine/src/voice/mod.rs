@@ -10,8 +10,11 @@
 //!   (last-known-good, last resort, platform prompt); `callbacks` status callbacks; `leg` and
 //!   `recording` the stored resources; `live` where outside input reaches a running call;
 //!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
-//!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`).
+//!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`); `amd`
+//!   answering-machine detection of outbound legs (the sandbox's modelled handsets, a SIP
+//!   leg's audio) and where its verdict goes.
 
+mod amd;
 pub(crate) mod callbacks;
 mod clock;
 mod dial;
@@ -27,6 +30,7 @@ pub mod sip;
 mod start;
 mod timers;
 
+pub use amd::MachineDetection;
 pub use callbacks::StatusCallback;
 pub use driver::{FarEnd, LegEnd};
 pub use live::{CallInput, LiveSettings};

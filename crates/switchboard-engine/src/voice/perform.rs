@@ -3,7 +3,7 @@
 //! is), the store or the network.
 
 use serde_json::json;
-use switchboard_flow::{Action, Alert, CallStatus, Direction, Input, PlayMedia, base_params};
+use switchboard_flow::{Action, Alert, CallStatus, Direction, Input, PlayMedia};
 use switchboard_twiml::Level;
 use switchboard_twiml::verb::GatherInput;
 use switchboard_webhook::{AlertLevel, AlertRecord, Channel, CookieJar, FetchPlan, fetch_twiml};
@@ -265,7 +265,7 @@ impl Driver {
 
     async fn status_changed(&mut self, status: CallStatus) {
         self.log.push("status", json!({"status": status.as_str()}));
-        let mut params = base_params(self.call.setup(), status);
+        let mut params = self.call.params_at(status);
         let duration = self.call.call_duration_s();
         if status.is_terminal() {
             params.push(("CallDuration".into(), duration.unwrap_or(0).to_string()));
@@ -300,6 +300,7 @@ impl Driver {
             self.log.push("send_digits", json!({"digits": digits}));
             self.media_send_digits(&digits);
         }
+        self.start_detection();
         self.answered_at_ms = Some(now);
         self.arm_time_limit();
         if let FarEnd::Handset { handset, .. } = &self.far_end {

@@ -17,6 +17,7 @@ use crate::account::Account;
 use crate::error::EngineResult;
 use crate::last_resort::Resilience;
 use crate::sandbox::Log;
+use crate::voice::amd::MachineDetection;
 use crate::voice::callbacks::{CallbackQueue, StatusCallback};
 use crate::voice::clock::Clock;
 use crate::voice::driver::{Driver, FarEnd, LegEnd};
@@ -52,6 +53,8 @@ pub struct LegStart {
     /// A drill (`switchboard drill`): the session's first fetch goes to the fallback as if the
     /// primary had failed with 11200.
     pub drill: bool,
+    /// Calls `MachineDetection`: answering-machine detection once answered.
+    pub amd: Option<MachineDetection>,
 }
 
 /// Stores the leg, opens its transcript and starts its driver; the receiver learns its end.
@@ -77,6 +80,7 @@ async fn start_leg_with(
     sip: Option<SipLeg>,
 ) -> EngineResult<(Record, oneshot::Receiver<LegEnd>)> {
     start.setup.error_prompt = state.error_prompt.to_string();
+    start.setup.machine_detection = start.amd.as_ref().is_some_and(|amd| !amd.asynchronous);
     let setup = &start.setup;
     let status = match setup.direction {
         Direction::Inbound => "ringing",
@@ -129,6 +133,7 @@ async fn start_leg_with(
         record_call: start.record,
         send_digits: start.send_digits,
         drill: start.drill,
+        amd: start.amd.map(Box::new),
         ready: Default::default(),
         media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
     };
@@ -316,6 +321,7 @@ pub async fn inbound(
         record: false,
         send_digits: None,
         drill: call.drill,
+        amd: None,
     };
     start_leg(state, start).await?;
     if let Some(digits) = call.digits {
@@ -419,6 +425,7 @@ pub(crate) async fn dial_child(
         record: false,
         send_digits: None,
         drill: false,
+        amd: None,
     };
     Ok(start_leg(state, start).await?.1)
 }
@@ -512,6 +519,7 @@ async fn bridged_child(
         record: false,
         send_digits: None,
         drill: false,
+        amd: None,
     };
     Ok(start_leg(state, start).await?.1)
 }

@@ -19,6 +19,10 @@ pub(crate) enum Due {
     DialHangup,
     /// The call's `TimeLimit` is reached.
     TimeLimit,
+    /// A sandbox handset's modelled answering-machine detection decided.
+    MachineDetected(switchboard_amd::Verdict),
+    /// A SIP leg's detection timeout passed without a verdict from its audio.
+    DetectionTimeout,
 }
 
 /// Pending timers, in no particular order (a call has a handful at most).

@@ -104,3 +104,72 @@ fn status_callback_parameters_carry_the_call_duration_when_ended() {
     assert_eq!(value("CallDuration").as_deref(), Some("42"));
     assert_eq!(value("Direction").as_deref(), Some("outbound-api"));
 }
+
+fn detecting() -> Harness {
+    let initial = Initial::Fetch {
+        url: crate::VOICE_URL.to_owned(),
+        method: Method::Post,
+    };
+    let mut setup = crate::setup(Direction::OutboundApi, initial);
+    setup.machine_detection = true;
+    Harness::new(setup)
+}
+
+fn detected(answered_by: &str, duration_ms: u32) -> Feed {
+    Feed::In(Input::MachineDetected {
+        answered_by: answered_by.to_owned(),
+        duration_ms,
+    })
+}
+
+/// Synchronous AMD: answered at once, the first fetch waits for the result and carries it, and
+/// so does every request after it.
+#[test]
+fn machine_detection_holds_the_first_fetch_until_its_result() {
+    let mut harness = detecting();
+    harness.feed(1000, progress(Progress::Answered));
+    assert!(harness.transcript().ends_with("status in-progress"));
+    harness.feed(3000, detected("machine_start", 2000));
+    harness.feed(3100, Feed::Doc("<Gather timeout=\"1\"/><Hangup/>"));
+    harness.feed(4200, crate::timer());
+    assert_transcript(
+        &harness.transcript(),
+        "status queued
+        status in-progress
+        fetch POST https://app.example.com/voice Initial [in-progress] AnsweredBy=machine_start MachineDetectionDuration=2000
+        gather [Dtmf] timeout=1 num_digits=None finish=Some('#') barge_in=true
+        gather-result digits=\"\" speech=None key=None
+        hangup twiml
+        status completed",
+    );
+    let params = harness.call.status_callback_params();
+    assert!(params.contains(&("AnsweredBy".to_owned(), "machine_start".to_owned())));
+    assert_eq!(harness.call.answered_by(), Some("machine_start"));
+}
+
+#[test]
+fn a_call_ended_or_redirected_while_detecting() {
+    let mut harness = detecting();
+    harness.feed(1000, progress(Progress::Answered));
+    harness.feed(1500, crate::hung_up());
+    assert!(
+        harness
+            .transcript()
+            .ends_with("hangup caller\nstatus completed")
+    );
+    // A live update while detecting replaces the document the result will start.
+    let mut harness = detecting();
+    harness.feed(1000, progress(Progress::Answered));
+    let update = Initial::Fetch {
+        url: "https://other.example/first".to_owned(),
+        method: Method::Get,
+    };
+    harness.feed(1200, Feed::In(Input::LiveUpdate(update)));
+    harness.feed(2000, detected("human", 1000));
+    assert!(harness.transcript().ends_with(
+        "fetch GET https://other.example/first Initial [in-progress] AnsweredBy=human MachineDetectionDuration=1000"
+    ));
+    // A second result changes nothing.
+    harness.feed(2100, detected("fax", 1100));
+    assert_eq!(harness.call.answered_by(), Some("human"));
+}

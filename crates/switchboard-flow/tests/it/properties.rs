@@ -123,6 +123,10 @@ fn arbitrary_input(kind: u8, choice: u8) -> Input {
             ApiEnd::Canceled
         }),
         15 if choice.is_multiple_of(3) => Input::DialConnected,
+        15 if choice % 3 == 1 => Input::MachineDetected {
+            answered_by: ["human", "machine_start", "unknown"][choice_usize % 3].to_owned(),
+            duration_ms: u32::from(choice) * 20,
+        },
         15 | 16 => Input::Timer,
         _ => Input::LiveUpdate(if choice.is_multiple_of(2) {
             Initial::Inline(twiml(POOL[choice_usize % POOL.len()]))
@@ -151,6 +155,8 @@ fn new_call(direction: u8, inline: Option<u8>, whisper: bool, max_documents: u32
     let mut setup = setup(direction, initial);
     setup.whisper = whisper;
     setup.max_documents = max_documents;
+    // Synchronous machine detection on every other outbound leg.
+    setup.machine_detection = direction != Direction::Inbound && max_documents.is_multiple_of(2);
     Call::new(setup)
 }
 
@@ -233,10 +239,13 @@ enum Owed {
     Recording,
     DialEnd,
     SmsSent,
+    /// A leg with synchronous machine detection was answered: its result is owed.
+    Detection,
 }
 
-fn owed_after(owed: Owed, action: &Action) -> Owed {
+fn owed_after(owed: Owed, action: &Action, detecting: bool) -> Owed {
     match action {
+        Action::StatusChanged(CallStatus::InProgress) if detecting => Owed::Detection,
         Action::Fetch(fetch) if !fetch.reply_ignored => Owed::Document,
         Action::ExecutionFailed(_) => Owed::Document,
         Action::Say(_) | Action::Play(_) => Owed::Media,
@@ -273,6 +282,10 @@ fn honour(owed: Owed, choice: u8, fetched: usize) -> Option<Input> {
         Owed::Recording => recording(choice),
         Owed::DialEnd if choice.is_multiple_of(3) => Input::DialConnected,
         Owed::DialEnd => dial_ended(choice),
+        Owed::Detection => Input::MachineDetected {
+            answered_by: "human".to_owned(),
+            duration_ms: u32::from(choice) * 20,
+        },
         Owed::SmsSent => Input::SmsSent {
             sms_sid: sid(SidKind::Message, 'e'),
             status: "sent".to_owned(),
@@ -297,7 +310,7 @@ proptest! {
         let mut partial = false;
         while !call.is_finished() {
             while let Some(action) = call.poll_action() {
-                owed = owed_after(owed, &action);
+                owed = owed_after(owed, &action, call.setup().machine_detection);
             }
             if call.is_finished() {
                 break;

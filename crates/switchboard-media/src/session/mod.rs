@@ -193,6 +193,9 @@ pub enum MediaEvent {
     },
     /// Symmetric RTP latched onto this address: the session sends there from now on.
     RemoteLatched(SocketAddr),
+    /// Answering-machine detection (`MediaHandle::detect_machine`) decided, from the audio
+    /// received since it started (loss counted as silence).
+    MachineDetected(switchboard_amd::Verdict),
 }
 
 /// Why a recording ended.
@@ -226,6 +229,7 @@ pub(crate) enum Command {
     StopPlayback,
     StartRecording(RecordOptions),
     StopRecording,
+    DetectMachine(Box<switchboard_amd::Detector>),
     Bridge {
         peer: mpsc::WeakUnboundedSender<Command>,
         peer_session: u64,
@@ -296,6 +300,13 @@ impl MediaHandle {
     /// Ends the recording now (`RecordingFinished` with `RecordEnd::Stopped`).
     pub fn stop_recording(&self) {
         self.send(Command::StopRecording);
+    }
+
+    /// Runs answering-machine detection over what the peer sends from now on, alongside
+    /// anything else (a recording, a bridge); `MachineDetected` reports its verdict, once.
+    pub fn detect_machine(&self, settings: switchboard_amd::Settings) {
+        let detector = switchboard_amd::Detector::new(settings);
+        self.send(Command::DetectMachine(Box::new(detector)));
     }
 
     /// Relays audio both ways: what each session receives goes out on the other, transcoded if

@@ -101,6 +101,8 @@ struct Media {
     detector: Option<DtmfDetector>,
     receive: Option<ReceiveBuffer>,
     recorder: Option<Recorder>,
+    /// Answering-machine detection, until it decides.
+    machine: Option<Box<switchboard_amd::Detector>>,
     decoded: Vec<i16>,
     bridge: Option<Bridge>,
     relayed: VecDeque<u8>,
@@ -137,6 +139,7 @@ impl Media {
                 .map(|pt| DtmfDetector::new(pt, DTMF_END_TIMEOUT_MS)),
             receive: None,
             recorder: None,
+            machine: None,
             decoded: Vec::with_capacity(FRAME),
             bridge: None,
             relayed: VecDeque::with_capacity(BRIDGE_MAX_BYTES + FRAME),
@@ -171,6 +174,10 @@ impl Media {
                 self.ensure_receive_buffer();
             }
             Command::StopRecording => self.end_recording(now_ms, RecordEnd::Stopped),
+            Command::DetectMachine(detector) => {
+                self.machine = Some(detector);
+                self.ensure_receive_buffer();
+            }
             Command::Bridge { peer, peer_session } => {
                 self.unbridge();
                 self.bridge = Some(Bridge { peer, peer_session });
@@ -216,6 +223,7 @@ impl Media {
     fn release_receive_buffer_if_idle(&mut self) {
         if self.recorder.is_none()
             && self.bridge.is_none()
+            && self.machine.is_none()
             && let Some(receive) = self.receive.take()
         {
             self.counters.lost.increment(receive.stats().lost);
@@ -389,10 +397,18 @@ impl Media {
         while let Some(playout) = receive.poll_playout() {
             match playout {
                 Playout::Audio { payload, .. } => {
-                    if let Some(recorder) = self.recorder.as_mut() {
+                    if self.recorder.is_some() || self.machine.is_some() {
                         self.decoded.clear();
                         self.law.decode_into(&payload, &mut self.decoded);
+                    }
+                    if let Some(recorder) = self.recorder.as_mut() {
                         recorder.push_samples(now_ms, &self.decoded);
+                    }
+                    if let Some(machine) = self.machine.as_mut()
+                        && let Some(verdict) = machine.push_samples(&self.decoded)
+                    {
+                        self.machine = None;
+                        let _ = self.events.send(MediaEvent::MachineDetected(verdict));
                     }
                     if let Some(bridge) = &self.bridge
                         && let Some(peer) = bridge.peer.upgrade()
@@ -407,6 +423,13 @@ impl Media {
                 Playout::Gap { samples } => {
                     if let Some(recorder) = self.recorder.as_mut() {
                         recorder.push_silence(now_ms, samples as usize);
+                    }
+                    if let Some(machine) = self.machine.as_mut() {
+                        let silence = vec![0i16; samples as usize];
+                        if let Some(verdict) = machine.push_samples(&silence) {
+                            self.machine = None;
+                            let _ = self.events.send(MediaEvent::MachineDetected(verdict));
+                        }
                     }
                 }
             }

@@ -1,6 +1,6 @@
 //! RTP sessions over real UDP sockets on 127.0.0.1: pacing, markers, RFC 4733 digits between two
 //! sessions, recording with a silence timeout, stopping playback, bridging with transcoding,
-//! symmetric latching and the port pool.
+//! symmetric latching, the port pool, and answering-machine detection on the received audio.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -401,5 +401,50 @@ async fn port_pool_skips_ports_in_use_and_reuses_freed_ones() {
         again.local_addr().port(),
         40_060,
         "round-robin continues after 40062"
+    );
+}
+
+#[tokio::test]
+async fn machine_detection_hears_the_peer_audio_alongside_a_recording() {
+    let ((a, mut a_events), (b, mut b_events)) = pair(40_090, Law::Mu, Law::Mu).await;
+    let mut settings = switchboard_amd::Settings::new(switchboard_amd::Mode::Enable);
+    settings.silence_timeout_ms = 2_000;
+    b.start_recording(RecordOptions {
+        silence_timeout_ms: None,
+        max_ms: 10_000,
+        trim_silence: false,
+    });
+    b.detect_machine(settings);
+    // A fax's calling tone after a moment of silence.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.play(Pcm::from(tone(1_100.0, 600)), 1);
+    let verdict = wait_for(&mut b_events, |e| match e {
+        MediaEvent::MachineDetected(verdict) => Some(verdict),
+        _ => None,
+    })
+    .await;
+    assert_eq!(verdict.answered_by, switchboard_amd::AnsweredBy::Fax);
+    assert!((400..=900).contains(&verdict.duration_ms), "{verdict:?}");
+    // The recording went on beside it; once the tone is over, a second detection hears only
+    // silence: unknown at the silence timeout.
+    wait_for(&mut a_events, |e| {
+        matches!(e, MediaEvent::PlaybackFinished(_)).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.stop_recording();
+    wait_for(&mut b_events, |e| {
+        matches!(e, MediaEvent::RecordingFinished { .. }).then_some(())
+    })
+    .await;
+    b.detect_machine(settings);
+    let verdict = wait_for(&mut b_events, |e| match e {
+        MediaEvent::MachineDetected(verdict) => Some(verdict),
+        _ => None,
+    })
+    .await;
+    assert_eq!(
+        (verdict.answered_by, verdict.duration_ms),
+        (switchboard_amd::AnsweredBy::Unknown, 2_000)
     );
 }

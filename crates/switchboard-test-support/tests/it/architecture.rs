@@ -19,6 +19,7 @@ const PURE_CRATES: &[&str] = &[
     "switchboard-messaging",
     "switchboard-sip",
     "switchboard-rtp",
+    "switchboard-amd",
 ];
 
 /// A package a crate must not reach, and what it stands for.

@@ -181,6 +181,7 @@ async fn inbound_start(
         record: false,
         send_digits: None,
         drill: false,
+        amd: None,
     })
 }
 

@@ -29,6 +29,13 @@ impl SipLeg {
         }
     }
 
+    /// Answering-machine detection over the callee's audio (`MediaEvent::MachineDetected`).
+    pub(crate) fn detect_machine(&self, settings: switchboard_amd::Settings) {
+        if let Some(media) = &self.media {
+            media.detect_machine(settings);
+        }
+    }
+
     /// `<Say>`: the TTS program's audio (cached), played `loop_count` times.
     pub(crate) async fn say(&mut self, say: &Say) -> Result<(), MediaFailure> {
         let voice = say.voice.as_deref().unwrap_or("woman");
@@ -166,6 +173,9 @@ impl Driver {
             }
             MediaEvent::Digit(key) => self.deliver_digits(key.to_string()),
             MediaEvent::RemoteLatched(_) => {}
+            MediaEvent::MachineDetected(verdict) => {
+                Box::pin(self.machine_detected(verdict)).await;
+            }
         }
     }
 
