@@ -281,10 +281,6 @@ async fn handler(
 const CREATE_ENUMS: &[(&str, &[&str])] = &[
     ("MachineDetection", &["Enable", "DetectMessageEnd"]),
     ("AsyncAmd", &["true", "false"]),
-    ("Trim", &["trim-silence", "do-not-trim"]),
-    ("RecordingChannels", &["mono", "dual"]),
-    ("RecordingTrack", &["inbound", "outbound", "both"]),
-    ("RecordingStatusCallbackMethod", &["GET", "POST"]),
 ];
 
 /// 400 (20422) when `name` is given with a value outside `allowed`.
@@ -305,11 +301,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
     for (name, allowed) in CREATE_ENUMS {
         one_of(params, name, allowed)?;
     }
-    url_param(
-        params,
-        "RecordingStatusCallback",
-        error_code::CALL_INVALID_URL,
-    )?;
+    let recording = super::call_recording::options_of(params, true, "OutboundAPI")?;
     let (to, from, number) = parties(state, account, params).await?;
     let (initial, fallback, status_callback, application_sid) =
         handler(state, account, params).await?;
@@ -331,6 +323,7 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         Some(record) => validate::boolean("Record", record)?,
         None => false,
     };
+    let record = record.then_some(recording);
     let send_digits = params
         .get("SendDigits")
         .filter(|d| !d.is_empty())

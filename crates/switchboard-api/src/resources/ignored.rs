@@ -32,7 +32,7 @@ pub(crate) const APPLICATION_SETTINGS: Table = &[
     ("PublicApplicationConnectEnabled", &["true", "True"]),
 ];
 
-/// `POST …/Calls.json`: answering-machine detection, recording options, caller ID and the
+/// `POST …/Calls.json`: answering-machine detection, caller ID and the
 /// rest of Twilio's create parameters this engine does not act on yet.
 pub(crate) const CALL_CREATE: Table = &[
     ("AsyncAmd", ANY),
@@ -47,12 +47,6 @@ pub(crate) const CALL_CREATE: Table = &[
     ("MachineDetectionSpeechEndThreshold", ANY),
     ("MachineDetectionSpeechThreshold", ANY),
     ("MachineDetectionTimeout", ANY),
-    ("RecordingChannels", ANY),
-    ("RecordingStatusCallback", ANY),
-    ("RecordingStatusCallbackEvent", ANY),
-    ("RecordingStatusCallbackMethod", ANY),
-    ("RecordingTrack", ANY),
-    ("Trim", ANY),
 ];
 
 /// `POST …/Calls/{Sid}.json`: a live call's callback and time limit are fixed at its start.

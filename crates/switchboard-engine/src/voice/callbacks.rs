@@ -131,6 +131,26 @@ impl CallbackQueue {
         };
         self.sequence += 1;
         let pending = enqueue(target, request).await;
+        self.queue(target, pending);
+    }
+
+    /// Writes a recording status callback to the outbox and queues its first attempt after
+    /// the call's callbacks written before it.
+    pub(crate) async fn push_recording(&mut self, target: &AlertTarget, request: WebhookRequest) {
+        let pending = outbox::enqueue(
+            &target.state,
+            &target.account_sid,
+            Some(&target.call_sid),
+            outbox::Kind::RecordingStatus,
+            Channel::Voice,
+            request,
+        )
+        .await;
+        self.queue(target, pending);
+    }
+
+    /// Queues a written callback's first attempt on the leg's sender task.
+    fn queue(&mut self, target: &AlertTarget, pending: Pending) {
         let sender = self.sender.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             self.task = Some(target.state.spawn(deliver(

@@ -17,6 +17,7 @@ use switchboard_webhook::{CookieJar, Endpoint, TwimlOutcome};
 use crate::account::Account;
 use crate::last_resort::Resilience;
 use crate::sandbox::{Handset, Log};
+use crate::voice::call_recording::{CallRecordings, RecordingOptions};
 use crate::voice::callbacks::{AlertTarget, CallbackQueue};
 use crate::voice::clock::Clock;
 use crate::voice::dial::DialLeg;
@@ -86,7 +87,10 @@ pub(crate) struct Driver {
     pub(crate) far_end: FarEnd,
     /// Outbound `TimeLimit` in seconds.
     pub(crate) time_limit_s: Option<u32>,
-    pub(crate) record_call: bool,
+    /// Calls `Record=true`: how the whole call is recorded from its answer.
+    pub(crate) record_call: Option<RecordingOptions>,
+    /// The call's recordings that have not ended.
+    pub(crate) recordings: CallRecordings,
     pub(crate) send_digits: Option<String>,
     pub(crate) ready: VecDeque<Input>,
     /// The far end of the call's audio: the sandbox media model, or a real call's SIP leg.
@@ -212,6 +216,7 @@ impl Driver {
                 self.fetch = None;
                 self.feed(Input::ApiEnd(end));
             }
+            CallInput::Recording(request) => Box::pin(self.on_recording_request(*request)).await,
             CallInput::Sip(input) => self.on_sip_input(*input).await,
         }
     }

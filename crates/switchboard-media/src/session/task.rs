@@ -21,6 +21,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::call_recorder::CallRecorder;
 use super::playback::{FRAME, FrameKind, PlaybackQueue};
 use super::recorder::Recorder;
 use super::{Command, MediaEvent, RecordEnd, RtpConfig};
@@ -101,6 +102,8 @@ struct Media {
     detector: Option<DtmfDetector>,
     receive: Option<ReceiveBuffer>,
     recorder: Option<Recorder>,
+    /// Recordings of the whole call (`call_recorder.rs`), usually none or one.
+    call_recorders: Vec<CallRecorder>,
     decoded: Vec<i16>,
     bridge: Option<Bridge>,
     relayed: VecDeque<u8>,
@@ -137,6 +140,7 @@ impl Media {
                 .map(|pt| DtmfDetector::new(pt, DTMF_END_TIMEOUT_MS)),
             receive: None,
             recorder: None,
+            call_recorders: Vec::new(),
             decoded: Vec::with_capacity(FRAME),
             bridge: None,
             relayed: VecDeque::with_capacity(BRIDGE_MAX_BYTES + FRAME),
@@ -171,6 +175,22 @@ impl Media {
                 self.ensure_receive_buffer();
             }
             Command::StopRecording => self.end_recording(now_ms, RecordEnd::Stopped),
+            Command::StartCallRecording { id } => {
+                self.call_recorders.push(CallRecorder::new(id));
+                self.ensure_receive_buffer();
+            }
+            Command::PauseCallRecording { id, pause } => {
+                if let Some(recorder) = self.call_recorders.iter_mut().find(|r| r.id == id) {
+                    recorder.pause(pause);
+                }
+            }
+            Command::StopCallRecording { id, reply } => {
+                self.drain_playout(now_ms);
+                if let Some(index) = self.call_recorders.iter().position(|r| r.id == id) {
+                    let _ = reply.send(self.call_recorders.swap_remove(index).finish());
+                }
+                self.release_receive_buffer_if_idle();
+            }
             Command::Bridge { peer, peer_session } => {
                 self.unbridge();
                 self.bridge = Some(Bridge { peer, peer_session });
@@ -216,6 +236,7 @@ impl Media {
     fn release_receive_buffer_if_idle(&mut self) {
         if self.recorder.is_none()
             && self.bridge.is_none()
+            && self.call_recorders.is_empty()
             && let Some(receive) = self.receive.take()
         {
             self.counters.lost.increment(receive.stats().lost);
@@ -338,6 +359,13 @@ impl Media {
                 false
             }
         };
+        if !self.call_recorders.is_empty() {
+            self.decoded.clear();
+            self.law.decode_into(&payload, &mut self.decoded);
+            for recorder in &mut self.call_recorders {
+                recorder.push_outbound(&self.decoded);
+            }
+        }
         self.queued_frame_marker = audio && !self.last_frame_was_audio;
         self.last_frame_was_audio = audio;
         self.sender.push_frame(payload);
@@ -389,10 +417,15 @@ impl Media {
         while let Some(playout) = receive.poll_playout() {
             match playout {
                 Playout::Audio { payload, .. } => {
-                    if let Some(recorder) = self.recorder.as_mut() {
+                    if self.recorder.is_some() || !self.call_recorders.is_empty() {
                         self.decoded.clear();
                         self.law.decode_into(&payload, &mut self.decoded);
+                    }
+                    if let Some(recorder) = self.recorder.as_mut() {
                         recorder.push_samples(now_ms, &self.decoded);
+                    }
+                    for recorder in &mut self.call_recorders {
+                        recorder.push_inbound(&self.decoded);
                     }
                     if let Some(bridge) = &self.bridge
                         && let Some(peer) = bridge.peer.upgrade()
@@ -407,6 +440,9 @@ impl Media {
                 Playout::Gap { samples } => {
                     if let Some(recorder) = self.recorder.as_mut() {
                         recorder.push_silence(now_ms, samples as usize);
+                    }
+                    for recorder in &mut self.call_recorders {
+                        recorder.push_inbound_silence(samples as usize);
                     }
                 }
             }
