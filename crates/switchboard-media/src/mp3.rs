@@ -103,7 +103,9 @@ mod tests {
         assert_eq!(mp3[0], 0xFF);
         assert_eq!(mp3[1] & 0xE0, 0xE0);
         let decoded = crate::decode::decode_to_8k(&mp3).expect("decodes");
-        let ms = decoded.len() as i64 / 8;
-        assert!((ms - 1000).abs() < 150, "{ms} ms");
+        // MP3 adds the encoder's delay and pads the last frame (576 samples at 8 kHz): a little
+        // longer, never shorter.
+        let ms = decoded.len() / 8;
+        assert!((1000..1300).contains(&ms), "{ms} ms");
     }
 }

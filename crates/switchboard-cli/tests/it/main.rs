@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod breaker;
+mod call_recordings;
 mod cli;
 mod cluster;
 mod compat;
