@@ -45,3 +45,8 @@ fn twilio_python_ivr_drives_voice_calls_callbacks_and_recordings() {
 fn twilio_python_searches_and_buys_available_numbers() {
     run_script("available.py");
 }
+
+#[test]
+fn twilio_python_records_live_calls() {
+    run_script("recordings.py");
+}
