@@ -22,6 +22,7 @@ mod sip_cluster;
 mod sip_limits;
 mod sip_outbound;
 mod sip_proxy;
+mod sip_recordings;
 mod tenancy;
 mod voice;
 mod voice_calls;
