@@ -35,6 +35,7 @@ use tokio::sync::oneshot;
 use crate::error::EngineError;
 use crate::voice::driver::Driver;
 use crate::voice::media::MediaEnd;
+use crate::voice::pieces::sandbox_track;
 use crate::voice::recording::{self, Clip, Piece};
 use crate::{Engine, now_ms};
 
@@ -491,43 +492,25 @@ fn channels(
     tracks
 }
 
-/// The sandbox's inbound track over `spans`: the caller's talk where it falls inside a kept
-/// stretch, silence elsewhere and in stretches paused with `silence`.
-fn sandbox_track(spans: &[(u64, u64, bool)], talk: &[(u64, Clip)]) -> Vec<Piece> {
-    let mut pieces = Vec::new();
-    for &(from, until, silent) in spans {
-        let mut at = from;
-        if !silent {
-            for (clip_from, clip) in talk {
-                let start = (*clip_from).max(at);
-                let end = (clip_from + clip.ms).min(until);
-                if end <= start {
-                    continue;
-                }
-                push_silence(&mut pieces, start - at);
-                pieces.push(clip_piece(clip, *clip_from, start, end));
-                at = end;
-            }
-        }
-        push_silence(&mut pieces, until.saturating_sub(at));
-    }
-    pieces
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn push_silence(pieces: &mut Vec<Piece>, ms: u64) {
-    if ms > 0 {
-        pieces.push(Piece::Silence { ms });
-    }
-}
-
-/// The part `[start, end)` of `clip`, which began at `clip_from`.
-fn clip_piece(clip: &Clip, clip_from: u64, start: u64, end: u64) -> Piece {
-    match &clip.pcm {
-        None => Piece::Tone { ms: end - start },
-        Some(pcm) => {
-            let first = ((start - clip_from) * 8) as usize;
-            let last = (((end - clip_from) * 8) as usize).min(pcm.len());
-            Piece::samples(&pcm[first.min(last)..last])
-        }
+    #[test]
+    fn channels_follow_the_track_and_channel_options() {
+        let options = |dual, track| RecordingOptions {
+            dual,
+            track,
+            trim: false,
+            callback: None,
+            source: "StartCallRecordingAPI",
+        };
+        let inbound = vec![Piece::Tone { ms: 100 }];
+        let outbound = vec![Piece::Silence { ms: 100 }];
+        let of = |dual, track| channels(&options(dual, track), inbound.clone(), outbound.clone());
+        assert_eq!(of(false, Track::Inbound), [inbound.clone()]);
+        assert_eq!(of(false, Track::Outbound), [outbound.clone()]);
+        assert_eq!(of(false, Track::Both), [inbound.clone()]);
+        assert_eq!(of(true, Track::Both), [inbound.clone(), outbound.clone()]);
     }
 }

@@ -9,7 +9,7 @@
 //!   fetches through the webhook failover path; `give_up` what runs when both URLs fail
 //!   (last-known-good, last resort, platform prompt); `callbacks` status callbacks; `leg` and
 //!   `recording` the stored resources; `call_recording` recordings of a whole call (REST
-//!   `Calls/{Sid}/Recordings`, `Record=true`); `live` where outside input reaches a running call;
+//!   `Calls/{Sid}/Recordings`, `Record=true`) and `pieces` their stored audio; `live` where outside input reaches a running call;
 //!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
 //!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`).
 
@@ -24,6 +24,7 @@ pub mod leg;
 pub mod live;
 mod media;
 mod perform;
+mod pieces;
 pub mod recording;
 pub mod sip;
 mod start;

@@ -9,12 +9,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use switchboard_media::session::is_talk;
 use switchboard_store::{Kind, Record};
 use switchboard_webhook::{Channel, CookieJar, WebhookRequest};
 
 use crate::error::EngineResult;
 use crate::voice::callbacks::AlertTarget;
+pub use crate::voice::pieces::{Piece, mix, pieces_of, render, trim};
 use crate::{Engine, alerts, now_ms};
 
 /// The shape of a synthetic recording.
@@ -52,7 +52,7 @@ impl Clip {
     }
 }
 
-fn tone_sample(index: usize) -> i16 {
+pub(crate) fn tone_sample(index: usize) -> i16 {
     let phase = 2.0 * std::f64::consts::PI * 440.0 * index as f64 / f64::from(SAMPLE_RATE);
     (phase.sin() * 8000.0) as i16
 }
@@ -153,214 +153,6 @@ pub fn wav_of_channels(channels: &[Vec<i16>]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// A stretch of a recording's audio as stored (`engine_tracks`): silence and tones are kept as
-/// lengths, captured audio as its samples (8 kHz PCM16 little-endian, base64), so a long
-/// recording of a quiet sandbox call costs a few bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Piece {
-    Silence { ms: u64 },
-    Tone { ms: u64 },
-    Samples { pcm: String },
-}
-
-impl Piece {
-    /// Captured samples as a piece.
-    pub fn samples(pcm: &[i16]) -> Piece {
-        let bytes: Vec<u8> = pcm.iter().flat_map(|sample| sample.to_le_bytes()).collect();
-        Piece::Samples {
-            pcm: BASE64.encode(bytes),
-        }
-    }
-
-    /// Its length in samples.
-    pub fn len(&self) -> usize {
-        match self {
-            Piece::Silence { ms } | Piece::Tone { ms } => {
-                (ms * u64::from(SAMPLE_RATE) / 1000) as usize
-            }
-            Piece::Samples { pcm } => {
-                let padding = pcm.bytes().rev().take_while(|byte| *byte == b'=').count();
-                (pcm.len() / 4 * 3).saturating_sub(padding) / 2
-            }
-        }
-    }
-
-    /// Whether it holds no audio.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn render_into(&self, out: &mut Vec<i16>) {
-        match self {
-            Piece::Silence { .. } => out.resize(out.len() + self.len(), 0),
-            Piece::Tone { .. } => out.extend((0..self.len()).map(tone_sample)),
-            Piece::Samples { pcm } => {
-                let bytes = BASE64.decode(pcm).unwrap_or_default();
-                out.extend(
-                    bytes
-                        .chunks_exact(2)
-                        .map(|pair| i16::from_le_bytes([pair[0], pair[1]])),
-                );
-            }
-        }
-    }
-}
-
-/// The samples of `pieces`, one after another.
-pub fn render(pieces: &[Piece]) -> Vec<i16> {
-    let mut out = Vec::with_capacity(pieces.iter().map(Piece::len).sum());
-    for piece in pieces {
-        piece.render_into(&mut out);
-    }
-    out
-}
-
-/// Samples per 20 ms frame, the unit silence is judged and trimmed in.
-const FRAME: usize = 160;
-
-fn is_silent(pieces: &[Piece]) -> bool {
-    pieces
-        .iter()
-        .all(|piece| matches!(piece, Piece::Silence { .. }))
-}
-
-/// Captured samples as pieces: runs of digital silence (whole frames of zeros) are kept as
-/// lengths, the rest as samples.
-pub fn pieces_of(pcm: &[i16]) -> Vec<Piece> {
-    let mut pieces = Vec::new();
-    let mut run_start = 0;
-    let mut run_silent = None;
-    for (index, chunk) in pcm.chunks(FRAME).enumerate() {
-        let silent = chunk.iter().all(|sample| *sample == 0);
-        if run_silent.is_some_and(|run| run != silent) {
-            pieces.push(piece_of(
-                &pcm[run_start..index * FRAME],
-                run_silent == Some(true),
-            ));
-            run_start = index * FRAME;
-        }
-        run_silent = Some(silent);
-    }
-    if let Some(silent) = run_silent {
-        pieces.push(piece_of(&pcm[run_start..], silent));
-    }
-    pieces
-}
-
-fn piece_of(pcm: &[i16], silent: bool) -> Piece {
-    if silent {
-        Piece::Silence {
-            ms: (pcm.len() / 8) as u64,
-        }
-    } else {
-        Piece::samples(pcm)
-    }
-}
-
-/// Two tracks of the same call time as one (their samples added, saturating).
-pub fn mix(inbound: &[Piece], outbound: &[Piece]) -> Vec<Piece> {
-    if is_silent(outbound) {
-        return inbound.to_vec();
-    }
-    if is_silent(inbound) {
-        return outbound.to_vec();
-    }
-    let (mut mixed, other) = (render(inbound), render(outbound));
-    mixed.resize(mixed.len().max(other.len()), 0);
-    for (sample, added) in mixed.iter_mut().zip(other) {
-        *sample = sample.saturating_add(added);
-    }
-    pieces_of(&mixed)
-}
-
-/// Cuts the silence before the first and after the last frame of talk (RMS above the media
-/// recorder's threshold) in any channel, the same amount from each; a recording without talk
-/// becomes empty.
-pub fn trim(channels: &mut [Vec<Piece>]) {
-    let total = channels
-        .first()
-        .map_or(0, |pieces| pieces.iter().map(Piece::len).sum());
-    let lead = channels
-        .iter()
-        .map(|c| silence_at(c, false))
-        .min()
-        .unwrap_or(0);
-    let trail = channels
-        .iter()
-        .map(|c| silence_at(c, true))
-        .min()
-        .unwrap_or(0);
-    for channel in channels.iter_mut() {
-        let keep_until = total.saturating_sub(trail).max(lead);
-        *channel = cut(channel, lead, keep_until);
-    }
-}
-
-/// Samples of silence at the start (or the end) of `pieces`, in whole frames.
-fn silence_at(pieces: &[Piece], from_end: bool) -> usize {
-    let mut silent = 0;
-    let ordered: Vec<&Piece> = if from_end {
-        pieces.iter().rev().collect()
-    } else {
-        pieces.iter().collect()
-    };
-    for piece in ordered {
-        match piece {
-            Piece::Silence { .. } => silent += piece.len(),
-            Piece::Tone { .. } => return silent,
-            Piece::Samples { .. } => {
-                let pcm = render(std::slice::from_ref(piece));
-                let frames: Vec<&[i16]> = pcm.chunks(FRAME).collect();
-                let talk = if from_end {
-                    frames
-                        .iter()
-                        .rposition(|frame| is_talk(frame))
-                        .map(|last| pcm.len() - ((last + 1) * FRAME).min(pcm.len()))
-                } else {
-                    frames
-                        .iter()
-                        .position(|frame| is_talk(frame))
-                        .map(|first| first * FRAME)
-                };
-                match talk {
-                    Some(quiet) => return silent + quiet,
-                    None => silent += pcm.len(),
-                }
-            }
-        }
-    }
-    silent
-}
-
-/// The samples `[from, until)` of `pieces`.
-fn cut(pieces: &[Piece], from: usize, until: usize) -> Vec<Piece> {
-    let mut kept = Vec::new();
-    let mut at = 0;
-    for piece in pieces {
-        let (start, end) = (at, at + piece.len());
-        at = end;
-        let (first, last) = (start.max(from), end.min(until));
-        if last <= first {
-            continue;
-        }
-        if (first, last) == (start, end) {
-            kept.push(piece.clone());
-            continue;
-        }
-        let ms = ((last - first) / 8) as u64;
-        kept.push(match piece {
-            Piece::Silence { .. } => Piece::Silence { ms },
-            Piece::Tone { .. } => Piece::Tone { ms },
-            Piece::Samples { .. } => {
-                let pcm = render(std::slice::from_ref(piece));
-                Piece::samples(&pcm[first - start..last - start])
-            }
-        });
-    }
-    kept
 }
 
 /// The samples of a stored recording per channel: its tracks (`engine_tracks`, a call
