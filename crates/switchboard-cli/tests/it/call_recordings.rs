@@ -402,3 +402,46 @@ async fn record_true_records_from_the_answer_with_its_options_and_trims_a_silent
         "an absent recording is not announced"
     );
 }
+
+#[tokio::test]
+async fn a_recording_running_when_the_engine_is_killed_ends_absent_after_the_restart() {
+    let mut engine = start();
+    let app = App::start().await;
+    app.route("/rec", 204, "text/plain", "");
+    let sid = answered_call(&engine, &app, "+15550410004").await;
+    let recordings = engine.account_url(&format!("Calls/{sid}/Recordings.json"));
+    let created = call(
+        &engine,
+        "POST",
+        &recordings,
+        &[
+            ("RecordingStatusCallback", &app.url("/rec")),
+            ("RecordingStatusCallbackEvent", "completed absent"),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    let recording = created.1["sid"].as_str().expect("sid").to_owned();
+    talk(&engine, &sid, "1").await;
+    engine.kill_hard();
+    engine.restart();
+    let url = engine.account_url(&format!("Recordings/{recording}.json"));
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            call(&engine, "GET", &url, &[]).await.1["status"] == "absent"
+        })
+        .await,
+        "the orphaned recording is ended"
+    );
+    let fetched = call(&engine, "GET", &url, &[]).await.1;
+    assert_eq!(fetched["duration"], "0", "{fetched}");
+    assert!(
+        eventually(Duration::from_secs(10), async || !recording_callbacks(&app)
+            .is_empty())
+        .await,
+        "the absent callback is sent"
+    );
+    let callback = &recording_callbacks(&app)[0];
+    assert_eq!(param(callback, "RecordingStatus"), Some("absent"));
+    assert_eq!(param(callback, "RecordingSid"), Some(recording.as_str()));
+}

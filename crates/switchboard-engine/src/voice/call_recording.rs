@@ -226,6 +226,11 @@ impl Driver {
             "channels": if options.dual { 2 } else { 1 }, "source": options.source,
             "error_code": null, "track": options.track.as_str(), "api_version": "2010-04-01",
             "encryption_details": null,
+            "engine_callback": options.callback.as_ref().map(|callback| json!({
+                "url": callback.endpoint.url,
+                "method": callback.endpoint.method.as_str(),
+                "events": callback.events,
+            })),
         });
         let mut record = Record::new(
             Kind::Recording,
@@ -427,50 +432,60 @@ impl Driver {
         status: &str,
         duration_s: Option<u64>,
     ) {
-        let Some(callback) = &recording.options.callback else {
-            return;
-        };
-        let subscribed = if callback.events.is_empty() {
-            status == "completed"
-        } else {
-            callback.events.iter().any(|event| event == status)
-        };
-        if !subscribed {
-            return;
-        }
         let doc = &recording.record.doc;
-        let sid = recording.sid.as_str();
-        let mut params: Vec<(String, String)> = vec![
-            ("AccountSid".into(), self.account.sid.clone()),
-            ("CallSid".into(), self.call_sid().to_owned()),
-            ("RecordingSid".into(), sid.to_owned()),
-            (
-                "RecordingUrl".into(),
-                recording::url(&self.state, &self.account.sid, sid),
-            ),
-            ("RecordingStatus".into(), status.to_owned()),
-            ("RecordingChannels".into(), doc["channels"].to_string()),
-            (
-                "RecordingStartTime".into(),
-                date::rfc2822(doc["start_time"].as_i64().unwrap_or_default()),
-            ),
-            (
-                "RecordingSource".into(),
-                recording.options.source.to_owned(),
-            ),
-            (
-                "RecordingTrack".into(),
-                recording.options.track.as_str().to_owned(),
-            ),
-        ];
-        if let Some(duration_s) = duration_s {
-            params.push(("RecordingDuration".into(), duration_s.to_string()));
+        if let Some(request) = callback_request(&self.state, doc, status, duration_s) {
+            let target = self.alert_target();
+            self.callbacks.push_recording(&target, request).await;
         }
-        let endpoint = &callback.endpoint;
-        let request = WebhookRequest::form(endpoint.url.clone(), endpoint.method, params);
-        let target = self.alert_target();
-        self.callbacks.push_recording(&target, request).await;
     }
+}
+
+/// The status callback request for `status` of the recording `doc` (its `engine_callback`, as
+/// written at its start), when that event is subscribed.
+pub(crate) fn callback_request(
+    engine: &Engine,
+    doc: &Value,
+    status: &str,
+    duration_s: Option<u64>,
+) -> Option<WebhookRequest> {
+    let callback = &doc["engine_callback"];
+    let url = callback["url"].as_str()?;
+    let method = switchboard_webhook::Method::parse(callback["method"].as_str()?)?;
+    let events: Vec<&str> = callback["events"]
+        .as_array()
+        .map(|events| events.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let subscribed = if events.is_empty() {
+        status == "completed"
+    } else {
+        events.contains(&status)
+    };
+    if !subscribed {
+        return None;
+    }
+    let text = |name: &str| doc[name].as_str().unwrap_or_default().to_owned();
+    let (account_sid, sid) = (text("account_sid"), text("sid"));
+    let mut params: Vec<(String, String)> = vec![
+        ("AccountSid".into(), account_sid.clone()),
+        ("CallSid".into(), text("call_sid")),
+        ("RecordingSid".into(), sid.clone()),
+        (
+            "RecordingUrl".into(),
+            recording::url(engine, &account_sid, &sid),
+        ),
+        ("RecordingStatus".into(), status.to_owned()),
+        ("RecordingChannels".into(), doc["channels"].to_string()),
+        (
+            "RecordingStartTime".into(),
+            date::rfc2822(doc["start_time"].as_i64().unwrap_or_default()),
+        ),
+        ("RecordingSource".into(), text("source")),
+        ("RecordingTrack".into(), text("track")),
+    ];
+    if let Some(duration_s) = duration_s {
+        params.push(("RecordingDuration".into(), duration_s.to_string()));
+    }
+    Some(WebhookRequest::form(url.to_owned(), method, params))
 }
 
 /// The channels of a finished recording: one (the chosen track, or both mixed) or, for `dual`,

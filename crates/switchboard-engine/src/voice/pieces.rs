@@ -1,8 +1,9 @@
 //! A recording's audio as stored (`engine_tracks`): per channel, a list of `Piece`s. Silence
 //! and sandbox tones are kept as lengths and captured audio as base64 samples, so an hour of a
-//! quiet sandbox call costs a few bytes while a real call keeps what it heard. Here too what
-//! call recordings do with them: mixing two tracks, and trimming silence by the media
-//! recorder's talk threshold.
+//! quiet sandbox call costs a few bytes while a real call keeps what it heard. It also holds
+//! what call recordings do with them: mixing two tracks, trimming silence by the media
+//! recorder's talk threshold, and the sandbox's inbound track (the caller's talk inside the
+//! recorded stretches).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
