@@ -177,6 +177,20 @@ mod tests {
             live_call_of(&post, &format!("/2010-04-01/Accounts/AC1/Calls/{sid}.json")),
             Some(sid)
         );
+        let recordings = format!("/2010-04-01/Accounts/AC1/Calls/{sid}/Recordings");
+        assert_eq!(
+            live_call_of(&post, &format!("{recordings}.json")),
+            Some(sid)
+        );
+        assert_eq!(
+            live_call_of(&post, &format!("{recordings}/Twilio.CURRENT.json")),
+            Some(sid)
+        );
+        assert_eq!(
+            live_call_of(&get, &format!("{recordings}.json")),
+            None,
+            "a list reads the database"
+        );
         assert_eq!(live_call_of(&post, "/sandbox/Calls"), None, "a new call");
         assert_eq!(
             live_call_of(&get, &format!("/2010-04-01/Accounts/AC1/Calls/{sid}.json")),

@@ -523,9 +523,9 @@ mod tests {
         let inbound = vec![Piece::Tone { ms: 100 }];
         let outbound = vec![Piece::Silence { ms: 100 }];
         let of = |dual, track| channels(&options(dual, track), inbound.clone(), outbound.clone());
-        assert_eq!(of(false, Track::Inbound), [inbound.clone()]);
-        assert_eq!(of(false, Track::Outbound), [outbound.clone()]);
-        assert_eq!(of(false, Track::Both), [inbound.clone()]);
+        assert_eq!(of(false, Track::Inbound), vec![inbound.clone()]);
+        assert_eq!(of(false, Track::Outbound), vec![outbound.clone()]);
+        assert_eq!(of(false, Track::Both), vec![inbound.clone()]);
         assert_eq!(of(true, Track::Both), [inbound.clone(), outbound.clone()]);
     }
 }
