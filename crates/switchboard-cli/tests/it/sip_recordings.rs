@@ -1,12 +1,13 @@
-//! A real call recorded mid-call (issue 19 item 4): sipp calls the engine and plays speech
+//! Real calls recorded (issue 19 item 4). Mid-call: sipp calls the engine and plays speech
 //! (sip-tester's `g711a.pcap`) while the REST API starts a dual-channel recording, pauses it
 //! and resumes it; the call ends and the recording holds the caller's audio in its first
-//! channel and the engine's near-silence in the second.
+//! channel and the engine's near-silence in the second. `Record=true` on a call to a SIP URI:
+//! the engine's speech is the outbound channel and its echo the inbound one.
 
 use std::time::Duration;
 
 use serde_json::Value;
-use switchboard_test_support::sipp::Sipp;
+use switchboard_test_support::sipp::{Sipp, SippUas};
 
 use crate::sip_calls::{SipTest, XML, assert_sipp_ok, hits, scenario, sip_addr};
 use crate::voice::{param, provision};
@@ -162,5 +163,98 @@ async fn a_sip_call_recorded_mid_call_holds_the_callers_audio() {
     assert!(
         (mp3_seconds - seconds).abs() < 0.4,
         "{mp3_seconds} s of MP3 for {seconds} s"
+    );
+}
+
+/// `Record=true` on a call to a SIP URI: the callee (sipp echoing RTP) hears the engine's
+/// `<Say>` and sends it back, so both channels of the dual recording hold speech: the
+/// outbound one as the engine sent it, the inbound one as it came back.
+#[tokio::test]
+async fn record_true_on_an_outbound_sip_call_records_both_directions() {
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+        ..
+    }) = SipTest::start().await
+    else {
+        return;
+    };
+    app.route(
+        "/outbound",
+        200,
+        XML,
+        "<Response><Say>Hello from the engine, this call is recorded.</Say><Hangup/></Response>",
+    );
+    app.route("/status", 204, "text/plain", "");
+    app.route("/rec", 204, "text/plain", "");
+    provision(&engine, "+15550440002", &app.url("/unused"), None).await;
+    let callee = SippUas::start(&sipp_binary, None, &["-rtp_echo"]).await;
+    let to = format!("sip:alice@{}", callee.addr());
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", to.as_str()),
+            ("From", "+15550440002"),
+            ("Url", &app.url("/outbound")),
+            ("Record", "true"),
+            ("RecordingChannels", "dual"),
+            ("RecordingStatusCallback", &app.url("/rec")),
+            ("StatusCallback", &app.url("/status")),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    let outcome = callee.finish(Duration::from_secs(30)).await;
+    assert_sipp_ok(&outcome, "sipp uas");
+    assert!(
+        eventually(Duration::from_secs(10), async || !hits(&app, "/rec")
+            .is_empty())
+        .await,
+        "the recording callback"
+    );
+    let callback = hits(&app, "/rec").remove(0);
+    assert_eq!(
+        param(&callback, "RecordingStatus"),
+        Some("completed"),
+        "{callback:?}"
+    );
+    assert_eq!(param(&callback, "RecordingSource"), Some("OutboundAPI"));
+    let recording = param(&callback, "RecordingSid")
+        .expect("RecordingSid")
+        .to_owned();
+    let url = engine.account_url(&format!("Recordings/{recording}.wav"));
+    let wav = reqwest::get(&url)
+        .await
+        .expect("wav")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2);
+    let frames: Vec<[i16; 2]> = wav[44..]
+        .chunks_exact(4)
+        .map(|f| {
+            [
+                i16::from_le_bytes([f[0], f[1]]),
+                i16::from_le_bytes([f[2], f[3]]),
+            ]
+        })
+        .collect();
+    let inbound = rms(frames.iter().map(|f| f[0]));
+    let outbound = rms(frames.iter().map(|f| f[1]));
+    eprintln!(
+        "Record=true over SIP: {} s, inbound RMS {inbound:.0}, outbound RMS {outbound:.0}",
+        frames.len() / 8000
+    );
+    assert!(
+        outbound > 200.0,
+        "the engine's speech is the outbound channel (RMS {outbound:.0})"
+    );
+    assert!(
+        inbound > 200.0,
+        "the echoed speech is the inbound channel (RMS {inbound:.0})"
     );
 }
