@@ -7,7 +7,8 @@
 //!
 //! Which requests: the sandbox's `GET /sandbox/Calls/{Sid}` (transcripts and `WaitFor`), its
 //! `POST /sandbox/Calls/{Sid}/{Digits|Speech|Audio|Hangup}`, and the REST live-call update
-//! `POST …/Calls/{Sid}.json`. Everything else reads or writes the shared database and is
+//! `POST …/Calls/{Sid}.json`, and the live call's recordings (`POST …/Calls/{Sid}/Recordings.json`
+//! and `…/Recordings/{Sid}.json`). Everything else reads or writes the shared database and is
 //! answered where it arrives.
 //!
 //! The owner is found by `Engine::call_owner` (the call's `engine_node`, or whoever took it
@@ -43,6 +44,10 @@ pub(crate) fn live_call_of<'a>(method: &Method, path: &'a str) -> Option<&'a str
         (&Method::GET, ["sandbox", "Calls", sid]) => Some(*sid),
         (&Method::POST, ["sandbox", "Calls", sid, _input]) => Some(*sid),
         (&Method::POST, ["2010-04-01", "Accounts", _, "Calls", file]) => file.strip_suffix(".json"),
+        (&Method::POST, ["2010-04-01", "Accounts", _, "Calls", sid, "Recordings.json"]) => {
+            Some(*sid)
+        }
+        (&Method::POST, ["2010-04-01", "Accounts", _, "Calls", sid, "Recordings", _]) => Some(*sid),
         _ => None,
     }
     .filter(|sid| sid.starts_with("CA"))
@@ -171,6 +176,20 @@ mod tests {
         assert_eq!(
             live_call_of(&post, &format!("/2010-04-01/Accounts/AC1/Calls/{sid}.json")),
             Some(sid)
+        );
+        let recordings = format!("/2010-04-01/Accounts/AC1/Calls/{sid}/Recordings");
+        assert_eq!(
+            live_call_of(&post, &format!("{recordings}.json")),
+            Some(sid)
+        );
+        assert_eq!(
+            live_call_of(&post, &format!("{recordings}/Twilio.CURRENT.json")),
+            Some(sid)
+        );
+        assert_eq!(
+            live_call_of(&get, &format!("{recordings}.json")),
+            None,
+            "a list reads the database"
         );
         assert_eq!(live_call_of(&post, "/sandbox/Calls"), None, "a new call");
         assert_eq!(

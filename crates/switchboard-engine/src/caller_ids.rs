@@ -156,7 +156,7 @@ impl Engine {
             fast: false,
             time_limit_s: Some(120),
             phone_number_sid: None,
-            record: false,
+            record: None,
             send_digits: None,
             drill: false,
             amd: None,

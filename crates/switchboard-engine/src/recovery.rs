@@ -24,11 +24,12 @@
 use serde_json::json;
 use switchboard_core::{Sid, SidKind, error_code};
 use switchboard_flow::{CallSetup, CallStatus, Direction, Initial, base_params};
-use switchboard_store::{Column, Filter, Kind, Record};
+use switchboard_store::{Column, Filter, Kind, ListQuery, Record};
 use switchboard_webhook::{AlertLevel, Channel, CookieJar};
 
 use crate::account::{self, Account};
 use crate::error::EngineResult;
+use crate::voice::call_recording;
 use crate::voice::callbacks::{self, AlertTarget, StatusCallback};
 use crate::voice::leg;
 use crate::{Engine, alerts, messaging, now_ms, session};
@@ -218,6 +219,7 @@ async fn end_orphaned_call(
         None => None,
     };
     leg::set_status(engine, &mut record, status.as_str(), true, Some(duration_s)).await?;
+    end_orphaned_recordings(engine, &target, active).await?;
     metrics::counter!("switchboard_calls_recovered_total").increment(1);
 
     let alert = session::session_alert(
@@ -280,4 +282,37 @@ fn setup_of(record: &Record) -> Option<CallSetup> {
     setup.forwarded_from = text("forwarded_from");
     setup.parent_call_sid = text("parent_call_sid").and_then(|sid| Sid::parse(SidKind::Call, &sid));
     Some(setup)
+}
+
+/// The recordings a crash left running on a call: their audio was in the driver's memory and
+/// is lost, so each ends `absent` (duration 0), with its `absent` callback when subscribed.
+async fn end_orphaned_recordings(
+    engine: &Engine,
+    target: &AlertTarget,
+    active: bool,
+) -> EngineResult<()> {
+    for status in ["in-progress", "paused"] {
+        let mut query = ListQuery::new(Kind::Recording, &target.account_sid);
+        query.parent_sid = Some(target.call_sid.clone());
+        query.filters = vec![Filter::Equals(Column::Status, status.to_owned())];
+        query.limit = 1_000;
+        for mut recording in engine.store.list(&query).await? {
+            let request =
+                call_recording::callback_request(engine, &recording.doc, "absent", Some(0))
+                    .filter(|_| active);
+            if let Some(request) = request {
+                let pending = callbacks::enqueue_recording(target, request).await;
+                let target = target.clone();
+                engine.spawn(async move {
+                    callbacks::send(&target, &mut CookieJar::default(), pending).await;
+                });
+            }
+            recording.doc["status"] = json!("absent");
+            recording.doc["duration"] = json!("0");
+            recording.doc["date_updated"] = json!(now_ms());
+            recording.status = Some("absent".into());
+            engine.store.update(&recording).await?;
+        }
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! Call media IO for real SIP calls: text-to-speech through an external program (`tts`), audio
 //! decoding and resampling to 8 kHz (`decode`), WAV writing (`wav`), `<Play>` audio over HTTP
-//! (`fetch`), and RTP sessions that pace, send, receive, record and bridge G.711 audio
+//! (`fetch`), MP3 encoding of recordings by the `lame` program (`mp3`), and RTP sessions that pace, send, receive, record and bridge G.711 audio
 //! (`session`) around the pure `switchboard-rtp` core.
 //!
 //! All audio crossing this crate's API is 8 kHz mono signed 16-bit PCM, the rate of G.711. Audio
@@ -9,6 +9,7 @@
 
 pub mod decode;
 pub mod fetch;
+pub mod mp3;
 pub mod session;
 pub mod tts;
 pub mod wav;

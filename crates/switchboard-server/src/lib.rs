@@ -76,6 +76,12 @@ pub async fn run(
             tracing::info!(account = %account.sid, "main account ready")
         }
     }
+    if let Some(missing) = missing_program(switchboard_media::mp3::PROGRAM) {
+        eprintln!(
+            "warning: the MP3 encoder {missing:?} is not installed: Recordings/{{Sid}}.mp3 answers \
+             503 until it is (the .wav is served either way; Debian: apt install lame)"
+        );
+    }
     let listener = http::bind(&config.http)
         .await
         .with_context(|| format!("binding the HTTP listener on {}", config.http))?;

@@ -280,31 +280,12 @@ async fn handler(
     Ok((initial, fallback, status_callback, application_sid))
 }
 
-/// Parameters of Twilio's call create whose values are an enum (Twilio's description), checked
-/// even where this engine does not act on them yet, so a misspelt value is a 400 rather than
-/// silently nothing.
+/// Detection parameters whose values are an enum in Twilio's description, checked first (before
+/// the parties), so a misspelt value is a 400 whatever else is wrong.
 const CREATE_ENUMS: &[(&str, &[&str])] = &[
     ("MachineDetection", &["Enable", "DetectMessageEnd"]),
     ("AsyncAmd", &["true", "false"]),
-    ("Trim", &["trim-silence", "do-not-trim"]),
-    ("RecordingChannels", &["mono", "dual"]),
-    ("RecordingTrack", &["inbound", "outbound", "both"]),
-    ("RecordingStatusCallbackMethod", &["GET", "POST"]),
 ];
-
-/// 400 (20422) when `name` is given with a value outside `allowed`.
-fn one_of(params: &Params, name: &str, allowed: &[&str]) -> ApiResult<()> {
-    match params.get(name).filter(|value| !value.is_empty()) {
-        Some(value) if !allowed.contains(&value) => Err(bad(
-            error_code::INVALID_PARAMETER,
-            format!(
-                "{name} must be one of {}, not {value:?}",
-                allowed.join(", ")
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
 
 /// The leg to start, and the detection thresholds that were clamped (to warn about).
 async fn outbound(
@@ -313,14 +294,10 @@ async fn outbound(
     params: &Params,
 ) -> ApiResult<(LegStart, Vec<String>)> {
     for (name, allowed) in CREATE_ENUMS {
-        one_of(params, name, allowed)?;
+        super::call_recording::one_of(params, name, allowed)?;
     }
     let amd = machine_detection::requested(params)?;
-    url_param(
-        params,
-        "RecordingStatusCallback",
-        error_code::CALL_INVALID_URL,
-    )?;
+    let recording = super::call_recording::options_of(params, true, "OutboundAPI")?;
     let (to, from, phone_number_sid) = parties(state, account, params).await?;
     let (initial, fallback, status_callback, application_sid) =
         handler(state, account, params).await?;
@@ -342,6 +319,7 @@ async fn outbound(
         Some(record) => validate::boolean("Record", record)?,
         None => false,
     };
+    let record = record.then_some(recording);
     let send_digits = params
         .get("SendDigits")
         .filter(|d| !d.is_empty())

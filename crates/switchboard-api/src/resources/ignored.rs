@@ -32,19 +32,13 @@ pub(crate) const APPLICATION_SETTINGS: Table = &[
     ("PublicApplicationConnectEnabled", &["true", "True"]),
 ];
 
-/// `POST …/Calls.json`: recording options, caller ID and the rest of Twilio's create
-/// parameters this engine does not act on yet.
+/// `POST …/Calls.json`: caller ID and the rest of Twilio's create parameters this engine does
+/// not act on yet.
 pub(crate) const CALL_CREATE: Table = &[
     ("Byoc", ANY),
     ("CallReason", ANY),
     ("CallToken", ANY),
     ("CallerId", ANY),
-    ("RecordingChannels", ANY),
-    ("RecordingStatusCallback", ANY),
-    ("RecordingStatusCallbackEvent", ANY),
-    ("RecordingStatusCallbackMethod", ANY),
-    ("RecordingTrack", ANY),
-    ("Trim", ANY),
 ];
 
 /// `POST …/Messages.json`: delivery options that have no meaning without a carrier, and content

@@ -8,6 +8,7 @@ pub(crate) mod alert_stream;
 pub mod application;
 pub mod available;
 pub mod call;
+pub(crate) mod call_recording;
 pub mod caller_id;
 pub(crate) mod deliveries;
 mod fields;
@@ -107,7 +108,13 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{call}/Recordings.json",
-            get(call::recordings),
+            get(call::recordings).post(call_recording::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{call}/Recordings/{file}",
+            get(call_recording::fetch)
+                .post(call_recording::update)
+                .delete(call_recording::delete),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Recordings.json",

@@ -1,5 +1,6 @@
 //! Recordings: list, fetch, delete, and the audio itself at `…/Recordings/{Sid}.wav` (also
-//! without extension, as `RecordingUrl` is handed out).
+//! without extension, as `RecordingUrl` is handed out) and `…/Recordings/{Sid}.mp3` (encoded
+//! by `lame` per request; 503 when it is not installed).
 //!
 //! The audio is served without credentials, like Twilio's default "public media" setting: a
 //! `RecordingUrl` handed to a customer's webhook must be playable by it. The `.json` resource
@@ -7,10 +8,10 @@
 
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use switchboard_core::date;
+use switchboard_core::{date, error_code};
 use switchboard_store::{Kind, Order};
 
 use super::listing::{ListPath, Listing, Param};
@@ -19,7 +20,7 @@ use super::{ACCOUNTS, load_owned};
 use crate::AppState;
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
-use switchboard_engine::voice::recording::{audio_of, pcm_of, wav};
+use switchboard_engine::voice::recording::{mp3_of, wav_of};
 
 /// The Twilio representation of a stored recording.
 pub fn render(state: &AppState, doc: &Value) -> Value {
@@ -102,15 +103,31 @@ pub(crate) async fn fetch(
             load_owned::<Value>(&state, Kind::Recording, sid, &account.sid, uri.path()).await?;
         return Ok(Json(render(&state, &record.doc)).into_response());
     }
-    let sid = file.strip_suffix(".wav").unwrap_or(&file);
+    let (sid, mp3) = match file.strip_suffix(".mp3") {
+        Some(sid) => (sid, true),
+        None => (file.strip_suffix(".wav").unwrap_or(&file), false),
+    };
     let record = match state.store.get(Kind::Recording, sid).await? {
         Some(record) if record.account_sid == account => record,
         _ => return Err(ApiError::not_found(uri.path())),
     };
-    let bytes = wav(audio_of(&record.doc), pcm_of(&record.doc).as_deref());
-    Ok(([(header::CONTENT_TYPE, "audio/x-wav")], bytes).into_response())
+    if !mp3 {
+        let bytes = wav_of(&record.doc);
+        return Ok(([(header::CONTENT_TYPE, "audio/x-wav")], bytes).into_response());
+    }
+    match mp3_of(&record.doc).await {
+        Ok(bytes) => Ok(([(header::CONTENT_TYPE, "audio/mpeg")], bytes).into_response()),
+        Err(error) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error_code::SERVICE_UNAVAILABLE,
+            format!("Recording {sid} cannot be served as MP3: {error}; its .wav can"),
+        )),
+    }
 }
 
+/// `Recordings/{Sid}.json`: a recording still running is ended without being kept first.
 pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {
+    let record = scoped.file_record(Kind::Recording, &scoped.rest).await?;
+    super::call_recording::discard_if_running(&scoped.state, &record).await;
     scoped.delete(Kind::Recording).await
 }

@@ -1,4 +1,5 @@
-//! Compatibility with the official twilio-python helper library (9.x), pointed at the engine.
+//! Compatibility with the official twilio-python helper library (9.x), and for recordings the
+//! twilio npm package (6.x), pointed at the engine.
 
 use std::process::Command;
 
@@ -54,4 +55,36 @@ fn twilio_python_verifies_caller_ids_reads_usage_and_updates_live_calls() {
 #[test]
 fn twilio_python_places_calls_with_answering_machine_detection() {
     run_script("amd.py");
+}
+
+#[test]
+fn twilio_python_records_live_calls() {
+    run_script("recordings.py");
+}
+
+/// The same recording flow with the official `twilio` npm package.
+#[test]
+fn twilio_node_records_live_calls() {
+    let script = "recordings.mjs";
+    let Some(node) = switchboard_test_support::node::node(script) else {
+        return;
+    };
+    let engine = crate::start();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/compat")
+        .join(script);
+    let output = Command::new(node)
+        .arg(&path)
+        .env("SWITCHBOARD_URL", &engine.base_url)
+        .env("SID", &engine.account_sid)
+        .env("TOKEN", &engine.auth_token)
+        .output()
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("all checks passed"), "{stdout}");
 }

@@ -4,6 +4,7 @@
 mod amd;
 mod bad_input;
 mod breaker;
+mod call_recordings;
 mod caller_ids;
 mod cli;
 mod cluster;
@@ -24,6 +25,7 @@ mod sip_cluster;
 mod sip_limits;
 mod sip_outbound;
 mod sip_proxy;
+mod sip_recordings;
 mod tenancy;
 mod usage;
 mod voice;

@@ -300,6 +300,8 @@ async fn record_true_announces_the_call_recording_and_send_digits_are_played() {
             ("From", "+15550300090"),
             ("Url", &app.url("/answer")),
             ("Record", "true"),
+            // The sandbox handset is silent: trimmed (Twilio's default), nothing would be left.
+            ("Trim", "do-not-trim"),
             ("SendDigits", "1234#"),
             ("StatusCallback", &app.url("/status")),
         ],

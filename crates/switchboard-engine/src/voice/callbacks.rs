@@ -97,6 +97,7 @@ pub(crate) struct CallbackQueue {
 }
 
 /// Whom the alerts of failed callbacks are about.
+#[derive(Clone)]
 pub(crate) struct AlertTarget {
     pub state: Engine,
     pub account_sid: String,
@@ -131,6 +132,18 @@ impl CallbackQueue {
         };
         self.sequence += 1;
         let pending = enqueue(target, request).await;
+        self.queue(target, pending);
+    }
+
+    /// Writes a recording status callback to the outbox and queues its first attempt after
+    /// the call's callbacks written before it.
+    pub(crate) async fn push_recording(&mut self, target: &AlertTarget, request: WebhookRequest) {
+        let pending = enqueue_recording(target, request).await;
+        self.queue(target, pending);
+    }
+
+    /// Queues a written callback's first attempt on the leg's sender task.
+    fn queue(&mut self, target: &AlertTarget, pending: Pending) {
         let sender = self.sender.get_or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             self.task = Some(target.state.spawn(deliver(
@@ -184,6 +197,19 @@ pub(crate) async fn enqueue(target: &AlertTarget, request: WebhookRequest) -> Pe
         &target.account_sid,
         Some(&target.call_sid),
         outbox::Kind::CallStatus,
+        Channel::Voice,
+        request,
+    )
+    .await
+}
+
+/// Writes a recording status callback about the call to the outbox.
+pub(crate) async fn enqueue_recording(target: &AlertTarget, request: WebhookRequest) -> Pending {
+    outbox::enqueue(
+        &target.state,
+        &target.account_sid,
+        Some(&target.call_sid),
+        outbox::Kind::RecordingStatus,
         Channel::Voice,
         request,
     )

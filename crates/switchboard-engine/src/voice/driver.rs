@@ -17,6 +17,7 @@ use switchboard_webhook::{CookieJar, Endpoint, TwimlOutcome};
 use crate::account::Account;
 use crate::last_resort::Resilience;
 use crate::sandbox::{Handset, Log};
+use crate::voice::call_recording::{CallRecordings, RecordingOptions};
 use crate::voice::callbacks::{AlertTarget, CallbackQueue};
 use crate::voice::clock::Clock;
 use crate::voice::dial::DialLeg;
@@ -88,7 +89,10 @@ pub(crate) struct Driver {
     pub(crate) time_limit_s: Option<u32>,
     /// When the call was answered (on its clock), from which `TimeLimit` counts.
     pub(crate) answered_at_ms: Option<u64>,
-    pub(crate) record_call: bool,
+    /// Calls `Record=true`: how the whole call is recorded from its answer.
+    pub(crate) record_call: Option<RecordingOptions>,
+    /// The call's recordings that have not ended.
+    pub(crate) recordings: CallRecordings,
     pub(crate) send_digits: Option<String>,
     /// Answering-machine detection still to run or running (taken when it decides).
     pub(crate) amd: Option<Box<crate::voice::amd::MachineDetection>>,
@@ -219,6 +223,7 @@ impl Driver {
                 self.feed(Input::ApiEnd(end));
             }
             CallInput::Settings(settings) => self.apply_settings(*settings).await,
+            CallInput::Recording(request) => Box::pin(self.on_recording_request(*request)).await,
             CallInput::Sip(input) => self.on_sip_input(*input).await,
         }
     }

@@ -32,6 +32,9 @@ pub enum CallInput {
     /// REST update with `StatusCallback`/`StatusCallbackMethod` or `TimeLimit`.
     /// (Boxed, like `Update`.)
     Settings(Box<LiveSettings>),
+    /// REST `Calls/{Sid}/Recordings`: start, pause, resume, stop or discard a recording of
+    /// the call, answered on the request's channel. (Boxed, like `Update`.)
+    Recording(Box<crate::voice::call_recording::RecordingRequest>),
     /// SIP signalling or RTP media of a real call.
     /// (Boxed, like `Update`: an idle call's inbox stays small.)
     Sip(Box<crate::voice::sip::SipInput>),

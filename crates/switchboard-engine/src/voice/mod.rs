@@ -8,13 +8,15 @@
 //!   recording) and the caller's keys (type-ahead); `dial` the child legs; `fetch` TwiML
 //!   fetches through the webhook failover path; `give_up` what runs when both URLs fail
 //!   (last-known-good, last resort, platform prompt); `callbacks` status callbacks; `leg` and
-//!   `recording` the stored resources; `live` where outside input reaches a running call;
+//!   `recording` the stored resources; `call_recording` recordings of a whole call (REST
+//!   `Calls/{Sid}/Recordings`, `Record=true`) and `pieces` their stored audio; `live` where outside input reaches a running call;
 //!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
 //!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`); `amd`
 //!   answering-machine detection of outbound legs (the sandbox's modelled handsets, a SIP
 //!   leg's audio) and where its verdict goes.
 
 mod amd;
+pub mod call_recording;
 pub(crate) mod callbacks;
 mod clock;
 mod dial;
@@ -25,12 +27,17 @@ pub mod leg;
 pub mod live;
 mod media;
 mod perform;
+mod pieces;
 pub mod recording;
 pub mod sip;
 mod start;
 mod timers;
 
 pub use amd::MachineDetection;
+pub use call_recording::{
+    Change, Pause, RecordingCallback, RecordingCommand, RecordingOptions, RecordingRefusal, Track,
+    Which,
+};
 pub use callbacks::StatusCallback;
 pub use driver::{FarEnd, LegEnd};
 pub use live::{CallInput, LiveSettings};

@@ -269,10 +269,7 @@ impl Driver {
         let duration = self.call.call_duration_s();
         if status.is_terminal() {
             params.push(("CallDuration".into(), duration.unwrap_or(0).to_string()));
-            if self.record_call {
-                self.media_record_whole_call(duration.unwrap_or(0), &mut params)
-                    .await;
-            }
+            self.finish_recordings(&mut params).await;
         }
         let target = self.alert_target();
         self.callbacks.status_changed(&target, status, params).await;
@@ -285,6 +282,7 @@ impl Driver {
         }
         if status == CallStatus::InProgress {
             self.answered();
+            self.record_from_answer().await;
         }
         if status.is_terminal() {
             // The far end learns at once (BYE, or the final response of an unanswered call).

@@ -14,6 +14,7 @@ use switchboard_webhook::{Channel, CookieJar, WebhookRequest};
 
 use crate::error::EngineResult;
 use crate::voice::callbacks::AlertTarget;
+pub use crate::voice::pieces::{Piece, mix, pieces_of, render, trim};
 use crate::{Engine, alerts, now_ms};
 
 /// The shape of a synthetic recording.
@@ -51,7 +52,7 @@ impl Clip {
     }
 }
 
-fn tone_sample(index: usize) -> i16 {
+pub(crate) fn tone_sample(index: usize) -> i16 {
     let phase = 2.0 * std::f64::consts::PI * 440.0 * index as f64 / f64::from(SAMPLE_RATE);
     (phase.sin() * 8000.0) as i16
 }
@@ -116,29 +117,91 @@ pub fn wav(audio: Audio, pcm: Option<&[i16]>) -> Vec<u8> {
     let samples = (total_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
     let tone_from = (audio.lead_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
     let tone_until = tone_from + (audio.tone_ms * u64::from(SAMPLE_RATE) / 1000) as usize;
-    let data_len = (samples * 2) as u32;
-    let mut out = Vec::with_capacity(44 + samples * 2);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
-    out.extend_from_slice(&(SAMPLE_RATE * 2).to_le_bytes()); // byte rate
-    out.extend_from_slice(&2u16.to_le_bytes()); // block align
-    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for index in 0..samples {
-        let sample = match pcm {
+    let rendered: Vec<i16> = (0..samples)
+        .map(|index| match pcm {
             _ if !(tone_from..tone_until).contains(&index) => 0,
             Some(pcm) => pcm.get(index - tone_from).copied().unwrap_or(0),
             None => tone_sample(index),
-        };
-        out.extend_from_slice(&sample.to_le_bytes());
+        })
+        .collect();
+    wav_of_channels(&[rendered])
+}
+
+/// The WAV file (RIFF, PCM16 little-endian, 8 kHz) of one or two channels (the shorter is
+/// padded with silence).
+pub fn wav_of_channels(channels: &[Vec<i16>]) -> Vec<u8> {
+    let frames = channels.iter().map(Vec::len).max().unwrap_or(0);
+    let count = u16::try_from(channels.len().max(1)).unwrap_or(1);
+    let data_len = u32::try_from(frames * usize::from(count) * 2).unwrap_or(u32::MAX);
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36u32.saturating_add(data_len)).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&SAMPLE_RATE.to_le_bytes());
+    out.extend_from_slice(&(SAMPLE_RATE * 2 * u32::from(count)).to_le_bytes()); // byte rate
+    out.extend_from_slice(&(2 * count).to_le_bytes()); // block align
+    out.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for index in 0..frames {
+        for channel in channels {
+            let sample = channel.get(index).copied().unwrap_or(0);
+            out.extend_from_slice(&sample.to_le_bytes());
+        }
     }
     out
+}
+
+/// The samples of a stored recording per channel: its tracks (`engine_tracks`, a call
+/// recording), or `None` for the shape of a `<Record>` (`engine_audio`, `engine_pcm`).
+fn channels_of(doc: &Value) -> Option<Vec<Vec<i16>>> {
+    match serde_json::from_value::<Vec<Vec<Piece>>>(doc["engine_tracks"].clone()) {
+        Ok(tracks) if !tracks.is_empty() => {
+            Some(tracks.iter().map(|pieces| render(pieces)).collect())
+        }
+        _ => None,
+    }
+}
+
+/// The WAV file of a stored recording.
+pub fn wav_of(doc: &Value) -> Vec<u8> {
+    match channels_of(doc) {
+        Some(channels) => wav_of_channels(&channels),
+        None => wav(audio_of(doc), pcm_of(doc).as_deref()),
+    }
+}
+
+/// The MP3 file of a stored recording, encoded by `lame` on each request: nothing is cached,
+/// because a recording is usually fetched once (by the application its callback told), an
+/// 8 kHz recording encodes at hundreds of times real time, and a cache would either grow the
+/// shared database or be per node.
+pub async fn mp3_of(doc: &Value) -> Result<Vec<u8>, switchboard_media::mp3::Mp3Error> {
+    let (channels, count) = match channels_of(doc) {
+        Some(channels) => {
+            let count = channels.len().max(1);
+            (channels, count)
+        }
+        None => {
+            let wav = wav(audio_of(doc), pcm_of(doc).as_deref());
+            let samples = wav[44..]
+                .chunks_exact(2)
+                .map(|pair| i16::from_le_bytes([pair[0], pair[1]]))
+                .collect();
+            (vec![samples], 1)
+        }
+    };
+    let frames = channels.iter().map(Vec::len).max().unwrap_or(0);
+    let mut interleaved = Vec::with_capacity(frames * count);
+    for index in 0..frames {
+        for channel in &channels {
+            interleaved.push(channel.get(index).copied().unwrap_or(0));
+        }
+    }
+    let count = u16::try_from(count).unwrap_or(2);
+    switchboard_media::mp3::encode(&interleaved, count).await
 }
 
 /// `RecordingUrl`: the recording's address without extension (§3.5).

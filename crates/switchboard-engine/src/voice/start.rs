@@ -46,8 +46,9 @@ pub struct LegStart {
     pub fast: bool,
     pub time_limit_s: Option<u32>,
     pub phone_number_sid: Option<String>,
-    /// Calls `Record=true`: record the whole call (`RecordingUrl` in the completed callback).
-    pub record: bool,
+    /// Calls `Record=true` with its recording options: record the whole call from the answer
+    /// (`RecordingUrl` in the completed callback).
+    pub record: Option<crate::voice::call_recording::RecordingOptions>,
     /// Calls `SendDigits`: keys played to the callee once it answers.
     pub send_digits: Option<String>,
     /// A drill (`switchboard drill`): the session's first fetch goes to the fallback as if the
@@ -131,6 +132,7 @@ async fn start_leg_with(
         time_limit_s: start.time_limit_s,
         answered_at_ms: None,
         record_call: start.record,
+        recordings: Default::default(),
         send_digits: start.send_digits,
         drill: start.drill,
         amd: start.amd.map(Box::new),
@@ -318,7 +320,7 @@ pub async fn inbound(
         fast: call.fast,
         time_limit_s: None,
         phone_number_sid: Some(number.sid.clone()),
-        record: false,
+        record: None,
         send_digits: None,
         drill: call.drill,
         amd: None,
@@ -422,7 +424,7 @@ pub(crate) async fn dial_child(
         fast: parent.fast,
         time_limit_s: None,
         phone_number_sid: Some(number.sid.clone()),
-        record: false,
+        record: None,
         send_digits: None,
         drill: false,
         amd: None,
@@ -516,7 +518,7 @@ async fn bridged_child(
         fast: parent.fast,
         time_limit_s: None,
         phone_number_sid: None,
-        record: false,
+        record: None,
         send_digits: None,
         drill: false,
         amd: None,

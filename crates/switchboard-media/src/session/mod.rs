@@ -14,6 +14,7 @@
 //! weak senders to each other, so a bridge never keeps a dropped session alive. A session must
 //! be started inside a tokio runtime.
 
+mod call_recorder;
 mod playback;
 mod recorder;
 mod task;
@@ -27,6 +28,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use crate::Pcm;
+pub use call_recorder::{CallAudio, Pause};
 pub use recorder::{TALK_RMS_THRESHOLD, is_talk};
 
 /// Ids of playback items and sessions, unique in the process.
@@ -230,6 +232,17 @@ pub(crate) enum Command {
     StartRecording(RecordOptions),
     StopRecording,
     DetectMachine(Box<switchboard_amd::Detector>),
+    StartCallRecording {
+        id: u64,
+    },
+    PauseCallRecording {
+        id: u64,
+        pause: Option<Pause>,
+    },
+    StopCallRecording {
+        id: u64,
+        reply: tokio::sync::oneshot::Sender<CallAudio>,
+    },
     Bridge {
         peer: mpsc::WeakUnboundedSender<Command>,
         peer_session: u64,
@@ -307,6 +320,27 @@ impl MediaHandle {
     pub fn detect_machine(&self, settings: switchboard_amd::Settings) {
         let detector = switchboard_amd::Detector::new(settings);
         self.send(Command::DetectMachine(Box::new(detector)));
+    }
+
+    /// Starts a recording of the whole call, both directions (beside any `<Record>`); the id
+    /// names it in `pause_call_recording` and `stop_call_recording`.
+    pub fn start_call_recording(&self) -> u64 {
+        let id = next_id();
+        self.send(Command::StartCallRecording { id });
+        id
+    }
+
+    /// Pauses the call recording `id` (`Some`) or resumes it (`None`).
+    pub fn pause_call_recording(&self, id: u64, pause: Option<Pause>) {
+        self.send(Command::PauseCallRecording { id, pause });
+    }
+
+    /// Ends the call recording `id`; the receiver gets what it captured (nothing, once the
+    /// session has closed: a recording still running then is dropped with it).
+    pub fn stop_call_recording(&self, id: u64) -> tokio::sync::oneshot::Receiver<CallAudio> {
+        let (reply, receiver) = tokio::sync::oneshot::channel();
+        self.send(Command::StopCallRecording { id, reply });
+        receiver
     }
 
     /// Relays audio both ways: what each session receives goes out on the other, transcoded if

@@ -21,6 +21,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
+use super::call_recorder::CallRecorder;
 use super::playback::{FRAME, FrameKind, PlaybackQueue};
 use super::recorder::Recorder;
 use super::{Command, MediaEvent, RecordEnd, RtpConfig};
@@ -103,6 +104,8 @@ struct Media {
     recorder: Option<Recorder>,
     /// Answering-machine detection, until it decides.
     machine: Option<Box<switchboard_amd::Detector>>,
+    /// Recordings of the whole call (`call_recorder.rs`), usually none or one.
+    call_recorders: Vec<CallRecorder>,
     decoded: Vec<i16>,
     bridge: Option<Bridge>,
     relayed: VecDeque<u8>,
@@ -140,6 +143,7 @@ impl Media {
             receive: None,
             recorder: None,
             machine: None,
+            call_recorders: Vec::new(),
             decoded: Vec::with_capacity(FRAME),
             bridge: None,
             relayed: VecDeque::with_capacity(BRIDGE_MAX_BYTES + FRAME),
@@ -177,6 +181,22 @@ impl Media {
             Command::DetectMachine(detector) => {
                 self.machine = Some(detector);
                 self.ensure_receive_buffer();
+            }
+            Command::StartCallRecording { id } => {
+                self.call_recorders.push(CallRecorder::new(id));
+                self.ensure_receive_buffer();
+            }
+            Command::PauseCallRecording { id, pause } => {
+                if let Some(recorder) = self.call_recorders.iter_mut().find(|r| r.id == id) {
+                    recorder.pause(pause);
+                }
+            }
+            Command::StopCallRecording { id, reply } => {
+                self.drain_playout(now_ms);
+                if let Some(index) = self.call_recorders.iter().position(|r| r.id == id) {
+                    let _ = reply.send(self.call_recorders.swap_remove(index).finish());
+                }
+                self.release_receive_buffer_if_idle();
             }
             Command::Bridge { peer, peer_session } => {
                 self.unbridge();
@@ -224,6 +244,7 @@ impl Media {
         if self.recorder.is_none()
             && self.bridge.is_none()
             && self.machine.is_none()
+            && self.call_recorders.is_empty()
             && let Some(receive) = self.receive.take()
         {
             self.counters.lost.increment(receive.stats().lost);
@@ -346,6 +367,13 @@ impl Media {
                 false
             }
         };
+        if !self.call_recorders.is_empty() {
+            self.decoded.clear();
+            self.law.decode_into(&payload, &mut self.decoded);
+            for recorder in &mut self.call_recorders {
+                recorder.push_outbound(&self.decoded);
+            }
+        }
         self.queued_frame_marker = audio && !self.last_frame_was_audio;
         self.last_frame_was_audio = audio;
         self.sender.push_frame(payload);
@@ -397,7 +425,10 @@ impl Media {
         while let Some(playout) = receive.poll_playout() {
             match playout {
                 Playout::Audio { payload, .. } => {
-                    if self.recorder.is_some() || self.machine.is_some() {
+                    if self.recorder.is_some()
+                        || self.machine.is_some()
+                        || !self.call_recorders.is_empty()
+                    {
                         self.decoded.clear();
                         self.law.decode_into(&payload, &mut self.decoded);
                     }
@@ -409,6 +440,9 @@ impl Media {
                     {
                         self.machine = None;
                         let _ = self.events.send(MediaEvent::MachineDetected(verdict));
+                    }
+                    for recorder in &mut self.call_recorders {
+                        recorder.push_inbound(&self.decoded);
                     }
                     if let Some(bridge) = &self.bridge
                         && let Some(peer) = bridge.peer.upgrade()
@@ -430,6 +464,9 @@ impl Media {
                             self.machine = None;
                             let _ = self.events.send(MediaEvent::MachineDetected(verdict));
                         }
+                    }
+                    for recorder in &mut self.call_recorders {
+                        recorder.push_inbound_silence(samples as usize);
                     }
                 }
             }

@@ -35,9 +35,6 @@
 //!   nothing.
 //! - `media_caller_talks` (the sandbox's `Audio` input): nothing, unless a recording hears it.
 //!   A real call's audio arrives on its own media.
-//! - `media_record_whole_call` (`Record=true`, at the terminal status): the recording's
-//!   `RecordingUrl`, `RecordingSid` and `RecordingDuration` are added to the callback's
-//!   parameters; SIP records nothing yet.
 //! - `media_hang_up` (the terminal status, and again when the driver finishes): nothing; the
 //!   far end learns the call is over (SIP: `BYE`, the final response of an unanswered call or
 //!   `CANCEL`) and the media stops. It acts once.
@@ -220,28 +217,10 @@ impl Driver {
     /// sandbox model hears this.
     pub(crate) fn media_caller_talks(&mut self, clip: Clip) {
         let now = self.clock.now_ms();
+        self.recordings.caller_talks(now, &clip);
         match &mut self.media {
             MediaEnd::Sandbox(model) => model.caller_talks(&mut self.timers, now, clip),
             MediaEnd::Sip(_) => {}
-        }
-    }
-
-    /// `Record=true`, at the terminal status: the sandbox records an answered call (its media
-    /// model's tone); a SIP call has real audio, and recording it whole is not built yet, so
-    /// nothing is made up.
-    pub(crate) async fn media_record_whole_call(
-        &mut self,
-        duration_s: u64,
-        params: &mut Vec<(String, String)>,
-    ) {
-        match &self.media {
-            MediaEnd::Sandbox(_) if self.call.answered_at_ms().is_some() => {
-                self.record_sandbox_call(duration_s, params).await;
-            }
-            MediaEnd::Sandbox(_) => {}
-            MediaEnd::Sip(_) => {
-                tracing::warn!(call = %self.call_sid(), "Record=true is not supported on SIP calls yet; not recorded");
-            }
         }
     }
 

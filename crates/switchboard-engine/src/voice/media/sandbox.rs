@@ -9,7 +9,8 @@
 //!   the moment recording starts. A recording ends after `timeout` seconds of silence (never,
 //!   with `timeout="0"`), on a finish key, at `maxLength` or when the caller hangs up; its
 //!   duration is the talking it captured (with `trim="do-not-trim"`, everything it captured).
-//! - `Record=true` on an outbound call records the whole answered call as a synthetic tone.
+//! - Recordings of the whole call (`Record=true`, REST `Calls/{Sid}/Recordings`) are
+//!   `call_recording.rs`'s: the caller's talk inside the recorded stretches, silence elsewhere.
 //!
 //! Playback and a recording's silence run on the driver's timers (`Due::PlaybackDone`,
 //! `Due::RecordingDone`), so they follow the call's clock and `Clock=fast` skips them; the
@@ -202,39 +203,5 @@ impl Driver {
         if let Some(finished) = model.finish_recording(&mut self.timers, now) {
             self.recording_finished(finished).await;
         }
-    }
-
-    /// `Record=true`: the whole call's recording, announced in the completed callback.
-    pub(super) async fn record_sandbox_call(
-        &mut self,
-        duration_s: u64,
-        params: &mut Vec<(String, String)>,
-    ) {
-        let sid = Sid::generate(SidKind::Recording);
-        let call_sid = self.call_sid().to_owned();
-        let audio = recording::Audio {
-            lead_ms: 0,
-            tone_ms: duration_s * 1000,
-            total_ms: duration_s * 1000,
-        };
-        let duration = u32::try_from(duration_s).unwrap_or(u32::MAX);
-        let new = recording::NewRecording {
-            account_sid: &self.account.sid,
-            call_sid: &call_sid,
-            sid: sid.as_str(),
-            duration_s: duration,
-            audio,
-            pcm: None,
-            source: "OutboundAPI",
-        };
-        let stored = recording::store(&self.state, new).await;
-        if let Err(error) = stored {
-            tracing::error!(?error, "storing a call recording failed");
-            return;
-        }
-        let url = recording::url(&self.state, &self.account.sid, sid.as_str());
-        params.push(("RecordingUrl".into(), url));
-        params.push(("RecordingSid".into(), sid.into_string()));
-        params.push(("RecordingDuration".into(), duration.to_string()));
     }
 }

@@ -178,7 +178,7 @@ async fn inbound_start(
         fast: false,
         time_limit_s: None,
         phone_number_sid: Some(number.sid.clone()),
-        record: false,
+        record: None,
         send_digits: None,
         drill: false,
         amd: None,

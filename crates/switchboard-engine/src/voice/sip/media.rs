@@ -10,7 +10,7 @@
 
 use switchboard_core::error_code;
 use switchboard_flow::{Input, Play, PlayMedia, Say};
-use switchboard_media::session::{MediaEvent, MediaHandle, RecordOptions};
+use switchboard_media::session::{CallAudio, MediaEvent, MediaHandle, Pause, RecordOptions};
 
 use crate::Engine;
 use crate::voice::driver::Driver;
@@ -115,6 +115,30 @@ impl SipLeg {
             max_ms: u64::from(record.max_length_s.max(1)) * 1000,
             trim_silence: record.trim == switchboard_twiml::keyword::Trim::TrimSilence,
         });
+    }
+
+    /// Starts recording the whole call in the RTP session (both directions); `None` before
+    /// the media runs.
+    pub(crate) fn start_call_recording(&self) -> Option<u64> {
+        self.media.as_ref().map(MediaHandle::start_call_recording)
+    }
+
+    /// Pauses (`Some`) or resumes (`None`) the call recording `id`.
+    pub(crate) fn pause_call_recording(&self, id: u64, pause: Option<Pause>) {
+        if let Some(media) = &self.media {
+            media.pause_call_recording(id, pause);
+        }
+    }
+
+    /// Ends the call recording `id`; its audio comes back on the receiver (nothing when the
+    /// session is gone).
+    pub(crate) async fn stop_call_recording(&self, id: u64) -> Option<CallAudio> {
+        let media = self.media.as_ref()?;
+        let answer = media.stop_call_recording(id);
+        tokio::time::timeout(std::time::Duration::from_secs(5), answer)
+            .await
+            .ok()?
+            .ok()
     }
 
     /// The media task ends the recording and reports it (`RecordingFinished`).
