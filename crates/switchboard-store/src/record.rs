@@ -20,6 +20,12 @@ pub enum Kind {
     /// A console sign-in (the web console's server-side session): its SID is the SHA-256 of
     /// the cookie's secret, so the table alone does not let anyone in.
     ConsoleSession,
+    /// A Messaging Service (Messaging v1, `MG…`).
+    MessagingService,
+    /// A number in a Messaging Service's pool: `parent_sid` is the service, the document names
+    /// the number (`phone_number_sid`); its SID is `service-number:{PN…}` and its `unique_key`
+    /// the same, so a number is in at most one service.
+    ServicePhoneNumber,
 }
 
 impl Kind {
@@ -36,6 +42,8 @@ impl Kind {
             Kind::Alert => "alert",
             Kind::LastKnownGood => "last_known_good",
             Kind::ConsoleSession => "console_session",
+            Kind::MessagingService => "messaging_service",
+            Kind::ServicePhoneNumber => "service_phone_number",
         }
     }
 }
