@@ -42,8 +42,7 @@ pub(crate) async fn schedule(
     if !account::is_active(&*engine.store, account).await? {
         return Err(EngineError::AccountNotActive);
     }
-    let (mut doc, mut record) =
-        messaging::outbound_record(engine, account, &outbound, "scheduled");
+    let (mut doc, mut record) = messaging::outbound_record(engine, account, &outbound, "scheduled");
     doc.insert("engine_send_at".into(), json!(send_at_ms));
     record.doc["engine_send_at"] = json!(send_at_ms);
     engine.store.insert(&record).await?;

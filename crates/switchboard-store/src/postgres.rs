@@ -267,7 +267,10 @@ impl PgStore {
     }
 
     /// Runs a scheduled message's write (never cached) in the next batch.
-    async fn write_schedule(&self, write: crate::schedule::ScheduleWrite) -> Result<i64, StoreError> {
+    async fn write_schedule(
+        &self,
+        write: crate::schedule::ScheduleWrite,
+    ) -> Result<i64, StoreError> {
         let _running = self.start_write()?;
         match self.writer()?.write(Write::Schedule(write)).await {
             Some((_, answer)) => answer,

@@ -32,7 +32,10 @@ pub struct ScheduledSend {
 pub(crate) enum ScheduleWrite {
     Insert(ScheduledSend),
     /// Removes the row of `sid` if it is held by `owner` (unowned when `None`).
-    Remove { sid: String, owner: Option<String> },
+    Remove {
+        sid: String,
+        owner: Option<String>,
+    },
 }
 
 impl ScheduleWrite {
@@ -101,12 +104,14 @@ macro_rules! schedule_functions {
                 .await?;
             let mut rows: Vec<$crate::ScheduledSend> = rows
                 .into_iter()
-                .map(|(sid, account_sid, send_at_ms, owner)| $crate::ScheduledSend {
-                    sid,
-                    account_sid,
-                    send_at_ms,
-                    owner,
-                })
+                .map(
+                    |(sid, account_sid, send_at_ms, owner)| $crate::ScheduledSend {
+                        sid,
+                        account_sid,
+                        send_at_ms,
+                        owner,
+                    },
+                )
                 .collect();
             // RETURNING follows no ORDER BY: the earliest are sent first all the same.
             rows.sort_by_key(|row| row.send_at_ms);

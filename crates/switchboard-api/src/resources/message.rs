@@ -225,7 +225,11 @@ pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<
     let min_ahead = i64::try_from(engine.schedule_min_ahead().as_millis()).unwrap_or(i64::MAX);
     let has_service = outbound.messaging_service_sid.is_some();
     let doc = match super::schedule::send_at(&params, has_service, now_ms(), min_ahead)? {
-        Some(at) => engine.schedule_message(&scoped.account, outbound, at).await?,
+        Some(at) => {
+            engine
+                .schedule_message(&scoped.account, outbound, at)
+                .await?
+        }
         None => engine.send_message(&scoped.account, outbound).await?,
     };
     let sid = doc.get("sid").and_then(Value::as_str);
@@ -308,9 +312,7 @@ async fn cancel(
     let Some(canceled) = engine.cancel_message(&scoped.account, record).await? else {
         return Err(ApiError::bad_request(
             error_code::INVALID_PARAMETER,
-            format!(
-                "Only scheduled messages can be canceled, and this message is {current}"
-            ),
+            format!("Only scheduled messages can be canceled, and this message is {current}"),
         ));
     };
     let doc = canceled.doc.as_object().cloned().unwrap_or_default();

@@ -47,7 +47,11 @@ const BOOLEANS: &[(&str, &str, bool)] = &[
     ("FallbackToLongCode", "fallback_to_long_code", true),
     ("AreaCodeGeomatch", "area_code_geomatch", true),
     ("SynchronousValidation", "synchronous_validation", true),
-    ("UseInboundWebhookOnNumber", "use_inbound_webhook_on_number", false),
+    (
+        "UseInboundWebhookOnNumber",
+        "use_inbound_webhook_on_number",
+        false,
+    ),
 ];
 
 fn service_url(state: &AppState, sid: &str) -> String {
@@ -91,17 +95,36 @@ fn render_number(state: &AppState, doc: &Value) -> Value {
 /// Applies the parameters of a create or update to `doc`, validating each.
 fn apply(doc: &mut Map<String, Value>, params: &Params) -> ApiResult<()> {
     if let Some(name) = params.get("FriendlyName") {
-        doc.insert("friendly_name".into(), json!(validate::friendly_name(name)?));
+        doc.insert(
+            "friendly_name".into(),
+            json!(validate::friendly_name(name)?),
+        );
     }
     let urls = [
-        ("InboundRequestUrl", "inbound_request_url", error_code::INVALID_URL),
-        ("FallbackUrl", "fallback_url", error_code::MESSAGING_SERVICE_FALLBACK_INVALID),
-        ("StatusCallback", "status_callback", error_code::INVALID_STATUS_CALLBACK),
+        (
+            "InboundRequestUrl",
+            "inbound_request_url",
+            error_code::INVALID_URL,
+        ),
+        (
+            "FallbackUrl",
+            "fallback_url",
+            error_code::MESSAGING_SERVICE_FALLBACK_INVALID,
+        ),
+        (
+            "StatusCallback",
+            "status_callback",
+            error_code::INVALID_STATUS_CALLBACK,
+        ),
     ];
     for (param, field, code) in urls {
         if let Some(value) = params.get(param) {
             let url = validate::webhook_url(param, value, code)?;
-            let url = if url.is_empty() { Value::Null } else { json!(url) };
+            let url = if url.is_empty() {
+                Value::Null
+            } else {
+                json!(url)
+            };
             doc.insert(field.into(), url);
         }
     }
@@ -278,7 +301,14 @@ async fn owned_service(
     if Sid::parse(SidKind::MessagingService, sid).is_none() {
         return Err(ApiError::not_found(path));
     }
-    super::load_record(state, Kind::MessagingService, sid, &caller.account.sid, path).await
+    super::load_record(
+        state,
+        Kind::MessagingService,
+        sid,
+        &caller.account.sid,
+        path,
+    )
+    .await
 }
 
 pub(crate) async fn fetch(

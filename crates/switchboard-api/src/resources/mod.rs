@@ -15,11 +15,11 @@ pub mod key;
 pub(crate) mod listing;
 pub mod message;
 pub(crate) mod messaging_service;
-mod schedule;
 mod notification;
 pub mod phone_number;
 pub mod recording;
 mod sandbox;
+mod schedule;
 pub(crate) mod scoped;
 
 use axum::Router;

@@ -90,9 +90,15 @@ mod tests {
         assert_eq!(check(&fixed(3_600_000), false), Err(35118));
         assert_eq!(check(&fixed(60_000), true), Err(35114));
         assert_eq!(check(&fixed(36 * 86_400_000), true), Err(35114));
-        assert_eq!(check("ScheduleType=fixed&SendAt=tomorrow", true), Err(35114));
+        assert_eq!(
+            check("ScheduleType=fixed&SendAt=tomorrow", true),
+            Err(35114)
+        );
         assert_eq!(check("ScheduleType=fixed", true), Err(35111));
         assert_eq!(check("ScheduleType=later&SendAt=x", true), Err(35111));
-        assert_eq!(check(&format!("SendAt={}", at(3_600_000)), true), Err(35111));
+        assert_eq!(
+            check(&format!("SendAt={}", at(3_600_000)), true),
+            Err(35111)
+        );
     }
 }

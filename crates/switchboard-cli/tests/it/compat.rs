@@ -5,8 +5,13 @@ use std::process::Command;
 use switchboard_test_support::python::python;
 
 fn run_script(script: &str) {
+    run_script_with(script, &[]);
+}
+
+/// Runs `script` against an engine started with `args` added to `serve`.
+fn run_script_with(script: &str, args: &[&str]) {
     let Some(python) = python(script) else { return };
-    let engine = crate::start();
+    let engine = crate::start_with(args);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/compat")
         .join(script);
@@ -44,4 +49,9 @@ fn twilio_python_ivr_drives_voice_calls_callbacks_and_recordings() {
 #[test]
 fn twilio_python_searches_and_buys_available_numbers() {
     run_script("available.py");
+}
+
+#[test]
+fn twilio_python_sends_through_messaging_services_and_schedules_messages() {
+    run_script_with("messaging_services.py", &["--schedule-min-ahead", "1"]);
 }

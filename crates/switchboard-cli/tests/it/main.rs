@@ -16,6 +16,7 @@ mod outbox;
 mod probes;
 mod recovery;
 mod rest;
+mod scheduled;
 mod sip_calls;
 mod sip_cluster;
 mod sip_limits;
@@ -50,6 +51,11 @@ pub fn binary() -> &'static std::path::Path {
 
 pub fn start() -> Engine {
     Engine::start(binary())
+}
+
+/// `start` with extra `serve` flags.
+pub fn start_with(args: &[&str]) -> Engine {
+    Engine::start_with_args(binary(), args)
 }
 
 /// Sends a form request with the main account's credentials; returns status and JSON body.
