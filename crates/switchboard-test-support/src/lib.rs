@@ -1,6 +1,7 @@
 //! Test helpers shared by the end-to-end and compatibility tests.
 //!
 //! - `python`: the interpreter with the official `twilio` package that `scripts/test` prepared.
+//! - `node`: node and the node_modules folder with the official `twilio` npm package, likewise.
 //! - `postgres`: throw-away databases on the server named by `SWITCHBOARD_TEST_POSTGRES`.
 //! - `app`: a minimal customer web application (fixed answers per path, recorded requests).
 //! - `engine`: the real `switchboard` binary spawned on port 0 with a fresh database.
@@ -13,6 +14,7 @@ pub mod app;
 pub mod engine;
 pub mod kamailio;
 pub mod net;
+pub mod node;
 pub mod postgres;
 pub mod python;
 pub mod sipp;

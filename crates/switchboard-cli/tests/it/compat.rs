@@ -1,4 +1,5 @@
-//! Compatibility with the official twilio-python helper library (9.x), pointed at the engine.
+//! Compatibility with the official helper libraries pointed at the engine: twilio-python (9.x)
+//! for every resource, and twilio-node (6.x) for the messaging-service flow.
 
 use std::process::Command;
 
@@ -54,4 +55,31 @@ fn twilio_python_searches_and_buys_available_numbers() {
 #[test]
 fn twilio_python_sends_through_messaging_services_and_schedules_messages() {
     run_script_with("messaging_services.py", &["--schedule-min-ahead", "1"]);
+}
+
+#[test]
+fn twilio_node_sends_through_messaging_services_and_schedules_messages() {
+    let script = "messaging_services.js";
+    let Some(modules) = switchboard_test_support::node::node_modules(script) else {
+        return;
+    };
+    let engine = crate::start_with(&["--schedule-min-ahead", "1"]);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/compat")
+        .join(script);
+    let output = Command::new("node")
+        .arg(&path)
+        .env("NODE_PATH", modules)
+        .env("SWITCHBOARD_URL", &engine.base_url)
+        .env("SID", &engine.account_sid)
+        .env("TOKEN", &engine.auth_token)
+        .output()
+        .expect("running node");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("all checks passed"), "{stdout}");
 }
