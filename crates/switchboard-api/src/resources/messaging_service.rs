@@ -5,7 +5,8 @@
 //!
 //! What a service changes elsewhere: `MessagingServiceSid` on Messages create picks a sender from
 //! the pool and the service's status callback (`message.rs`), and a number in a pool receives
-//! through the service's inbound URLs (`switchboard_engine::services`).
+//! through the service's inbound URLs (`switchboard_engine::services`). The parameters stored and
+//! not acted on are `ignored::SERVICE_SETTINGS`.
 
 use axum::Json;
 use axum::extract::{OriginalUri, Path, State};
@@ -24,20 +25,6 @@ use crate::form::{FormBody, Params};
 use crate::{AppState, now_ms, validate};
 
 const SERVICES: &str = "/v1/Services";
-
-/// Service parameters accepted and stored but not acted on: there is no carrier to encode for,
-/// convert, geomatch or expire messages with.
-pub(crate) const SERVICE_IGNORED: super::ignored::Table = &[
-    ("AreaCodeGeomatch", &[]),
-    ("FallbackToLongCode", &[]),
-    ("MmsConverter", &[]),
-    ("ScanMessageContent", &[]),
-    ("SmartEncoding", &[]),
-    ("StickySender", &[]),
-    ("SynchronousValidation", &[]),
-    ("Usecase", &[]),
-    ("ValidityPeriod", &[]),
-];
 
 /// The settable fields: parameter, stored field, default.
 const BOOLEANS: &[(&str, &str, bool)] = &[
@@ -237,7 +224,7 @@ pub(crate) async fn create(
     state.store.insert(&record).await?;
     let body = render(&state, &record.doc);
     scope(&state, caller, uri)
-        .warn_ignored(Some(&sid), &params, SERVICE_IGNORED)
+        .warn_ignored(Some(&sid), &params, super::ignored::SERVICE_SETTINGS)
         .await;
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
@@ -336,7 +323,7 @@ pub(crate) async fn update(
     state.store.update(&updated).await?;
     let body = render(&state, &updated.doc);
     scope(&state, caller, uri)
-        .warn_ignored(Some(&sid), &params, SERVICE_IGNORED)
+        .warn_ignored(Some(&sid), &params, super::ignored::SERVICE_SETTINGS)
         .await;
     Ok(Json(body))
 }
