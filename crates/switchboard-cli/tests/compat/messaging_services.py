@@ -71,6 +71,7 @@ APP = f"http://127.0.0.1:{server.server_address[1]}"
 client = Client(SID, TOKEN)
 client.api.base_url = URL
 client.messaging.base_url = URL
+client.monitor.base_url = URL
 session = requests.Session()
 session.auth = (SID, TOKEN)
 
@@ -134,7 +135,15 @@ for number in numbers:
 assert sorted(n.phone_number for n in pool.list()) == ["+15550190001", "+15550190002"]
 assert pool(numbers[0].sid).fetch().phone_number == "+15550190001"
 expect(21710, lambda: pool.create(phone_number_sid=numbers[0].sid))
-other = services.create(friendly_name="Other")
+other = services.create(friendly_name="Other", validity_period=600)
+# A parameter stored and not acted on is named by a warning alert about the service.
+warnings = [a for a in client.monitor.v1.alerts.list(log_level="warning") if a.resource_sid == other.sid]
+assert [a.error_code for a in warnings] == ["99001"], [(a.error_code, a.resource_sid) for a in warnings]
+assert "ValidityPeriod" in client.monitor.v1.alerts(warnings[0].sid).fetch().alert_text
+assert services(other.sid).fetch().validity_period == 600
+expect(20422, lambda: services.create(friendly_name="Bad", validity_period=0))
+expect(20001, lambda: services.create(friendly_name=""))
+expect(30122, lambda: services.create(friendly_name="Bad", fallback_url="not a url"))
 expect(21712, lambda: services(other.sid).phone_numbers.create(phone_number_sid=numbers[0].sid))
 assert {s.sid for s in services.list()} == {service.sid, other.sid}
 assert services(service.sid).fetch().friendly_name == "Appointments"

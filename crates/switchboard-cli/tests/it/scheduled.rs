@@ -222,7 +222,13 @@ async fn two_postgres_nodes_send_every_scheduled_message_exactly_once() {
             let to = format!("+1555017{:04}", 3000 + index);
             sids.push(schedule(node, &service, &to, send_at).await);
         }
+        // A cancel through the other node than the one that scheduled it.
+        let canceled = schedule(&a, &service, "+15550173999", send_at).await;
+        let url = b.account_url(&format!("Messages/{canceled}.json"));
+        let answer = call(&b, "POST", &url, &[("Status", "canceled")]).await;
+        assert_eq!(answer.1["status"], "canceled", "{answer:?}");
         assert_sent_once(&app, &sids, Duration::from_secs(30)).await;
+        assert_eq!(fetch(&a, &canceled).await["status"], "canceled");
         // And by the nodes' own count: 200 handed to delivery between them, not one more.
         let sent = sent_count(&a).await + sent_count(&b).await;
         assert_eq!(sent, 200);
