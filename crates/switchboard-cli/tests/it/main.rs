@@ -12,6 +12,7 @@ mod durability;
 mod http_limits;
 mod last_resort;
 mod live_alerts;
+mod messaging_services;
 mod outbox;
 mod probes;
 mod recovery;
