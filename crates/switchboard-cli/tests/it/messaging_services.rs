@@ -49,7 +49,7 @@ async fn services_belong_to_the_account_whose_credentials_made_them() {
         .iter()
         .map(|service| service["sid"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert_eq!(sids, [mine.clone()], "{listed:?}");
+    assert_eq!(sids, std::slice::from_ref(&mine), "{listed:?}");
     assert_eq!(listed.1["meta"]["key"], "services");
     let other = call(&engine, "GET", &format!("{services}/{theirs}"), &[]).await;
     crate::assert_error(&other, 404, 20404);
