@@ -98,6 +98,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_NODE_LEASE", value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     node_lease: Option<u64>,
+    /// How many seconds ahead a scheduled message's SendAt must be at least; Twilio's 15
+    /// minutes by default, lower it to test or measure scheduling [default: 900].
+    #[arg(long, env = "SWITCHBOARD_SCHEDULE_MIN_AHEAD", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schedule_min_ahead: Option<u64>,
     /// This node's name, recorded on the calls and messages it runs [default: <hostname>:<http
     /// port>]; keep it stable across restarts (set it when the HTTP port is 0).
     #[arg(long, env = "SWITCHBOARD_NODE_ID", value_name = "ID")]

@@ -63,6 +63,13 @@ pub fn parse_iso8601(text: &str) -> Option<i64> {
     parse_day(text)
 }
 
+/// Parses an RFC 2822 date (the 2010 API's `date_*` fields) into epoch milliseconds.
+pub fn parse_rfc2822(text: &str) -> Option<i64> {
+    DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|at| at.timestamp_millis())
+}
+
 /// Parses `YYYY-MM-DD` (the 2010 API's date filters) into the epoch milliseconds of its midnight UTC.
 pub fn parse_day(text: &str) -> Option<i64> {
     let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;

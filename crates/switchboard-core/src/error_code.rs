@@ -193,9 +193,17 @@ registry! {
     MESSAGE_BODY_TOO_LONG = 21617, "The concatenated message body exceeds the 1600 character limit";
     INVALID_MEDIA_URL = 21620, "Invalid media URL(s)";
     TOO_MANY_MEDIA_URLS = 21623, "Number of media files exceeds allowed limit";
+    MESSAGING_SERVICE_NOT_FOUND = 21701, "The Messaging Service does not exist";
+    MESSAGING_SERVICE_NO_NUMBERS = 21704, "The Messaging Service contains no phone numbers";
+    NUMBER_ALREADY_IN_SERVICE = 21710, "Phone Number is already in the Messaging Service";
+    NUMBER_IN_ANOTHER_SERVICE = 21712, "Phone Number is already associated with another Messaging Service";
     UNREACHABLE_DESTINATION_HANDSET = 30003, "Unreachable destination handset";
     MESSAGE_DELIVERY_UNKNOWN_ERROR = 30008, "Message delivery - Unknown error";
+    MESSAGING_SERVICE_FALLBACK_INVALID = 30122, "Messaging Service: fallback URL invalid";
     TWIML_PARAMETER_TOO_LONG = 32018, "Twiml parameter is longer than 4000 characters";
+    SCHEDULE_INVALID = 35111, "Invalid scheduling parameters: ScheduleType must be fixed, with SendAt";
+    SCHEDULE_SEND_AT_INVALID = 35114, "Scheduling does not support this timestamp";
+    SCHEDULE_NEEDS_MESSAGING_SERVICE = 35118, "MessagingServiceSid is required to schedule a message";
     SIGNATURE_INVALID = 57012, "Webhook signature invalid";
     // The engine's own codes (99xxx), where Twilio has none for what it reports.
     PARAMETER_IGNORED = 99001, "Parameter not supported by this engine and ignored";

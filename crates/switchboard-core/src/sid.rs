@@ -21,6 +21,8 @@ pub enum SidKind {
     Notification,
     /// A status callback or debugger webhook in the outbox (beyond Twilio).
     Delivery,
+    /// A Messaging Service (Messaging v1).
+    MessagingService,
 }
 
 impl SidKind {
@@ -38,6 +40,7 @@ impl SidKind {
             SidKind::Recording => "RE",
             SidKind::Notification => "NO",
             SidKind::Delivery => "DL",
+            SidKind::MessagingService => "MG",
         }
     }
 }

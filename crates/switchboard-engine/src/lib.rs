@@ -12,6 +12,8 @@
 //!   delivery and message status callbacks.
 //! - `session`: the one TwiML fetch-and-fail-over path both use.
 //! - `last_resort`: what a call runs when both URLs fail (last-known-good, last resort).
+//! - `scheduled`: messages sent later (`ScheduleType=fixed`), claimed when due by one node.
+//! - `services`: what Messaging Services change about sending and receiving.
 //! - `outbox`: status callbacks and debugger webhooks, written before they are sent and
 //!   retried by any live node.
 //! - `alerts`, `sandbox`, `numbers`, `account`: what both share.
@@ -28,6 +30,8 @@ mod outbox;
 mod probes;
 mod recovery;
 pub mod sandbox;
+mod scheduled;
+pub mod services;
 pub mod session;
 mod shared_breakers;
 pub mod voice;
@@ -74,6 +78,9 @@ pub struct Settings {
     /// How long a status callback or debugger webhook is retried (`--callback-retry-for`;
     /// zero: Twilio's single attempt).
     pub callback_retry_for: Duration,
+    /// `--schedule-min-ahead`: how far ahead a scheduled message's `SendAt` must be at least
+    /// (Twilio's 15 minutes by default).
+    pub schedule_min_ahead: Duration,
 }
 
 /// What an engine is built from: the composition root opens and binds these.
@@ -103,6 +110,7 @@ pub struct Inner {
     pub(crate) node_lease: Duration,
     pub(crate) lkg_max_age_ms: u64,
     pub(crate) callback_retry_for_ms: i64,
+    pub(crate) schedule_min_ahead: Duration,
     /// Origins with status callbacks waiting for a retry (`outbox.rs`).
     pub(crate) retrying_origins: outbox::RetryingOrigins,
     /// The numbers' last-known-good documents (in front of their store rows).
@@ -170,6 +178,7 @@ impl Engine {
                 lkg_max_age_ms: u64::try_from(settings.lkg_max_age.as_millis()).unwrap_or(u64::MAX),
                 callback_retry_for_ms: i64::try_from(settings.callback_retry_for.as_millis())
                     .unwrap_or(i64::MAX),
+                schedule_min_ahead: settings.schedule_min_ahead,
                 retrying_origins: outbox::RetryingOrigins::default(),
                 last_known_good: last_resort::LastKnownGood::default(),
                 webhooks,
@@ -373,6 +382,35 @@ impl Engine {
             return Err(EngineError::ShuttingDown);
         }
         messaging::send(self, account, outbound).await
+    }
+
+    /// Stores an outbound message to be sent at `send_at_ms` (status `scheduled`); the
+    /// scheduler of whichever node claims it when due sends it. Returns its document.
+    pub async fn schedule_message(
+        &self,
+        account: &Account,
+        outbound: messaging::Outbound,
+        send_at_ms: i64,
+    ) -> EngineResult<serde_json::Map<String, serde_json::Value>> {
+        if self.is_closing() {
+            return Err(EngineError::ShuttingDown);
+        }
+        scheduled::schedule(self, account, outbound, send_at_ms).await
+    }
+
+    /// Cancels a scheduled message (its stored row): its row as `canceled`, or `None` when it
+    /// is not waiting to be sent any more.
+    pub async fn cancel_message(
+        &self,
+        account: &Account,
+        record: Record,
+    ) -> EngineResult<Option<Record>> {
+        scheduled::cancel(self, account, record).await
+    }
+
+    /// How far ahead a scheduled message's `SendAt` must be at least (`--schedule-min-ahead`).
+    pub fn schedule_min_ahead(&self) -> Duration {
+        self.schedule_min_ahead
     }
 
     /// A message arrives from the sandbox network for `number`; returns its SID and status.

@@ -31,6 +31,8 @@ pub struct Outbound {
     pub status_callback: Option<String>,
     /// `outbound-api`, `outbound-reply` or `outbound-call`.
     pub direction: &'static str,
+    /// The Messaging Service it is sent through (its `messaging_service_sid`), if any.
+    pub messaging_service_sid: Option<String>,
 }
 
 fn content_type_of(url: &str) -> &'static str {
@@ -135,7 +137,7 @@ pub fn message_record(doc: &Map<String, Value>, created_ms: i64) -> Record {
     record
 }
 
-async fn insert_media(
+pub(crate) async fn insert_media(
     state: &Engine,
     account_sid: &str,
     message_sid: &str,
@@ -166,6 +168,21 @@ pub async fn send(
     if !crate::account::is_active(&*state.store, account).await? {
         return Err(EngineError::AccountNotActive);
     }
+    let (doc, record) = outbound_record(state, account, &outbound, "queued");
+    state.store.insert(&record).await?;
+    insert_media(state, &account.sid, &record.sid, &outbound.media).await?;
+    state.spawn(deliver(state.clone(), account.clone(), record));
+    Ok(doc)
+}
+
+/// The document and store row of a new outbound message in `status` (`queued`, or
+/// `scheduled`), not yet stored.
+pub(crate) fn outbound_record(
+    state: &Engine,
+    account: &Account,
+    outbound: &Outbound,
+    status: &str,
+) -> (Map<String, Value>, Record) {
     let kind = if outbound.media.is_empty() {
         SidKind::Message
     } else {
@@ -183,17 +200,18 @@ pub async fn send(
             media: &outbound.media,
         },
         outbound.direction,
-        "queued",
+        status,
+    );
+    doc.insert(
+        "messaging_service_sid".into(),
+        json!(outbound.messaging_service_sid),
     );
     doc.insert(
         "engine_status_callback".into(),
         json!(outbound.status_callback),
     );
     let record = message_record(&doc, now_ms());
-    state.store.insert(&record).await?;
-    insert_media(state, &account.sid, &sid, &outbound.media).await?;
-    state.spawn(deliver(state.clone(), account.clone(), record));
-    Ok(doc)
+    (doc, record)
 }
 
 /// Moves a message through `sending` and `sent` to the handset's outcome, posting a status
@@ -299,7 +317,7 @@ fn delivery_steps(current: &str, outcome: Delivery) -> Vec<(&'static str, Option
     steps
 }
 
-async fn set_status(
+pub(crate) async fn set_status(
     state: &Engine,
     record: &mut Record,
     status: &str,
@@ -323,7 +341,7 @@ async fn set_status(
 }
 
 /// The status callback for `status` of the message `record`, when it has a callback URL.
-fn status_callback(
+pub(crate) fn status_callback(
     account: &Account,
     record: &Record,
     status: &str,
@@ -418,12 +436,31 @@ pub async fn receive(
     if !active {
         return refuse_inbound(state, doc).await;
     }
+    // A number in a Messaging Service's pool receives for the service.
+    let service = crate::services::of_number(state, &number.sid).await?;
+    let mut doc = doc;
+    if let Some(service) = &service {
+        doc.insert("messaging_service_sid".into(), json!(service.sid));
+    }
     let record = message_record(&doc, now_ms());
     state.store.insert(&record).await?;
     insert_media(state, &account.sid, &sid, &inbound.media).await?;
     let log = state.sandbox.open_log(&sid);
-    let handler = sms_handler(state, &number.doc).await?;
-    let params = inbound_params(&account.sid, &sid, &inbound, &doc);
+    let handler = match &service {
+        Some(service) if crate::services::handles_inbound(&service.doc) => {
+            let (primary, fallback) = crate::services::inbound_endpoints(&service.doc);
+            primary.map(|primary| SmsHandler {
+                primary,
+                fallback,
+                breaker: number.doc["switchboard_breaker"].as_bool() == Some(true),
+            })
+        }
+        _ => sms_handler(state, &number.doc).await?,
+    };
+    let mut params = inbound_params(&account.sid, &sid, &inbound, &doc);
+    if let Some(service) = &service {
+        params.push(("MessagingServiceSid".to_owned(), service.sid.clone()));
+    }
     state.spawn(run_session(
         state.clone(),
         account.clone(),
@@ -679,6 +716,7 @@ async fn send_reply(state: &Engine, account: &Account, log: &Log, reply: Reply) 
         media: reply.media,
         status_callback: reply.status_callback,
         direction: "outbound-reply",
+        messaging_service_sid: None,
     };
     match send(state, account, outbound).await {
         Ok(doc) => {

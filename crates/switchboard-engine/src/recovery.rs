@@ -12,6 +12,8 @@
 //!   its status callbacks, as if nothing had happened.
 //! - The status callbacks and debugger webhooks the node was sending are given back to the
 //!   outbox, where any node's worker sends them again (`crate::outbox`).
+//! - The scheduled messages it had claimed are released, for the next claim to send
+//!   (`crate::scheduled`).
 //!
 //! Of an account that is no longer active (suspended meanwhile) nothing runs: its calls end
 //! without a callback and its messages fail with 20005.
@@ -78,6 +80,14 @@ impl Engine {
             Orphans::Own => self.release_deliveries(Some(&self.node_id)).await?,
             Orphans::Of(dead) => self.release_deliveries(Some(dead)).await?,
         };
+        // So are the scheduled messages it had claimed and not yet handed to delivery: they
+        // are due, and the next claim (here or on any node) sends them.
+        let node = match whose {
+            Orphans::Own if self.sole_node => None,
+            Orphans::Own => Some(&*self.node_id),
+            Orphans::Of(dead) => Some(dead),
+        };
+        self.store.release_scheduled(node).await?;
         // Everything is read before anything is resumed: a resumed delivery moves on to the
         // next status at once, where a later scan would find it a second time.
         let calls = self

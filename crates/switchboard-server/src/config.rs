@@ -50,6 +50,8 @@ pub struct Config {
     pub callback_retry_for: String,
     /// Seconds without a heartbeat after which a node is dead and its work is taken over.
     pub node_lease: u64,
+    /// How many seconds ahead a scheduled message's `SendAt` must be at least (Twilio: 900).
+    pub schedule_min_ahead: u64,
     /// This node's name (`None`: `<hostname>:<http port>`).
     pub node_id: Option<String>,
     /// The text-to-speech program: text on stdin, a WAV on stdout (`{language}`, `{voice}`).
@@ -92,6 +94,7 @@ impl Default for Config {
             callback_retry_for: "4h".into(),
             single_node: false,
             node_lease: 10,
+            schedule_min_ahead: 900,
             node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),
             database: "sqlite://switchboard.db".into(),
@@ -239,6 +242,18 @@ impl Config {
     }
 
     /// `--node-lease`, checked.
+    /// `--schedule-min-ahead`, which must leave room below the 35 days a message may be
+    /// scheduled ahead.
+    pub fn schedule_min_ahead(&self) -> anyhow::Result<std::time::Duration> {
+        const MAX_AHEAD: u64 = 35 * 86_400;
+        anyhow::ensure!(
+            self.schedule_min_ahead < MAX_AHEAD,
+            "--schedule-min-ahead must be below {MAX_AHEAD} seconds (35 days), not {}",
+            self.schedule_min_ahead
+        );
+        Ok(std::time::Duration::from_secs(self.schedule_min_ahead))
+    }
+
     pub fn node_lease(&self) -> anyhow::Result<std::time::Duration> {
         anyhow::ensure!(
             (3..=MAX_SECONDS).contains(&self.node_lease),
@@ -281,6 +296,7 @@ impl Config {
         self.breaker()?;
         self.probe_interval()?;
         self.node_lease()?;
+        self.schedule_min_ahead()?;
         self.lkg_max_age()?;
         self.callback_retry_for()?;
         if self.node_id.is_some() {

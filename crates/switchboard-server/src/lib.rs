@@ -113,6 +113,7 @@ pub async fn run(
             lkg_max_age: config.lkg_max_age()?,
             node_lease: config.node_lease()?,
             callback_retry_for: config.callback_retry_for()?,
+            schedule_min_ahead: config.schedule_min_ahead()?,
         },
     });
     // Registered first, so that no survivor claims this node while it finishes its own work.
@@ -137,6 +138,8 @@ pub async fn run(
     }
     // Retries, and what the last stop (or a dead node) left unsent, go out from here on.
     engine.start_outbox();
+    // Scheduled messages are sent when due, by whichever node claims each one.
+    engine.start_scheduler();
     // Breakers opened or closed on any node hold on every node.
     engine.share_breakers();
     if let Some(incoming) = incoming {

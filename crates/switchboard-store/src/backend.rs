@@ -14,6 +14,8 @@ pub(crate) enum Write {
     Delete(Kind, String),
     /// An outbox row (`outbox.rs`): never in the read cache.
     Delivery(crate::outbox::DeliveryWrite),
+    /// A scheduled message's row (`schedule.rs`): never in the read cache.
+    Schedule(crate::schedule::ScheduleWrite),
 }
 
 impl Write {
@@ -23,6 +25,7 @@ impl Write {
             Write::Insert(record) | Write::Update(record) => &record.sid,
             Write::Delete(_, sid) => sid,
             Write::Delivery(write) => write.sid(),
+            Write::Schedule(write) => write.sid(),
         }
     }
 }
@@ -46,6 +49,8 @@ pub(crate) fn kind_from_str(text: &str) -> Option<Kind> {
         Kind::ConsoleSession,
         Kind::OutgoingCallerId,
         Kind::CallerIdVerification,
+        Kind::MessagingService,
+        Kind::ServicePhoneNumber,
     ]
     .into_iter()
     .find(|kind| kind.as_str() == text)
@@ -187,6 +192,9 @@ macro_rules! sql_functions {
                 }
                 crate::backend::Write::Delivery(write) => {
                     delivery_write_with(executor, write).await
+                }
+                crate::backend::Write::Schedule(write) => {
+                    schedule_write_with(executor, write).await
                 }
             }
         }

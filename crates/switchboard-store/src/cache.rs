@@ -176,7 +176,7 @@ impl Entries {
             (Write::Update(record), Ok(1)) => self.updated(record),
             (Write::Insert(record) | Write::Update(record), _) => self.remove(&record.sid),
             (Write::Delete(_, sid), _) => self.remove(&sid),
-            (Write::Delivery(_), _) => {}
+            (Write::Delivery(_) | Write::Schedule(_), _) => {}
         }
     }
 

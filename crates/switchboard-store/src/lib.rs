@@ -21,6 +21,7 @@ mod nodes;
 mod outbox;
 mod postgres;
 mod record;
+mod schedule;
 mod sqlite;
 mod text;
 
@@ -30,6 +31,7 @@ pub use breakers::BreakerRow;
 pub use nodes::{NodeBeat, NodeRow};
 pub use outbox::{Delivery, DeliveryQuery, DeliveryUpdate};
 pub use record::{Column, Filter, Kind, ListQuery, Order, Record};
+pub use schedule::ScheduledSend;
 pub use text::{INDEXED_TEXT_MAX_BYTES, LIKE_PATTERN_MAX_BYTES};
 
 /// What can go wrong in the store. Not finding a row is an answer (`Ok(None)`), not an error.
@@ -138,6 +140,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
     /// One page of an account's deliveries, newest first.
     async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>, StoreError>;
+    /// Writes the row of a message scheduled for later (`schedule.rs`). Returns once committed.
+    async fn insert_scheduled(&self, row: &ScheduledSend) -> Result<(), StoreError>;
+    /// Removes the row of `sid` if `owner` holds it (unowned when `None`): `false` when there
+    /// is no such row, or someone else holds it.
+    async fn remove_scheduled(&self, sid: &str, owner: Option<&str>) -> Result<bool, StoreError>;
+    /// Claims for `owner` up to `limit` unowned scheduled messages due by `now_ms`.
+    async fn claim_scheduled(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<ScheduledSend>, StoreError>;
+    /// Releases the scheduled messages `owner` held (every held one when `None`); how many.
+    async fn release_scheduled(&self, owner: Option<&str>) -> Result<u64, StoreError>;
+    /// When the earliest unowned scheduled message is due, if any waits.
+    async fn next_scheduled_ms(&self) -> Result<Option<i64>, StoreError>;
 }
 
 /// How an engine node uses a PostgreSQL database.

@@ -88,6 +88,7 @@ use crate::{Kind, ListQuery, Record, StoreError};
 
 crate::backend::sql_functions!(sqlx::Postgres);
 crate::outbox::outbox_functions!(sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
+crate::schedule::schedule_functions!(sqlx::Postgres, "FOR UPDATE SKIP LOCKED");
 
 /// Whether reads by SID are served from this process's memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -260,6 +261,18 @@ impl PgStore {
     async fn write_delivery(&self, write: crate::outbox::DeliveryWrite) -> Result<i64, StoreError> {
         let _running = self.start_write()?;
         match self.writer()?.write(Write::Delivery(write)).await {
+            Some((_, answer)) => answer,
+            None => Err(StoreError::Closed),
+        }
+    }
+
+    /// Runs a scheduled message's write (never cached) in the next batch.
+    async fn write_schedule(
+        &self,
+        write: crate::schedule::ScheduleWrite,
+    ) -> Result<i64, StoreError> {
+        let _running = self.start_write()?;
+        match self.writer()?.write(Write::Schedule(write)).await {
             Some((_, answer)) => answer,
             None => Err(StoreError::Closed),
         }
@@ -567,6 +580,36 @@ impl crate::Store for PgStore {
         query: &crate::DeliveryQuery,
     ) -> Result<Vec<crate::Delivery>, StoreError> {
         list_deliveries(&self.pool, query).await
+    }
+
+    async fn insert_scheduled(&self, row: &crate::ScheduledSend) -> Result<(), StoreError> {
+        let write = crate::schedule::ScheduleWrite::Insert(row.clone());
+        self.write_schedule(write).await.map(|_| ())
+    }
+
+    async fn remove_scheduled(&self, sid: &str, owner: Option<&str>) -> Result<bool, StoreError> {
+        let write = crate::schedule::ScheduleWrite::Remove {
+            sid: sid.to_owned(),
+            owner: owner.map(str::to_owned),
+        };
+        self.write_schedule(write).await.map(|n| n > 0)
+    }
+
+    async fn claim_scheduled(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::ScheduledSend>, StoreError> {
+        claim_scheduled(&self.pool, owner, now_ms, limit).await
+    }
+
+    async fn release_scheduled(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        release_scheduled(&self.pool, owner).await
+    }
+
+    async fn next_scheduled_ms(&self) -> Result<Option<i64>, StoreError> {
+        next_scheduled_ms(&self.pool).await
     }
 
     fn is_single_node(&self) -> bool {

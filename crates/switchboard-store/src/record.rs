@@ -26,6 +26,12 @@ pub enum Kind {
     /// A caller-ID verification under way (engine state, never rendered): its SID is the
     /// random token its call's action and status callback carry.
     CallerIdVerification,
+    /// A Messaging Service (Messaging v1, `MG…`).
+    MessagingService,
+    /// A number in a Messaging Service's pool: `parent_sid` is the service, the document names
+    /// the number (`phone_number_sid`); its SID is `service-number:{PN…}` and its `unique_key`
+    /// the same, so a number is in at most one service.
+    ServicePhoneNumber,
 }
 
 impl Kind {
@@ -44,6 +50,8 @@ impl Kind {
             Kind::ConsoleSession => "console_session",
             Kind::OutgoingCallerId => "outgoing_caller_id",
             Kind::CallerIdVerification => "caller_id_verification",
+            Kind::MessagingService => "messaging_service",
+            Kind::ServicePhoneNumber => "service_phone_number",
         }
     }
 }

@@ -24,6 +24,7 @@ use crate::{Kind, ListQuery, Record, StoreError};
 crate::backend::sql_functions!(sqlx::Sqlite);
 // SQLite has one writer at a time: a claim needs no row lock to be exclusive.
 crate::outbox::outbox_functions!(sqlx::Sqlite, "");
+crate::schedule::schedule_functions!(sqlx::Sqlite, "");
 
 /// Writes that may share one transaction.
 const MAX_BATCH: usize = 256;
@@ -282,6 +283,36 @@ impl crate::Store for SqliteStore {
         query: &crate::DeliveryQuery,
     ) -> Result<Vec<crate::Delivery>, StoreError> {
         list_deliveries(&self.readers, query).await
+    }
+
+    async fn insert_scheduled(&self, row: &crate::ScheduledSend) -> Result<(), StoreError> {
+        let write = crate::schedule::ScheduleWrite::Insert(row.clone());
+        self.write(Write::Schedule(write)).await.map(|_| ())
+    }
+
+    async fn remove_scheduled(&self, sid: &str, owner: Option<&str>) -> Result<bool, StoreError> {
+        let write = crate::schedule::ScheduleWrite::Remove {
+            sid: sid.to_owned(),
+            owner: owner.map(str::to_owned),
+        };
+        self.write(Write::Schedule(write)).await.map(|n| n > 0)
+    }
+
+    async fn claim_scheduled(
+        &self,
+        owner: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::ScheduledSend>, StoreError> {
+        claim_scheduled(&self.readers, owner, now_ms, limit).await
+    }
+
+    async fn release_scheduled(&self, owner: Option<&str>) -> Result<u64, StoreError> {
+        release_scheduled(&self.readers, owner).await
+    }
+
+    async fn next_scheduled_ms(&self) -> Result<Option<i64>, StoreError> {
+        next_scheduled_ms(&self.readers).await
     }
 
     fn is_single_node(&self) -> bool {

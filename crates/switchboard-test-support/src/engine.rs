@@ -43,6 +43,14 @@ impl Engine {
         Engine::start_on(binary, dir, database_url, Vec::new())
     }
 
+    /// Starts `binary serve` like `start`, with `args` added to `serve`.
+    pub fn start_with_args(binary: &Path, args: &[&str]) -> Engine {
+        let dir = scratch_dir("engine");
+        let database_url = format!("sqlite://{}", dir.join("switchboard.db").display());
+        let args = args.iter().map(|arg| (*arg).to_owned()).collect();
+        Engine::launched(binary, dir, database_url, Vec::new(), args)
+    }
+
     /// Starts the engine on a given database URL with extra environment variables.
     pub fn start_on(
         binary: &Path,

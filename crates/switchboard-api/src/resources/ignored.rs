@@ -5,7 +5,7 @@
 //! the console show what did not happen. The README lists the same tables.
 //!
 //! Parameters whose absence of effect would do harm are refused instead (400), in their
-//! resource's file: `MessagingServiceSid` and `ScheduleType` on a message.
+//! resource's file.
 
 use switchboard_core::error_code;
 use switchboard_webhook::alert::{AlertLevel, AlertRecord, alert_text};
@@ -58,6 +58,21 @@ pub(crate) const MESSAGE_CREATE: Table = &[
     ("ShortenUrls", ANY),
     ("SmartEncoded", ANY),
     ("TrafficType", ANY),
+    ("ValidityPeriod", ANY),
+];
+
+/// `POST /v1/Services` and `/v1/Services/{Sid}` (Messaging v1): stored and shown, with no
+/// carrier to encode for, convert, geomatch or expire messages with. The pool's sender is
+/// sticky, so only turning that off is not acted on.
+pub(crate) const SERVICE_SETTINGS: Table = &[
+    ("AreaCodeGeomatch", ANY),
+    ("FallbackToLongCode", ANY),
+    ("MmsConverter", ANY),
+    ("ScanMessageContent", ANY),
+    ("SmartEncoding", ANY),
+    ("StickySender", &["false", "False"]),
+    ("SynchronousValidation", ANY),
+    ("Usecase", ANY),
     ("ValidityPeriod", ANY),
 ];
 

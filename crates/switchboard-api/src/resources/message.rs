@@ -5,8 +5,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value, json};
-use switchboard_core::{date, error_code};
-use switchboard_store::{Column, Kind, Order};
+use switchboard_core::{Sid, SidKind, date, error_code};
+use switchboard_store::{Column, Kind, Order, Record};
 
 use super::listing::{ListPath, Listing, Param};
 use super::scoped::{Scoped, ScopedForm};
@@ -65,47 +65,19 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
             format!("The 'To' number {to} is not a valid phone number"),
         )
     })?;
-    if params
-        .get("MessagingServiceSid")
-        .is_some_and(|sid| !sid.is_empty())
-    {
-        return Err(ApiError::bad_request(
-            error_code::INVALID_PARAMETER,
-            "MessagingServiceSid: Messaging Services are not available on this engine; send with From",
-        ));
-    }
-    // A scheduled message sent at once would be worse than a refusal.
-    if let Some(schedule) = params.get("ScheduleType").filter(|value| !value.is_empty()) {
-        return Err(ApiError::bad_request(
-            error_code::INVALID_PARAMETER,
-            format!(
-                "ScheduleType={schedule:?}: scheduled messages are not available on this engine yet; send without ScheduleType and SendAt"
-            ),
-        ));
-    }
-    let from = params
-        .get("From")
-        .filter(|from| !from.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                error_code::MESSAGE_FROM_REQUIRED,
-                "A 'From' phone number is required",
-            )
-        })?;
-    let from = validate::e164(from)
-        .filter(|_| true)
-        .ok_or_else(|| ApiError::bad_request(error_code::MESSAGE_FROM_NOT_OWNED, format!("The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account")))?;
-    match state.engine.find_number(&from).await? {
-        Some(number) if number.account_sid == account.sid => {}
-        _ => {
-            return Err(ApiError::bad_request(
-                error_code::MESSAGE_FROM_NOT_OWNED,
-                format!(
-                    "The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account"
-                ),
-            ));
-        }
-    }
+    let service = messaging_service(state, account, params).await?;
+    let from = match params.get("From").filter(|from| !from.is_empty()) {
+        Some(from) => owned_sender(state, account, from).await?,
+        None => match &service {
+            Some(service) => pool_sender(state, service, &to).await?,
+            None => {
+                return Err(ApiError::bad_request(
+                    error_code::MESSAGE_FROM_REQUIRED,
+                    "A 'From' phone number is required",
+                ));
+            }
+        },
+    };
     let body = params.get("Body").unwrap_or_default().to_owned();
     let media: Vec<String> = params
         .all("MediaUrl")
@@ -159,6 +131,14 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
             .as_str()
             .map(str::to_owned);
     }
+    // A message sent through a service that names no callback of its own reports to the
+    // service's status callback.
+    if status_callback.is_none() {
+        status_callback = service
+            .as_ref()
+            .and_then(|service| service.doc["status_callback"].as_str())
+            .map(str::to_owned);
+    }
     Ok(Outbound {
         from,
         to,
@@ -166,13 +146,92 @@ async fn outbound(state: &AppState, account: &Account, params: &Params) -> ApiRe
         media,
         status_callback,
         direction: "outbound-api",
+        messaging_service_sid: service.map(|service| service.sid),
     })
+}
+
+/// `From`, which must be a number of the account.
+async fn owned_sender(state: &AppState, account: &Account, from: &str) -> ApiResult<String> {
+    let not_owned = |from: &str| {
+        ApiError::bad_request(
+            error_code::MESSAGE_FROM_NOT_OWNED,
+            format!(
+                "The From phone number {from} is not a valid, SMS-capable inbound phone number or short code for your account"
+            ),
+        )
+    };
+    let e164 = validate::e164(from).ok_or_else(|| not_owned(from))?;
+    match state.engine.find_number(&e164).await? {
+        Some(number) if number.account_sid == account.sid => Ok(e164),
+        _ => Err(not_owned(&e164)),
+    }
+}
+
+/// The Messaging Service `MessagingServiceSid` names, which must be the account's (21701).
+async fn messaging_service(
+    state: &AppState,
+    account: &Account,
+    params: &Params,
+) -> ApiResult<Option<Record>> {
+    let Some(sid) = params
+        .get("MessagingServiceSid")
+        .filter(|sid| !sid.is_empty())
+    else {
+        return Ok(None);
+    };
+    let service = match Sid::parse(SidKind::MessagingService, sid) {
+        Some(parsed) => {
+            state
+                .store
+                .get(Kind::MessagingService, parsed.as_str())
+                .await?
+        }
+        None => None,
+    };
+    let service = service.filter(|service| service.account_sid == account.sid);
+    service.map(Some).ok_or_else(|| {
+        ApiError::bad_request(
+            error_code::MESSAGING_SERVICE_NOT_FOUND,
+            format!("The Messaging Service {sid} does not exist"),
+        )
+    })
+}
+
+/// The sender the service's pool gives `to`: always the same number for the same recipient
+/// while the pool is unchanged (Twilio's sticky sender), spread over the pool across
+/// recipients; 21704 for an empty pool.
+async fn pool_sender(state: &AppState, service: &Record, to: &str) -> ApiResult<String> {
+    let pool = super::messaging_service::pool(state, service).await?;
+    if pool.is_empty() {
+        return Err(ApiError::bad_request(
+            error_code::MESSAGING_SERVICE_NO_NUMBERS,
+            format!(
+                "The Messaging Service {} contains no phone numbers",
+                service.sid
+            ),
+        ));
+    }
+    // FNV-1a: stable across processes and nodes, unlike the standard library's hasher.
+    let hash = to.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let index = usize::try_from(hash % pool.len() as u64).unwrap_or(0);
+    Ok(pool[index].phone_number.clone().unwrap_or_default())
 }
 
 pub(crate) async fn create(ScopedForm(scoped, params): ScopedForm) -> ApiResult<Response> {
     let outbound = outbound(&scoped.state, &scoped.account, &params).await?;
     let engine = &scoped.state.engine;
-    let doc = engine.send_message(&scoped.account, outbound).await?;
+    let min_ahead = i64::try_from(engine.schedule_min_ahead().as_millis()).unwrap_or(i64::MAX);
+    let has_service = outbound.messaging_service_sid.is_some();
+    let doc = match super::schedule::send_at(&params, has_service, now_ms(), min_ahead)? {
+        Some(at) => {
+            engine
+                .schedule_message(&scoped.account, outbound, at)
+                .await?
+        }
+        None => engine.send_message(&scoped.account, outbound).await?,
+    };
     let sid = doc.get("sid").and_then(Value::as_str);
     scoped
         .warn_ignored(sid, &params, super::ignored::MESSAGE_CREATE)
@@ -211,16 +270,11 @@ pub(crate) async fn update(
     ScopedForm(scoped, params): ScopedForm<String>,
 ) -> ApiResult<Json<Value>> {
     let sid = scoped.json_sid(&scoped.rest)?;
-    let (record, mut doc) = scoped
+    let (mut record, mut doc) = scoped
         .load::<Map<String, Value>>(Kind::Message, sid)
         .await?;
     if let Some(status) = params.get("Status") {
-        return Err(ApiError::bad_request(
-            error_code::INVALID_PARAMETER,
-            format!(
-                "Status={status}: only scheduled messages can be canceled, and this message is not scheduled"
-            ),
-        ));
+        (record, doc) = cancel(&scoped, record, status).await?;
     }
     match params.get("Body") {
         Some("") => {
@@ -238,6 +292,31 @@ pub(crate) async fn update(
     let updated = message_record(&doc, record.created_ms);
     scoped.state.store.update(&updated).await?;
     Ok(Json(render(&updated.doc)))
+}
+
+/// `Status=canceled`: cancels a scheduled message (anything else is refused); the updated row
+/// and document.
+async fn cancel(
+    scoped: &Scoped<String>,
+    record: Record,
+    status: &str,
+) -> ApiResult<(Record, Map<String, Value>)> {
+    if status != "canceled" {
+        return Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!("Status can only be set to canceled, not {status:?}"),
+        ));
+    }
+    let current = record.status.clone().unwrap_or_default();
+    let engine = &scoped.state.engine;
+    let Some(canceled) = engine.cancel_message(&scoped.account, record).await? else {
+        return Err(ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!("Only scheduled messages can be canceled, and this message is {current}"),
+        ));
+    };
+    let doc = canceled.doc.as_object().cloned().unwrap_or_default();
+    Ok((canceled, doc))
 }
 
 pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {

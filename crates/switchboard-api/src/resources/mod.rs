@@ -17,10 +17,12 @@ pub mod key;
 pub(crate) mod listing;
 mod machine_detection;
 pub mod message;
+pub(crate) mod messaging_service;
 mod notification;
 pub mod phone_number;
 pub mod recording;
 mod sandbox;
+mod schedule;
 pub(crate) mod scoped;
 mod usage;
 
@@ -198,6 +200,24 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/sandbox/Phones/{number}/Messages",
             get(sandbox::phone_messages),
+        )
+        .route(
+            "/v1/Services",
+            get(messaging_service::list).post(messaging_service::create),
+        )
+        .route(
+            "/v1/Services/{sid}",
+            get(messaging_service::fetch)
+                .post(messaging_service::update)
+                .delete(messaging_service::delete),
+        )
+        .route(
+            "/v1/Services/{service}/PhoneNumbers",
+            get(messaging_service::list_numbers).post(messaging_service::add_number),
+        )
+        .route(
+            "/v1/Services/{service}/PhoneNumbers/{sid}",
+            get(messaging_service::fetch_number).delete(messaging_service::remove_number),
         )
         .route("/v1/Alerts", get(alert::list))
         .route("/v1/Alerts/{sid}", get(alert::fetch))

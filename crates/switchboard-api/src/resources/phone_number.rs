@@ -397,7 +397,17 @@ async fn free_number_in_area(state: &AppState, area: &str) -> ApiResult<String> 
 }
 
 pub(crate) async fn delete(scoped: Scoped<String>) -> ApiResult<Response> {
-    scoped.delete(Kind::PhoneNumber).await
+    let answer = scoped.delete(Kind::PhoneNumber).await?;
+    // A released number leaves the Messaging Service pool it was in.
+    if let Ok(sid) = scoped.json_sid(&scoped.rest) {
+        let member = switchboard_engine::services::service_number_sid(sid);
+        scoped
+            .state
+            .store
+            .delete(Kind::ServicePhoneNumber, &member)
+            .await?;
+    }
+    Ok(answer)
 }
 
 #[cfg(test)]

@@ -362,7 +362,9 @@ pub(crate) async fn phone_messages(
     query.limit = 1000;
     let mut messages = Vec::new();
     for record in state.store.list(&query).await? {
-        if record.doc["direction"] != "inbound" {
+        // A scheduled message has not reached the handset yet, and a canceled one never will.
+        let waiting = matches!(record.status.as_deref(), Some("scheduled" | "canceled"));
+        if record.doc["direction"] != "inbound" && !waiting {
             messages.push(reply_view(&state, &record.doc).await?);
         }
     }

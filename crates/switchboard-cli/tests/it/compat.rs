@@ -1,23 +1,45 @@
-//! Compatibility with the official twilio-python helper library (9.x), and for recordings the
-//! twilio npm package (6.x), pointed at the engine.
+//! Compatibility with the official helper libraries pointed at the engine: twilio-python (9.x)
+//! for every resource, and twilio-node (6.x) for the recording and messaging-service flows.
 
+use std::path::PathBuf;
 use std::process::Command;
 
+use switchboard_test_support::node::node;
 use switchboard_test_support::python::python;
 
 fn run_script(script: &str) {
+    run_script_with(script, &[]);
+}
+
+/// Runs the python `script` against an engine started with `args` added to `serve`.
+fn run_script_with(script: &str, args: &[&str]) {
     let Some(python) = python(script) else { return };
-    let engine = crate::start();
+    run(python, script, args);
+}
+
+/// Runs the node `script` likewise; the scripts find the `twilio` package through
+/// `SWITCHBOARD_NODE_MODULES` (ES modules) or `NODE_PATH` (CommonJS), both set.
+fn run_node_with(script: &str, args: &[&str]) {
+    let Some(node) = node(script) else { return };
+    run(node, script, args);
+}
+
+fn run(program: PathBuf, script: &str, args: &[&str]) {
+    let engine = crate::start_with(args);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/compat")
         .join(script);
-    let output = Command::new(python)
+    let mut command = Command::new(program);
+    if let Some(modules) = std::env::var_os("SWITCHBOARD_NODE_MODULES") {
+        command.env("NODE_PATH", modules);
+    }
+    let output = command
         .arg(&path)
         .env("SWITCHBOARD_URL", &engine.base_url)
         .env("SID", &engine.account_sid)
         .env("TOKEN", &engine.auth_token)
         .output()
-        .expect("running python");
+        .expect("running the script");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -65,26 +87,15 @@ fn twilio_python_records_live_calls() {
 /// The same recording flow with the official `twilio` npm package.
 #[test]
 fn twilio_node_records_live_calls() {
-    let script = "recordings.mjs";
-    let Some(node) = switchboard_test_support::node::node(script) else {
-        return;
-    };
-    let engine = crate::start();
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/compat")
-        .join(script);
-    let output = Command::new(node)
-        .arg(&path)
-        .env("SWITCHBOARD_URL", &engine.base_url)
-        .env("SID", &engine.account_sid)
-        .env("TOKEN", &engine.auth_token)
-        .output()
-        .expect("running node");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{script} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(stdout.contains("all checks passed"), "{stdout}");
+    run_node_with("recordings.mjs", &[]);
+}
+
+#[test]
+fn twilio_python_sends_through_messaging_services_and_schedules_messages() {
+    run_script_with("messaging_services.py", &["--schedule-min-ahead", "1"]);
+}
+
+#[test]
+fn twilio_node_sends_through_messaging_services_and_schedules_messages() {
+    run_node_with("messaging_services.js", &["--schedule-min-ahead", "1"]);
 }

@@ -15,10 +15,12 @@ mod durability;
 mod http_limits;
 mod last_resort;
 mod live_alerts;
+mod messaging_services;
 mod outbox;
 mod probes;
 mod recovery;
 mod rest;
+mod scheduled;
 mod sip_amd;
 mod sip_calls;
 mod sip_cluster;
@@ -56,6 +58,11 @@ pub fn binary() -> &'static std::path::Path {
 
 pub fn start() -> Engine {
     Engine::start(binary())
+}
+
+/// `start` with extra `serve` flags.
+pub fn start_with(args: &[&str]) -> Engine {
+    Engine::start_with_args(binary(), args)
 }
 
 /// Sends a form request with the main account's credentials; returns status and JSON body.

@@ -896,8 +896,8 @@ async fn call_enums_and_urls_are_checked_on_create_and_update() {
 }
 
 /// Issue 19 item 2: a parameter of Twilio's description that the engine accepts and does not
-/// act on is named in a WARNING alert about the resource; one whose silent absence would do harm
-/// (a schedule) is refused.
+/// act on is named in a WARNING alert about the resource; a schedule is acted on, so one that
+/// cannot be (no Messaging Service to send it through) is refused with Twilio's code.
 #[tokio::test]
 async fn ignored_parameters_are_named_in_a_warning_alert() {
     let engine = crate::start();
@@ -1026,7 +1026,7 @@ async fn ignored_parameters_are_named_in_a_warning_alert() {
         ],
     )
     .await;
-    crate::assert_error(&scheduled, 400, 20422);
+    crate::assert_error(&scheduled, 400, 35118);
 }
 
 /// Issue 19 item 2: every list filter of Twilio's description is honoured or refused, never

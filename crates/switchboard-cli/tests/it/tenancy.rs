@@ -21,7 +21,7 @@ type Route<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
 type Credentials<'a> = (&'a str, &'a str);
 
 /// Sends a form request with `credentials`; returns status and JSON body.
-async fn call_as(
+pub(crate) async fn call_as(
     credentials: Credentials<'_>,
     method: &str,
     url: &str,
@@ -42,7 +42,7 @@ async fn call_as(
 }
 
 /// A subaccount of the engine's main account: its SID and auth token.
-async fn subaccount(engine: &Engine, name: &str) -> (String, String) {
+pub(crate) async fn subaccount(engine: &Engine, name: &str) -> (String, String) {
     let created = call(
         engine,
         "POST",

@@ -171,6 +171,7 @@ impl Driver {
             media: Vec::new(),
             status_callback: sms.status_callback.map(|callback| callback.url),
             direction: "outbound-call",
+            messaging_service_sid: None,
         };
         let (sid, status) = match messaging::send(&self.state, &self.account, outbound).await {
             Ok(doc) => (

@@ -54,6 +54,7 @@ impl TestEngine {
                 lkg_max_age: std::time::Duration::from_secs(86_400),
                 node_lease: std::time::Duration::from_secs(10),
                 callback_retry_for: std::time::Duration::from_secs(4 * 3600),
+                schedule_min_ahead: std::time::Duration::from_secs(900),
             },
         });
         TestEngine {

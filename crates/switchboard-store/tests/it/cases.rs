@@ -33,6 +33,7 @@ pub async fn run_all(store: &dyn Store) {
     hostile_strings(store).await;
     outbox(store).await;
     shared_breakers(store).await;
+    crate::scheduled::scheduled(store).await;
 }
 
 fn delivery(n: u32, account: &str, due_ms: i64) -> switchboard_store::Delivery {

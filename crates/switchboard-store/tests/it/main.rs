@@ -2,6 +2,7 @@
 //! `SWITCHBOARD_TEST_POSTGRES` is set; CI sets it), each on a database of its own.
 
 mod cases;
+mod scheduled;
 mod several_nodes;
 
 use std::sync::Arc;
