@@ -6,50 +6,20 @@ and a live call's status callback and time limit changed by an update.
 Run by crates/switchboard-cli/tests/it/compat.rs with SWITCHBOARD_URL, SID and TOKEN set.
 """
 import os
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from customer_app import CustomerApp
 from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 URL, SID, TOKEN = os.environ["SWITCHBOARD_URL"], os.environ["SID"], os.environ["TOKEN"]
-validator = RequestValidator(TOKEN)
-received = []  # (path, params, valid signature)
-lock = threading.Lock()
 NUMBER, OWN_PHONE, HANDSET = "+15550500001", "+15558890001", "+15558890002"
 
 
-class App(BaseHTTPRequestHandler):
-    def handle_request(self, body):
-        url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
-        split = urllib.parse.urlsplit(self.path)
-        params = dict(urllib.parse.parse_qsl(body or split.query, keep_blank_values=True))
-        checked = params if body else {}
-        valid = validator.validate(url, checked, self.headers.get("X-Twilio-Signature", ""))
-        with lock:
-            received.append((split.path, params, valid))
-        self.send_response(204)
-        self.end_headers()
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        self.handle_request(self.rfile.read(length).decode())
-
-    def do_GET(self):
-        self.handle_request("")
-
-    def log_message(self, *args):
-        pass
-
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), App)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-APP = f"http://127.0.0.1:{server.server_address[1]}"
+app = CustomerApp(TOKEN)
+APP = app.url
 
 client = Client(SID, TOKEN)
 client.api.base_url = URL
@@ -58,8 +28,7 @@ session.auth = (SID, TOKEN)
 
 
 def hits(path):
-    with lock:
-        return [(params, valid) for p, params, valid in received if p == path]
+    return app.hits(path)
 
 
 def eventually(check, seconds=10):

@@ -7,21 +7,15 @@ answering machine and a fax.
 Run by crates/switchboard-cli/tests/it/compat.rs with SWITCHBOARD_URL, SID and TOKEN set.
 """
 import os
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from customer_app import CustomerApp
 from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 URL, SID, TOKEN = os.environ["SWITCHBOARD_URL"], os.environ["SID"], os.environ["TOKEN"]
-validator = RequestValidator(TOKEN)
-received = []  # (path, params, valid signature)
-lock = threading.Lock()
 CALLER = "+15550900001"
 PERSON, MACHINE, FAX = "+15558900001", "+15558900002", "+15558900003"
 
@@ -42,39 +36,8 @@ def reply_for(path, params):
     return 200, "application/xml", str(response)
 
 
-class App(BaseHTTPRequestHandler):
-    def handle_request(self, body):
-        url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
-        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
-        valid = validator.validate(url, params, self.headers.get("X-Twilio-Signature", ""))
-        path = urllib.parse.urlsplit(self.path).path
-        with lock:
-            received.append((path, params, valid))
-        status, content_type, text = reply_for(path, params)
-        data = text.encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        self.handle_request(self.rfile.read(length).decode())
-
-    def do_GET(self):
-        self.handle_request("")
-
-    def log_message(self, *args):
-        pass
-
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), App)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-APP = f"http://127.0.0.1:{server.server_address[1]}"
+app = CustomerApp(TOKEN, reply_for)
+APP = app.url
 
 client = Client(SID, TOKEN)
 client.api.base_url = URL
@@ -83,8 +46,7 @@ session.auth = (SID, TOKEN)
 
 
 def hits(path, sid):
-    with lock:
-        return [(params, valid) for p, params, valid in received if p == path and params.get("CallSid") == sid]
+    return [(params, valid) for params, valid in app.hits(path) if params.get("CallSid") == sid]
 
 
 def wait(sid):

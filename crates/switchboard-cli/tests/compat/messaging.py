@@ -5,22 +5,16 @@ Run by crates/switchboard-cli/tests/it/compat.rs with SWITCHBOARD_URL, SID and T
 """
 import os
 import socket
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from customer_app import CustomerApp
 from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 URL, SID, TOKEN = os.environ["SWITCHBOARD_URL"], os.environ["SID"], os.environ["TOKEN"]
-validator = RequestValidator(TOKEN)
-received = []  # (path, params, valid signature)
-cookies_seen = []  # (path, Cookie header)
-lock = threading.Lock()
 
 
 def reply_for(path, params):
@@ -59,47 +53,14 @@ def reply_for(path, params):
         return 200, "text/xml", "<Response><Message>still sent</Message><Bogus/></Response>"
     elif path == "/debugger":
         return 204, "text/plain", ""
+    elif path == "/cookie":
+        cookie = f"visits={params.get('Body', '')}; Path=/"
+        return 200, "application/xml", str(response), [("Set-Cookie", cookie)]
     return 200, "application/xml", str(response)
 
 
-class App(BaseHTTPRequestHandler):
-    def handle_request(self, body):
-        url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
-        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
-        valid = validator.validate(url, params, self.headers.get("X-Twilio-Signature", ""))
-        path = urllib.parse.urlsplit(self.path).path
-        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query, keep_blank_values=True))
-        with lock:
-            received.append((path, {**query, **params}, valid))
-        status, content_type, text = reply_for(path, {**query, **params})
-        data = text.encode()
-        with lock:
-            cookies_seen.append((path, self.headers.get("Cookie")))
-        try:
-            self.send_response(status)
-            if path == "/cookie":
-                self.send_header("Set-Cookie", f"visits={params.get('Body', '')}; Path=/")
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        self.handle_request(self.rfile.read(length).decode())
-
-    def do_GET(self):
-        self.handle_request("")
-
-    def log_message(self, *args):
-        pass
-
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), App)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-APP = f"http://127.0.0.1:{server.server_address[1]}"
+app = CustomerApp(TOKEN, reply_for)
+APP = app.url
 
 client = Client(SID, TOKEN)
 client.api.base_url = URL
@@ -137,8 +98,7 @@ def text_in(to, body, sender="+15005550006", media=()):
 
 
 def hits(path):
-    with lock:
-        return [params for p, params, _ in received if p == path]
+    return [params for params, _ in app.hits(path)]
 
 
 # 1. A reply flow, with every inbound parameter.
@@ -273,7 +233,7 @@ number("+15550100030", f"{APP}/cookie")
 text_in("+15550100030", "first")
 text_in("+15550100030", "second")
 text_in("+15550100030", "other sender", sender="+15005550009")
-seen = [cookie for path, cookie in cookies_seen if path == "/cookie"]
+seen = app.headers("/cookie", "Cookie")
 assert seen == [None, "visits=first", None], seen
 
 # A handset that refuses: the message fails with an error code.
@@ -303,8 +263,6 @@ assert payload["error_code"] == "11200" and payload["resource_sid"] == sid, payl
 assert payload["webhook"]["request"]["parameters"]["Body"] == "debug me"
 
 # Every webhook the engine sent carried a valid X-Twilio-Signature.
-with lock:
-    invalid = [(p, params) for p, params, valid in received if not valid]
-assert not invalid, invalid
-assert len(received) > 20
-print(f"messaging: all checks passed ({len(received)} signed webhooks validated)")
+assert not app.unsigned(), app.unsigned()
+assert len(app.received()) > 20
+print(f"messaging: all checks passed ({len(app.received())} signed webhooks validated)")

@@ -7,22 +7,16 @@ Run by crates/switchboard-cli/tests/it/compat.rs with SWITCHBOARD_URL, SID and T
 engine started with `--schedule-min-ahead 1`.
 """
 import os
-import threading
 import time
-import urllib.parse
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from customer_app import CustomerApp
 from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.messaging_response import MessagingResponse
 
 URL, SID, TOKEN = os.environ["SWITCHBOARD_URL"], os.environ["SID"], os.environ["TOKEN"]
-validator = RequestValidator(TOKEN)
-received = []  # (path, params, valid signature)
-lock = threading.Lock()
 
 
 def reply_for(path, params):
@@ -40,33 +34,8 @@ def reply_for(path, params):
     return 200, "application/xml", str(response)
 
 
-class App(BaseHTTPRequestHandler):
-    def handle_request(self, body):
-        url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
-        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
-        valid = validator.validate(url, params, self.headers.get("X-Twilio-Signature", ""))
-        path = urllib.parse.urlsplit(self.path).path
-        with lock:
-            received.append((path, params, valid))
-        status, content_type, text = reply_for(path, params)
-        data = text.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        self.handle_request(self.rfile.read(length).decode())
-
-    def log_message(self, *args):
-        pass
-
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), App)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-APP = f"http://127.0.0.1:{server.server_address[1]}"
+app = CustomerApp(TOKEN, reply_for)
+APP = app.url
 
 client = Client(SID, TOKEN)
 client.api.base_url = URL
@@ -77,8 +46,7 @@ session.auth = (SID, TOKEN)
 
 
 def hits(path):
-    with lock:
-        return [params for p, params, _ in received if p == path]
+    return [params for params, _ in app.hits(path)]
 
 
 def expect(code, action):
@@ -233,7 +201,5 @@ assert services(service.sid).delete() is True
 expect(20404, lambda: services(service.sid).fetch())
 expect(21701, lambda: client.messages.create(to="+15557780001", messaging_service_sid=service.sid, body="x"))
 
-with lock:
-    invalid = [(p, params) for p, params, valid in received if not valid]
-assert not invalid, invalid
-print(f"messaging_services: all checks passed ({len(received)} signed webhooks validated)")
+assert not app.unsigned(), app.unsigned()
+print(f"messaging_services: all checks passed ({len(app.received())} signed webhooks validated)")

@@ -6,46 +6,25 @@ RequestValidator, and the recording as WAV and MP3.
 Run by crates/switchboard-cli/tests/it/compat.rs with SWITCHBOARD_URL, SID and TOKEN set.
 """
 import os
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from customer_app import CustomerApp
 from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 URL, SID, TOKEN = os.environ["SWITCHBOARD_URL"], os.environ["SID"], os.environ["TOKEN"]
-validator = RequestValidator(TOKEN)
-received = []  # (path, params, valid signature)
-lock = threading.Lock()
 NUMBER, HANDSET = "+15550420001", "+15558880042"
 
 
-class App(BaseHTTPRequestHandler):
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        body = self.rfile.read(length).decode()
-        url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
-        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
-        valid = validator.validate(url, params, self.headers.get("X-Twilio-Signature", ""))
-        with lock:
-            received.append((self.path, params, valid))
-        data = b'<Response><Pause length="20"/></Response>' if self.path == "/hold" else b""
-        self.send_response(200 if data else 204)
-        self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+def reply_for(path, params):
+    if path == "/hold":
+        return 200, "application/xml", '<Response><Pause length="20"/></Response>'
+    return 204, "application/xml", ""
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), App)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-APP = f"http://127.0.0.1:{server.server_address[1]}"
+app = CustomerApp(TOKEN, reply_for)
+APP = app.url
 
 client = Client(SID, TOKEN)
 client.api.base_url = URL
@@ -56,8 +35,7 @@ session.auth = (SID, TOKEN)
 def hits(path, count, timeout=10):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        with lock:
-            found = [(params, valid) for p, params, valid in received if p == path]
+        found = app.hits(path)
         if len(found) >= count:
             return found
         time.sleep(0.05)
@@ -152,7 +130,6 @@ try:
     raise AssertionError("recording a finished call must fail")
 except TwilioRestException as error:
     assert error.status == 400 and error.code == 21220, (error.status, error.code)
-with lock:
-    assert not [p for p, _, _ in received if p == "/dropped"], "a discarded recording is not called back"
+assert not app.hits("/dropped"), "a discarded recording is not called back"
 
 print("all checks passed")

@@ -5,21 +5,15 @@ recordings, live-call updates); the engine's sandbox plays the handsets.
 Run by crates/switchboard-cli/tests/it/compat.rs with SWITCHBOARD_URL, SID and TOKEN set.
 """
 import os
-import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
+from customer_app import CustomerApp
 from twilio.base.exceptions import TwilioRestException
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 URL, SID, TOKEN = os.environ["SWITCHBOARD_URL"], os.environ["SID"], os.environ["TOKEN"]
-validator = RequestValidator(TOKEN)
-received = []  # (path, params, valid signature)
-lock = threading.Lock()
 CALLER, CALLEE, HANDSET = "+15550400001", "+15550400002", "+15558880001"
 
 
@@ -59,39 +53,8 @@ def reply_for(path, params):
     return 200, "application/xml", str(response)
 
 
-class App(BaseHTTPRequestHandler):
-    def handle_request(self, body):
-        url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
-        params = dict(urllib.parse.parse_qsl(body, keep_blank_values=True))
-        valid = validator.validate(url, params, self.headers.get("X-Twilio-Signature", ""))
-        path = urllib.parse.urlsplit(self.path).path
-        with lock:
-            received.append((path, params, valid))
-        status, content_type, text = reply_for(path, params)
-        data = text.encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", "0"))
-        self.handle_request(self.rfile.read(length).decode())
-
-    def do_GET(self):
-        self.handle_request("")
-
-    def log_message(self, *args):
-        pass
-
-
-server = ThreadingHTTPServer(("127.0.0.1", 0), App)
-threading.Thread(target=server.serve_forever, daemon=True).start()
-APP = f"http://127.0.0.1:{server.server_address[1]}"
+app = CustomerApp(TOKEN, reply_for)
+APP = app.url
 
 client = Client(SID, TOKEN)
 client.api.base_url = URL
@@ -100,8 +63,7 @@ session.auth = (SID, TOKEN)
 
 
 def hits(path):
-    with lock:
-        return [params for p, params, _ in received if p == path]
+    return [params for params, _ in app.hits(path)]
 
 
 def wait(sid):
@@ -208,7 +170,5 @@ assert updated.status == "completed", updated.status
 assert kinds(wait(ended.sid), "hangup")[0]["by"] == "api"
 
 # Every webhook the engine sent was signed correctly.
-with lock:
-    bad = [(p, params) for p, params, valid in received if not valid]
-assert not bad, bad
+assert not app.unsigned(), app.unsigned()
 print("all checks passed")
