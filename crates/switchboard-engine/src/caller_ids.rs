@@ -19,12 +19,12 @@ use switchboard_core::{Sid, SidKind};
 use switchboard_flow::{CallSetup, Direction, Initial};
 use switchboard_store::{Column, Filter, Kind, ListQuery, Record};
 use switchboard_twiml::Context;
-use switchboard_webhook::{Channel, CookieJar, Endpoint, Method, WebhookRequest};
+use switchboard_webhook::{Channel, Endpoint, Method, WebhookRequest};
 
 use crate::account::Account;
 use crate::error::{EngineError, EngineResult};
 use crate::voice::{LegStart, StatusCallback};
-use crate::{Engine, alerts, now_ms, outbox};
+use crate::{Engine, now_ms, outbox};
 
 /// The number the verification call comes from: Twilio's own test number, as no number of the
 /// account need exist.
@@ -325,20 +325,9 @@ impl Engine {
         let engine = self.clone();
         let resource = resource_sid.map(str::to_owned);
         self.spawn(async move {
-            let result = outbox::attempt(
-                &engine,
-                pending,
-                &account.auth_token,
-                &mut CookieJar::default(),
-            )
-            .await;
-            for alert in &result.alerts {
-                if let Err(error) =
-                    alerts::record(&engine, &account.sid, resource.as_deref(), alert).await
-                {
-                    tracing::error!(?error, "recording a verification-callback alert failed");
-                }
-            }
+            let token = &account.auth_token;
+            outbox::attempt_and_alert(&engine, pending, &account.sid, token, resource.as_deref())
+                .await;
         });
         Ok(())
     }

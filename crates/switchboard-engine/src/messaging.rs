@@ -19,7 +19,7 @@ use crate::account::Account;
 use crate::error::{EngineError, EngineResult};
 use crate::sandbox::{Delivery, Log};
 use crate::{Engine, now_ms};
-use crate::{alerts, outbox, session};
+use crate::{outbox, session};
 
 /// A message to send.
 #[derive(Clone, Debug)]
@@ -249,20 +249,9 @@ async fn deliver(state: Engine, account: Account, mut record: Record) {
         }
         metrics::counter!("switchboard_messages_status_total", "status" => status).increment(1);
         if let Some(pending) = callback {
-            let result = outbox::attempt(
-                &state,
-                pending,
-                &account.auth_token,
-                &mut CookieJar::default(),
-            )
-            .await;
-            for alert in &result.alerts {
-                if let Err(error) =
-                    alerts::record(&state, &account.sid, Some(&record.sid), alert).await
-                {
-                    tracing::error!(?error, "recording a status-callback alert failed");
-                }
-            }
+            let token = &account.auth_token;
+            outbox::attempt_and_alert(&state, pending, &account.sid, token, Some(&record.sid))
+                .await;
         }
     }
 }

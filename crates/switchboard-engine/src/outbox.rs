@@ -165,6 +165,23 @@ pub(crate) async fn attempt(
     attempt_once(engine, pending, auth_token, cookies).await.0
 }
 
+/// `attempt` with a fresh cookie jar, each alert of a failed attempt recorded about
+/// `resource_sid` of `account_sid` (a failure to record one is logged).
+pub(crate) async fn attempt_and_alert(
+    engine: &Engine,
+    pending: Pending,
+    account_sid: &str,
+    auth_token: &str,
+    resource_sid: Option<&str>,
+) {
+    let result = attempt(engine, pending, auth_token, &mut CookieJar::default()).await;
+    for alert in &result.alerts {
+        if let Err(error) = crate::alerts::record(engine, account_sid, resource_sid, alert).await {
+            tracing::error!(?error, "recording a callback's alert failed");
+        }
+    }
+}
+
 /// `attempt`, and what became of the delivery.
 async fn attempt_once(
     engine: &Engine,

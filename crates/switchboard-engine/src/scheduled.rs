@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use switchboard_store::{Kind, Record, ScheduledSend};
-use switchboard_webhook::{Channel, CookieJar};
+use switchboard_webhook::Channel;
 
 use crate::account::{self, Account};
 use crate::error::{EngineError, EngineResult};
 use crate::messaging::{self, Outbound};
-use crate::{Engine, alerts, now_ms, outbox};
+use crate::{Engine, now_ms, outbox};
 
 /// How often an idle worker looks for due messages.
 const POLL: Duration = Duration::from_millis(200);
@@ -93,12 +93,7 @@ pub(crate) async fn cancel(
             record.sid.clone(),
         );
         engine.spawn(async move {
-            let result = outbox::attempt(&worker, pending, &token, &mut CookieJar::default()).await;
-            for alert in &result.alerts {
-                alerts::record(&worker, &account_sid, Some(&sid), alert)
-                    .await
-                    .ok();
-            }
+            outbox::attempt_and_alert(&worker, pending, &account_sid, &token, Some(&sid)).await;
         });
     }
     Ok(Some(record))
