@@ -278,7 +278,9 @@ pub(crate) async fn list(
     Ok(Json(v1_envelope(&state, LIST.key, &envelope)))
 }
 
-/// The service `sid` of the caller's account; Twilio's 404 for `path` otherwise.
+/// The service `sid` of the caller's account; Twilio's 404 for `path` otherwise (marked as a
+/// path this API does not have when `sid` is not SID-shaped: `/v1/Services/Usecases` is another
+/// of Twilio's resources, not a service).
 async fn owned_service(
     state: &AppState,
     caller: &Caller,
@@ -286,7 +288,7 @@ async fn owned_service(
     path: &str,
 ) -> ApiResult<Record> {
     if Sid::parse(SidKind::MessagingService, sid).is_none() {
-        return Err(ApiError::not_found(path));
+        return Err(ApiError::no_such_path(path));
     }
     super::load_record(
         state,

@@ -1,7 +1,7 @@
 """Twilio's own API description as the bar (issue 19 item 1).
 
 Runs schemathesis on every operation of Twilio's published description (twilio-oai:
-`twilio_api_v2010.json`, `twilio_monitor_v1.json`) that this engine serves, against a running
+`twilio_api_v2010.json`, `twilio_monitor_v1.json`, `twilio_messaging_v1.json`) that this engine serves, against a running
 engine, with the checks not_a_server_error, status_code_conformance, content_type_conformance and
 response_schema_conformance, authenticated as the engine's main account.
 
@@ -116,6 +116,9 @@ def seed():
         "Twiml": "<Response><Say>hi</Say></Response>"})
     message = rest("POST", f"{account}/Messages.json",
                    {"To": "+15558670001", "From": "+15550170001", "Body": "hi"})
+    service = rest("POST", "/v1/Services", {"FriendlyName": "conformance"})
+    pooled = rest("POST", f"{account}/IncomingPhoneNumbers.json", {"PhoneNumber": "+15550170002"})
+    rest("POST", f"/v1/Services/{service['sid']}/PhoneNumbers", {"PhoneNumberSid": pooled["sid"]})
     # A call whose Voice URL is refused: an alert (a Notification) about it.
     failing = rest("POST", "/sandbox/Calls", {"To": "+15550170001"})["call_sid"]
     rest("GET", f"/sandbox/Calls/{failing}?WaitFor=completed&Timeout=20")
@@ -134,6 +137,9 @@ def seed():
         prefix + "/Messages/{Sid}.json": {"Sid": message["sid"]},
         prefix + "/Messages/{MessageSid}/Media.json": {"MessageSid": message["sid"]},
         "/v1/Alerts/{Sid}": {"Sid": notification},
+        "/v1/Services/{Sid}": {"Sid": service["sid"]},
+        "/v1/Services/{ServiceSid}/PhoneNumbers": {"ServiceSid": service["sid"]},
+        "/v1/Services/{ServiceSid}/PhoneNumbers/{Sid}": {"ServiceSid": service["sid"], "Sid": pooled["sid"]},
     } | {
         prefix + f"/AvailablePhoneNumbers/{{CountryCode}}{suffix}": {"CountryCode": "US"}
         for suffix in [".json", "/Local.json", "/TollFree.json", "/Mobile.json"]
@@ -193,7 +199,7 @@ def main():
     ok = True
     total = 0
     fixed = seed()
-    for file in ["twilio_api_v2010.json", "twilio_monitor_v1.json"]:
+    for file in ["twilio_api_v2010.json", "twilio_monitor_v1.json", "twilio_messaging_v1.json"]:
         with open(os.path.join(OAI, file)) as handle:
             spec = json.load(handle)
         subset, count = served_subset(spec)
