@@ -12,8 +12,11 @@
 //! who finds the message no longer `scheduled` and sends nothing.
 //!
 //! A cancel (`cancel`) removes the row only while no node holds it, so each message is either
-//! canceled or sent. The worker looks for due rows every `POLL` (or at once when a claim came back
-//! full), so a message leaves at most about `POLL` after its time while the node keeps up.
+//! canceled or sent. The worker reads when the next unclaimed row is due every `POLL` (or sooner,
+//! when that is sooner, and at once after a claim that came back full), and claims only when a row
+//! is due: an idle worker only reads, so it never takes the database's write lock (on SQLite, the
+//! one the batched writer of every call and message needs). A message leaves at most about
+//! `POLL` after its time while the node keeps up.
 
 use std::time::Duration;
 
@@ -106,30 +109,40 @@ impl Engine {
         let engine = self.clone();
         self.spawn(async move {
             loop {
-                let claimed = match engine
-                    .store
-                    .claim_scheduled(&engine.node_id, now_ms(), BATCH)
-                    .await
-                {
-                    Ok(rows) => rows,
+                let next = match engine.store.next_scheduled_ms().await {
+                    Ok(next) => next,
                     Err(error) => {
-                        tracing::warn!(?error, "claiming due scheduled messages failed");
-                        Vec::new()
+                        tracing::warn!(?error, "reading the next scheduled message failed");
+                        None
                     }
                 };
-                let full = claimed.len() as i64 == BATCH;
-                send_claimed(&engine, claimed).await;
-                if engine.is_closing() {
-                    break;
+                let now = now_ms();
+                if next.is_some_and(|at| at <= now) {
+                    let claimed = match engine
+                        .store
+                        .claim_scheduled(&engine.node_id, now, BATCH)
+                        .await
+                    {
+                        Ok(rows) => rows,
+                        Err(error) => {
+                            tracing::warn!(?error, "claiming due scheduled messages failed");
+                            Vec::new()
+                        }
+                    };
+                    // Nothing claimed: another node took them; read again after a pause.
+                    let claimed_any = !claimed.is_empty();
+                    send_claimed(&engine, claimed).await;
+                    if engine.is_closing() {
+                        break;
+                    }
+                    if claimed_any {
+                        continue;
+                    }
                 }
-                if full {
-                    continue;
-                }
-                let wait = match engine.store.next_scheduled_ms().await {
-                    Ok(Some(at)) => Duration::from_millis(
-                        u64::try_from(at.saturating_sub(now_ms())).unwrap_or(0),
-                    )
-                    .min(POLL),
+                let wait = match next {
+                    Some(at) if at > now => {
+                        Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(POLL)
+                    }
                     _ => POLL,
                 };
                 tokio::select! {
