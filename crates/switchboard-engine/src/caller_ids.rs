@@ -128,10 +128,10 @@ impl Engine {
                 })),
             }),
         );
-        self.store.insert(&record).await?;
         let far_end = self
             .far_end(&account.sid, &request.phone_number, None, 60)
             .ok_or_else(|| EngineError::Internal("the number cannot be called".into()))?;
+        self.store.insert(&record).await?;
         let setup = CallSetup::new(
             call_sid.clone(),
             account_sid,
@@ -145,23 +145,32 @@ impl Engine {
             Method::Post,
             Vec::new(),
         );
-        self.start_call(LegStart {
-            account: account.clone(),
-            setup,
-            fallback: None,
-            breaker: false,
-            resilience: None,
-            status_callback: Some(status),
-            far_end,
-            fast: false,
-            time_limit_s: Some(120),
-            phone_number_sid: None,
-            record: None,
-            send_digits: None,
-            drill: false,
-            amd: None,
-        })
-        .await?;
+        let started = self
+            .start_call(LegStart {
+                account: account.clone(),
+                setup,
+                fallback: None,
+                breaker: false,
+                resilience: None,
+                status_callback: Some(status),
+                far_end,
+                fast: false,
+                time_limit_s: Some(120),
+                phone_number_sid: None,
+                record: None,
+                send_digits: None,
+                drill: false,
+                amd: None,
+            })
+            .await;
+        if let Err(error) = started {
+            // No call, so nothing will ever end the verification: it goes with the refusal.
+            self.store
+                .delete(Kind::CallerIdVerification, &token)
+                .await
+                .ok();
+            return Err(error);
+        }
         Ok(VerificationStarted {
             validation_code: code,
             call_sid: call_sid.into_string(),
