@@ -13,6 +13,7 @@
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
 use http_body_util::BodyExt;
 use switchboard_core::error_code;
 
@@ -138,7 +139,8 @@ fn decode(raw: &[u8]) -> Result<String, ApiError> {
     })
 }
 
-/// Extracts a form body (any method) capped at `MAX_BODY_BYTES`.
+/// Extracts a form body (any method) capped at `MAX_BODY_BYTES`: form-encoded, or
+/// `multipart/form-data` as older official helper libraries send it.
 #[derive(Debug)]
 pub struct FormBody(pub Params);
 
@@ -146,9 +148,73 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request<Body>, _state: &S) -> Result<FormBody, ApiError> {
+        let content_type = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let bytes = read_capped(request.into_body()).await?;
-        Ok(FormBody(Params::parse(&bytes)?))
+        let multipart = content_type.as_deref().filter(|value| {
+            value
+                .trim_start()
+                .get(..19)
+                .is_some_and(|kind| kind.eq_ignore_ascii_case("multipart/form-data"))
+        });
+        match multipart {
+            Some(content_type) => Ok(FormBody(parse_multipart(content_type, bytes).await?)),
+            None => Ok(FormBody(Params::parse(&bytes)?)),
+        }
     }
+}
+
+/// The most parts a multipart body may have: more than any Twilio request has parameters
+/// (ten `MediaUrl`s, a dozen callbacks' events), far fewer than a 64 KiB body could hold.
+pub const MAX_MULTIPART_PARTS: usize = 256;
+
+/// A `multipart/form-data` body's parameters, in order, under the same rules as a form body:
+/// every part is a parameter named by its `Content-Disposition` name, its content the value
+/// (UTF-8, no NUL). The body is already whole and capped (`read_capped`), so the parser (the
+/// `multer` crate, axum's own) reads it from memory; a body it cannot parse, a part without a
+/// name or too many parts is a 400, never a 500.
+async fn parse_multipart(content_type: &str, bytes: Vec<u8>) -> Result<Params, ApiError> {
+    let malformed = |why: String| {
+        ApiError::bad_request(
+            error_code::INVALID_PARAMETER,
+            format!("The multipart/form-data body could not be read: {why}"),
+        )
+    };
+    let boundary = multer::parse_boundary(content_type).map_err(|e| malformed(e.to_string()))?;
+    let body = futures_util::stream::once(std::future::ready(Ok::<_, std::convert::Infallible>(
+        axum::body::Bytes::from(bytes),
+    )));
+    let constraints = multer::Constraints::new()
+        .size_limit(multer::SizeLimit::new().whole_stream(MAX_BODY_BYTES as u64));
+    let mut multipart = multer::Multipart::with_constraints(body, boundary, constraints);
+    let mut pairs = Vec::new();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| malformed(e.to_string()))?
+    {
+        if pairs.len() == MAX_MULTIPART_PARTS {
+            return Err(malformed(format!("more than {MAX_MULTIPART_PARTS} parts")));
+        }
+        let Some(name) = field.name().map(str::to_owned) else {
+            return Err(malformed("a part has no name".to_owned()));
+        };
+        let value = field.bytes().await.map_err(|e| malformed(e.to_string()))?;
+        let value = String::from_utf8(value.to_vec()).map_err(|_| {
+            ApiError::bad_request(
+                error_code::INVALID_PARAMETER,
+                format!("The value of {name} is not valid UTF-8"),
+            )
+        })?;
+        if name.contains('\0') || value.contains('\0') {
+            return Err(nul_refused(&name));
+        }
+        pairs.push((name, value));
+    }
+    Ok(Params(pairs))
 }
 
 /// How much of an oversized body is read and thrown away before answering 413, so that a client
@@ -188,6 +254,85 @@ pub fn query_params(query: Option<&str>) -> Result<Params, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn multipart(parts: &[(&str, &str)]) -> Vec<u8> {
+        let mut body = String::new();
+        for (name, value) in parts {
+            body.push_str(&format!(
+                "--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            ));
+        }
+        body.push_str("--XyZ--\r\n");
+        body.into_bytes()
+    }
+
+    fn block_on<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map(|runtime| runtime.block_on(future))
+            .unwrap_or_else(|e| panic!("runtime: {e}"))
+    }
+
+    #[test]
+    fn multipart_parts_are_parameters_in_order() {
+        let body = multipart(&[
+            ("To", "+15005550001"),
+            ("Body", "café & more"),
+            ("StatusCallbackEvent", "a"),
+            ("StatusCallbackEvent", "b"),
+            ("Empty", ""),
+        ]);
+        let params = block_on(parse_multipart("multipart/form-data; boundary=XyZ", body))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(params.get("To"), Some("+15005550001"));
+        assert_eq!(params.get("Body"), Some("café & more"));
+        assert_eq!(params.all("StatusCallbackEvent"), vec!["a", "b"]);
+        assert_eq!(params.get("Empty"), Some(""));
+        assert_eq!(params.0.len(), 5);
+    }
+
+    #[test]
+    fn malformed_multipart_is_a_400() {
+        let nameless = b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nx\r\n--XyZ--\r\n".to_vec();
+        let too_many: Vec<(String, String)> = (0..=MAX_MULTIPART_PARTS)
+            .map(|i| (format!("P{i}"), "v".to_owned()))
+            .collect();
+        let too_many: Vec<(&str, &str)> = too_many
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("multipart/form-data", multipart(&[("To", "x")])),
+            ("multipart/form-data; boundary=XyZ", b"garbage".to_vec()),
+            (
+                "multipart/form-data; boundary=XyZ",
+                b"--XyZ\r\nContent-Disp".to_vec(),
+            ),
+            ("multipart/form-data; boundary=XyZ", nameless),
+            (
+                "multipart/form-data; boundary=XyZ",
+                multipart(&[("To", "a\0b")]),
+            ),
+            ("multipart/form-data; boundary=XyZ", multipart(&too_many)),
+        ];
+        for (content_type, body) in cases {
+            let result = block_on(parse_multipart(content_type, body));
+            let Err(error) = result else {
+                panic!("{content_type}: accepted");
+            };
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{error:?}");
+        }
+        let invalid_utf8 =
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"To\"\r\n\r\n\xff\r\n--XyZ--\r\n"
+                .to_vec();
+        assert!(
+            block_on(parse_multipart(
+                "multipart/form-data; boundary=XyZ",
+                invalid_utf8
+            ))
+            .is_err()
+        );
+    }
 
     #[test]
     fn parses_strictly() {

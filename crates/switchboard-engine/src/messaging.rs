@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use switchboard_core::{ErrorCode, Sid, SidKind, error_code};
+use switchboard_flow::{Geo, GeoOverrides};
 use switchboard_messaging::{Action, Input, Reply, Session, segments};
 use switchboard_store::{Kind, Record};
 use switchboard_webhook::{
@@ -382,6 +383,8 @@ pub struct Inbound {
     /// `Drill=true`: the session's first request treats the primary as failed (11200) without
     /// requesting it, so the fallback answers.
     pub drill: bool,
+    /// `FromState`, `ToCountry`, … set over what the numbers tell (sandbox).
+    pub geo: GeoOverrides,
 }
 
 /// How an inbound message was taken: its SID and its status (`received`, or `failed` when the
@@ -505,18 +508,21 @@ fn inbound_params(
         ("NumSegments", doc["num_segments"].as_str().unwrap_or("1")),
         ("SmsStatus", "received"),
         ("ApiVersion", "2010-04-01"),
-        ("FromCity", ""),
-        ("FromState", ""),
-        ("FromZip", ""),
-        ("FromCountry", ""),
-        ("ToCity", ""),
-        ("ToState", ""),
-        ("ToZip", ""),
-        ("ToCountry", ""),
     ]
     .iter()
     .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
     .collect();
+    let (mut from, mut to) = (Geo::of(&inbound.from), Geo::of(&inbound.to));
+    inbound.geo.apply(&mut from, &mut to);
+    let names = GeoOverrides::NAMES;
+    for (names, geo) in [(&names[..4], from), (&names[4..], to)] {
+        for (name, value) in names
+            .iter()
+            .zip([geo.city, geo.state, geo.zip, geo.country])
+        {
+            params.push(((*name).to_owned(), value));
+        }
+    }
     for (index, url) in inbound.media.iter().enumerate() {
         params.push((format!("MediaUrl{index}"), url.clone()));
         params.push((

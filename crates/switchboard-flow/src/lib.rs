@@ -93,5 +93,5 @@ pub use params::{Params, base_params};
 pub use program::{WrittenUrl, url_finding, written_urls};
 pub use setup::{
     API_VERSION, CallSetup, CallStatus, DEFAULT_ERROR_PROMPT, DEFAULT_MAX_DOCUMENTS, Direction,
-    Geo, Initial,
+    Geo, GeoOverrides, Initial,
 };

@@ -137,7 +137,10 @@ mod tests {
         assert_eq!(value("ForwardedFrom"), Some(""));
         assert_eq!(value("Caller"), Some("+15005550006"));
         assert_eq!(value("Called"), Some("+15005550001"));
-        assert_eq!(value("ToCountry"), Some(""));
+        // Geography comes from the numbers (switchboard-geo): +1500 is a US non-geographic code.
+        assert_eq!(value("ToCountry"), Some("US"));
+        assert_eq!(value("ToState"), Some(""));
+        assert_eq!(value("ToCity"), Some(""));
     }
 
     #[test]

@@ -117,6 +117,68 @@ pub struct Geo {
     pub country: String,
 }
 
+impl Geo {
+    /// What the number's digits tell of where it is (`switchboard_geo`): country and, in North
+    /// America, state or province.
+    pub fn of(number: &str) -> Geo {
+        let place = switchboard_geo::locate(number);
+        Geo {
+            city: String::new(),
+            state: place.state.to_owned(),
+            zip: String::new(),
+            country: place.country,
+        }
+    }
+}
+
+/// Geographic fields set by name (`FromCity` … `ToCountry`) over what the numbers tell: the
+/// sandbox's overrides for calls and messages.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GeoOverrides {
+    set: Vec<(&'static str, String)>,
+}
+
+impl GeoOverrides {
+    /// The eight names a request may set.
+    pub const NAMES: [&'static str; 8] = [
+        "FromCity",
+        "FromState",
+        "FromZip",
+        "FromCountry",
+        "ToCity",
+        "ToState",
+        "ToZip",
+        "ToCountry",
+    ];
+
+    /// The overrides among a request's parameters, read through `value` by name.
+    pub fn from_params<'a>(value: impl Fn(&str) -> Option<&'a str>) -> GeoOverrides {
+        GeoOverrides {
+            set: GeoOverrides::NAMES
+                .iter()
+                .filter_map(|name| value(name).map(|v| (*name, v.to_owned())))
+                .collect(),
+        }
+    }
+
+    /// Writes the overrides over the parties' fields.
+    pub fn apply(&self, from: &mut Geo, to: &mut Geo) {
+        for (name, value) in &self.set {
+            let (geo, field) = match name.strip_prefix("From") {
+                Some(field) => (&mut *from, field),
+                None => (&mut *to, name.trim_start_matches("To")),
+            };
+            let slot = match field {
+                "City" => &mut geo.city,
+                "State" => &mut geo.state,
+                "Zip" => &mut geo.zip,
+                _ => &mut geo.country,
+            };
+            slot.clone_from(value);
+        }
+    }
+}
+
 /// Everything a [`Call`](crate::Call) needs to start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallSetup {
@@ -162,19 +224,20 @@ impl CallSetup {
         direction: Direction,
         initial: Initial,
     ) -> Self {
+        let (from, to) = (from.into(), to.into());
         CallSetup {
             call_sid,
             account_sid,
-            from: from.into(),
-            to: to.into(),
+            from_geo: Geo::of(&from),
+            to_geo: Geo::of(&to),
+            from,
+            to,
             direction,
             caller_name: None,
             forwarded_from: None,
             parent_call_sid: None,
             application_sid: None,
             api_version: API_VERSION.to_owned(),
-            from_geo: Geo::default(),
-            to_geo: Geo::default(),
             initial,
             error_prompt: DEFAULT_ERROR_PROMPT.to_owned(),
             max_documents: DEFAULT_MAX_DOCUMENTS,

@@ -490,6 +490,7 @@ pub(crate) async fn test_call(
         fast: false,
         digits,
         drill: params.get("Drill") == Some("true"),
+        geo: Default::default(),
     };
     match console
         .state

@@ -21,6 +21,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use switchboard_core::error_code;
+use switchboard_flow::GeoOverrides;
 use switchboard_store::{Column, Filter, Kind, ListQuery, Order};
 
 use crate::auth::Caller;
@@ -149,6 +150,7 @@ pub(crate) async fn send_message(
         validate::webhook_url("MediaUrl", url, error_code::INVALID_MEDIA_URL)?;
     }
     let drill = drill(&params)?;
+    let geo = GeoOverrides::from_params(|name| params.get(name));
     let received = state
         .engine
         .receive_message(
@@ -160,6 +162,7 @@ pub(crate) async fn send_message(
                 body,
                 media,
                 drill,
+                geo,
             },
         )
         .await?;
@@ -428,6 +431,7 @@ pub(crate) async fn create_call(
         fast,
         digits,
         drill,
+        geo: GeoOverrides::from_params(|name| params.get(name)),
     };
     let started = state.engine.inbound_call(&account, &number, call).await?;
     Ok((

@@ -95,6 +95,12 @@ fn twilio_python_sends_through_messaging_services_and_schedules_messages() {
     run_script_with("messaging_services.py", &["--schedule-min-ahead", "1"]);
 }
 
+/// `multipart/form-data` bodies from Node's own `fetch` and `FormData` (issue 23 item 7).
+#[test]
+fn node_multipart_bodies_create_what_form_bodies_create() {
+    run_node_with("multipart.mjs", &[]);
+}
+
 #[test]
 fn twilio_node_sends_through_messaging_services_and_schedules_messages() {
     run_node_with("messaging_services.js", &["--schedule-min-ahead", "1"]);

@@ -12,6 +12,7 @@ mod compat;
 mod config;
 mod drill;
 mod durability;
+mod geography;
 mod http_limits;
 mod last_resort;
 mod live_alerts;

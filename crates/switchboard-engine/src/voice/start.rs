@@ -7,7 +7,7 @@ use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
 use switchboard_core::{Sid, SidKind, error_code};
-use switchboard_flow::{Call, CallSetup, Direction, Initial};
+use switchboard_flow::{Call, CallSetup, Direction, GeoOverrides, Initial};
 use switchboard_store::{Kind, Record};
 
 use switchboard_webhook::{CookieJar, Endpoint};
@@ -272,6 +272,8 @@ pub struct InboundCall {
     /// `Drill=true`: the first request treats the primary as failed (11200) without
     /// requesting it, so the fallback answers the call.
     pub drill: bool,
+    /// `FromState`, `ToCountry`, … set over what the numbers tell (sandbox).
+    pub geo: GeoOverrides,
 }
 
 /// How an inbound sandbox call began: its SID and its status (`ringing`, or `failed` when
@@ -305,6 +307,7 @@ pub async fn inbound(
     );
     setup.caller_name = call.caller_name;
     setup.forwarded_from = call.forwarded_from;
+    call.geo.apply(&mut setup.from_geo, &mut setup.to_geo);
     setup.application_sid = handler
         .application_sid
         .as_deref()

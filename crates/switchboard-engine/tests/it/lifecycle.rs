@@ -103,6 +103,7 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
                 fast: false,
                 digits: None,
                 drill: false,
+                geo: Default::default(),
             },
         )
         .await
@@ -125,6 +126,7 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
         body: "hello".into(),
         media: Vec::new(),
         drill: false,
+        geo: Default::default(),
     };
     let message = test
         .engine
@@ -162,6 +164,7 @@ async fn shutdown_ends_live_calls_and_finishes_message_work_then_refuses_new_wor
                 fast: true,
                 digits: None,
                 drill: false,
+                geo: Default::default(),
             },
         )
         .await;

@@ -93,6 +93,7 @@ impl TestEngine {
             fast: true,
             digits: None,
             drill: false,
+            geo: Default::default(),
         };
         self.engine
             .inbound_call(&self.account, &row, call)

@@ -20,6 +20,7 @@ const PURE_CRATES: &[&str] = &[
     "switchboard-sip",
     "switchboard-rtp",
     "switchboard-amd",
+    "switchboard-geo",
 ];
 
 /// A package a crate must not reach, and what it stands for.
