@@ -48,6 +48,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_MAX_CALLS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_calls: Option<usize>,
+    /// Shortest SIP session-timer interval accepted; a shorter `Session-Expires` gets 422
+    /// (RFC 4028, at least 90) [default: 90].
+    #[arg(long, env = "SWITCHBOARD_SIP_MIN_SE", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sip_min_se: Option<u32>,
     /// Seconds a connection may take to send a complete request head [default: 10].
     #[arg(long, env = "SWITCHBOARD_HTTP_HEADER_TIMEOUT", value_name = "SECS")]
     #[serde(skip_serializing_if = "Option::is_none")]

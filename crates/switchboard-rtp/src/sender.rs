@@ -95,6 +95,12 @@ impl RtpSender {
         }
     }
 
+    /// Sends later frames and events with these payload types (a mid-call codec change).
+    pub fn set_payload_types(&mut self, audio: u8, telephone_event: Option<u8>) {
+        self.config.payload_type = audio;
+        self.config.telephone_event_payload_type = telephone_event;
+    }
+
     /// Queues one 20 ms frame of encoded audio (160 G.711 bytes).
     pub fn push_frame(&mut self, payload: Vec<u8>) {
         self.frames.push_back(payload);

@@ -69,6 +69,21 @@ impl MediaTarget {
         }
     }
 
+    /// The target after a mid-call offer named `new` (a re-INVITE or UPDATE): a latch already
+    /// taken stays when the new address is untrusted too (never re-latched, as above), and a
+    /// trusted address named again keeps the source it narrowed to; anything else is `new`.
+    #[must_use]
+    pub fn retarget(self, new: MediaTarget) -> MediaTarget {
+        match (self, new) {
+            (MediaTarget::Latched(current), MediaTarget::Latch) => MediaTarget::Latched(current),
+            (
+                MediaTarget::Trusted { remote, source },
+                MediaTarget::Trusted { remote: named, .. },
+            ) if remote == named => MediaTarget::Trusted { remote, source },
+            (_, new) => new,
+        }
+    }
+
     /// Where RTP goes now; `None`: nothing may be sent yet.
     pub fn destination(&self) -> Option<SocketAddr> {
         match *self {
@@ -109,6 +124,28 @@ fn verdict(accepted: bool) -> SourceVerdict {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_mid_call_offer_never_re_latches_and_keeps_a_narrowed_source() {
+        let a: SocketAddr = "192.0.2.1:4000".parse().unwrap();
+        let b: SocketAddr = "192.0.2.2:4000".parse().unwrap();
+        let trusted = |remote| MediaTarget::Trusted {
+            remote,
+            source: None,
+        };
+        assert_eq!(
+            MediaTarget::Latched(a).retarget(MediaTarget::Latch),
+            MediaTarget::Latched(a)
+        );
+        let narrowed = MediaTarget::Trusted {
+            remote: a,
+            source: Some(b),
+        };
+        assert_eq!(narrowed.retarget(trusted(a)), narrowed);
+        assert_eq!(narrowed.retarget(trusted(b)), trusted(b));
+        assert_eq!(MediaTarget::Latched(a).retarget(trusted(b)), trusted(b));
+        assert_eq!(trusted(a).retarget(MediaTarget::Latch), MediaTarget::Latch);
+    }
     use super::*;
 
     fn addr(text: &str) -> SocketAddr {

@@ -29,6 +29,9 @@ pub struct Config {
     pub sip_gateway: Option<String>,
     /// Concurrent SIP calls; INVITEs beyond get `503`.
     pub max_calls: usize,
+    /// The shortest session-timer interval accepted, in seconds (RFC 4028 `Min-SE`; `422`
+    /// below it).
+    pub sip_min_se: u32,
     /// Seconds a connection may take to send a complete request head.
     pub http_header_timeout: u64,
     /// Seconds a keep-alive connection may stay idle between requests.
@@ -83,6 +86,7 @@ impl Default for Config {
             sip_trust: "127.0.0.0/8,::1/128".into(),
             sip_gateway: None,
             max_calls: 2000,
+            sip_min_se: 90,
             http_header_timeout: 10,
             http_idle_timeout: 60,
             max_connections: 10_000,
@@ -291,6 +295,11 @@ impl Config {
 
     /// Checks what can be checked before anything is opened.
     pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.sip_min_se >= switchboard_sip::session_timer::MIN_SE_FLOOR_S,
+            "--sip-min-se must be at least 90 seconds (RFC 4028), not {}",
+            self.sip_min_se
+        );
         self.inventory()?;
         self.http_limits()?;
         self.breaker()?;

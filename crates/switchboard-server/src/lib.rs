@@ -272,6 +272,7 @@ async fn start_sip(
         trust: trust.clone(),
         max_calls: config.max_calls,
         public_host: None,
+        min_se_s: config.sip_min_se,
     };
     let (endpoint, incoming) = switchboard_sip_ua::SipEndpoint::bind(sip_config)
         .await

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use switchboard_sip::SessionDescription;
+use switchboard_sip::{Negotiated, SessionDescription};
 use tokio::sync::mpsc;
 
 use crate::actor::{CallId, ClientAction, Input, ServerAction};
@@ -81,6 +81,11 @@ pub enum CallEvent {
     Dtmf(char),
     /// No ACK after 64·T1: BYE was sent (RFC 3261 §13.3.1.4); `Ended` follows.
     AckTimeout,
+    /// The peer's re-INVITE or UPDATE changed the media (hold, resume, codec, address); the
+    /// `200 OK` with our answer is already sent.
+    MediaChanged(Negotiated),
+    /// The peer stopped refreshing the session (RFC 4028): BYE was sent; `Ended` follows.
+    SessionExpired,
     /// Our BYE got its final response, or timed out.
     Ended,
 }
@@ -151,6 +156,10 @@ pub enum OutgoingEvent {
     Bye,
     /// A key press from SIP INFO `application/dtmf-relay`.
     Dtmf(char),
+    /// The callee's re-INVITE or UPDATE changed the media; the `200 OK` is already sent.
+    MediaChanged(Negotiated),
+    /// The session timer expired without a refresh: BYE was sent; `Ended` follows.
+    SessionExpired,
     /// Our BYE got its final response, or timed out.
     Ended,
 }

@@ -36,6 +36,9 @@ pub struct SipConfig {
     pub max_calls: usize,
     /// Host for Contact and Via; default the bind IP (`127.0.0.1` when bound to 0.0.0.0).
     pub public_host: Option<String>,
+    /// The shortest session-timer interval accepted (`Min-SE`, RFC 4028): an INVITE asking
+    /// for less gets `422`. Values under 90 s count as 90.
+    pub min_se_s: u32,
 }
 
 /// A running SIP user agent. Clones share it; it runs until `shutdown`.
@@ -76,6 +79,7 @@ impl SipEndpoint {
             host: advertised_host(config.public_host, local_addr.ip()),
             port: local_addr.port(),
             timers,
+            min_se_s: config.min_se_s,
         };
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = Shared {

@@ -8,6 +8,7 @@
 //! * `transaction`: the INVITE and non-INVITE server transactions and the INVITE and
 //!   non-INVITE client transactions (RFC 3261 §17) as sans-IO state machines with their timers.
 //! * `dialog`: a minimal dialog that builds in-dialog requests (BYE) and the ACK for a 2xx.
+//! * `session_timer`: RFC 4028 session timers: the UAS's decision, refresh and expiry times.
 //! * `outbound`: out-of-dialog requests for the UAC (INVITE, OPTIONS) and SIP INFO DTMF.
 //!
 //! Nothing here does IO, reads a clock or draws random numbers: time is a `u64` of milliseconds
@@ -55,6 +56,7 @@ pub mod outbound;
 pub mod parse;
 pub mod response;
 pub mod sdp;
+pub mod session_timer;
 pub mod too_large;
 pub mod transaction;
 pub mod uri;
@@ -65,12 +67,13 @@ pub use header::{CSeq, NameAddr, Params, Via};
 pub use message::{Header, Headers, Message, Method, Request, Response};
 pub use offer_answer::{
     AudioCodec, Direction, LocalMedia, Negotiated, NegotiationError, TelephoneEventFormat,
-    build_answer, build_offer, negotiate,
+    build_answer, build_offer, negotiate, reanswer,
 };
 pub use outbound::{DtmfRelay, NewRequest, parse_dtmf_relay};
 pub use parse::{Framing, StreamFrame, canonical_name, frame_stream, parse_message};
 pub use response::reason_phrase;
 pub use sdp::{SdpError, SessionDescription};
+pub use session_timer::{Refresher, SessionTimer, UasTimer, uas_timer};
 pub use too_large::too_large_response;
 pub use transaction::client_invite::{
     InviteClientOutput, InviteClientState, InviteClientTransaction,

@@ -345,6 +345,45 @@ pub fn build_answer(
     session(local, media)
 }
 
+impl LocalMedia {
+    /// Our side as a description we sent shows it: its origin's identity and version, its
+    /// connection address and the port of its first audio stream. `None` for a description we
+    /// did not write (no connection or no audio port).
+    pub fn of(sent: &SessionDescription) -> Option<LocalMedia> {
+        let connection = sent.connection.as_ref()?;
+        let port = sent
+            .media
+            .iter()
+            .find(|m| m.kind == "audio" && m.port != 0)?
+            .port;
+        Some(LocalMedia {
+            session_id: sent.origin.session_id.parse().ok()?,
+            session_version: sent.origin.session_version.parse().ok()?,
+            address_type: connection.address_type.clone(),
+            address: connection.address.clone(),
+            rtp_port: port,
+        })
+    }
+}
+
+/// The answer to a new offer inside a session (a re-INVITE or UPDATE: hold, resume, a new
+/// codec or address) whose last description from us was `last`: the same identity, address
+/// and port, and a version that goes up by one only when the answer differs from `last`
+/// (RFC 3264 §8). Negotiation failures are the caller's `488`; the session keeps its media.
+pub fn reanswer(
+    offer: &SessionDescription,
+    last: &SessionDescription,
+) -> Result<(SessionDescription, Negotiated), NegotiationError> {
+    let negotiated = negotiate(offer)?;
+    let mut local = LocalMedia::of(last).ok_or(NegotiationError::NoConnection)?;
+    let same = build_answer(offer, &negotiated, &local);
+    if same == *last {
+        return Ok((same, negotiated));
+    }
+    local.session_version += 1;
+    Ok((build_answer(offer, &negotiated, &local), negotiated))
+}
+
 /// An offer of `codecs` (in preference order) and, when given, telephone-event on that
 /// payload type with events 0-16.
 pub fn build_offer(

@@ -26,6 +26,7 @@ mod sip_amd;
 mod sip_calls;
 mod sip_cluster;
 mod sip_limits;
+mod sip_midcall;
 mod sip_outbound;
 mod sip_proxy;
 mod sip_recordings;

@@ -257,6 +257,11 @@ pub(crate) enum Command {
         payload: Vec<u8>,
     },
     SetTarget(MediaTarget),
+    /// A mid-call offer: codec, payload types and target as negotiated, and whether we send.
+    Renegotiate {
+        config: RtpConfig,
+        sending: bool,
+    },
     Close,
 }
 
@@ -369,6 +374,14 @@ impl MediaHandle {
     /// to the new SDP address, as for the first).
     pub fn set_target(&self, target: MediaTarget) {
         self.send(Command::SetTarget(target));
+    }
+
+    /// Follows a mid-call offer (re-INVITE/UPDATE): the codec and payload types change from the
+    /// next frame, the target by `MediaTarget::retarget` (a latch is never moved to an
+    /// untrusted address), and `sending: false` (hold) keeps pacing without sending until a
+    /// later offer resumes.
+    pub fn renegotiate(&self, config: RtpConfig, sending: bool) {
+        self.send(Command::Renegotiate { config, sending });
     }
 
     /// Stops sending and frees the port (a recording in progress ends as `Stopped`).

@@ -91,6 +91,8 @@ struct Media {
     audio_payload_type: u8,
     telephone_event_payload_type: Option<u8>,
     sender: RtpSender,
+    /// False while the peer holds the call (`sendonly`/`inactive`): paced, nothing sent.
+    sending: bool,
     playback: PlaybackQueue,
     frame: [i16; FRAME],
     /// A payload buffer returned by the last sent packet, reused for the next frame.
@@ -131,6 +133,7 @@ impl Media {
             audio_payload_type: config.payload_type,
             telephone_event_payload_type: config.telephone_event_payload_type,
             sender,
+            sending: true,
             playback: PlaybackQueue::default(),
             frame: [0; FRAME],
             spare: Vec::with_capacity(FRAME),
@@ -229,6 +232,20 @@ impl Media {
                 }
             }
             Command::SetTarget(target) => self.target = target,
+            Command::Renegotiate { config, sending } => {
+                self.target = self.target.retarget(config.target);
+                self.law = config.law;
+                self.audio_payload_type = config.payload_type;
+                if self.telephone_event_payload_type != config.telephone_event_payload_type {
+                    self.telephone_event_payload_type = config.telephone_event_payload_type;
+                    self.detector = config
+                        .telephone_event_payload_type
+                        .map(|pt| DtmfDetector::new(pt, DTMF_END_TIMEOUT_MS));
+                }
+                self.sender
+                    .set_payload_types(config.payload_type, config.telephone_event_payload_type);
+                self.sending = sending;
+            }
             Command::Close => {}
         }
     }
@@ -318,7 +335,7 @@ impl Media {
             }
             // Until a latch the sender still paces (timestamps track real time) but nothing
             // leaves: an untrusted SDP address is never sent to.
-            if let Some(destination) = self.target.destination() {
+            if let Some(destination) = self.target.destination().filter(|_| self.sending) {
                 self.datagram.clear();
                 packet.write_into(&mut self.datagram);
                 match socket.try_send_to(&self.datagram, destination) {

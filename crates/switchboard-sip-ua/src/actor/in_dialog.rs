@@ -26,6 +26,9 @@ impl Actor {
             self.respond_request(key, refused);
             return;
         }
+        if request.method == Method::Update {
+            return self.on_update(id, request, key, peer);
+        }
         let status = match request.method {
             Method::Bye | Method::Info | Method::Options => 200,
             _ => 405,
@@ -119,15 +122,15 @@ impl Actor {
                 Out::Send(request) => {
                     if !self.send_bytes(peer, request.to_bytes()) {
                         self.client_requests.remove(key);
-                        self.on_client_request_done(call, &method);
+                        self.on_client_request_done(call, &method, None);
                         return;
                     }
                 }
                 Out::Response(response) if response.status >= 200 => {
-                    self.on_client_request_done(call, &method);
+                    self.on_client_request_done(call, &method, Some(response.status));
                 }
                 Out::Response(_) => {}
-                Out::Timeout => self.on_client_request_done(call, &method),
+                Out::Timeout => self.on_client_request_done(call, &method, None),
                 Out::Terminated => {
                     self.client_requests.remove(key);
                     return;
@@ -137,7 +140,15 @@ impl Actor {
     }
 
     /// Our BYE (or CANCEL) got its final response, timed out or could not be sent.
-    pub(super) fn on_client_request_done(&mut self, call: CallId, method: &Method) {
+    pub(super) fn on_client_request_done(
+        &mut self,
+        call: CallId,
+        method: &Method,
+        status: Option<u16>,
+    ) {
+        if *method == Method::Update {
+            return self.on_refresh_done(call, status);
+        }
         if *method != Method::Bye {
             return;
         }

@@ -19,7 +19,7 @@ use crate::api::{CallEvent, IncomingCall, ServerCall};
 use crate::transport::{Peer, random_token};
 
 /// The methods we answer, for `Allow`.
-pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO";
+pub(super) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
 
 /// What an inbound call keeps besides its dialog.
 pub(super) struct InboundLeg {
@@ -67,8 +67,20 @@ impl Actor {
                 call: None,
             },
         );
+        if request.headers.to().is_some_and(|to| to.tag().is_some()) {
+            self.on_reinvite(&request, &key, peer);
+            self.drive_server_invite(&key);
+            return;
+        }
         if let Err(status) = self.admit_invite(&request, &key, peer) {
-            let response = self.response_for(&request, status, &random_token(), peer);
+            let mut response = self.response_for(&request, status, &random_token(), peer);
+            if status == 422 {
+                let min_se = self
+                    .settings
+                    .min_se_s
+                    .max(switchboard_sip::session_timer::MIN_SE_FLOOR_S);
+                response.headers.push("Min-SE", min_se.to_string());
+            }
             self.respond_invite(&key, response);
         }
         self.drive_server_invite(&key);
@@ -81,15 +93,7 @@ impl Actor {
         key: &TransactionKey,
         peer: Peer,
     ) -> Result<(), u16> {
-        let to = request.headers.to().ok_or(400u16)?;
-        if to.tag().is_some() {
-            // A re-INVITE: we keep the session as negotiated (488 leaves the dialog intact).
-            return Err(if self.find_dialog(request).is_some() {
-                488
-            } else {
-                481
-            });
-        }
+        request.headers.to().ok_or(400u16)?;
         if !self
             .settings
             .trust
@@ -108,6 +112,7 @@ impl Actor {
             metrics::counter!("sip_calls_rejected_total", "reason" => "capacity").increment(1);
             return Err(503);
         }
+        let offered_timer = self.initial_timer(request).map_err(|_| 422u16)?;
         let to_tag = random_token();
         let dialog = Dialog::uas(request, &to_tag).map_err(|_| 400u16)?;
         let offer = match request.body.is_empty() {
@@ -150,6 +155,10 @@ impl Actor {
             dialog: Some(dialog),
             state: CallState::Early,
             side: Side::Inbound(leg),
+            mid: super::session::MidCall {
+                offered_timer,
+                ..Default::default()
+            },
         });
         debug_assert_eq!(added, id);
         if let Some(entry) = self.server_invites.get_mut(key) {
@@ -263,6 +272,7 @@ impl Actor {
             }
             (ServerAction::Answer(sdp), CallState::Early) => {
                 let mut ok = self.response_for(&invite, 200, &tag, peer);
+                self.session_answered(id, &sdp, &mut ok);
                 ok.headers.push("Content-Type", "application/sdp");
                 ok.body = sdp;
                 if let Some(call) = self.calls.get_mut(&id) {
@@ -303,6 +313,9 @@ impl Actor {
         let Some(id) = self.find_dialog(ack) else {
             return;
         };
+        if self.on_reinvite_ack(id, ack) {
+            return;
+        }
         let Some(Call {
             side: Side::Inbound(leg),
             state: CallState::Answered,

@@ -7,12 +7,14 @@
 //!
 //! `inbound.rs` is the UAS side (INVITE, ACK, CANCEL, out-of-dialog requests), `outbound.rs`
 //! the UAC side (our INVITE, CANCEL, digest retry), `in_dialog.rs` the requests inside a
-//! dialog in both directions (BYE, INFO), `timers.rs` the wake-up scan, and this file the
+//! dialog in both directions (BYE, INFO), `session.rs` re-INVITE, UPDATE and session timers,
+//! `timers.rs` the wake-up scan, and this file the
 //! loop, the state and sending.
 
 mod in_dialog;
 mod inbound;
 mod outbound;
+mod session;
 mod timers;
 
 use std::collections::HashMap;
@@ -106,6 +108,8 @@ pub(crate) struct Settings {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) timers: TimerConfig,
+    /// The shortest session interval accepted (`Min-SE`, RFC 4028; at least 90 s).
+    pub(crate) min_se_s: u32,
 }
 
 /// Shared with `SipEndpoint`: the channel in, the call counter and the connection ids.
@@ -157,6 +161,8 @@ struct Call {
     dialog: Option<Dialog>,
     state: CallState,
     side: Side,
+    /// Re-INVITE/UPDATE and the session timer (`session.rs`).
+    mid: session::MidCall,
 }
 
 enum Side {

@@ -128,6 +128,7 @@ impl Actor {
             return; // unreachable: new_via always carries a branch
         };
         let ring_ms = u64::try_from(invite.ring_timeout.as_millis()).unwrap_or(u64::MAX);
+        let offer_sdp = invite.sdp_offer.clone();
         let leg = OutboundLeg {
             events,
             invite_key: invite_key.clone(),
@@ -146,6 +147,10 @@ impl Actor {
             dialog: None,
             state: CallState::Early,
             side: Side::Outbound(Box::new(leg)),
+            mid: super::session::MidCall {
+                local_sdp: switchboard_sip::SessionDescription::parse(&offer_sdp).ok(),
+                ..Default::default()
+            },
         });
         let handle = ClientCall {
             id,

@@ -21,6 +21,8 @@ pub(super) enum TimerRef {
     ServerRequest(TransactionKey),
     ClientInvite(TransactionKey),
     ClientRequest(TransactionKey),
+    /// A call's session timer (`session.rs`).
+    Session(CallId),
 }
 
 /// A min-heap of transaction deadlines with lazy removal: each transaction has at most one
@@ -120,6 +122,7 @@ impl Actor {
                 .client_requests
                 .get(key)
                 .and_then(|t| t.tx.poll_timeout()),
+            TimerRef::Session(id) => self.calls.get(id).and_then(|c| c.mid.deadline()),
         };
         self.deadlines.schedule(what, at);
     }
@@ -152,6 +155,7 @@ impl Actor {
                     }
                     self.drive_client_request(&key);
                 }
+                TimerRef::Session(id) => self.on_session_deadline(id),
             }
         }
         let due = |at: Option<u64>| at.is_some_and(|at| at <= now);

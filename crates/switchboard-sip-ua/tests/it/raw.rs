@@ -327,6 +327,7 @@ async fn unacknowledged_2xx_is_retransmitted_then_bye_after_64_t1() {
         trust: vec!["127.0.0.0/8".parse().expect("cidr")],
         max_calls: 4,
         public_host: None,
+        min_se_s: 90,
     };
     // T1 = 20 ms: 64·T1 = 1.28 s.
     let timers = TimerConfig {

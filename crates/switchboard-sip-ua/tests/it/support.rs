@@ -22,6 +22,7 @@ pub async fn endpoint(
         trust: vec![trust.parse().expect("cidr")],
         max_calls,
         public_host: None,
+        min_se_s: 90,
     };
     SipEndpoint::bind(config).await.expect("bind")
 }

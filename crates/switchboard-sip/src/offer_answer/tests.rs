@@ -265,3 +265,54 @@ fn connection_addresses_must_be_ip_addresses_of_their_type() {
         ))
     );
 }
+
+#[test]
+fn a_reoffer_is_answered_from_the_session_with_the_version_moving_only_on_change() {
+    let local = LocalMedia {
+        session_id: 7,
+        session_version: 1,
+        address_type: "IP4".to_owned(),
+        address: "127.0.0.1".to_owned(),
+        rtp_port: 40_000,
+    };
+    let offer = sdp(
+        "v=0\no=- 1 1 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\nm=audio 4000 RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000\na=sendrecv\n",
+    );
+    let first = build_answer(&offer, &negotiate(&offer).unwrap(), &local);
+    assert_eq!(LocalMedia::of(&first), Some(local.clone()));
+
+    // The same offer again (a session refresh): the same answer, the same version.
+    let (again, negotiated) = reanswer(&offer, &first).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(negotiated.direction, Direction::SendRecv);
+
+    // Hold: sendonly is answered recvonly, with the version one up; the port stays.
+    let hold = sdp(
+        "v=0\no=- 1 2 IN IP4 192.0.2.1\ns=-\nc=IN IP4 192.0.2.1\nt=0 0\nm=audio 4000 RTP/AVP 0 101\na=rtpmap:101 telephone-event/8000\na=sendonly\n",
+    );
+    let (held, negotiated) = reanswer(&hold, &first).unwrap();
+    assert_eq!(negotiated.direction, Direction::RecvOnly);
+    assert_eq!(held.origin.session_version, "2");
+    assert_eq!(held.media[0].port, 40_000);
+    assert!(held.to_string().contains("a=recvonly"), "{held}");
+
+    // Resume from the held answer: sendrecv again, version 3.
+    let (resumed, negotiated) = reanswer(&offer, &held).unwrap();
+    assert_eq!(negotiated.direction, Direction::SendRecv);
+    assert_eq!(resumed.origin.session_version, "3");
+
+    // A new codec and address are taken; no common codec is refused and changes nothing.
+    let moved = sdp(
+        "v=0\no=- 1 3 IN IP4 192.0.2.9\ns=-\nc=IN IP4 192.0.2.9\nt=0 0\nm=audio 5000 RTP/AVP 8\n",
+    );
+    let (_, negotiated) = reanswer(&moved, &resumed).unwrap();
+    assert_eq!(negotiated.codec, AudioCodec::Pcma);
+    assert_eq!(negotiated.remote_port, 5000);
+    let g729 = sdp(
+        "v=0\no=- 1 4 IN IP4 192.0.2.9\ns=-\nc=IN IP4 192.0.2.9\nt=0 0\nm=audio 5000 RTP/AVP 18\n",
+    );
+    assert_eq!(
+        reanswer(&g729, &resumed).map(|_| ()),
+        Err(NegotiationError::NoCommonCodec)
+    );
+}

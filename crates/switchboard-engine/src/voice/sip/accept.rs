@@ -203,6 +203,10 @@ fn signalling_input(event: CallEvent) -> Option<CallInput> {
             Some(CallInput::Sip(Box::new(SipInput::RemoteEnded)))
         }
         CallEvent::Dtmf(key) => Some(CallInput::Digits(key.to_string())),
+        CallEvent::MediaChanged(negotiated) => Some(CallInput::Sip(Box::new(
+            SipInput::MediaChanged(Box::new(negotiated)),
+        ))),
+        CallEvent::SessionExpired => Some(CallInput::Sip(Box::new(SipInput::SessionExpired))),
         CallEvent::Acked | CallEvent::Ended => None,
     }
 }

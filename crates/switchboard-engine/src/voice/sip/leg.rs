@@ -131,6 +131,38 @@ impl SipLeg {
         Some(self.answered)
     }
 
+    /// The peer's new offer was answered: the media follows it. Our direction decides whether
+    /// we send (`sendonly`/`inactive` offers and the old `c=0.0.0.0` hold stop our RTP until a
+    /// resume); a new codec or address is taken, the new address under the same trust rule as
+    /// the first (`media_target`).
+    pub(crate) fn media_changed(&mut self, negotiated: &Negotiated) {
+        use switchboard_sip::Direction;
+        let sending = matches!(
+            negotiated.direction,
+            Direction::SendRecv | Direction::SendOnly
+        ) && !negotiated.remote_address.is_unspecified()
+            && negotiated.remote_port != 0;
+        let target = media_target(negotiated, &self.telephony.media_trust);
+        let config = match (target, &self.rtp) {
+            (Some(target), _) => rtp_config(negotiated, target),
+            // A held stream without an address: keep where we sent, silent.
+            (None, Some(current)) => RtpConfig {
+                target: current.target,
+                ..rtp_config(negotiated, current.target)
+            },
+            (None, None) => return,
+        };
+        tracing::info!(
+            direction = negotiated.direction.as_str(),
+            sending,
+            "mid-call offer applied"
+        );
+        if let Some(media) = &self.media {
+            media.renegotiate(config.clone(), sending);
+        }
+        self.rtp = Some(config);
+    }
+
     /// What an INVITE we sent reports: the progress the flow hears, if any.
     fn on_outgoing(
         &mut self,
@@ -168,6 +200,8 @@ impl SipLeg {
             OutgoingEvent::Trying
             | OutgoingEvent::Bye
             | OutgoingEvent::Dtmf(_)
+            | OutgoingEvent::MediaChanged(_)
+            | OutgoingEvent::SessionExpired
             | OutgoingEvent::Ended => None,
         }
     }
@@ -249,6 +283,10 @@ fn outgoing_input(event: OutgoingEvent) -> Option<CallInput> {
     Some(match event {
         OutgoingEvent::Bye => CallInput::Sip(Box::new(SipInput::RemoteEnded)),
         OutgoingEvent::Dtmf(key) => CallInput::Digits(key.to_string()),
+        OutgoingEvent::MediaChanged(negotiated) => {
+            CallInput::Sip(Box::new(SipInput::MediaChanged(Box::new(negotiated))))
+        }
+        OutgoingEvent::SessionExpired => CallInput::Sip(Box::new(SipInput::SessionExpired)),
         OutgoingEvent::Ended | OutgoingEvent::Trying => return None,
         other => CallInput::Sip(Box::new(SipInput::Outgoing(Box::new(other)))),
     })

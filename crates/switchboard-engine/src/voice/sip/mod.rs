@@ -94,6 +94,10 @@ pub enum SipInput {
     /// A dialled SIP leg answered (and ran its whisper): bridge to its media.
     ChildAnswered(MediaHandle),
     Media(MediaEvent),
+    /// The peer's re-INVITE or UPDATE changed the media (answered already).
+    MediaChanged(Box<switchboard_sip::Negotiated>),
+    /// The peer stopped refreshing the session: our BYE is sent.
+    SessionExpired,
 }
 
 /// Forwards what a SIP or RTP task reports into the call's inbox (through `input`, which may
@@ -138,6 +142,25 @@ impl Driver {
                 self.dial_child_connected();
             }
             SipInput::Media(event) => self.on_media_event(event).await,
+            SipInput::MediaChanged(negotiated) => {
+                if let MediaEnd::Sip(leg) = &mut self.media {
+                    leg.media_changed(&negotiated);
+                }
+            }
+            SipInput::SessionExpired => {
+                let alert = crate::session::session_alert(
+                    switchboard_webhook::Channel::Voice,
+                    switchboard_core::error_code::SIP_SESSION_EXPIRED,
+                    switchboard_webhook::AlertLevel::Error,
+                    "the SIP session was not refreshed before its Session-Expires interval ran out; the engine sent BYE".to_owned(),
+                    String::new(),
+                );
+                self.record_alert(&alert).await;
+                if let MediaEnd::Sip(leg) = &mut self.media {
+                    leg.remote_ended();
+                }
+                self.feed(switchboard_flow::Input::CallerHungUp);
+            }
         }
     }
 }
