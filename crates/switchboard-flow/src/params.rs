@@ -34,6 +34,9 @@ pub fn base_params(setup: &CallSetup, status: CallStatus) -> Params {
     if let Some(application) = &setup.application_sid {
         push("ApplicationSid", application.as_str());
     }
+    if let Some(call_id) = &setup.sip_call_id {
+        push("SipCallId", call_id);
+    }
     push("Caller", &setup.from);
     push("Called", &setup.to);
     geo(&mut params, GEO_NAMES[0], &setup.from_geo);
@@ -163,5 +166,10 @@ mod tests {
         assert_eq!(value("FromCountry"), Some("US"));
         assert_eq!(value("CallerCountry"), Some("US"));
         assert_eq!(value("ApplicationSid"), None);
+        assert_eq!(value("SipCallId"), None);
+        setup.sip_call_id = Some("abc@192.0.2.1".into());
+        let params = base_params(&setup, CallStatus::Ringing);
+        let sip = params.iter().find(|(name, _)| name == "SipCallId");
+        assert_eq!(sip.map(|(_, v)| v.as_str()), Some("abc@192.0.2.1"));
     }
 }

@@ -200,6 +200,8 @@ pub struct CallSetup {
     pub api_version: String,
     pub from_geo: Geo,
     pub to_geo: Geo,
+    /// The SIP `Call-ID` of a call that came in over SIP, sent as `SipCallId`.
+    pub sip_call_id: Option<String>,
     pub initial: Initial,
     /// Spoken (`Source::Platform`) when no usable TwiML could be had; default per Decision 2.
     pub error_prompt: String,
@@ -232,6 +234,7 @@ impl CallSetup {
             to_geo: Geo::of(&to),
             from,
             to,
+            sip_call_id: None,
             direction,
             caller_name: None,
             forwarded_from: None,

@@ -429,8 +429,21 @@ async fn reject_answers_486_or_603_and_unknown_numbers_404_never_answered() {
         r#"<Response><Reject reason="busy"/></Response>"#,
     );
     app.route("/reject", 200, XML, "<Response><Reject/></Response>");
-    provision(&engine, "+15550300003", &app.url("/busy"), None).await;
-    provision(&engine, "+15550300004", &app.url("/reject"), None).await;
+    app.route("/status", 204, XML, "");
+    for (number, path) in [("+15550300003", "/busy"), ("+15550300004", "/reject")] {
+        let (status, created) = call(
+            &engine,
+            "POST",
+            &engine.account_url("IncomingPhoneNumbers.json"),
+            &[
+                ("PhoneNumber", number),
+                ("VoiceUrl", &app.url(path)),
+                ("StatusCallback", &app.url("/status")),
+            ],
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+    }
     let target = sip_addr(&engine);
     for (number, scenario_name, status) in [
         ("+15550300003", "refused_486", "busy"),
@@ -446,6 +459,25 @@ async fn reject_answers_486_or_603_and_unknown_numbers_404_never_answered() {
             .to_owned();
         let stored = stored_call(&engine, &sid).await;
         assert_eq!(stored["status"], status, "{stored}");
+        // The status callback carries the refusal the caller was sent.
+        let code = if status == "busy" { "486" } else { "603" };
+        let arrived = crate::eventually(Duration::from_secs(10), async || {
+            hits(&app, "/status")
+                .iter()
+                .any(|p| param(p, "CallSid") == Some(sid.as_str()))
+        })
+        .await;
+        assert!(arrived, "the status callback of {sid} arrived");
+        let callbacks = hits(&app, "/status");
+        let callback = callbacks
+            .iter()
+            .find(|p| param(p, "CallSid") == Some(sid.as_str()))
+            .expect("callback");
+        assert_eq!(
+            param(callback, "SipResponseCode"),
+            Some(code),
+            "{callback:?}"
+        );
     }
     let unknown = Sipp::new(
         &sipp_binary,

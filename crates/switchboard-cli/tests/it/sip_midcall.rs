@@ -42,7 +42,19 @@ async fn hold_and_resume_by_reinvite_and_update_stop_and_restart_the_engines_rtp
         return;
     };
     app.route("/voice", 200, XML, HOLD_TWIML);
-    provision(&engine, "+15550480001", &app.url("/voice"), None).await;
+    app.route("/status", 204, XML, "");
+    let (status, number) = crate::call(
+        &engine,
+        "POST",
+        &engine.account_url("IncomingPhoneNumbers.json"),
+        &[
+            ("PhoneNumber", "+15550480001"),
+            ("VoiceUrl", &app.url("/voice")),
+            ("StatusCallback", &app.url("/status")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{number}");
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
         .expect("bind RTP");
@@ -84,11 +96,23 @@ async fn hold_and_resume_by_reinvite_and_update_stop_and_restart_the_engines_rtp
         "RTP resumed after the UPDATE resume: {after} packets"
     );
 
-    let sid = param(&hits(&app, "/voice")[0], "CallSid")
-        .expect("CallSid")
-        .to_owned();
+    let first = &hits(&app, "/voice")[0];
+    let sid = param(first, "CallSid").expect("CallSid").to_owned();
+    // Webhooks of a SIP call carry its Call-ID (sipp's are `<number>-<pid>@<ip>`).
+    let call_id = param(first, "SipCallId").expect("SipCallId");
+    assert!(call_id.contains("@127.0.0.1"), "{call_id}");
     let stored = stored_call(&engine, &sid).await;
     assert_eq!(stored["status"], "completed", "{stored}");
+    // The completed status callback carries the leg's final SIP response: answered, 200.
+    let delivered = crate::eventually(Duration::from_secs(10), async || {
+        !hits(&app, "/status").is_empty()
+    })
+    .await;
+    assert!(delivered, "the status callback arrived");
+    let callback = &hits(&app, "/status")[0];
+    assert_eq!(param(callback, "CallStatus"), Some("completed"));
+    assert_eq!(param(callback, "SipResponseCode"), Some("200"));
+    assert_eq!(param(callback, "SipCallId"), Some(call_id));
 }
 
 #[tokio::test]

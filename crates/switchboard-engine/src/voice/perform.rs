@@ -270,6 +270,9 @@ impl Driver {
         let duration = self.call.call_duration_s();
         if status.is_terminal() {
             params.push(("CallDuration".into(), duration.unwrap_or(0).to_string()));
+            if let Some(code) = self.media_response_code(status) {
+                params.push(("SipResponseCode".into(), code.to_string()));
+            }
             self.finish_recordings(&mut params).await;
         }
         let target = self.alert_target();

@@ -94,6 +94,15 @@ pub(crate) struct FinishedRecording {
 }
 
 impl Driver {
+    /// The leg's final SIP response (`SipResponseCode` on its terminal status callback), for
+    /// a leg ending with `status`; `None` where there is no SIP (the sandbox).
+    pub(crate) fn media_response_code(&self, status: CallStatus) -> Option<u16> {
+        match &self.media {
+            MediaEnd::Sandbox(_) => None,
+            MediaEnd::Sip(leg) => leg.response_code(status),
+        }
+    }
+
     /// The flow answers the call.
     pub(crate) fn media_answer(&mut self) {
         let call_sid = self.call_sid().to_owned();

@@ -163,6 +163,7 @@ async fn inbound_start(
         start::initial_of(&handler),
     );
     setup.caller_name = call.from_display.clone();
+    setup.sip_call_id = Some(call.call_id.clone());
     setup.application_sid = handler
         .application_sid
         .as_deref()

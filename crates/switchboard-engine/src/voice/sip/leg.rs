@@ -48,6 +48,8 @@ pub(crate) struct SipLeg {
     remote_gone: bool,
     /// The far end was told the call is over and the media stopped.
     finished: bool,
+    /// The final response of an INVITE we sent that failed (`OutgoingEvent::Failed`).
+    failed_with: Option<u16>,
 }
 
 impl std::fmt::Debug for SipLeg {
@@ -87,6 +89,7 @@ impl SipLeg {
             answered: false,
             remote_gone: false,
             finished: false,
+            failed_with: None,
         }
     }
 
@@ -163,6 +166,21 @@ impl SipLeg {
         self.rtp = Some(config);
     }
 
+    /// The leg's final SIP response as `SipResponseCode` reports it, for a leg ending with
+    /// `status`: `200` once answered; the failure an INVITE we sent got; for an inbound call we
+    /// never answered, the refusal it is sent (`486`, `603`, `487` for a caller's CANCEL, else
+    /// `480`). `None` for an outbound leg with no final response.
+    pub(crate) fn response_code(&self, status: CallStatus) -> Option<u16> {
+        if self.answered {
+            return Some(200);
+        }
+        match (&self.signalling, self.failed_with) {
+            (_, Some(code)) => Some(code),
+            (Signalling::Server(_), None) => Some(unanswered_status(status)),
+            (Signalling::Client(_), None) => None,
+        }
+    }
+
     /// What an INVITE we sent reports: the progress the flow hears, if any.
     fn on_outgoing(
         &mut self,
@@ -195,6 +213,7 @@ impl SipLeg {
             }
             OutgoingEvent::Failed { status } => {
                 self.remote_gone = true;
+                self.failed_with = Some(status);
                 Some(progress_of_failure(status))
             }
             OutgoingEvent::Trying
