@@ -201,6 +201,7 @@ registry! {
     MESSAGE_DELIVERY_UNKNOWN_ERROR = 30008, "Message delivery - Unknown error";
     MESSAGING_SERVICE_FALLBACK_INVALID = 30122, "Messaging Service: fallback URL invalid";
     TWIML_PARAMETER_TOO_LONG = 32018, "Twiml parameter is longer than 4000 characters";
+    SIP_SOURCE_NOT_ALLOWED = 32201, "SIP: Source IP address not in ACL";
     SCHEDULE_INVALID = 35111, "Invalid scheduling parameters: ScheduleType must be fixed, with SendAt";
     SCHEDULE_SEND_AT_INVALID = 35114, "Scheduling does not support this timestamp";
     SCHEDULE_NEEDS_MESSAGING_SERVICE = 35118, "MessagingServiceSid is required to schedule a message";
@@ -208,6 +209,7 @@ registry! {
     // The engine's own codes (99xxx), where Twilio has none for what it reports.
     PARAMETER_IGNORED = 99001, "Parameter not supported by this engine and ignored";
     SIP_SESSION_EXPIRED = 99002, "SIP session expired: the other side stopped refreshing it (RFC 4028)";
+    SIP_INVITE_REFUSED = 99003, "SIP INVITE refused";
 }
 
 #[cfg(test)]

@@ -120,6 +120,23 @@ pub async fn load(store: &dyn Store, sid: &str) -> EngineResult<Option<Account>>
     Ok(Some(account))
 }
 
+/// The SID of the oldest main account (no parent), which owns what belongs to no number: the
+/// alerts of INVITEs refused before any number was found.
+pub async fn main_account_sid(store: &dyn Store) -> EngineResult<Option<String>> {
+    let mut query = switchboard_store::ListQuery::new(Kind::Account, "");
+    query.account_sid = None;
+    query.filters.push(switchboard_store::Filter::Absent(
+        switchboard_store::Column::ParentSid,
+    ));
+    query.limit = 1;
+    Ok(store
+        .list(&query)
+        .await?
+        .into_iter()
+        .next()
+        .map(|record| record.sid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,6 +90,19 @@ pub enum CallEvent {
     Ended,
 }
 
+/// An INVITE the endpoint refused by itself, before any call was handed over: outside
+/// `--sip-trust` (`403`), at capacity or draining (`503`), a session interval under `Min-SE`
+/// (`422`), or malformed (`400`). The engine records it as an alert, so an operator sees why a
+/// phone could not get in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub source: SocketAddr,
+    /// User part of the Request-URI (empty when it has none).
+    pub to_user: String,
+    pub call_id: String,
+}
+
 /// An outbound call to place.
 #[derive(Debug, Clone)]
 pub struct OutgoingInvite {

@@ -48,7 +48,11 @@ pub struct SipEndpoint {
     local_addr: SocketAddr,
     active: Arc<AtomicUsize>,
     draining: Arc<std::sync::atomic::AtomicBool>,
+    refusals: Arc<std::sync::Mutex<Option<mpsc::Receiver<crate::api::Refusal>>>>,
 }
+
+/// Refusal reports waiting for the engine; beyond this they are dropped (and counted).
+const REFUSAL_QUEUE: usize = 256;
 
 impl SipEndpoint {
     /// Binds UDP and TCP and starts the endpoint; inbound calls arrive on the receiver.
@@ -82,11 +86,13 @@ impl SipEndpoint {
             min_se_s: config.min_se_s,
         };
         let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (refusals, refused) = mpsc::channel(REFUSAL_QUEUE);
         let shared = Shared {
             inputs: inputs.clone(),
             active: active.clone(),
             conn_ids,
             draining: draining.clone(),
+            refusals,
         };
         let actor = Actor::new(settings, udp, shared, incoming, tasks);
         tokio::spawn(actor.run(receiver));
@@ -95,8 +101,15 @@ impl SipEndpoint {
             local_addr,
             active,
             draining,
+            refusals: Arc::new(std::sync::Mutex::new(Some(refused))),
         };
         Ok((endpoint, calls))
+    }
+
+    /// The INVITEs this endpoint refuses by itself, reported once to whoever takes them first
+    /// (the engine); `None` after that.
+    pub fn take_refusals(&self) -> Option<mpsc::Receiver<crate::api::Refusal>> {
+        self.refusals.lock().ok()?.take()
     }
 
     /// The bound address (UDP and TCP).

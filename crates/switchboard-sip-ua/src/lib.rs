@@ -25,7 +25,8 @@ mod error;
 mod transport;
 
 pub use api::{
-    CallEvent, ClientCall, IncomingCall, OutgoingCall, OutgoingEvent, OutgoingInvite, ServerCall,
+    CallEvent, ClientCall, IncomingCall, OutgoingCall, OutgoingEvent, OutgoingInvite, Refusal,
+    ServerCall,
 };
 pub use cidr::{Cidr, CidrError};
 pub use endpoint::{SipConfig, SipEndpoint};

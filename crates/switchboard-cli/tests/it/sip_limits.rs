@@ -477,3 +477,96 @@ async fn sip_options_answers_503_while_the_node_drains() {
         "the drain ends and the engine exits 0"
     );
 }
+
+/// The alerts of `engine`'s main account, newest first, as `(error_code, level, text)`.
+async fn alert_texts(engine: &Engine) -> Vec<(String, String, String)> {
+    let url = format!("{}/v1/Alerts?PageSize=100", engine.base_url);
+    let (status, body) = crate::call(engine, "GET", &url, &[]).await;
+    assert_eq!(status, 200, "{body}");
+    body["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|alert| {
+            let text = |field: &str| alert[field].as_str().unwrap_or_default().to_owned();
+            (text("error_code"), text("log_level"), text("alert_text"))
+        })
+        .collect()
+}
+
+/// Waits until `engine` holds `count` alerts; returns them.
+async fn wait_for_alerts(engine: &Engine, count: usize) -> Vec<(String, String, String)> {
+    let arrived = crate::eventually(Duration::from_secs(10), async || {
+        alert_texts(engine).await.len() >= count
+    })
+    .await;
+    let alerts = alert_texts(engine).await;
+    assert!(arrived, "{count} alerts: {alerts:?}");
+    alerts
+}
+
+#[tokio::test]
+async fn sip_refused_invites_are_warning_alerts_with_their_code_and_source_one_a_minute() {
+    // 488 (an SDP address that does not parse) and 404 (no such number), each twice from the
+    // same source: one alert each, the second of a kind only counted.
+    let (engine, _app) = engine_with_tone(&[], "+15550310011").await;
+    for _ in 0..2 {
+        let caller = Caller::new(&engine, "+15550310011").await;
+        let response = caller
+            .invite(&offer("c=IN IP4 media.example.com", 40_000))
+            .await;
+        assert_eq!(response.status(), 488);
+        let stranger = Caller::new(&engine, "+15559990000").await;
+        let response = stranger.invite(&offer("c=IN IP4 127.0.0.1", 40_000)).await;
+        assert_eq!(response.status(), 404);
+    }
+    let alerts = wait_for_alerts(&engine, 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alerts_later = alert_texts(&engine).await;
+    assert_eq!(
+        alerts_later.len(),
+        2,
+        "one alert per status and source: {alerts_later:?}"
+    );
+    let message = |text: &str| {
+        crate::voice::form(text)
+            .into_iter()
+            .find(|(name, _)| name == "Msg")
+            .map(|(_, value)| value)
+            .unwrap_or_default()
+    };
+    for (status, to) in [("488", "+15550310011"), ("404", "+15559990000")] {
+        let found = alerts
+            .iter()
+            .find(|(_, _, text)| message(text).contains(&format!("refused with {status}")));
+        let Some((code, level, text)) = found else {
+            panic!("no alert for {status}: {alerts:?}");
+        };
+        let message = message(text);
+        assert_eq!(
+            (code.as_str(), level.as_str()),
+            ("99003", "warning"),
+            "{message}"
+        );
+        assert!(
+            message.contains("INVITE from 127.0.0.1:"),
+            "the source: {message}"
+        );
+        assert!(
+            message.contains(&format!("to {to} ")),
+            "the number: {message}"
+        );
+    }
+
+    // Outside --sip-trust: 403 and the ACL code, on the main account.
+    let (untrusting, _app) = engine_with_tone(&["--sip-trust", "10.0.0.0/8"], "+15550310012").await;
+    let caller = Caller::new(&untrusting, "+15550310012").await;
+    let response = caller.invite(&offer("c=IN IP4 127.0.0.1", 40_000)).await;
+    assert_eq!(response.status(), 403);
+    let alerts = wait_for_alerts(&untrusting, 1).await;
+    assert_eq!(alerts[0].0, "32201", "{alerts:?}");
+    assert!(
+        message(&alerts[0].2).contains("outside --sip-trust"),
+        "{alerts:?}"
+    );
+}

@@ -73,6 +73,15 @@ impl Actor {
             return;
         }
         if let Err(status) = self.admit_invite(&request, &key, peer) {
+            let refusal = crate::api::Refusal {
+                status,
+                source: peer.addr(),
+                to_user: user_of(&request.uri),
+                call_id: request.headers.call_id().unwrap_or_default().to_owned(),
+            };
+            if self.shared.refusals.try_send(refusal).is_err() {
+                metrics::counter!("sip_refusal_reports_dropped_total").increment(1);
+            }
             let mut response = self.response_for(&request, status, &random_token(), peer);
             if status == 422 {
                 let min_se = self

@@ -120,6 +120,9 @@ pub(crate) struct Shared {
     /// Set by `SipEndpoint::drain`: new INVITEs and `OPTIONS` probes get `503`, so a SIP load
     /// balancer sends new calls elsewhere while calls in flight finish.
     pub(crate) draining: Arc<std::sync::atomic::AtomicBool>,
+    /// INVITEs refused here, for the engine's alerts (bounded: a flood drops reports, never
+    /// the endpoint's time).
+    pub(crate) refusals: mpsc::Sender<crate::api::Refusal>,
 }
 
 struct ServerInvite {

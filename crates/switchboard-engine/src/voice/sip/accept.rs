@@ -17,15 +17,24 @@ use crate::account;
 use crate::voice::driver::FarEnd;
 use crate::voice::live::CallInput;
 use crate::voice::sip::leg::{SipLeg, local_media, media_target, rtp_config};
+use crate::voice::sip::refusals::{self, Refused};
 use crate::voice::sip::{SipInput, Telephony, forward};
 use crate::voice::start::{self, LegStart};
+use tokio::sync::mpsc::Sender;
 
 /// Accepts inbound calls from the endpoint until it closes or the engine shuts down (the
 /// endpoint then answers new INVITEs itself until it is shut down).
+/// Refusals, the endpoint's and this path's, become alerts (`refusals.rs`).
 pub(crate) fn serve_incoming(
     state: Engine,
     mut incoming: tokio::sync::mpsc::Receiver<IncomingCall>,
 ) {
+    let (refused, refusals) = tokio::sync::mpsc::channel(refusals::QUEUE);
+    let endpoint_refusals = state
+        .telephony
+        .as_ref()
+        .and_then(|telephony| telephony.endpoint.take_refusals());
+    refusals::serve(state.clone(), refusals, endpoint_refusals);
     let engine = state.clone();
     engine.spawn(async move {
         loop {
@@ -35,7 +44,8 @@ pub(crate) fn serve_incoming(
             };
             let Some(call) = call else { return };
             let task_state = state.clone();
-            state.spawn(async move { accept(&task_state, call).await });
+            let refused = refused.clone();
+            state.spawn(async move { accept(&task_state, call, &refused).await });
         }
     });
 }
@@ -50,21 +60,50 @@ pub fn number_of(user: &str) -> String {
     }
 }
 
-async fn accept(state: &Engine, call: IncomingCall) {
+async fn accept(state: &Engine, call: IncomingCall, refused: &Sender<Refused>) {
+    // Refuses the INVITE and reports it for an alert (dropped when a flood fills the queue).
+    let refuse = |status: u16, account_sid: Option<String>, why: &'static str| {
+        call.handle.reject(status);
+        let report = Refused {
+            status,
+            source: call.source,
+            to_user: call.to_user.clone(),
+            call_id: call.call_id.clone(),
+            account_sid,
+            why,
+        };
+        if refused.try_send(report).is_err() {
+            metrics::counter!("sip_refusal_reports_dropped_total").increment(1);
+        }
+    };
     let Some(telephony) = state.telephony.clone() else {
-        return call.handle.reject(503);
+        return refuse(503, None, "telephony is not running");
     };
     let (number, account) = match callee(state, &call).await {
         Ok(found) => found,
-        Err(status) => return call.handle.reject(status),
+        Err((status, account_sid, why)) => return refuse(status, account_sid, why),
     };
     let leg = match media_leg(&telephony, &call).await {
         Ok(leg) => leg,
-        Err(status) => return call.handle.reject(status),
+        Err(status) => {
+            let why = if status == 488 {
+                "no audio stream it offered is usable (no PCMU or PCMA, or a c= address that is not an IP address)"
+            } else {
+                "no RTP port is free in --rtp-ports"
+            };
+            return refuse(status, Some(account.sid.clone()), why);
+        }
     };
+    let account_sid = account.sid.clone();
     let leg_start = match inbound_start(state, &call, &number, account).await {
         Ok(leg_start) => leg_start,
-        Err(status) => return call.handle.reject(status),
+        Err(status) => {
+            return refuse(
+                status,
+                Some(account_sid),
+                "the number's handler could not be read",
+            );
+        }
     };
     let call_sid = leg_start.setup.call_sid.as_str().to_owned();
     call.handle.ringing();
@@ -77,27 +116,32 @@ async fn accept(state: &Engine, call: IncomingCall) {
     }
 }
 
+/// Why an INVITE is refused: its status, the account it concerns (when a number was found)
+/// and the reason in words.
+type Refusal = (u16, Option<String>, &'static str);
+
 /// The provisioned number the INVITE is for (404 otherwise) and its account (403 unless
 /// active).
 async fn callee(
     state: &Engine,
     call: &IncomingCall,
-) -> Result<(switchboard_store::Record, account::Account), u16> {
+) -> Result<(switchboard_store::Record, account::Account), Refusal> {
     let to = number_of(&call.to_user);
     let number = match state.find_number(&to).await {
         Ok(Some(number)) => number,
-        Ok(None) => return Err(404),
+        Ok(None) => return Err((404, None, "no number of this engine is called so")),
         Err(error) => {
             tracing::error!(?error, "looking up a SIP call's number failed");
-            return Err(500);
+            return Err((500, None, "the number could not be looked up"));
         }
     };
+    let owner = Some(number.account_sid.clone());
     let account = match account::load(&*state.store, &number.account_sid).await {
         Ok(Some(account)) => account,
-        Ok(None) => return Err(403),
+        Ok(None) => return Err((403, None, "the number's account does not exist")),
         Err(error) => {
             tracing::error!(?error, "loading a SIP call's account failed");
-            return Err(500);
+            return Err((500, owner, "the number's account could not be read"));
         }
     };
     // A suspended or closed account (or a subaccount of one) answers nothing. `403 Forbidden`
@@ -109,10 +153,10 @@ async fn callee(
     // other refusals of policy (`--sip-trust`).
     match account::is_active(&*state.store, &account).await {
         Ok(true) => Ok((number, account)),
-        Ok(false) => Err(403),
+        Ok(false) => Err((403, owner, "the number's account is suspended or closed")),
         Err(error) => {
             tracing::error!(?error, "loading a SIP call's parent account failed");
-            Err(500)
+            Err((500, owner, "the number's parent account could not be read"))
         }
     }
 }

@@ -31,6 +31,7 @@
 mod accept;
 mod leg;
 mod media;
+mod refusals;
 
 use std::net::IpAddr;
 
