@@ -167,7 +167,11 @@ fn what_the_engine_does_not_run_is_an_error_with_the_engines_code() {
     assert!(listed.status.success());
     assert!(table.contains("voice      <Say>  runs"), "{table}");
     assert!(
-        table.contains("voice      <Dial><Conference>  not run"),
+        table.contains("voice      <Dial><Conference>  runs"),
+        "{table}"
+    );
+    assert!(
+        table.contains("voice      <Dial><Client>  not run"),
         "{table}"
     );
     assert!(table.contains("messaging  <Message>  runs"), "{table}");
