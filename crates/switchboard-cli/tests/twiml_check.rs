@@ -137,7 +137,7 @@ fn what_the_engine_does_not_run_is_an_error_with_the_engines_code() {
     let file = write(
         &dir,
         "agent.xml",
-        "<Response>\n  <Say>hi</Say>\n  <Connect><Stream url=\"wss://bot.example/s\"/></Connect>\n  <Dial><Conference>room</Conference></Dial>\n</Response>\n",
+        "<Response>\n  <Say>hi</Say>\n  <Connect><Stream url=\"wss://bot.example/s\"/></Connect>\n  <Dial><Client>alice</Client></Dial>\n</Response>\n",
     );
     let (output, stdout) = check(&[&file], false);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
@@ -148,7 +148,7 @@ fn what_the_engine_does_not_run_is_an_error_with_the_engines_code() {
         "{stdout}"
     );
     assert!(
-        stdout.contains(":4:9: error 13000: <Dial><Conference> is not supported by this engine yet; only <Number> and <Sip> are dialled"),
+        stdout.contains(":4:9: error 13000: <Dial><Client> is not supported by this engine yet; only <Number>, <Sip>, <Conference> and <Queue> are dialled"),
         "{stdout}"
     );
     let runnable = write(
@@ -167,7 +167,11 @@ fn what_the_engine_does_not_run_is_an_error_with_the_engines_code() {
     assert!(listed.status.success());
     assert!(table.contains("voice      <Say>  runs"), "{table}");
     assert!(
-        table.contains("voice      <Dial><Conference>  not run"),
+        table.contains("voice      <Dial><Conference>  runs"),
+        "{table}"
+    );
+    assert!(
+        table.contains("voice      <Dial><Client>  not run"),
         "{table}"
     );
     assert!(table.contains("messaging  <Message>  runs"), "{table}");

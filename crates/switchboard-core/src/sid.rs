@@ -23,6 +23,8 @@ pub enum SidKind {
     Delivery,
     /// A Messaging Service (Messaging v1).
     MessagingService,
+    Conference,
+    Queue,
 }
 
 impl SidKind {
@@ -41,6 +43,8 @@ impl SidKind {
             SidKind::Notification => "NO",
             SidKind::Delivery => "DL",
             SidKind::MessagingService => "MG",
+            SidKind::Conference => "CF",
+            SidKind::Queue => "QU",
         }
     }
 }

@@ -120,6 +120,10 @@ pub struct Inner {
     pub(crate) sandbox: sandbox::Sandbox,
     pub(crate) numbers: numbers::NumberIndex,
     pub(crate) live: voice::live::LiveCalls,
+    /// The conferences running on this engine.
+    pub(crate) conferences: voice::conference::Conferences,
+    /// The call queues of this engine's accounts, with their waiting callers.
+    pub(crate) queues: voice::queue::Queues,
     /// Every alert this engine stores, as stored (with its `seq`), to whoever subscribed
     /// (`subscribe_alerts`): the live alert stream.
     pub(crate) alert_feed: tokio::sync::broadcast::Sender<Arc<Record>>,
@@ -186,6 +190,8 @@ impl Engine {
                 sandbox: sandbox::Sandbox::default(),
                 numbers: numbers::NumberIndex::default(),
                 live: voice::live::LiveCalls::default(),
+                conferences: Default::default(),
+                queues: Default::default(),
                 alert_feed: tokio::sync::broadcast::channel(alerts::FEED_CAPACITY).0,
                 tasks: TaskTracker::new(),
                 closing: CancellationToken::new(),

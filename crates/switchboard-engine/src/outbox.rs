@@ -42,6 +42,8 @@ pub(crate) enum Kind {
     VerificationStatus,
     /// `AsyncAmdStatusCallback`: answering-machine detection's verdict.
     AmdStatus,
+    /// A conference's status callback (`voice::conference`).
+    ConferenceStatus,
     Debugger,
 }
 
@@ -53,6 +55,7 @@ impl Kind {
             Kind::RecordingStatus => "recording-status",
             Kind::VerificationStatus => "verification-status",
             Kind::AmdStatus => "amd-status",
+            Kind::ConferenceStatus => "conference-status",
             Kind::Debugger => "debugger",
         }
     }

@@ -53,7 +53,27 @@ pub enum Action {
     /// Ring the targets; answer with `DialEnded`.
     Dial(Dial),
     /// Drop the child leg (`hangupOnStar`, caller hang-up, live update); `DialEnded` follows.
+    /// In a conference: leave it (`DialEnded` with `answered` follows).
     EndDial,
+    /// `<Dial><Conference>`: join the named conference. The driver answers `Waiting(true)` while
+    /// the conference has not started (the `wait` loop runs), `Waiting(false)` when it starts,
+    /// and `DialEnded` (`answered`) when the participant leaves, is removed or the conference
+    /// ends. `EndDial` makes it leave.
+    JoinConference(JoinConference),
+    /// `<Dial><Queue>`: bridge with the caller at the front of a queue; answered by
+    /// `DialEnded` (at once when the queue is empty). `EndDial` drops the bridge.
+    DequeueCall(DequeueCall),
+    /// `<Enqueue>`: put the caller in a queue. The driver answers `Waiting(true)` once it waits
+    /// (the `wait` loop runs), `Waiting(false)` when it is bridged, and `QueueEnded` when it
+    /// left the queue (or the bridge ended), or at once (`queue-full`, `error`).
+    Enqueue(Enqueue),
+    /// Take the caller out of its queue (`<Leave>`, hang-up, live update); `QueueEnded` follows.
+    LeaveQueue,
+    /// The `<Enqueue>` ended (transcript `enqueue_result`).
+    EnqueueResult {
+        result: String,
+        queue_time_s: u32,
+    },
     DialResult(DialResult),
     /// Send a text message from the call (`<Sms>`); with `wants_result`, answer `SmsSent`.
     SendSms(SendSms),
@@ -87,6 +107,11 @@ pub enum FetchPurpose {
     Redirect,
     /// A REST live-call update `Url` (its own `FallbackUrl` applies).
     LiveUpdate,
+    /// The `waitUrl` of a conference or queue (hold TwiML, requested again each time it runs
+    /// out); the driver adds the queue's or conference's parameters.
+    WaitUrl,
+    /// The `action` of an `<Enqueue>`.
+    EnqueueAction,
 }
 
 /// A TwiML fetch.
@@ -246,6 +271,50 @@ pub struct Dial {
     pub answer_on_bridge: bool,
     pub ring_tone: Option<RingTone>,
     pub sequential: bool,
+}
+
+/// A hold document: requested, run, and requested again while the leg waits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaitUrl {
+    /// Absolute.
+    pub url: String,
+    pub method: Method,
+}
+
+/// Join a conference (`<Dial><Conference>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JoinConference {
+    pub name: String,
+    pub muted: bool,
+    /// `true`, `false`, `onEnter`, `onExit`.
+    pub beep: String,
+    pub start_conference_on_enter: bool,
+    pub end_conference_on_exit: bool,
+    /// `None`: silence while waiting (Twilio's default hold music is not ours to play).
+    pub wait: Option<WaitUrl>,
+    pub max_participants: u32,
+    pub record: bool,
+    /// Conference events as TwiML spells them (`start`, `end`, `join`, …).
+    pub status_callback: Option<Callback>,
+    pub label: Option<String>,
+}
+
+/// Dequeue the front caller of a queue (`<Dial><Queue>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DequeueCall {
+    pub name: String,
+    /// TwiML for the dequeued caller before the bridge (absolute).
+    pub url: Option<WaitUrl>,
+    /// How long to wait for a caller when the queue is empty (the `<Dial>`'s `timeout`).
+    pub timeout_s: u32,
+}
+
+/// Wait in a queue (`<Enqueue>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Enqueue {
+    pub name: String,
+    pub wait: Option<WaitUrl>,
+    pub max_size: Option<u32>,
 }
 
 /// How a `<Dial>` ended, for the transcript.

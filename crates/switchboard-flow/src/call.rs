@@ -15,6 +15,8 @@ use crate::program::Program;
 use crate::setup::{CallSetup, CallStatus, Direction, Initial};
 use crate::verb::dial::DialRun;
 use crate::verb::gather::GatherRun;
+use crate::verb::hold::Hold;
+use crate::verb::queue::EnqueueRun;
 use crate::verb::record::RecordRun;
 use crate::verb::sms::SmsRun;
 
@@ -40,6 +42,10 @@ pub(crate) enum Step {
     Gather(Box<GatherRun>),
     Record(Box<RecordRun>),
     Dial(Box<DialRun>),
+    /// `<Enqueue>`: in the queue (holding), bridged, or waiting for `QueueEnded`.
+    Enqueue(Box<EnqueueRun>),
+    /// Holding with nothing to play (no `waitUrl`, or it gave nothing usable): silence.
+    Held,
     Sms(Box<SmsRun>),
     /// A last prompt (text/audio answer, platform prompt) plays; then hang up `by`.
     Closing {
@@ -69,6 +75,8 @@ pub struct Call {
     pub(crate) pending_initial: Option<Initial>,
     /// What machine detection decided (`AnsweredBy`, `MachineDetectionDuration` in ms).
     pub(crate) answered_by: Option<(String, u32)>,
+    /// While a conference or queue holds the leg: the outer step and document set aside.
+    pub(crate) hold: Option<Box<Hold>>,
 }
 
 impl Call {
@@ -93,6 +101,7 @@ impl Call {
             documents_without_input: 0,
             pending_initial: None,
             answered_by: None,
+            hold: None,
         };
         call.emit(Action::StatusChanged(status));
         if call.setup.direction == Direction::Inbound {
@@ -134,6 +143,12 @@ impl Call {
             Input::DialConnected => self.on_dial_connected(),
             Input::DialEnded(outcome) => self.on_dial_ended(outcome),
             Input::SmsSent { sms_sid, status } => self.on_sms_sent(sms_sid, status),
+            Input::Waiting(waiting) => self.on_waiting(waiting),
+            Input::QueueEnded {
+                result,
+                queue_sid,
+                queue_time_s,
+            } => self.on_queue_ended(result, queue_sid, queue_time_s),
             Input::CallerHungUp => self.on_caller_hung_up(),
             Input::ApiEnd(end) => self.on_api_end(end),
             Input::Timer => self.on_timer(),
@@ -159,6 +174,7 @@ impl Call {
             Step::Gather(run) => run.deadline(),
             Step::Record(run) => Some(run.deadline()),
             Step::Dial(run) => run.deadline(),
+            Step::Enqueue(run) => run.deadline(),
             _ => None,
         }
     }
@@ -315,12 +331,15 @@ impl Call {
             Step::Gather(run) => self.gather_timer(run),
             Step::Record(run) => self.record_timer(run),
             Step::Dial(run) => self.dial_timer(run),
+            Step::Enqueue(run) => self.enqueue_timer(run),
             other => self.step = other,
         }
     }
 
     fn on_caller_hung_up(&mut self) {
+        self.end_hold();
         match std::mem::replace(&mut self.step, Step::Idle) {
+            Step::Enqueue(run) => self.enqueue_caller_hung_up(run),
             Step::Gather(run) => self.gather_caller_hung_up(run),
             Step::Record(run) => self.record_caller_hung_up(run),
             Step::Dial(run) => self.dial_caller_hung_up(run),
@@ -351,12 +370,14 @@ impl Call {
 
     /// Stops whatever media the current step runs; the step becomes `Idle`.
     fn abandon_step(&mut self) {
+        self.end_hold();
         self.program = Program::default();
         match std::mem::replace(&mut self.step, Step::Idle) {
             Step::Playing | Step::Closing { .. } => self.emit(Action::StopMedia),
             Step::Gather(run) if run.is_playing() => self.emit(Action::StopMedia),
             Step::Record(run) if !run.is_stopping() => self.emit(Action::StopRecording),
             Step::Dial(run) if !run.is_ending() => self.emit(Action::EndDial),
+            Step::Enqueue(run) if !run.is_leaving() => self.emit(Action::LeaveQueue),
             _ => {}
         }
     }

@@ -66,6 +66,18 @@ pub enum Input {
     /// The `SendSms` action of an `<Sms action>` was handed over (or failed): `status` is the
     /// `SmsStatus` to report (`sending`, `sent`, `failed`); the action is then requested.
     SmsSent { sms_sid: Sid, status: String },
+    /// After `JoinConference` or `Enqueue`: `true` while the leg waits (the conference has not
+    /// started, the caller is in the queue): the hold loop of the `waitUrl` runs; `false` when
+    /// the wait is over (the conference started, the caller was bridged).
+    Waiting(bool),
+    /// After `Enqueue`: the caller left the queue (or its bridge ended). `result` is the
+    /// `QueueResult` (`bridged`, `queue-full`, `error`, `redirected`, …; the interpreter
+    /// reports `leave` and `hangup` itself when it asked to leave).
+    QueueEnded {
+        result: String,
+        queue_sid: String,
+        queue_time_s: u32,
+    },
     /// The caller hung up.
     CallerHungUp,
     /// REST `Calls/{Sid}` update with `Status=completed|canceled`.

@@ -56,8 +56,13 @@
 //! - Runtime failures of a document (11100: a relative or default `action` URL with no document
 //!   URL) are [`Action::ExecutionFailed`]: "cannot execute" means fallback (Decision 3).
 //! - `<Reject>` ends `busy` (`busy`) or `no-answer` (`rejected`), never answered (Decision 13).
-//! - Dial nouns other than `<Number>`, and `<Enqueue>`/`<Leave>`/unmodelled verbs, draw an
-//!   ERROR alert and the next verb runs (issue 5).
+//! - Dial nouns other than `<Number>`, `<Sip>`, `<Conference>` and `<Queue>`, and unmodelled
+//!   verbs, draw an ERROR alert and the next verb runs (issue 5).
+//! - A conference participant or a queued caller waits in a hold loop (`verb/hold.rs`): the
+//!   `waitUrl` document runs as the current document, with the `<Dial>`/`<Enqueue>` and the rest
+//!   of the outer document set aside, and is requested again when it runs out (at most once a
+//!   second); its fetches go through the same failover path as any other. The driver says when
+//!   the wait starts and ends (`Input::Waiting`).
 //! - The caller hanging up during `<Gather>` (with partial input), `<Record>` (with audio) or
 //!   `<Dial action>` still requests the action, with `CallStatus=completed` and
 //!   `reply_ignored` (§7.6, §7.7 [O], §10 question 14); the interpreter waits up to 5 s for
@@ -84,8 +89,9 @@ mod setup;
 mod verb;
 
 pub use action::{
-    Action, Alert, Callback, Dial, DialResult, DialTarget, ExecutionFailure, FetchPurpose,
-    FetchRequest, Gather, GatherResult, HangupBy, Play, PlayMedia, Record, Say, SendSms, Source,
+    Action, Alert, Callback, DequeueCall, Dial, DialResult, DialTarget, Enqueue, ExecutionFailure,
+    FetchPurpose, FetchRequest, Gather, GatherResult, HangupBy, JoinConference, Play, PlayMedia,
+    Record, Say, SendSms, Source, WaitUrl,
 };
 pub use call::Call;
 pub use input::{ApiEnd, DialCallStatus, DialOutcome, DialRecording, Input, Progress};

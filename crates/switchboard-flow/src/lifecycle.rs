@@ -86,8 +86,12 @@ impl Call {
         self.set_status(status);
     }
 
-    /// The document ran out of verbs: hang up, or bridge a whisper leg.
+    /// The document ran out of verbs: hang up, bridge a whisper leg, or (holding) request the
+    /// wait document again.
     pub(crate) fn run_out(&mut self) {
+        if self.hold.is_some() {
+            return self.hold_ran_out();
+        }
         if self.setup.whisper {
             self.ensure_answered();
             self.emit(Action::Bridge);

@@ -13,6 +13,7 @@ use crate::action::{
 use crate::call::{Call, Step};
 use crate::params::Params;
 use crate::setup::{CallStatus, Initial};
+use crate::verb::hold::HoldAnswer;
 
 /// The verbs of the current document not run yet, and where the document came from.
 #[derive(Debug, Default)]
@@ -361,18 +362,27 @@ impl Call {
     }
 
     pub(crate) fn on_text_response(&mut self, text: String) {
+        if matches!(self.step, Step::AwaitingDocument) && self.hold.is_some() {
+            return self.hold_answer(HoldAnswer::Text(text));
+        }
         if matches!(self.step, Step::AwaitingDocument) {
             self.closing_say(text, Source::Twiml, HangupBy::Twiml);
         }
     }
 
     pub(crate) fn on_audio_response(&mut self, url: String) {
+        if matches!(self.step, Step::AwaitingDocument) && self.hold.is_some() {
+            return self.hold_answer(HoldAnswer::Audio(url));
+        }
         if matches!(self.step, Step::AwaitingDocument) {
             self.closing_play(url);
         }
     }
 
     pub(crate) fn on_no_usable_twiml(&mut self) {
+        if matches!(self.step, Step::AwaitingDocument) && self.hold.is_some() {
+            return self.hold_answer(HoldAnswer::Nothing);
+        }
         if matches!(self.step, Step::AwaitingDocument) {
             self.platform_prompt();
         }
@@ -381,6 +391,9 @@ impl Call {
     /// The number's last-resort document instead of the platform prompt: inline, its says
     /// marked `LastResort`.
     pub(crate) fn on_last_resort(&mut self, document: Document) {
+        if matches!(self.step, Step::AwaitingDocument) && self.hold.is_some() {
+            return self.hold_answer(HoldAnswer::Nothing);
+        }
         if matches!(self.step, Step::AwaitingDocument) {
             self.load(document, None, Source::LastResort);
         }

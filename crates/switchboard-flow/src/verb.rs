@@ -4,7 +4,9 @@
 pub(crate) mod control;
 pub(crate) mod dial;
 pub(crate) mod gather;
+pub(crate) mod hold;
 pub(crate) mod media;
+pub(crate) mod queue;
 pub(crate) mod record;
 pub(crate) mod sms;
 
@@ -21,6 +23,9 @@ impl Call {
         if !support::verb_runs(Context::Voice, verb.name()) {
             return self.unsupported_verb(verb.name());
         }
+        if self.hold.is_some() && !self.hold_allows(&verb) {
+            return;
+        }
         match verb {
             Verb::Say(say) => self.start_say(&say),
             Verb::Play(play) => self.start_play(&play),
@@ -32,8 +37,8 @@ impl Call {
             Verb::Reject(reject) => self.reject(reject.reason),
             Verb::Redirect(redirect) => self.redirect(&redirect),
             Verb::Sms(sms) => self.send_sms(sms),
-            Verb::Enqueue(_) => self.unsupported_verb("Enqueue"),
-            Verb::Leave(_) => self.unsupported_verb("Leave"),
+            Verb::Enqueue(enqueue) => self.start_enqueue(enqueue),
+            Verb::Leave(_) => self.leave_outside_queue(),
             Verb::Message(_) => self.unsupported_verb("Message"),
             Verb::Unmodelled(verb) => self.unsupported_verb(&verb.kind.to_string()),
         }

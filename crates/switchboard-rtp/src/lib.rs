@@ -1,5 +1,5 @@
 //! Pure RTP media protocol: packets (RFC 3550), G.711 µ-law and A-law, RFC 4733 telephone
-//! events, a 20 ms packetiser/pacer, a jitter-tolerant receive buffer for recording, and the
+//! events, the conference mixer (`mix`), a 20 ms packetiser/pacer, a jitter-tolerant receive buffer for recording, and the
 //! rule of where a session may send (`MediaTarget`: a trusted SDP address, or symmetric RTP).
 //!
 //! Nothing here does IO or reads a clock. Every state machine has the sans-IO shape used
@@ -32,6 +32,7 @@
 //! before the next `handle_*`, then sleep until `poll_timeout()`.
 
 pub mod g711;
+pub mod mix;
 pub mod packet;
 pub mod receive_buffer;
 pub mod sender;
@@ -39,6 +40,7 @@ pub mod target;
 pub mod telephone_event;
 
 pub use g711::Law;
+pub use mix::Mixer;
 pub use packet::{Extension, RtpError, RtpPacket};
 pub use receive_buffer::{Playout, ReceiveBuffer, ReceiveConfig, ReceiveStats};
 pub use sender::{RtpSender, SenderConfig, SenderStats};

@@ -51,6 +51,8 @@ pub(crate) fn kind_from_str(text: &str) -> Option<Kind> {
         Kind::CallerIdVerification,
         Kind::MessagingService,
         Kind::ServicePhoneNumber,
+        Kind::Conference,
+        Kind::Queue,
     ]
     .into_iter()
     .find(|kind| kind.as_str() == text)

@@ -32,6 +32,11 @@ pub enum Kind {
     /// the number (`phone_number_sid`); its SID is `service-number:{PN…}` and its `unique_key`
     /// the same, so a number is in at most one service.
     ServicePhoneNumber,
+    /// A conference (`CF…`): written by the engine node that runs it, rendered by the API;
+    /// `friendly_name` is its name, `status` `init`, `in-progress` or `completed`.
+    Conference,
+    /// A call queue (`QU…`): `friendly_name` is its name, `unique_key` `queue:{account}:{name}`.
+    Queue,
 }
 
 impl Kind {
@@ -52,6 +57,8 @@ impl Kind {
             Kind::CallerIdVerification => "caller_id_verification",
             Kind::MessagingService => "messaging_service",
             Kind::ServicePhoneNumber => "service_phone_number",
+            Kind::Conference => "conference",
+            Kind::Queue => "queue",
         }
     }
 }

@@ -48,8 +48,8 @@ pub const TABLE: &[Entry] = &[
     voice("Dial/Number", true),
     voice("Dial/Sip", true),
     voice("Dial/Client", false),
-    voice("Dial/Conference", false),
-    voice("Dial/Queue", false),
+    voice("Dial/Conference", true),
+    voice("Dial/Queue", true),
     voice("Dial/Sim", false),
     voice("Dial/Application", false),
     voice("Dial/WhatsApp", false),
@@ -57,8 +57,8 @@ pub const TABLE: &[Entry] = &[
     voice("Redirect", true),
     voice("Reject", true),
     voice("Sms", true),
-    voice("Enqueue", false),
-    voice("Leave", false),
+    voice("Enqueue", true),
+    voice("Leave", true),
     voice("Connect", false),
     voice("Start", false),
     voice("Stop", false),
@@ -108,7 +108,7 @@ pub fn unsupported_dial_noun(name: &str) -> (ErrorCode, String) {
     (
         DIAL_GENERIC,
         format!(
-            "<Dial><{name}> is not supported by this engine yet; only <Number> and <Sip> are dialled"
+            "<Dial><{name}> is not supported by this engine yet; only <Number>, <Sip>, <Conference> and <Queue> are dialled"
         ),
     )
 }
@@ -152,6 +152,6 @@ mod tests {
         assert!(!verb_runs(Context::Voice, "Connect"));
         assert!(verb_runs(Context::Messaging, "Message"));
         assert!(dial_noun_runs("Number") && dial_noun_runs("Sip"));
-        assert!(!dial_noun_runs("Conference") && !dial_noun_runs("Client"));
+        assert!(dial_noun_runs("Conference") && !dial_noun_runs("Client"));
     }
 }

@@ -288,7 +288,7 @@ const CREATE_ENUMS: &[(&str, &[&str])] = &[
 ];
 
 /// The leg to start, and the detection thresholds that were clamped (to warn about).
-async fn outbound(
+pub(crate) async fn outbound(
     state: &AppState,
     account: &Account,
     params: &Params,

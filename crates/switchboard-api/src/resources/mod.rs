@@ -10,16 +10,19 @@ pub mod available;
 pub mod call;
 pub(crate) mod call_recording;
 pub mod caller_id;
+pub(crate) mod conference;
 pub(crate) mod deliveries;
 mod fields;
 pub(crate) mod ignored;
 pub mod key;
 pub(crate) mod listing;
+mod live_list;
 mod machine_detection;
 pub mod message;
 pub(crate) mod messaging_service;
 mod notification;
 pub mod phone_number;
+pub(crate) mod queue;
 pub mod recording;
 mod sandbox;
 mod schedule;
@@ -226,6 +229,40 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/switchboard/v1/Deliveries/{sid}/Replay",
             axum::routing::post(deliveries::replay),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Conferences.json",
+            get(conference::list),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Conferences/{file}",
+            get(conference::fetch).post(conference::update),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants.json",
+            get(conference::participants).post(conference::create_participant),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Conferences/{conference}/Participants/{file}",
+            get(conference::participant)
+                .post(conference::update_participant)
+                .delete(conference::delete_participant),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Queues.json",
+            get(queue::list).post(queue::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Queues/{file}",
+            get(queue::fetch).post(queue::update).delete(queue::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Queues/{queue}/Members.json",
+            get(queue::members),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Queues/{queue}/Members/{file}",
+            get(queue::member).post(queue::dequeue),
         )
         .method_not_allowed_fallback(method_not_allowed)
 }

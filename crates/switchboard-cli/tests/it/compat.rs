@@ -79,6 +79,13 @@ fn twilio_python_places_calls_with_answering_machine_detection() {
     run_script("amd.py");
 }
 
+/// Issue 18: three sandbox callers in one conference, one muted and kicked through the client,
+/// status callbacks in `SequenceNumber` order, the end when the moderator leaves.
+#[test]
+fn twilio_python_runs_a_conference() {
+    run_script("conferences.py");
+}
+
 #[test]
 fn twilio_python_records_live_calls() {
     run_script("recordings.py");

@@ -87,10 +87,10 @@ fn routes(app: &App) {
             "<Response><Reject reason=\"busy\"/></Response>",
         ),
         (
-            "/conference",
+            "/client",
             200,
             XML,
-            "<Response><Dial><Conference>room</Conference></Dial><Say>no rooms</Say></Response>",
+            "<Response><Dial><Client>alice</Client></Dial><Say>no clients</Say></Response>",
         ),
         (
             "/sms",
@@ -150,7 +150,7 @@ async fn randomized_calls_against_failing_apps_all_end_with_alerts_for_every_fai
         "/dial-silent",
         "/record",
         "/reject",
-        "/conference",
+        "/client",
         "/sms",
         "refused",
     ];

@@ -387,6 +387,9 @@ impl Driver {
     }
 
     pub(crate) async fn dial_no_answer(&mut self) {
+        if self.agent_timed_out() {
+            return;
+        }
         self.handset_ends(CallStatus::NoAnswer).await;
     }
 
@@ -418,6 +421,9 @@ impl Driver {
 
     /// `EndDial`, `timeLimit` or the handset hanging up.
     pub(crate) async fn end_dial(&mut self) {
+        if self.end_seat_dial() {
+            return;
+        }
         let Some(dial) = &self.dial else { return };
         if dial.ended {
             return;

@@ -83,6 +83,8 @@ pub(crate) struct Driver {
     /// Who listens for the caller's keys, and the keys typed ahead.
     pub(crate) keys: Keys,
     pub(crate) dial: Option<DialLeg>,
+    /// The conference or queue the leg is in (`voice::rooms`).
+    pub(crate) seat: Option<crate::voice::rooms::Seat>,
     pub(crate) callbacks: CallbackQueue,
     pub(crate) far_end: FarEnd,
     /// Outbound `TimeLimit` in seconds.
@@ -158,7 +160,11 @@ impl Driver {
 
     async fn wait_and_handle(&mut self) {
         let deadline = self.deadline();
-        let external = self.fetch.is_some() || self.dial.as_ref().is_some_and(DialLeg::is_external);
+        // In a conference or queue with nothing of its own to time, the leg waits on other
+        // calls: the virtual clock must not skip ahead to its own far timers (the time limit).
+        let in_room = self.seat.is_some() && self.call.poll_timeout().is_none();
+        let external =
+            self.fetch.is_some() || self.dial.as_ref().is_some_and(DialLeg::is_external) || in_room;
         if self.clock.is_fast() && !external {
             if let Some(input) = self.inputs.try_next() {
                 return Box::pin(self.on_input(input)).await;
@@ -225,6 +231,7 @@ impl Driver {
             CallInput::Settings(settings) => self.apply_settings(*settings).await,
             CallInput::Recording(request) => Box::pin(self.on_recording_request(*request)).await,
             CallInput::Sip(input) => self.on_sip_input(*input).await,
+            CallInput::Room(input) => Box::pin(self.on_room_input(input)).await,
         }
     }
 
@@ -258,6 +265,7 @@ impl Driver {
         if let Some(dial) = self.dial.take() {
             dial.abandon(&self.state.live);
         }
+        self.leave_seat();
         self.media_hang_up();
         self.callbacks.drain().await;
         self.state.live.unregister(self.call_sid());

@@ -35,9 +35,36 @@ pub enum CallInput {
     /// REST `Calls/{Sid}/Recordings`: start, pause, resume, stop or discard a recording of
     /// the call, answered on the request's channel. (Boxed, like `Update`.)
     Recording(Box<crate::voice::call_recording::RecordingRequest>),
+    /// A conference or queue this call is in (`voice::conference`, `voice::queue`).
+    Room(RoomInput),
     /// SIP signalling or RTP media of a real call.
     /// (Boxed, like `Update`: an idle call's inbox stays small.)
     Sip(Box<crate::voice::sip::SipInput>),
+}
+
+/// What a conference or a queue tells a call that is in it.
+#[derive(Debug)]
+pub enum RoomInput {
+    /// The conference started: the wait is over.
+    Started,
+    /// The call is out of its conference (removed, or the conference ended).
+    Out,
+    /// REST `Muted`: whether the others hear this participant.
+    Muted(bool),
+    /// REST `Hold`: a held participant neither hears nor is heard.
+    Hold(bool),
+    /// `AnnounceUrl`: fetch it and play it to this participant.
+    Announce(Endpoint),
+    /// A queued caller was dequeued by `agent` (`<Dial><Queue>` or REST `Members`): it is
+    /// bridged with the agent's leg, or (no agent) redirected to `url`.
+    Dequeued {
+        agent: Option<String>,
+        url: Option<Endpoint>,
+    },
+    /// The agent's `<Dial><Queue>` got the caller `member`, who waited `waited_ms`.
+    Connected { member: String, waited_ms: u64 },
+    /// The other side of a queue bridge left (the agent's `<Dial>` ended, or the caller hung up).
+    BridgeEnded,
 }
 
 /// What a REST update changes of a live call besides its TwiML.

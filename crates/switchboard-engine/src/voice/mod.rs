@@ -13,12 +13,14 @@
 //!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
 //!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`); `amd`
 //!   answering-machine detection of outbound legs (the sandbox's modelled handsets, a SIP
-//!   leg's audio) and where its verdict goes.
+//!   leg's audio) and where its verdict goes; `conference` and `queue` the engine's rooms
+//!   and queues, `rooms` what a leg does in them (join, hold, leave, bridge).
 
 mod amd;
 pub mod call_recording;
 pub(crate) mod callbacks;
 mod clock;
+pub mod conference;
 mod dial;
 mod driver;
 mod fetch;
@@ -28,7 +30,9 @@ pub mod live;
 mod media;
 mod perform;
 mod pieces;
+pub mod queue;
 pub mod recording;
+mod rooms;
 pub mod sip;
 mod start;
 mod timers;
@@ -39,8 +43,10 @@ pub use call_recording::{
     Which,
 };
 pub use callbacks::StatusCallback;
+pub use conference::{ParticipantUpdate, ParticipantView};
 pub use driver::{FarEnd, LegEnd};
-pub use live::{CallInput, LiveSettings};
+pub use live::{CallInput, LiveSettings, RoomInput};
+pub use queue::{MemberView, QueueView};
 pub use recording::CallerAudioError;
 pub use start::{
     InboundCall, InboundStarted, LegStart, VoiceHandler, inbound, number_handler, start_leg,

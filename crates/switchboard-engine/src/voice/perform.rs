@@ -24,7 +24,10 @@ impl Driver {
     pub(crate) async fn perform(&mut self, action: Action) {
         match action {
             Action::Fetch(request) if request.reply_ignored => self.fetch_and_forget(request),
-            Action::Fetch(request) => {
+            Action::Fetch(mut request) => {
+                if request.purpose == switchboard_flow::FetchPurpose::WaitUrl {
+                    request.params.extend(self.hold_params());
+                }
                 let initial = request.purpose == switchboard_flow::FetchPurpose::Initial;
                 // The document this fetch brings is the session's first only if the fetch is.
                 self.document_initial = initial;
@@ -136,6 +139,31 @@ impl Driver {
                 self.listen(Listening::Dial);
             }
             Action::EndDial => Box::pin(self.end_dial()).await,
+            Action::JoinConference(join) => {
+                self.log.push(
+                    "dial",
+                    json!({"targets": [format!("conference:{}", join.name)]}),
+                );
+                self.join_conference(join);
+                self.listen(Listening::Dial);
+            }
+            Action::DequeueCall(dequeue) => {
+                self.log.push(
+                    "dial",
+                    json!({"targets": [format!("queue:{}", dequeue.name)]}),
+                );
+                Box::pin(self.dequeue_call(dequeue)).await;
+                self.listen(Listening::Dial);
+            }
+            Action::Enqueue(enqueue) => Box::pin(self.enqueue(enqueue)).await,
+            Action::LeaveQueue => self.leave_queue(),
+            Action::EnqueueResult {
+                result,
+                queue_time_s,
+            } => self.log.push(
+                "enqueue_result",
+                json!({"result": result, "queue_time": queue_time_s}),
+            ),
             Action::DialResult(result) => {
                 self.log.push(
                     "dial_result",
@@ -236,7 +264,7 @@ impl Driver {
     }
 
     /// `reply_ignored` fetches (the caller already hung up): sent, their answer unused.
-    fn fetch_and_forget(&mut self, request: switchboard_flow::FetchRequest) {
+    pub(crate) fn fetch_and_forget(&mut self, request: switchboard_flow::FetchRequest) {
         let plan = FetchPlan {
             primary: switchboard_webhook::Endpoint::new(request.url.clone(), request.method),
             fallback: None,

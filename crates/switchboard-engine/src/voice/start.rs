@@ -133,6 +133,7 @@ async fn start_leg_with(
         answered_at_ms: None,
         record_call: start.record,
         recordings: Default::default(),
+        seat: None,
         send_digits: start.send_digits,
         drill: start.drill,
         amd: start.amd.map(Box::new),

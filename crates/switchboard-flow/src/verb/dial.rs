@@ -1,19 +1,25 @@
-//! `<Dial>` with `<Number>` and `<Sip>` nouns or a number as text (§7.7).
+//! `<Dial>` with `<Number>` and `<Sip>` nouns or a number as text (§7.7), `<Conference>` (join
+//! a conference: `JoinConference`, holding with its `waitUrl` until it starts) and `<Queue>`
+//! (bridge the front caller of a queue: `DequeueCall`). A `<Conference>` or `<Queue>` is the
+//! `<Dial>`'s only target (the first one found wins).
 //!
-//! Other nouns (`<Client>`, `<Conference>`, `<Queue>`, …) are parsed but not dialled
-//! yet: each draws an ERROR alert (13000), and a `<Dial>` left with nothing to ring continues
-//! with the next verb. Ring timeout and `timeLimit` are the driver's (it knows when the child
+//! Other nouns (`<Client>`, …) are parsed but not dialled yet: each draws an ERROR alert
+//! (13000), and a `<Dial>` left with nothing to ring continues with the next verb. Ring timeout and `timeLimit` are the driver's (it knows when the child
 //! answers); `hangupOnStar` is seen here. With `answerOnBridge` the caller keeps ringing until
 //! `DialConnected`. When the leg ends, `action` is requested with
 //! `DialCallStatus`/`DialCallSid`/`DialCallDuration`/`DialBridged`, or, without `action`, the
 //! next verb runs. A whisper leg cannot dial (13201).
 
 use switchboard_core::error_code::DIAL_FROM_DIAL_SEGMENT;
-use switchboard_twiml::noun::{LegCallbacks, Number, Sip};
+use switchboard_twiml::keyword::Keyword;
+use switchboard_twiml::noun::{Conference, LegCallbacks, Number, Queue, Sip};
 use switchboard_twiml::verb::Dial;
 use switchboard_twiml::{Level, Method, Noun, support};
 
-use crate::action::{self, Action, Callback, DialResult, DialTarget, FetchPurpose, HangupBy};
+use crate::action::{
+    self, Action, Callback, DequeueCall, DialResult, DialTarget, FetchPurpose, HangupBy,
+    JoinConference, WaitUrl,
+};
 use crate::call::{Call, STOP_GRACE_MS, Step};
 use crate::input::DialOutcome;
 use crate::params::{Params, push};
@@ -31,6 +37,8 @@ pub(crate) struct DialRun {
     caller_hung_up: bool,
     /// After the caller hung up: give up waiting for `DialEnded` then.
     grace_until_ms: Option<u64>,
+    /// A conference's hold document.
+    wait: Option<WaitUrl>,
 }
 
 impl DialRun {
@@ -40,6 +48,22 @@ impl DialRun {
 
     pub(crate) fn is_ending(&self) -> bool {
         self.ending
+    }
+
+    pub(crate) fn wait(&self) -> Option<&WaitUrl> {
+        self.wait.as_ref()
+    }
+
+    fn new(dial: &Dial, wait: Option<WaitUrl>) -> Box<DialRun> {
+        Box::new(DialRun {
+            action: dial.action.clone(),
+            method: dial.method,
+            hangup_on_star: dial.hangup_on_star,
+            ending: false,
+            caller_hung_up: false,
+            grace_until_ms: None,
+            wait,
+        })
     }
 }
 
@@ -62,6 +86,19 @@ impl Call {
         if self.setup.whisper {
             let message = "<Dial> cannot run in a whisper (<Number url>) document".to_owned();
             return self.alert(DIAL_FROM_DIAL_SEGMENT, Level::Error, message, url);
+        }
+        for noun in &dial.nouns {
+            match noun {
+                Noun::Conference(conference) => {
+                    let conference = conference.clone();
+                    return self.start_conference(dial, conference);
+                }
+                Noun::Queue(queue) => {
+                    let queue = queue.clone();
+                    return self.start_dequeue(dial, queue);
+                }
+                _ => {}
+            }
         }
         let mut targets = Vec::new();
         for noun in &dial.nouns {
@@ -86,6 +123,72 @@ impl Call {
         if !targets.is_empty() {
             self.ring(dial, targets);
         }
+    }
+
+    /// A hold document's URL resolved: `None` when not given (or empty); 11100 when unusable.
+    pub(crate) fn wait_url(
+        &mut self,
+        written: Option<&str>,
+        method: Method,
+    ) -> Result<Option<WaitUrl>, UrlError> {
+        match written.map(str::trim).filter(|url| !url.is_empty()) {
+            Some(written) => Ok(Some(WaitUrl {
+                url: self.program.resolve(written)?,
+                method,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// `<Dial><Conference>`: the caller is answered and joins; the `<Dial>` waits for
+    /// `DialEnded`, holding meanwhile if the driver says the conference has not started.
+    fn start_conference(&mut self, dial: Dial, conference: Conference) {
+        let wait = match self.wait_url(conference.wait_url.as_deref(), conference.wait_method) {
+            Ok(wait) => wait,
+            Err(error) => {
+                let params = self.params();
+                return self.execution_failure(error, params);
+            }
+        };
+        let status_callback = self
+            .resolve_callback(conference.status_callback.as_deref())
+            .map(|url| Callback {
+                url,
+                method: conference.status_callback_method,
+                events: words(&conference.status_callback_event),
+            });
+        self.ensure_answered();
+        self.emit(Action::JoinConference(JoinConference {
+            name: conference.name,
+            muted: conference.muted,
+            beep: conference.beep.keyword().to_owned(),
+            start_conference_on_enter: conference.start_conference_on_enter,
+            end_conference_on_exit: conference.end_conference_on_exit,
+            wait: wait.clone(),
+            max_participants: conference.max_participants,
+            record: conference.record.keyword() == "record-from-start",
+            status_callback,
+            label: conference.participant_label,
+        }));
+        self.step = Step::Dial(DialRun::new(&dial, wait));
+    }
+
+    /// `<Dial><Queue>`: the caller is answered and bridged with the queue's front caller.
+    fn start_dequeue(&mut self, dial: Dial, queue: Queue) {
+        let url = match self.wait_url(queue.url.as_deref(), queue.method) {
+            Ok(url) => url,
+            Err(error) => {
+                let params = self.params();
+                return self.execution_failure(error, params);
+            }
+        };
+        self.ensure_answered();
+        self.emit(Action::DequeueCall(DequeueCall {
+            name: queue.name,
+            url,
+            timeout_s: dial.timeout,
+        }));
+        self.step = Step::Dial(DialRun::new(&dial, None));
     }
 
     /// A `<Number>` with its whisper URL (11100 when unusable) and status callback resolved.
@@ -145,6 +248,7 @@ impl Call {
     /// Answers the caller first, unless `answerOnBridge` keeps it ringing until the child
     /// answers (`DialConnected`).
     fn ring(&mut self, dial: Dial, targets: Vec<DialTarget>) {
+        let run = DialRun::new(&dial, None);
         if !dial.answer_on_bridge {
             self.ensure_answered();
         }
@@ -167,14 +271,7 @@ impl Call {
             ring_tone: dial.ring_tone,
             sequential: dial.sequential,
         }));
-        self.step = Step::Dial(Box::new(DialRun {
-            action: dial.action,
-            method: dial.method,
-            hangup_on_star: dial.hangup_on_star,
-            ending: false,
-            caller_hung_up: false,
-            grace_until_ms: None,
-        }));
+        self.step = Step::Dial(run);
     }
 
     pub(crate) fn on_dial_connected(&mut self) {
@@ -212,6 +309,7 @@ impl Call {
     }
 
     pub(crate) fn on_dial_ended(&mut self, outcome: DialOutcome) {
+        self.end_hold();
         let run = match std::mem::replace(&mut self.step, Step::Idle) {
             Step::Dial(run) => run,
             other => return self.step = other,

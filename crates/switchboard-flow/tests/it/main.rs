@@ -11,6 +11,7 @@ mod outbound;
 mod params;
 mod properties;
 mod record_dial;
+mod rooms;
 mod urls;
 
 use switchboard_core::{Sid, SidKind};
@@ -297,6 +298,31 @@ pub fn render(action: &Action, base_len: usize) -> String {
         Action::StopMedia => "stop-media".to_owned(),
         Action::StopRecording => "stop-recording".to_owned(),
         Action::EndDial => "end-dial".to_owned(),
+        Action::JoinConference(join) => format!(
+            "join-conference {} wait={} start={} end={} muted={} label={}",
+            join.name,
+            join.wait.as_ref().map_or("-", |wait| wait.url.as_str()),
+            join.start_conference_on_enter,
+            join.end_conference_on_exit,
+            join.muted,
+            join.label.as_deref().unwrap_or("-"),
+        ),
+        Action::DequeueCall(dequeue) => format!(
+            "dequeue {} url={} timeout={}",
+            dequeue.name,
+            dequeue.url.as_ref().map_or("-", |url| url.url.as_str()),
+            dequeue.timeout_s
+        ),
+        Action::Enqueue(enqueue) => format!(
+            "enqueue {} wait={}",
+            enqueue.name,
+            enqueue.wait.as_ref().map_or("-", |wait| wait.url.as_str())
+        ),
+        Action::LeaveQueue => "leave-queue".to_owned(),
+        Action::EnqueueResult {
+            result,
+            queue_time_s,
+        } => format!("enqueue-result {result} {queue_time_s}s"),
         Action::Bridge => "bridge".to_owned(),
     }
 }

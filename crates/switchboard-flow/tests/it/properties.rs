@@ -33,6 +33,10 @@ const POOL: &[&str] = &[
     "<Enqueue>q</Enqueue><Say>x</Say>",
     "<Gather/>",
     r#"<Dial><Number url="w">+15005550003</Number></Dial>"#,
+    r#"<Dial action="/d"><Conference waitUrl="/w">room</Conference></Dial><Say>x</Say>"#,
+    r#"<Enqueue action="/q" waitUrl="/h">q</Enqueue>"#,
+    "<Dial><Queue>q</Queue></Dial><Leave/>",
+    "<Say>hold</Say><Leave/><Pause/>",
 ];
 
 const URLS: &[Option<&str>] = &[
@@ -127,7 +131,13 @@ fn arbitrary_input(kind: u8, choice: u8) -> Input {
             answered_by: ["human", "machine_start", "unknown"][choice_usize % 3].to_owned(),
             duration_ms: u32::from(choice) * 20,
         },
-        15 | 16 => Input::Timer,
+        15 => Input::Timer,
+        16 if choice.is_multiple_of(2) => Input::Waiting(choice.is_multiple_of(4)),
+        16 => Input::QueueEnded {
+            result: ["bridged", "hangup", "error"][choice_usize % 3].to_owned(),
+            queue_sid: "QU1".to_owned(),
+            queue_time_s: u32::from(choice),
+        },
         _ => Input::LiveUpdate(if choice.is_multiple_of(2) {
             Initial::Inline(twiml(POOL[choice_usize % POOL.len()]))
         } else {
@@ -308,9 +318,17 @@ proptest! {
         let mut now = 0u64;
         let mut steps = 0usize;
         let mut partial = false;
+        // A conference, queue or dequeue the driver owes an end (and maybe `Waiting`) for.
+        let mut room: Option<bool> = None;
         while !call.is_finished() {
             while let Some(action) = call.poll_action() {
                 owed = owed_after(owed, &action, call.setup().machine_detection);
+                match action {
+                    Action::JoinConference(_) | Action::DequeueCall(_) => room = Some(false),
+                    Action::Enqueue(_) => room = Some(true),
+                    Action::DialResult(_) | Action::EnqueueResult { .. } => room = None,
+                    _ => {}
+                }
             }
             if call.is_finished() {
                 break;
@@ -319,8 +337,23 @@ proptest! {
             let choice = choices[steps % choices.len()];
             steps += 1;
             now += 250;
+            let stuck = owed == Owed::Nothing && call.poll_timeout().is_none();
             let input = if steps == hang_up_after {
                 Input::CallerHungUp
+            } else if let Some(queue) = room.filter(|_| choice.is_multiple_of(4) || stuck) {
+                room = None;
+                owed = Owed::Nothing;
+                if queue {
+                    Input::QueueEnded {
+                        result: ["bridged", "queue-full", "leave"][usize::from(choice) % 3].to_owned(),
+                        queue_sid: "QU1".to_owned(),
+                        queue_time_s: u32::from(choice),
+                    }
+                } else {
+                    dial_ended(choice)
+                }
+            } else if room.is_some() && choice % 4 == 1 {
+                Input::Waiting(choice % 8 == 1)
             } else if let Some(input) = honour(owed, if partial { 1 } else { choice }, steps) {
                 // Ringing does not answer, and digits do not end playback (unless barge-in
                 // stops it, which `StopMedia` reports); the step after one of those answers

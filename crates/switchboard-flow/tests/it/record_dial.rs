@@ -142,7 +142,7 @@ fn sip_nouns_are_dialled_and_unsupported_nouns_are_error_alerts_not_silent_skips
         vec![(10, dial_ended(DialCallStatus::NoAnswer, 0, false))],
         "status ringing
             fetch POST https://app.example.com/voice Initial [ringing]
-            alert 13000 Error: <Dial><Client> is not supported by this engine yet; only <Number> and <Sip> are dialled
+            alert 13000 Error: <Dial><Client> is not supported by this engine yet; only <Number>, <Sip>, <Conference> and <Queue> are dialled
             answer
             status in-progress
             dial sip:a@example.com,+15005550003 timeout=30 limit=14400 caller_id=+15005550006 star=false
@@ -152,8 +152,7 @@ fn sip_nouns_are_dialled_and_unsupported_nouns_are_error_alerts_not_silent_skips
     );
     for noun in [
         "<Client>alice</Client>",
-        "<Conference>room</Conference>",
-        "<Queue>support</Queue>",
+        "<Sim>DE00000000000000000000000000000000</Sim>",
     ] {
         let document: &'static str = format!("<Dial>{noun}</Dial><Say>next</Say>").leak();
         let got = crate::run(document, vec![]);

@@ -1,6 +1,7 @@
 //! RTP sessions of real calls: a port pool, a bound socket whose port goes into the SDP, and one
 //! media task per session that paces G.711 out every 20 ms, receives and decodes, detects
-//! RFC 4733 digits, records, and bridges two sessions.
+//! RFC 4733 digits, records, and bridges two sessions or joins a conference's mixer
+//! (`mixer.rs`).
 //!
 //! The task owns the socket, the `RtpSender`, the `DtmfDetector` and (while recording or
 //! bridging) a `ReceiveBuffer`; a [`MediaHandle`] talks to it over an unbounded command channel,
@@ -15,6 +16,7 @@
 //! be started inside a tokio runtime.
 
 mod call_recorder;
+mod mixer;
 mod playback;
 mod recorder;
 mod task;
@@ -29,6 +31,7 @@ use tokio::sync::mpsc;
 
 use crate::Pcm;
 pub use call_recorder::{CallAudio, Pause};
+pub use mixer::MixerHandle;
 pub use recorder::{TALK_RMS_THRESHOLD, is_talk};
 
 /// Ids of playback items and sessions, unique in the process.
@@ -262,6 +265,8 @@ pub(crate) enum Command {
         config: RtpConfig,
         sending: bool,
     },
+    /// Stop (or resume) relaying received audio to the bridge or mixer.
+    Mute(bool),
     Close,
 }
 

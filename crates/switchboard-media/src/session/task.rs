@@ -110,6 +110,8 @@ struct Media {
     call_recorders: Vec<CallRecorder>,
     decoded: Vec<i16>,
     bridge: Option<Bridge>,
+    /// Received audio is not relayed (a muted conference participant).
+    muted: bool,
     relayed: VecDeque<u8>,
     relay_primed: bool,
     events: mpsc::UnboundedSender<MediaEvent>,
@@ -149,6 +151,7 @@ impl Media {
             call_recorders: Vec::new(),
             decoded: Vec::with_capacity(FRAME),
             bridge: None,
+            muted: false,
             relayed: VecDeque::with_capacity(BRIDGE_MAX_BYTES + FRAME),
             relay_primed: false,
             events,
@@ -246,6 +249,7 @@ impl Media {
                     .set_payload_types(config.payload_type, config.telephone_event_payload_type);
                 self.sending = sending;
             }
+            Command::Mute(muted) => self.muted = muted,
             Command::Close => {}
         }
     }
@@ -462,6 +466,7 @@ impl Media {
                         recorder.push_inbound(&self.decoded);
                     }
                     if let Some(bridge) = &self.bridge
+                        && !self.muted
                         && let Some(peer) = bridge.peer.upgrade()
                     {
                         let _ = peer.send(Command::BridgedAudio {

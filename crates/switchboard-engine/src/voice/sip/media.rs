@@ -171,6 +171,20 @@ impl SipLeg {
         }
     }
 
+    /// The conference started (or this leg joined a started one): it hears the others' mix.
+    pub(crate) fn join_mixer(&self, mixer: &switchboard_media::session::MixerHandle) {
+        if let Some(media) = &self.media {
+            media.join_mixer(mixer);
+        }
+    }
+
+    /// A muted participant is not heard by the others.
+    pub(crate) fn set_muted(&self, muted: bool) {
+        if let Some(media) = &self.media {
+            media.set_muted(muted);
+        }
+    }
+
     /// The `<Dial>` ended: this leg's media is its own again.
     pub(crate) fn unbridge(&self) {
         if let Some(media) = &self.media {
