@@ -23,6 +23,8 @@ pub enum SidKind {
     Delivery,
     /// A Messaging Service (Messaging v1).
     MessagingService,
+    /// A media stream of a call (`<Stream>`).
+    Stream,
 }
 
 impl SidKind {
@@ -41,6 +43,7 @@ impl SidKind {
             SidKind::Notification => "NO",
             SidKind::Delivery => "DL",
             SidKind::MessagingService => "MG",
+            SidKind::Stream => "MZ",
         }
     }
 }

@@ -42,6 +42,8 @@ pub(crate) enum Kind {
     VerificationStatus,
     /// `AsyncAmdStatusCallback`: answering-machine detection's verdict.
     AmdStatus,
+    /// A media stream's `statusCallback`.
+    StreamStatus,
     Debugger,
 }
 
@@ -53,6 +55,7 @@ impl Kind {
             Kind::RecordingStatus => "recording-status",
             Kind::VerificationStatus => "verification-status",
             Kind::AmdStatus => "amd-status",
+            Kind::StreamStatus => "stream-status",
             Kind::Debugger => "debugger",
         }
     }

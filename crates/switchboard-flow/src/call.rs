@@ -17,6 +17,7 @@ use crate::verb::dial::DialRun;
 use crate::verb::gather::GatherRun;
 use crate::verb::record::RecordRun;
 use crate::verb::sms::SmsRun;
+use crate::verb::stream::ConnectRun;
 
 /// How long to wait for `RecordingFinished`/`DialEnded` after asking to stop, before moving on.
 pub(crate) const STOP_GRACE_MS: u64 = 5_000;
@@ -41,6 +42,8 @@ pub(crate) enum Step {
     Record(Box<RecordRun>),
     Dial(Box<DialRun>),
     Sms(Box<SmsRun>),
+    /// A `<Connect><Stream>` holds the call until `StreamEnded`.
+    Connected(Box<ConnectRun>),
     /// A last prompt (text/audio answer, platform prompt) plays; then hang up `by`.
     Closing {
         by: HangupBy,
@@ -134,6 +137,7 @@ impl Call {
             Input::DialConnected => self.on_dial_connected(),
             Input::DialEnded(outcome) => self.on_dial_ended(outcome),
             Input::SmsSent { sms_sid, status } => self.on_sms_sent(sms_sid, status),
+            Input::StreamEnded => self.on_stream_ended(),
             Input::CallerHungUp => self.on_caller_hung_up(),
             Input::ApiEnd(end) => self.on_api_end(end),
             Input::Timer => self.on_timer(),
@@ -357,6 +361,7 @@ impl Call {
             Step::Gather(run) if run.is_playing() => self.emit(Action::StopMedia),
             Step::Record(run) if !run.is_stopping() => self.emit(Action::StopRecording),
             Step::Dial(run) if !run.is_ending() => self.emit(Action::EndDial),
+            Step::Connected(_) => self.emit(Action::EndConnect),
             _ => {}
         }
     }

@@ -66,6 +66,9 @@ pub enum Input {
     /// The `SendSms` action of an `<Sms action>` was handed over (or failed): `status` is the
     /// `SmsStatus` to report (`sending`, `sent`, `failed`); the action is then requested.
     SmsSent { sms_sid: Sid, status: String },
+    /// The two-way stream of `ConnectStream` closed, could not be opened, or dropped (the
+    /// driver recorded why): the `<Connect>` ends.
+    StreamEnded,
     /// The caller hung up.
     CallerHungUp,
     /// REST `Calls/{Sid}` update with `Status=completed|canceled`.

@@ -86,6 +86,7 @@ mod verb;
 pub use action::{
     Action, Alert, Callback, Dial, DialResult, DialTarget, ExecutionFailure, FetchPurpose,
     FetchRequest, Gather, GatherResult, HangupBy, Play, PlayMedia, Record, Say, SendSms, Source,
+    StreamOpen,
 };
 pub use call::Call;
 pub use input::{ApiEnd, DialCallStatus, DialOutcome, DialRecording, Input, Progress};

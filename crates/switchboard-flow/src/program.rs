@@ -153,6 +153,15 @@ pub fn written_urls(document: &Document) -> Vec<WrittenUrl> {
                     add(element, "statusCallback", status, Level::Warning);
                 }
             }
+            Verb::StartStream(stream) => {
+                let callback = stream.status_callback.as_ref();
+                add("Start/Stream", "statusCallback", callback, Level::Warning);
+            }
+            Verb::ConnectStream(connect) => {
+                add("Connect", "action", connect.action.as_ref(), Level::Error);
+                let callback = connect.stream.status_callback.as_ref();
+                add("Connect/Stream", "statusCallback", callback, Level::Warning);
+            }
             Verb::Sms(sms) => {
                 add("Sms", "action", sms.action.as_ref(), Level::Error);
                 add(

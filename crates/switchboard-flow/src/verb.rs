@@ -7,8 +7,9 @@ pub(crate) mod gather;
 pub(crate) mod media;
 pub(crate) mod record;
 pub(crate) mod sms;
+pub(crate) mod stream;
 
-use switchboard_twiml::{Context, Verb, support};
+use switchboard_twiml::{Context, Verb};
 
 use crate::action::HangupBy;
 use crate::call::Call;
@@ -18,7 +19,7 @@ impl Call {
     pub(crate) fn run_verb(&mut self, verb: Verb) {
         // What the engine runs is `switchboard_twiml::support`'s table, which `twiml check`
         // reports from too; the arms below for those verbs are never reached.
-        if !support::verb_runs(Context::Voice, verb.name()) {
+        if !verb.runs(Context::Voice) {
             return self.unsupported_verb(verb.name());
         }
         match verb {
@@ -32,6 +33,9 @@ impl Call {
             Verb::Reject(reject) => self.reject(reject.reason),
             Verb::Redirect(redirect) => self.redirect(&redirect),
             Verb::Sms(sms) => self.send_sms(sms),
+            Verb::StartStream(stream) => self.start_stream(stream),
+            Verb::StopStream(stop) => self.stop_stream(stop),
+            Verb::ConnectStream(connect) => self.connect_stream(connect),
             Verb::Enqueue(_) => self.unsupported_verb("Enqueue"),
             Verb::Leave(_) => self.unsupported_verb("Leave"),
             Verb::Message(_) => self.unsupported_verb("Message"),

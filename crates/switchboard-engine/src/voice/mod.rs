@@ -13,7 +13,8 @@
 //!   `clock` the wall or virtual clock; `sip` real calls: the accept path of inbound INVITEs,
 //!   a leg's SIP dialog, and its RTP media (the SIP implementation of `MediaEnd`); `amd`
 //!   answering-machine detection of outbound legs (the sandbox's modelled handsets, a SIP
-//!   leg's audio) and where its verdict goes.
+//!   leg's audio) and where its verdict goes; `stream` media streams (`<Start>`/`<Connect>`
+//!   `<Stream>`): one WebSocket task per stream, attached to the call's media task.
 
 mod amd;
 pub mod call_recording;
@@ -31,6 +32,7 @@ mod pieces;
 pub mod recording;
 pub mod sip;
 mod start;
+pub mod stream;
 mod timers;
 
 pub use amd::MachineDetection;
