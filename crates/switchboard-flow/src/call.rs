@@ -138,6 +138,7 @@ impl Call {
             Input::DialEnded(outcome) => self.on_dial_ended(outcome),
             Input::SmsSent { sms_sid, status } => self.on_sms_sent(sms_sid, status),
             Input::StreamEnded => self.on_stream_ended(),
+            Input::StreamFailed { code, message, url } => self.on_stream_failed(code, message, url),
             Input::CallerHungUp => self.on_caller_hung_up(),
             Input::ApiEnd(end) => self.on_api_end(end),
             Input::Timer => self.on_timer(),

@@ -246,7 +246,7 @@ impl Call {
     }
 
     /// Counts one more document; past the limit, ends the call (Decision 11) and says no.
-    fn count_document(&mut self, url: Option<&str>) -> bool {
+    pub(crate) fn count_document(&mut self, url: Option<&str>) -> bool {
         if self.documents_without_input < self.setup.max_documents {
             self.documents_without_input += 1;
             return true;

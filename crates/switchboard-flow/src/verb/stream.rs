@@ -9,13 +9,15 @@
 //! `inbound_track` is not opened: an ERROR alert 31941 and the next verb, as when a stream
 //! cannot be opened.
 
+use switchboard_core::ErrorCode;
 use switchboard_core::error_code::STREAM_INVALID_TRACK;
 use switchboard_twiml::Level;
 use switchboard_twiml::Method;
 use switchboard_twiml::verb::{ConnectStream, StopStream, Stream, StreamTrack};
 
-use crate::action::{Action, FetchPurpose, StreamOpen};
+use crate::action::{Action, ExecutionFailure, FetchPurpose, StreamOpen};
 use crate::call::{Call, Step};
+use crate::program::Program;
 
 /// A `<Connect><Stream>` that holds the call.
 #[derive(Debug)]
@@ -77,6 +79,26 @@ impl Call {
             Step::Connected(run) => self.connect_ended(run.action, run.method),
             other => self.step = other,
         }
+    }
+
+    /// The two-way stream failed over and gave up: the fallback URL runs instead.
+    pub(crate) fn on_stream_failed(&mut self, code: ErrorCode, message: String, url: String) {
+        if !matches!(self.step, Step::Connected(_)) {
+            return;
+        }
+        self.step = Step::Idle;
+        let params = self.params();
+        if !self.count_document(Some(&url)) {
+            return;
+        }
+        self.program = Program::default();
+        self.emit(Action::ExecutionFailed(ExecutionFailure {
+            code,
+            message,
+            error_url: Some(url),
+            params,
+        }));
+        self.step = Step::AwaitingDocument;
     }
 
     fn connect_ended(&mut self, action: Option<String>, method: Method) {

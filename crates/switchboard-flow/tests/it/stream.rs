@@ -84,3 +84,23 @@ fn the_caller_hanging_up_ends_a_connect() {
         ),
     );
 }
+
+#[test]
+fn a_failed_over_stream_that_gives_up_runs_the_fallback_with_the_stream_url() {
+    check(
+        r#"<Connect><Stream url="wss://bot.example/c"/></Connect><Say>never</Say>"#,
+        vec![(
+            9000,
+            Feed::In(Input::StreamFailed {
+                code: switchboard_core::error_code::STREAM_CONNECTION_REFUSED,
+                message: "refused".to_owned(),
+                url: "wss://bot.example/c".to_owned(),
+            }),
+        )],
+        &format!(
+            "{START}
+            connect-stream wss://bot.example/c name=- track=inbound_track callback=- POST []
+            execution-failed 31902 Some(\"wss://bot.example/c\"): refused"
+        ),
+    );
+}

@@ -71,6 +71,11 @@ impl Driver {
             track: open.track,
             two_way: open.two_way,
             parameters: open.parameters,
+            retry_for: self
+                .resilience
+                .as_ref()
+                .filter(|number| number.stream_failover && open.two_way)
+                .map(|_| self.state.stream_retry_for),
         };
         let media = match &self.media {
             MediaEnd::Sip(leg) => leg.media_handle(),
@@ -174,6 +179,26 @@ impl Driver {
                 self.stream_callback(index, "stream-error", Some(&message))
                     .await;
                 self.stream_over(index);
+            }
+            Report::Retrying { code, message } => {
+                let url = self.streams.running[index].url.clone();
+                self.stream_alert(code, Level::Warning, message, url).await;
+                self.log_stream(index, "reconnect", Some(code));
+            }
+            Report::GaveUp { code, message } => {
+                self.log_stream(index, "error", Some(code));
+                self.stream_callback(index, "stream-error", Some(&message))
+                    .await;
+                let stream = self.streams.running.remove(index);
+                if self.streams.connect.as_deref() == Some(stream.sid.as_str()) {
+                    // The fallback request records the ERROR alert (`ExecutionFailed`).
+                    self.streams.connect = None;
+                    let url = stream.url;
+                    self.feed(Input::StreamFailed { code, message, url });
+                } else {
+                    self.stream_alert(code, Level::Error, message, stream.url)
+                        .await;
+                }
             }
             Report::Ended { normal, by_engine } => {
                 let stream = &self.streams.running[index];

@@ -61,7 +61,13 @@ pub(crate) struct Opening {
     pub(crate) track: StreamTrack,
     pub(crate) two_way: bool,
     pub(crate) parameters: Vec<(String, String)>,
+    /// Beyond Twilio (`SwitchboardStreamFailover`, two-way streams): how long a socket that
+    /// cannot be opened or drops without a normal close is opened again, with backoff.
+    pub(crate) retry_for: Option<Duration>,
 }
+
+/// Waits between attempts to reopen a failed-over stream (then the last one, repeated).
+const BACKOFF_MS: [u64; 4] = [500, 1000, 2000, 4000];
 
 /// What the driver asks of a running stream.
 #[derive(Debug)]
@@ -79,6 +85,11 @@ pub(crate) enum Report {
     Started,
     /// The socket could not be opened (the stream is over).
     Failed { code: ErrorCode, message: String },
+    /// A failed-over stream failed (`code`) and is opened again after a pause.
+    Retrying { code: ErrorCode, message: String },
+    /// A failed-over stream could not be kept up within `--stream-retry-for`: the last
+    /// failure (the stream is over).
+    GaveUp { code: ErrorCode, message: String },
     /// A protocol problem of the application's; the stream goes on.
     Warning { code: ErrorCode, message: String },
     /// A mark was echoed to the application.
@@ -96,17 +107,46 @@ pub(crate) async fn run(
     mut control: mpsc::UnboundedReceiver<Control>,
     report: impl Fn(Report) + Send + 'static,
 ) {
-    let socket = tokio::select! {
-        socket = open(&opening, connector) => socket,
-        // The call ended (or stopped the stream) while it was opening.
-        _ = wait_stop(&mut control) => return report(Report::Ended { normal: true, by_engine: true }),
-    };
-    let socket = match socket {
-        Ok(socket) => socket,
-        Err((code, message)) => return report(Report::Failed { code, message }),
-    };
-    let mut session = Session::new(&opening, media, &report);
-    session.run(socket, &mut control).await;
+    // Since when the stream has been failing (the budget counts from there).
+    let mut failing_since: Option<Instant> = None;
+    let mut attempt = 0;
+    loop {
+        let socket = tokio::select! {
+            socket = open(&opening, connector.clone()) => socket,
+            // The call ended (or stopped the stream) while it was opening.
+            _ = wait_stop(&mut control) => return report(Report::Ended { normal: true, by_engine: true }),
+        };
+        let failure = match socket {
+            Ok(socket) => {
+                let mut session = Session::new(&opening, media.clone(), &report);
+                let (normal, by_engine) = session.run(socket, &mut control).await;
+                if normal || by_engine || opening.retry_for.is_none() {
+                    return report(Report::Ended { normal, by_engine });
+                }
+                // A drop: the backoff and the budget start again from here.
+                attempt = 0;
+                failing_since = None;
+                let message = "the application's WebSocket closed without a normal close (1000)";
+                (STREAM_PROTOCOL_ERROR, message.to_owned())
+            }
+            Err(failure) => failure,
+        };
+        let (code, message) = failure;
+        let Some(budget) = opening.retry_for else {
+            return report(Report::Failed { code, message });
+        };
+        let deadline = *failing_since.get_or_insert_with(Instant::now) + budget;
+        let pause = Duration::from_millis(BACKOFF_MS[attempt.min(BACKOFF_MS.len() - 1)]);
+        attempt += 1;
+        if Instant::now() + pause > deadline {
+            return report(Report::GaveUp { code, message });
+        }
+        report(Report::Retrying { code, message });
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            _ = wait_stop(&mut control) => return report(Report::Ended { normal: true, by_engine: true }),
+        }
+    }
 }
 
 async fn wait_stop(control: &mut mpsc::UnboundedReceiver<Control>) {
@@ -246,7 +286,12 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
         self.sequence.to_string()
     }
 
-    async fn run(&mut self, socket: Socket, control: &mut mpsc::UnboundedReceiver<Control>) {
+    /// Runs the open socket until it closes: (closed by a 1000 close, closed by the engine).
+    async fn run(
+        &mut self,
+        socket: Socket,
+        control: &mut mpsc::UnboundedReceiver<Control>,
+    ) -> (bool, bool) {
         let (mut sink, mut source) = socket.split();
         let (frames_tx, mut frames) = mpsc::channel(FRAME_QUEUE);
         let (marks_tx, mut marks) = mpsc::unbounded_channel();
@@ -319,8 +364,7 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
         if let Some(media) = &self.media {
             media.detach_stream(self.tap);
         }
-        let (normal, by_engine) = ended.unwrap_or((false, false));
-        (self.report)(Report::Ended { normal, by_engine });
+        ended.unwrap_or((false, false))
     }
 
     fn warn(&mut self, message: impl Into<String>) {
