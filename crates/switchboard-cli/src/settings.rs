@@ -98,6 +98,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_CALLBACK_RETRY_FOR", value_name = "DURATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     callback_retry_for: Option<String>,
+    /// Seconds a two-way media stream of a number with `SwitchboardStreamFailover=true` is
+    /// reopened for (backoff 0.5, 1, 2, 4 s) before the number's Voice Fallback URL is
+    /// requested [default: 10].
+    #[arg(long, env = "SWITCHBOARD_STREAM_RETRY_FOR", value_name = "SECS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_retry_for: Option<u64>,
     /// Seconds without a heartbeat after which a node is dead and a survivor finishes its calls
     /// and messages [default: 10].
     #[arg(long, env = "SWITCHBOARD_NODE_LEASE", value_name = "SECS")]

@@ -130,7 +130,10 @@ pub fn run(files: &[PathBuf], messaging: bool, base: &Base) -> anyhow::Result<Ex
                     // A message session's documents always come from a URL.
                     Context::Messaging => Vec::new(),
                 };
-                failed |= !parsed.unsupported.is_empty()
+                failed |= parsed
+                    .unsupported
+                    .iter()
+                    .any(|finding| finding.level == Level::Error)
                     || urls.iter().any(|finding| finding.level == Level::Error);
                 let mut findings = parsed.warnings;
                 findings.extend(parsed.unsupported);

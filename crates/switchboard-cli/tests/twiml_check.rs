@@ -137,7 +137,7 @@ fn what_the_engine_does_not_run_is_an_error_with_the_engines_code() {
     let file = write(
         &dir,
         "agent.xml",
-        "<Response>\n  <Say>hi</Say>\n  <Connect><Stream url=\"wss://bot.example/s\"/></Connect>\n  <Dial><Client>alice</Client></Dial>\n</Response>\n",
+        "<Response>\n  <Say>hi</Say>\n  <Connect><Room>room</Room></Connect>\n  <Dial><Client>alice</Client></Dial>\n</Response>\n",
     );
     let (output, stdout) = check(&[&file], false);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
@@ -238,4 +238,34 @@ fn inline_documents_report_relative_urls_and_callbacks_only_warn() {
     assert_eq!(status, Some(1), "{stdout}");
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.contains("ftp URL"), "{stdout}");
+}
+
+/// Issue 22: media streams run; `ws://` is a warning (Twilio takes only `wss://`) and a
+/// `<Connect>` stream of another track than `inbound_track` is the engine's 31941.
+#[test]
+fn streams_run_ws_is_a_warning_and_a_two_way_stream_track_is_31941() {
+    let dir = scratch("streams");
+    let fine = write(
+        &dir,
+        "agent.xml",
+        "<Response><Start><Stream url=\"wss://bot.example/s\" track=\"both_tracks\"/></Start>\n<Connect action=\"/after\"><Stream url=\"ws://bot.example/c\"><Parameter name=\"a\" value=\"1\"/></Stream></Connect></Response>\n",
+    );
+    let (output, stdout) = check(&[&fine], false);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(":2:26: warning 12200: <Stream> url uses ws://; this engine accepts it, Twilio accepts only wss://"),
+        "{stdout}"
+    );
+    let track = write(
+        &dir,
+        "track.xml",
+        "<Response><Connect><Stream url=\"wss://bot.example/c\" track=\"both_tracks\"/></Connect></Response>",
+    );
+    let (output, stdout) = check(&[&track], false);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout
+            .contains("error 31941: <Connect><Stream> carries only inbound_track, not both_tracks"),
+        "{stdout}"
+    );
 }

@@ -200,6 +200,14 @@ registry! {
     UNREACHABLE_DESTINATION_HANDSET = 30003, "Unreachable destination handset";
     MESSAGE_DELIVERY_UNKNOWN_ERROR = 30008, "Message delivery - Unknown error";
     MESSAGING_SERVICE_FALLBACK_INVALID = 30122, "Messaging Service: fallback URL invalid";
+    STREAM_CONNECTION_TIMEOUT = 31901, "Stream: WebSocket connection timeout";
+    STREAM_CONNECTION_REFUSED = 31902, "Stream: WebSocket connection refused";
+    STREAM_TLS_FAILED = 31910, "Stream: TLS handshake failed";
+    STREAM_HANDSHAKE_FAILED = 31920, "Stream: WebSocket handshake error (answer other than 101)";
+    STREAM_URL_SCHEME = 31922, "Stream: URL scheme not supported";
+    STREAM_URL_MALFORMED = 31923, "Stream: malformed URL";
+    STREAM_PROTOCOL_ERROR = 31924, "Stream: WebSocket protocol error";
+    STREAM_INVALID_TRACK = 31941, "Stream: invalid track";
     TWIML_PARAMETER_TOO_LONG = 32018, "Twiml parameter is longer than 4000 characters";
     SIP_SOURCE_NOT_ALLOWED = 32201, "SIP: Source IP address not in ACL";
     SCHEDULE_INVALID = 35111, "Invalid scheduling parameters: ScheduleType must be fixed, with SendAt";

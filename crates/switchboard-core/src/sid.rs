@@ -25,6 +25,8 @@ pub enum SidKind {
     MessagingService,
     Conference,
     Queue,
+    /// A media stream of a call (`<Stream>`).
+    Stream,
 }
 
 impl SidKind {
@@ -45,6 +47,7 @@ impl SidKind {
             SidKind::MessagingService => "MG",
             SidKind::Conference => "CF",
             SidKind::Queue => "QU",
+            SidKind::Stream => "MZ",
         }
     }
 }

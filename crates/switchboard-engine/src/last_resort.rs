@@ -75,6 +75,9 @@ pub struct Resilience {
     pub last_known_good: bool,
     /// `switchboard_last_resort_twiml`, validated when it was stored.
     pub last_resort_twiml: Option<Arc<str>>,
+    /// `switchboard_stream_failover`: a two-way media stream that fails is reopened, then the
+    /// Voice Fallback URL is requested (`voice::stream`).
+    pub stream_failover: bool,
 }
 
 impl Resilience {
@@ -88,11 +91,13 @@ impl Resilience {
             .as_str()
             .filter(|text| !text.is_empty())
             .map(Arc::from);
-        (last_known_good || last_resort_twiml.is_some()).then(|| Resilience {
+        let stream_failover = number["switchboard_stream_failover"].as_bool() == Some(true);
+        (last_known_good || last_resort_twiml.is_some() || stream_failover).then(|| Resilience {
             number_sid: text("sid"),
             account_sid: text("account_sid"),
             last_known_good,
             last_resort_twiml,
+            stream_failover,
         })
     }
 }

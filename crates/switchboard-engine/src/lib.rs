@@ -73,6 +73,8 @@ pub struct Settings {
     pub sole_node: bool,
     /// `--lkg-max-age`: how old a number's last-known-good document may be and still run.
     pub lkg_max_age: Duration,
+    /// `--stream-retry-for`: how long a failed-over media stream is reopened for.
+    pub stream_retry_for: Duration,
     /// A node whose heartbeat is older than this is dead (`--node-lease`).
     pub node_lease: Duration,
     /// How long a status callback or debugger webhook is retried (`--callback-retry-for`;
@@ -109,6 +111,7 @@ pub struct Inner {
     pub(crate) sole_node: bool,
     pub(crate) node_lease: Duration,
     pub(crate) lkg_max_age_ms: u64,
+    pub(crate) stream_retry_for: Duration,
     pub(crate) callback_retry_for_ms: i64,
     pub(crate) schedule_min_ahead: Duration,
     /// Origins with status callbacks waiting for a retry (`outbox.rs`).
@@ -180,6 +183,7 @@ impl Engine {
                 sole_node: settings.sole_node,
                 node_lease: settings.node_lease,
                 lkg_max_age_ms: u64::try_from(settings.lkg_max_age.as_millis()).unwrap_or(u64::MAX),
+                stream_retry_for: settings.stream_retry_for,
                 callback_retry_for_ms: i64::try_from(settings.callback_retry_for.as_millis())
                     .unwrap_or(i64::MAX),
                 schedule_min_ahead: settings.schedule_min_ahead,

@@ -44,6 +44,8 @@ pub(crate) enum Kind {
     AmdStatus,
     /// A conference's status callback (`voice::conference`).
     ConferenceStatus,
+    /// A media stream's `statusCallback`.
+    StreamStatus,
     Debugger,
 }
 
@@ -56,6 +58,7 @@ impl Kind {
             Kind::VerificationStatus => "verification-status",
             Kind::AmdStatus => "amd-status",
             Kind::ConferenceStatus => "conference-status",
+            Kind::StreamStatus => "stream-status",
             Kind::Debugger => "debugger",
         }
     }

@@ -13,7 +13,9 @@ use switchboard_core::{ErrorCode, Sid};
 use switchboard_twiml::Level;
 use switchboard_twiml::Method;
 use switchboard_twiml::keyword::Trim;
-use switchboard_twiml::verb::{DialRecord, GatherInput, RejectReason, RingTone, SpeechTimeout};
+use switchboard_twiml::verb::{
+    DialRecord, GatherInput, RejectReason, RingTone, SpeechTimeout, StreamTrack,
+};
 
 use crate::input::DialCallStatus;
 use crate::setup::CallStatus;
@@ -77,6 +79,19 @@ pub enum Action {
     DialResult(DialResult),
     /// Send a text message from the call (`<Sms>`); with `wants_result`, answer `SmsSent`.
     SendSms(SendSms),
+    /// `<Start><Stream>`: open a one-way media stream; nothing is owed.
+    StartStream(StreamOpen),
+    /// `<Stop><Stream name>`: close the one-way stream of that name (`None`: every one-way
+    /// stream); nothing is owed.
+    StopStream {
+        name: Option<String>,
+    },
+    /// `<Connect><Stream>`: open a two-way media stream; answer with `StreamEnded` once it
+    /// closes, fails to open or drops.
+    ConnectStream(StreamOpen),
+    /// The call leaves the `<Connect>` (live update, REST end): close the two-way stream;
+    /// nothing is owed.
+    EndConnect,
     /// A `<Redirect>` is followed (a `Fetch` follows).
     Redirect {
         url: String,
@@ -104,6 +119,8 @@ pub enum FetchPurpose {
     RecordAction,
     DialAction,
     SmsAction,
+    /// `<Connect action>` once its stream closed.
+    ConnectAction,
     Redirect,
     /// A REST live-call update `Url` (its own `FallbackUrl` applies).
     LiveUpdate,
@@ -324,6 +341,22 @@ pub struct DialResult {
     pub dial_call_sid: Sid,
     pub duration_s: u32,
     pub bridged: bool,
+}
+
+/// A media stream to open (`<Start><Stream>` or `<Connect><Stream>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamOpen {
+    /// The WebSocket URL exactly as written (what the opening request signs).
+    pub url: String,
+    pub name: Option<String>,
+    pub track: StreamTrack,
+    /// `<Connect>` (the application may send audio back) rather than `<Start>`.
+    pub two_way: bool,
+    /// Absolute.
+    pub status_callback: Option<String>,
+    pub status_callback_method: Method,
+    /// `<Parameter>`s, for `start.customParameters`.
+    pub parameters: Vec<(String, String)>,
 }
 
 /// A text message sent from the call.

@@ -19,6 +19,7 @@ use crate::verb::hold::Hold;
 use crate::verb::queue::EnqueueRun;
 use crate::verb::record::RecordRun;
 use crate::verb::sms::SmsRun;
+use crate::verb::stream::ConnectRun;
 
 /// How long to wait for `RecordingFinished`/`DialEnded` after asking to stop, before moving on.
 pub(crate) const STOP_GRACE_MS: u64 = 5_000;
@@ -47,6 +48,8 @@ pub(crate) enum Step {
     /// Holding with nothing to play (no `waitUrl`, or it gave nothing usable): silence.
     Held,
     Sms(Box<SmsRun>),
+    /// A `<Connect><Stream>` holds the call until `StreamEnded`.
+    Connected(Box<ConnectRun>),
     /// A last prompt (text/audio answer, platform prompt) plays; then hang up `by`.
     Closing {
         by: HangupBy,
@@ -149,6 +152,8 @@ impl Call {
                 queue_sid,
                 queue_time_s,
             } => self.on_queue_ended(result, queue_sid, queue_time_s),
+            Input::StreamEnded => self.on_stream_ended(),
+            Input::StreamFailed { code, message, url } => self.on_stream_failed(code, message, url),
             Input::CallerHungUp => self.on_caller_hung_up(),
             Input::ApiEnd(end) => self.on_api_end(end),
             Input::Timer => self.on_timer(),
@@ -378,6 +383,7 @@ impl Call {
             Step::Record(run) if !run.is_stopping() => self.emit(Action::StopRecording),
             Step::Dial(run) if !run.is_ending() => self.emit(Action::EndDial),
             Step::Enqueue(run) if !run.is_leaving() => self.emit(Action::LeaveQueue),
+            Step::Connected(_) => self.emit(Action::EndConnect),
             _ => {}
         }
     }

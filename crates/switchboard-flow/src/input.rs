@@ -78,6 +78,18 @@ pub enum Input {
         queue_sid: String,
         queue_time_s: u32,
     },
+    /// The two-way stream of `ConnectStream` closed, could not be opened, or dropped (the
+    /// driver recorded why): the `<Connect>` ends.
+    StreamEnded,
+    /// Beyond Twilio (`SwitchboardStreamFailover`): the two-way stream could not be kept up
+    /// even after reopening it; the session's fallback URL is requested with `ErrorCode` =
+    /// `code` and `ErrorUrl` = the stream URL (an `ExecutionFailed`), instead of the TwiML
+    /// after `<Connect>`.
+    StreamFailed {
+        code: switchboard_core::ErrorCode,
+        message: String,
+        url: String,
+    },
     /// The caller hung up.
     CallerHungUp,
     /// REST `Calls/{Sid}` update with `Status=completed|canceled`.

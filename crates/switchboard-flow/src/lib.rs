@@ -91,7 +91,7 @@ mod verb;
 pub use action::{
     Action, Alert, Callback, DequeueCall, Dial, DialResult, DialTarget, Enqueue, ExecutionFailure,
     FetchPurpose, FetchRequest, Gather, GatherResult, HangupBy, JoinConference, Play, PlayMedia,
-    Record, Say, SendSms, Source, WaitUrl,
+    Record, Say, SendSms, Source, StreamOpen, WaitUrl,
 };
 pub use call::Call;
 pub use input::{ApiEnd, DialCallStatus, DialOutcome, DialRecording, Input, Progress};

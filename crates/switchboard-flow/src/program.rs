@@ -154,6 +154,15 @@ pub fn written_urls(document: &Document) -> Vec<WrittenUrl> {
                     add(element, "statusCallback", status, Level::Warning);
                 }
             }
+            Verb::StartStream(stream) => {
+                let callback = stream.status_callback.as_ref();
+                add("Start/Stream", "statusCallback", callback, Level::Warning);
+            }
+            Verb::ConnectStream(connect) => {
+                add("Connect", "action", connect.action.as_ref(), Level::Error);
+                let callback = connect.stream.status_callback.as_ref();
+                add("Connect/Stream", "statusCallback", callback, Level::Warning);
+            }
             Verb::Sms(sms) => {
                 add("Sms", "action", sms.action.as_ref(), Level::Error);
                 add(
@@ -238,7 +247,7 @@ impl Call {
     }
 
     /// Counts one more document; past the limit, ends the call (Decision 11) and says no.
-    fn count_document(&mut self, url: Option<&str>) -> bool {
+    pub(crate) fn count_document(&mut self, url: Option<&str>) -> bool {
         if self.documents_without_input < self.setup.max_documents {
             self.documents_without_input += 1;
             return true;

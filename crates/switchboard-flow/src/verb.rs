@@ -9,8 +9,9 @@ pub(crate) mod media;
 pub(crate) mod queue;
 pub(crate) mod record;
 pub(crate) mod sms;
+pub(crate) mod stream;
 
-use switchboard_twiml::{Context, Verb, support};
+use switchboard_twiml::{Context, Verb};
 
 use crate::action::HangupBy;
 use crate::call::Call;
@@ -20,7 +21,7 @@ impl Call {
     pub(crate) fn run_verb(&mut self, verb: Verb) {
         // What the engine runs is `switchboard_twiml::support`'s table, which `twiml check`
         // reports from too; the arms below for those verbs are never reached.
-        if !support::verb_runs(Context::Voice, verb.name()) {
+        if !verb.runs(Context::Voice) {
             return self.unsupported_verb(verb.name());
         }
         if self.hold.is_some() && !self.hold_allows(&verb) {
@@ -37,6 +38,9 @@ impl Call {
             Verb::Reject(reject) => self.reject(reject.reason),
             Verb::Redirect(redirect) => self.redirect(&redirect),
             Verb::Sms(sms) => self.send_sms(sms),
+            Verb::StartStream(stream) => self.start_stream(stream),
+            Verb::StopStream(stop) => self.stop_stream(stop),
+            Verb::ConnectStream(connect) => self.connect_stream(connect),
             Verb::Enqueue(enqueue) => self.start_enqueue(enqueue),
             Verb::Leave(_) => self.leave_outside_queue(),
             Verb::Message(_) => self.unsupported_verb("Message"),

@@ -51,6 +51,8 @@ pub struct Config {
     pub lkg_max_age: String,
     /// How long a failed status callback or debugger webhook is retried (`0`: one attempt).
     pub callback_retry_for: String,
+    /// Seconds a failed-over media stream is reopened for (`SwitchboardStreamFailover`).
+    pub stream_retry_for: u64,
     /// Seconds without a heartbeat after which a node is dead and its work is taken over.
     pub node_lease: u64,
     /// How many seconds ahead a scheduled message's `SendAt` must be at least (Twilio: 900).
@@ -96,6 +98,7 @@ impl Default for Config {
             breaker_cooloff: 30,
             lkg_max_age: "24h".into(),
             callback_retry_for: "4h".into(),
+            stream_retry_for: 10,
             single_node: false,
             node_lease: 10,
             schedule_min_ahead: 900,
@@ -258,6 +261,16 @@ impl Config {
         Ok(std::time::Duration::from_secs(self.schedule_min_ahead))
     }
 
+    /// `--stream-retry-for`, checked.
+    pub fn stream_retry_for(&self) -> anyhow::Result<std::time::Duration> {
+        anyhow::ensure!(
+            self.stream_retry_for <= 300,
+            "--stream-retry-for must be at most 300 seconds, not {}",
+            self.stream_retry_for
+        );
+        Ok(std::time::Duration::from_secs(self.stream_retry_for))
+    }
+
     pub fn node_lease(&self) -> anyhow::Result<std::time::Duration> {
         anyhow::ensure!(
             (3..=MAX_SECONDS).contains(&self.node_lease),
@@ -308,6 +321,7 @@ impl Config {
         self.schedule_min_ahead()?;
         self.lkg_max_age()?;
         self.callback_retry_for()?;
+        self.stream_retry_for()?;
         if self.node_id.is_some() {
             self.node_id(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         }

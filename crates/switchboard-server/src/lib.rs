@@ -111,6 +111,7 @@ pub async fn run(
             node_id: config.node_id(address)?,
             sole_node: store.is_single_node(),
             lkg_max_age: config.lkg_max_age()?,
+            stream_retry_for: config.stream_retry_for()?,
             node_lease: config.node_lease()?,
             callback_retry_for: config.callback_retry_for()?,
             schedule_min_ahead: config.schedule_min_ahead()?,

@@ -118,6 +118,12 @@ impl WebhookClient {
         Ok(client)
     }
 
+    /// The TLS configuration every webhook uses (the platform verifier plus the extra roots):
+    /// media stream WebSockets use it too.
+    pub fn tls_client_config(&self) -> rustls::ClientConfig {
+        self.tls.clone()
+    }
+
     pub fn settings(&self) -> &ClientSettings {
         &self.settings
     }

@@ -177,7 +177,11 @@ fn validate_twiml(document: &str) -> ApiResult<&str> {
     match switchboard_twiml::parse(document.as_bytes(), switchboard_twiml::Context::Voice) {
         // What this engine would skip is refused too, as `twiml check` reports it: a
         // last-resort document must run when it is needed.
-        Ok(parsed) => match parsed.unsupported.first() {
+        Ok(parsed) => match parsed
+            .unsupported
+            .iter()
+            .find(|finding| finding.level == switchboard_twiml::Level::Error)
+        {
             Some(finding) => Err(ApiError::bad_request(finding.code, finding.message.clone())),
             None => Ok(document),
         },

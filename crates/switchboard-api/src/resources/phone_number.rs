@@ -41,6 +41,7 @@ const FIELDS: &[Field] = &[
     // Beyond Twilio (product.md): a circuit breaker on the origin of the number's primary URLs.
     // Twilio's clients never send it; its JSON field is extra, which they ignore.
     Field::boolean("SwitchboardBreaker", "switchboard_breaker"),
+    Field::boolean("SwitchboardStreamFailover", "switchboard_stream_failover"),
     // Beyond Twilio: the voice document run when both URLs fail, instead of the platform
     // prompt; validated when stored (an ERROR finding refuses it).
     Field {

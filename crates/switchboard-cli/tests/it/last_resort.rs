@@ -304,7 +304,7 @@ async fn an_invalid_last_resort_document_is_refused_with_its_finding() {
         assert_eq!(refused.1["message"], finding.message, "{refused:?}");
     }
     // Valid TwiML the engine would skip is refused as `twiml check` reports it (13750).
-    let skipped = "<Response><Connect><Stream url=\"wss://bot.example/s\"/></Connect></Response>";
+    let skipped = "<Response><Connect><Room>room</Room></Connect></Response>";
     let refused = call(
         &engine,
         "POST",

@@ -32,6 +32,8 @@ mod sip_midcall;
 mod sip_outbound;
 mod sip_proxy;
 mod sip_recordings;
+mod sip_streams;
+mod stream_failover;
 mod tenancy;
 mod usage;
 mod voice;

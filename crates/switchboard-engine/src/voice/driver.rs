@@ -101,6 +101,8 @@ pub(crate) struct Driver {
     pub(crate) ready: VecDeque<Input>,
     /// The far end of the call's audio: the sandbox media model, or a real call's SIP leg.
     pub(crate) media: MediaEnd,
+    /// The call's running media streams.
+    pub(crate) streams: crate::voice::stream::Streams,
 }
 
 impl Driver {
@@ -211,7 +213,10 @@ impl Driver {
 
     async fn on_input(&mut self, input: CallInput) {
         match input {
-            CallInput::Digits(digits) => self.press(&digits),
+            CallInput::Digits(digits) => {
+                self.streams_hear_digits(&digits);
+                self.press(&digits);
+            }
             CallInput::Speech { result, confidence } => self.deliver_speech(result, confidence),
             CallInput::Hangup => self.feed(Input::CallerHungUp),
             CallInput::Audio(clip) => self.media_caller_talks(clip),
@@ -232,6 +237,7 @@ impl Driver {
             CallInput::Recording(request) => Box::pin(self.on_recording_request(*request)).await,
             CallInput::Sip(input) => self.on_sip_input(*input).await,
             CallInput::Room(input) => Box::pin(self.on_room_input(input)).await,
+            CallInput::Stream(report) => Box::pin(self.on_stream_report(*report)).await,
         }
     }
 
@@ -266,6 +272,7 @@ impl Driver {
             dial.abandon(&self.state.live);
         }
         self.leave_seat();
+        self.close_streams();
         self.media_hang_up();
         self.callbacks.drain().await;
         self.state.live.unregister(self.call_sid());

@@ -40,6 +40,8 @@ pub enum CallInput {
     /// SIP signalling or RTP media of a real call.
     /// (Boxed, like `Update`: an idle call's inbox stays small.)
     Sip(Box<crate::voice::sip::SipInput>),
+    /// What one of the call's media streams reported. (Boxed, like `Update`.)
+    Stream(Box<crate::voice::stream::StreamReport>),
 }
 
 /// What a conference or a queue tells a call that is in it.

@@ -15,6 +15,8 @@
 //!   answering-machine detection of outbound legs (the sandbox's modelled handsets, a SIP
 //!   leg's audio) and where its verdict goes; `conference` and `queue` the engine's rooms
 //!   and queues, `rooms` what a leg does in them (join, hold, leave, bridge).
+//!   leg's audio) and where its verdict goes; `stream` media streams (`<Start>`/`<Connect>`
+//!   `<Stream>`): one WebSocket task per stream, attached to the call's media task.
 
 mod amd;
 pub mod call_recording;
@@ -35,6 +37,7 @@ pub mod recording;
 mod rooms;
 pub mod sip;
 mod start;
+pub mod stream;
 mod timers;
 
 pub use amd::MachineDetection;

@@ -139,6 +139,7 @@ async fn start_leg_with(
         amd: start.amd.map(Box::new),
         ready: Default::default(),
         media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
+        streams: Default::default(),
     };
     Ok((record, supervise(state.clone(), driver)))
 }
@@ -551,6 +552,7 @@ mod tests {
                 node_id: "test".into(),
                 sole_node: true,
                 lkg_max_age: std::time::Duration::from_secs(86_400),
+                stream_retry_for: std::time::Duration::from_secs(10),
                 node_lease: std::time::Duration::from_secs(10),
                 callback_retry_for: std::time::Duration::from_secs(4 * 3600),
                 schedule_min_ahead: std::time::Duration::from_secs(900),

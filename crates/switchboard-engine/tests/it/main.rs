@@ -52,6 +52,7 @@ impl TestEngine {
                 node_id: "test".into(),
                 sole_node: true,
                 lkg_max_age: std::time::Duration::from_secs(86_400),
+                stream_retry_for: std::time::Duration::from_secs(10),
                 node_lease: std::time::Duration::from_secs(10),
                 callback_retry_for: std::time::Duration::from_secs(4 * 3600),
                 schedule_min_ahead: std::time::Duration::from_secs(900),

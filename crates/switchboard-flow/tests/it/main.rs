@@ -12,6 +12,7 @@ mod params;
 mod properties;
 mod record_dial;
 mod rooms;
+mod stream;
 mod urls;
 
 use switchboard_core::{Sid, SidKind};
@@ -323,6 +324,29 @@ pub fn render(action: &Action, base_len: usize) -> String {
             result,
             queue_time_s,
         } => format!("enqueue-result {result} {queue_time_s}s"),
+        Action::StartStream(open) | Action::ConnectStream(open) => {
+            let parameters: Vec<String> = open
+                .parameters
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            format!(
+                "{} {} name={} track={} callback={} {} [{}]",
+                if open.two_way {
+                    "connect-stream"
+                } else {
+                    "start-stream"
+                },
+                open.url,
+                open.name.as_deref().unwrap_or("-"),
+                open.track,
+                open.status_callback.as_deref().unwrap_or("-"),
+                open.status_callback_method,
+                parameters.join(" ")
+            )
+        }
+        Action::StopStream { name } => format!("stop-stream {}", name.as_deref().unwrap_or("-")),
+        Action::EndConnect => "end-connect".to_owned(),
         Action::Bridge => "bridge".to_owned(),
     }
 }

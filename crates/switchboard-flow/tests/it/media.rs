@@ -165,7 +165,7 @@ fn sms_action_waits_for_the_message_and_requests_the_action() {
 #[test]
 fn unsupported_verbs_alert_and_carry_on() {
     check(
-        "<Connect><Stream url=\"wss://x.example\"/></Connect><Hangup/>",
+        "<Connect><Room>r</Room></Connect><Hangup/>",
         vec![],
         &format!(
             "{START}

@@ -19,6 +19,7 @@ mod call_recorder;
 mod mixer;
 mod playback;
 mod recorder;
+mod stream_tap;
 mod task;
 
 use std::net::{IpAddr, SocketAddr};
@@ -33,6 +34,7 @@ use crate::Pcm;
 pub use call_recorder::{CallAudio, Pause};
 pub use mixer::MixerHandle;
 pub use recorder::{TALK_RMS_THRESHOLD, is_talk};
+pub use stream_tap::{StreamTap, TapFrame};
 
 /// Ids of playback items and sessions, unique in the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -267,6 +269,24 @@ pub(crate) enum Command {
     },
     /// Stop (or resume) relaying received audio to the bridge or mixer.
     Mute(bool),
+    AttachStream {
+        id: u64,
+        tap: StreamTap,
+    },
+    DetachStream {
+        id: u64,
+    },
+    StreamAudio {
+        id: u64,
+        mulaw: Vec<u8>,
+    },
+    StreamMark {
+        id: u64,
+        name: String,
+    },
+    StreamClear {
+        id: u64,
+    },
     Close,
 }
 
@@ -387,6 +407,35 @@ impl MediaHandle {
     /// later offer resumes.
     pub fn renegotiate(&self, config: RtpConfig, sending: bool) {
         self.send(Command::Renegotiate { config, sending });
+    }
+
+    /// Attaches a media stream: the caller's audio (and what the caller hears, as `tap` asks)
+    /// goes to its frame channel from now on. Returns the id the other stream methods take.
+    pub fn attach_stream(&self, tap: StreamTap) -> u64 {
+        let id = next_id();
+        self.send(Command::AttachStream { id, tap });
+        id
+    }
+
+    /// Detaches stream `id`; its queued audio is dropped (its marks are not echoed).
+    pub fn detach_stream(&self, id: u64) {
+        self.send(Command::DetachStream { id });
+    }
+
+    /// Queues µ-law audio from stream `id`'s application, after what it queued before. The
+    /// caller bounds what is queued (`StreamTap::queued`).
+    pub fn stream_audio(&self, id: u64, mulaw: Vec<u8>) {
+        self.send(Command::StreamAudio { id, mulaw });
+    }
+
+    /// Queues a mark: echoed on the stream's mark channel once the audio before it was sent.
+    pub fn stream_mark(&self, id: u64, name: String) {
+        self.send(Command::StreamMark { id, name });
+    }
+
+    /// Drops stream `id`'s queued audio and echoes its pending marks at once.
+    pub fn stream_clear(&self, id: u64) {
+        self.send(Command::StreamClear { id });
     }
 
     /// Stops sending and frees the port (a recording in progress ends as `Stopped`).

@@ -24,6 +24,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::call_recorder::CallRecorder;
 use super::playback::{FRAME, FrameKind, PlaybackQueue};
 use super::recorder::Recorder;
+use super::stream_tap::AttachedStream;
 use super::{Command, MediaEvent, RecordEnd, RtpConfig};
 
 /// How long a key press may go without packets before it is reported anyway.
@@ -116,6 +117,8 @@ struct Media {
     relay_primed: bool,
     events: mpsc::UnboundedSender<MediaEvent>,
     counters: Counters,
+    /// Media streams attached to the session (`stream_tap.rs`), usually none or one.
+    streams: Vec<AttachedStream>,
 }
 
 impl Media {
@@ -155,6 +158,7 @@ impl Media {
             relayed: VecDeque::with_capacity(BRIDGE_MAX_BYTES + FRAME),
             relay_primed: false,
             events,
+            streams: Vec::new(),
             counters: Counters {
                 sent: metrics::counter!("rtp_packets_sent_total"),
                 received: metrics::counter!("rtp_packets_received_total"),
@@ -250,8 +254,43 @@ impl Media {
                 self.sending = sending;
             }
             Command::Mute(muted) => self.muted = muted,
+            Command::AttachStream { id, tap } => {
+                self.streams.push(AttachedStream::new(id, tap));
+            }
+            Command::DetachStream { id } => {
+                if let Some(index) = self.streams.iter().position(|s| s.id == id) {
+                    self.streams.swap_remove(index).detach();
+                }
+            }
+            Command::StreamAudio { id, mulaw } => {
+                if let Some(stream) = self.stream_mut(id) {
+                    stream.push_audio(mulaw);
+                }
+            }
+            Command::StreamMark { id, name } => {
+                if let Some(stream) = self.stream_mut(id) {
+                    stream.push_mark(name);
+                }
+            }
+            Command::StreamClear { id } => {
+                if let Some(stream) = self.stream_mut(id) {
+                    stream.clear();
+                }
+            }
             Command::Close => {}
         }
+    }
+
+    fn stream_mut(&mut self, id: u64) -> Option<&mut AttachedStream> {
+        self.streams.iter_mut().find(|stream| stream.id == id)
+    }
+
+    /// One frame of a two-way stream's audio, if one has some queued (the first that has).
+    fn pop_stream_audio(&mut self, payload: &mut Vec<u8>) -> bool {
+        let law = self.law;
+        self.streams
+            .iter_mut()
+            .any(|stream| stream.has_audio() && stream.next_frame(law, payload))
     }
 
     fn ensure_receive_buffer(&mut self) {
@@ -368,6 +407,9 @@ impl Media {
     fn queue_next_frame(&mut self) {
         let mut payload = std::mem::take(&mut self.spare);
         payload.clear();
+        for stream in &mut self.streams {
+            stream.echo_played_marks();
+        }
         let events = &self.events;
         let kind = self
             .playback
@@ -377,6 +419,12 @@ impl Media {
         let audio = match kind {
             FrameKind::Audio => {
                 self.law.encode_into(&self.frame, &mut payload);
+                self.relayed.clear();
+                true
+            }
+            FrameKind::Silence
+                if self.playback.is_empty() && self.pop_stream_audio(&mut payload) =>
+            {
                 self.relayed.clear();
                 true
             }
@@ -394,6 +442,9 @@ impl Media {
             for recorder in &mut self.call_recorders {
                 recorder.push_outbound(&self.decoded);
             }
+        }
+        for stream in &self.streams {
+            stream.outbound(self.law, &payload);
         }
         self.queued_frame_marker = audio && !self.last_frame_was_audio;
         self.last_frame_was_audio = audio;
@@ -422,6 +473,11 @@ impl Media {
         self.counters.received.increment(1);
         if let Some(detector) = self.detector.as_mut() {
             detector.handle_packet(now_ms, &packet);
+        }
+        if packet.payload_type == self.audio_payload_type {
+            for stream in &mut self.streams {
+                stream.inbound(self.law, &packet.payload);
+            }
         }
         self.drain_digits();
         if let Some(receive) = self.receive.as_mut() {

@@ -13,6 +13,7 @@ mod redirect;
 mod reject;
 mod say;
 mod sms;
+mod stream;
 mod unmodelled;
 
 pub use dial::{Dial, DialRecord, IfMachine, RecordingTrack, RingTone};
@@ -28,6 +29,9 @@ pub use redirect::Redirect;
 pub use reject::{Reject, RejectReason};
 pub use say::Say;
 pub use sms::Sms;
+pub use stream::{
+    ConnectStream, MAX_PARAMETER_CHARS, StopStream, Stream, StreamTrack, UrlProblem, url_problem,
+};
 pub use unmodelled::{UnmodelledKind, UnmodelledVerb};
 
 use crate::Context;
@@ -52,6 +56,12 @@ pub enum Verb {
     Sms(Sms),
     /// Messaging only.
     Message(Message),
+    /// `<Start><Stream>`: a one-way media stream opens and the next verb runs.
+    StartStream(Stream),
+    /// `<Stop><Stream name>`.
+    StopStream(StopStream),
+    /// `<Connect><Stream>`: a two-way media stream holds the call until it closes.
+    ConnectStream(ConnectStream),
     /// A valid voice verb this engine does not model (`<Connect>`, `<Pay>`, …), kept as written.
     Unmodelled(UnmodelledVerb),
 }
@@ -90,6 +100,9 @@ pub(crate) fn parse(
         (Context::Voice, "Reject") => verbs.push(Verb::Reject(reject::parse(validator, index))),
         (Context::Voice, "Enqueue") => verbs.push(Verb::Enqueue(enqueue::parse(validator, index))),
         (Context::Voice, "Leave") => verbs.push(Verb::Leave(leave::parse(validator, index))),
+        (Context::Voice, "Start" | "Stop" | "Connect") if stream_verb(validator, index, verbs) => {
+            return true;
+        }
         (Context::Voice, _) => match unmodelled::parse(validator, index) {
             Some(verb) => verbs.push(Verb::Unmodelled(verb)),
             None => return false,
@@ -103,7 +116,33 @@ pub(crate) fn parse(
     true
 }
 
+/// `<Start>`, `<Stop>` or `<Connect>` holding a single `<Stream>`: parsed and pushed (and
+/// `true`); anything else is left to the unmodelled verbs.
+fn stream_verb(validator: &mut Validator<'_, '_>, index: usize, verbs: &mut Vec<Verb>) -> bool {
+    let verb = match validator.element(index).name {
+        "Start" => stream::parse_start(validator, index).map(Verb::StartStream),
+        "Stop" => stream::parse_stop(validator, index).map(Verb::StopStream),
+        _ => stream::parse_connect(validator, index).map(Verb::ConnectStream),
+    };
+    match verb {
+        Some(verb) => {
+            verbs.push(verb);
+            true
+        }
+        None => false,
+    }
+}
+
 impl Verb {
+    /// Whether the engine runs this verb (`support`'s table, where `<Start>`, `<Stop>` and
+    /// `<Connect>` run only with a `<Stream>`).
+    pub fn runs(&self, context: Context) -> bool {
+        match self {
+            Verb::StartStream(_) | Verb::StopStream(_) | Verb::ConnectStream(_) => true,
+            verb => crate::support::verb_runs(context, verb.name()),
+        }
+    }
+
     /// The verb's element name.
     pub fn name(&self) -> &'static str {
         use crate::keyword::Keyword;
@@ -121,6 +160,9 @@ impl Verb {
             Verb::Leave(_) => "Leave",
             Verb::Sms(_) => "Sms",
             Verb::Message(_) => "Message",
+            Verb::StartStream(_) => "Start",
+            Verb::StopStream(_) => "Stop",
+            Verb::ConnectStream(_) => "Connect",
             Verb::Unmodelled(verb) => verb.kind.keyword(),
         }
     }
@@ -142,6 +184,9 @@ impl WriteXml for Verb {
             Verb::Leave(verb) => verb.write_xml(writer),
             Verb::Sms(verb) => verb.write_xml(writer),
             Verb::Message(verb) => verb.write_xml(writer),
+            Verb::StartStream(stream) => stream::write_start(stream, writer),
+            Verb::StopStream(verb) => verb.write_xml(writer),
+            Verb::ConnectStream(verb) => verb.write_xml(writer),
             Verb::Unmodelled(verb) => verb.write_xml(writer),
         }
     }

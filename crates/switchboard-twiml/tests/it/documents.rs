@@ -198,7 +198,7 @@ fn message_bodies_and_media_are_collected() {
 #[test]
 fn unmodelled_verbs_are_recognised_and_kept() {
     let parsed = clean(voice(
-        "<Connect action=\"/a\"><Stream url=\"wss://x\"/></Connect><Echo/>",
+        "<Connect action=\"/a\"><Room>x</Room></Connect><Echo/>",
     ));
     let Verb::Unmodelled(connect) = &parsed.document.verbs[0] else {
         panic!("connect")
@@ -209,6 +209,6 @@ fn unmodelled_verbs_are_recognised_and_kept() {
     );
     assert_eq!(
         parsed.document.to_string(),
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Connect action=\"/a\"><Stream url=\"wss://x\"/></Connect><Echo/></Response>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Connect action=\"/a\"><Room>x</Room></Connect><Echo/></Response>"
     );
 }

@@ -29,6 +29,11 @@ impl SipLeg {
         }
     }
 
+    /// The RTP session's handle, once the call is answered (media streams attach to it).
+    pub(crate) fn media_handle(&self) -> Option<MediaHandle> {
+        self.media.clone()
+    }
+
     /// Answering-machine detection over the callee's audio (`MediaEvent::MachineDetected`).
     pub(crate) fn detect_machine(&self, settings: switchboard_amd::Settings) {
         if let Some(media) = &self.media {
