@@ -207,6 +207,7 @@ registry! {
     SIGNATURE_INVALID = 57012, "Webhook signature invalid";
     // The engine's own codes (99xxx), where Twilio has none for what it reports.
     PARAMETER_IGNORED = 99001, "Parameter not supported by this engine and ignored";
+    TRANSCRIPTION_FAILED = 99023, "Transcription failed: no recogniser, a full backlog or a recogniser error";
 }
 
 #[cfg(test)]

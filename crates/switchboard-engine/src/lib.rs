@@ -120,6 +120,8 @@ pub struct Inner {
     pub(crate) sandbox: sandbox::Sandbox,
     pub(crate) numbers: numbers::NumberIndex,
     pub(crate) live: voice::live::LiveCalls,
+    /// `<Record transcribe>`'s bounded pool (`voice::transcription`).
+    pub(crate) transcriptions: Arc<voice::transcription::Pool>,
     /// Every alert this engine stores, as stored (with its `seq`), to whoever subscribed
     /// (`subscribe_alerts`): the live alert stream.
     pub(crate) alert_feed: tokio::sync::broadcast::Sender<Arc<Record>>,
@@ -186,11 +188,20 @@ impl Engine {
                 sandbox: sandbox::Sandbox::default(),
                 numbers: numbers::NumberIndex::default(),
                 live: voice::live::LiveCalls::default(),
+                transcriptions: Arc::new(voice::transcription::Pool::new(
+                    voice::transcription::WORKERS,
+                    voice::transcription::BACKLOG,
+                )),
                 alert_feed: tokio::sync::broadcast::channel(alerts::FEED_CAPACITY).0,
                 tasks: TaskTracker::new(),
                 closing: CancellationToken::new(),
             }),
         }
+    }
+
+    /// The speech recogniser of real calls, when `--asr` is on.
+    pub(crate) fn recogniser(&self) -> Option<&switchboard_media::asr::Recogniser> {
+        self.telephony.as_ref()?.asr.as_deref()
     }
 
     /// The store the engine writes calls, messages and alerts to.

@@ -28,6 +28,7 @@ mod sip_limits;
 mod sip_outbound;
 mod sip_proxy;
 mod sip_recordings;
+mod speech;
 mod tenancy;
 mod usage;
 mod voice;

@@ -99,6 +99,8 @@ pub(crate) struct Driver {
     pub(crate) ready: VecDeque<Input>,
     /// The far end of the call's audio: the sandbox media model, or a real call's SIP leg.
     pub(crate) media: MediaEnd,
+    /// The running `<Record>`'s transcription request, if it asked for one.
+    pub(crate) transcribe: Option<crate::voice::transcription::Wanted>,
 }
 
 impl Driver {
@@ -195,6 +197,7 @@ impl Driver {
             Due::RecordingDone => Box::pin(self.finish_sandbox_recording()).await,
             Due::Input(Input::Digits(digits)) => self.deliver_digits(digits),
             Due::Input(input) => self.feed(input),
+            Due::Said(said) => self.deliver_speech(said.text.to_string(), said.confidence),
             Due::DialNoAnswer => Box::pin(self.dial_no_answer()).await,
             Due::DialHangup => Box::pin(self.end_dial()).await,
             Due::TimeLimit => self.feed(Input::ApiEnd(switchboard_flow::ApiEnd::Completed)),

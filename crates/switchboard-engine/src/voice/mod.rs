@@ -32,6 +32,7 @@ pub mod recording;
 pub mod sip;
 mod start;
 mod timers;
+pub mod transcription;
 
 pub use amd::MachineDetection;
 pub use call_recording::{

@@ -115,6 +115,7 @@ impl Driver {
                     json!({"max_length": record.max_length_s, "timeout": record.timeout_s,
                            "finish_on_key": record.finish_on_key}),
                 );
+                self.transcribe = crate::voice::transcription::Wanted::of(&record);
                 self.media_start_recording(&record);
                 self.listen(Listening::Record);
             }

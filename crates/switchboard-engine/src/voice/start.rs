@@ -138,6 +138,7 @@ async fn start_leg_with(
         amd: start.amd.map(Box::new),
         ready: Default::default(),
         media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
+        transcribe: None,
     };
     Ok((record, supervise(state.clone(), driver)))
 }

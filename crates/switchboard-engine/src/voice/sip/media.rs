@@ -228,6 +228,7 @@ impl Driver {
                 total_ms,
             },
             pcm: Some(pcm),
+            said: None,
         };
         self.recording_finished(finished).await;
     }

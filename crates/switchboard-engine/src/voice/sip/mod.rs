@@ -61,6 +61,8 @@ pub struct Telephony {
     /// `--sip-trust`: an SDP address inside these networks gets our RTP as named; any other
     /// gets it only once the far end's RTP arrives from it (symmetric RTP, `leg::media_target`).
     pub media_trust: Vec<Cidr>,
+    /// `--asr`: the speech recogniser (`None`: off).
+    pub asr: Option<std::sync::Arc<switchboard_media::asr::Recogniser>>,
 }
 
 impl Telephony {
