@@ -257,3 +257,76 @@ fn word_error_rate_counts_substitutions_insertions_and_deletions() {
         );
     }
 }
+
+/// The first line `serve` (SIP on, with `args`) writes to stderr containing `needle`, within
+/// 20 s.
+fn serve_stderr_line(args: &[&str], needle: &str) -> Option<String> {
+    use std::io::BufRead;
+    let dir = switchboard_test_support::engine::scratch_dir("asr-warning");
+    let database = format!("sqlite://{}", dir.join("switchboard.db").display());
+    let rtp = switchboard_test_support::net::free_rtp_ports(4);
+    let mut child = std::process::Command::new(crate::binary())
+        .args(["serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0"])
+        .args(["--rtp-ports", &rtp, "--database", &database])
+        .args(args)
+        .env_remove("SWITCHBOARD_CONFIG")
+        .env_remove("SWITCHBOARD_ASR_PYTHON")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("switchboard serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut found = None;
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match received.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => {
+                found = Some(line);
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    child.kill().ok();
+    child.wait().ok();
+    found
+}
+
+/// `serve` says at start when the recogniser cannot run (no interpreter, or one without the
+/// package) and when it is off.
+#[test]
+fn serve_warns_at_start_when_the_recogniser_is_missing_or_off() {
+    let warning = serve_stderr_line(&["--asr-python", "/no/such/python3"], "speech recogniser")
+        .expect("a warning about the recogniser within 20 s");
+    assert!(warning.starts_with("warning: "), "{warning}");
+    assert!(
+        warning.contains("/no/such/python3") && warning.contains("pocketsphinx"),
+        "{warning}"
+    );
+    // An interpreter without the package: the warning says what Python said.
+    let system = "/usr/bin/python3";
+    let lacks_it = std::process::Command::new(system)
+        .args(["-c", "import pocketsphinx"])
+        .output()
+        .is_ok_and(|output| !output.status.success());
+    if lacks_it {
+        let warning = serve_stderr_line(&["--asr-python", system], "speech recogniser")
+            .expect("a warning about the recogniser within 20 s");
+        assert!(warning.contains("pocketsphinx"), "{warning}");
+    }
+    let warning = serve_stderr_line(&["--asr", "off"], "speech recognition is off")
+        .expect("a warning that recognition is off");
+    assert!(warning.contains("--asr off"), "{warning}");
+}
