@@ -36,7 +36,7 @@ def clean_word(word):
 
 
 def grammar_of(phrases):
-    """The search name for a grammar of `phrases`, or None when no phrase is usable."""
+    """The search name and phrases of a grammar of `phrases`, or None when none is usable."""
     kept = []
     for phrase in phrases[:500]:
         words = [clean_word(w) for w in str(phrase)[:100].split()]
@@ -57,7 +57,22 @@ def grammar_of(phrases):
         jsgf = "#JSGF V1.0;\ngrammar %s;\npublic <phrase> = %s;\n" % (name, " | ".join(kept))
         decoder.add_jsgf_string(name, jsgf)
         grammars[key] = name
-    return name
+    return name, kept
+
+
+def complete(text, kept):
+    """A grammar search that did not reach the end of a phrase gives the words it got ("change
+    my" for "change my address"): the phrase that shares the most of them, in order."""
+    if not text or text in kept:
+        return text, 1.0
+    words = text.split()
+
+    def shared(phrase):
+        candidate = phrase.split()
+        return sum(1 for a, b in zip(words, candidate) if a == b), -len(candidate)
+
+    best = max(kept, key=shared)
+    return (best, 0.5) if shared(best)[0] > 0 else (text, 1.0)
 
 
 while True:
@@ -70,8 +85,8 @@ while True:
         audio = stdin.read(samples * 2)
         if len(audio) != samples * 2:
             break
-        search = grammar_of(request["phrases"]) if request.get("phrases") else None
-        decoder.activate_search(search or "_default")
+        grammar = grammar_of(request["phrases"]) if request.get("phrases") else None
+        decoder.activate_search(grammar[0] if grammar else "_default")
         decoder.start_utt()
         decoder.process_raw(audio, full_utt=True)
         decoder.end_utt()
@@ -80,6 +95,9 @@ while True:
         words = max(1, len(text.split()))
         prob = hyp.prob if hyp is not None else 0.0
         confidence = math.pow(min(max(prob, 0.0), 1.0), 1.0 / words) if text else 0.0
-        reply({"text": text, "confidence": round(confidence, 4), "grammar": search is not None})
+        if grammar:
+            text, factor = complete(text, grammar[1])
+            confidence *= factor
+        reply({"text": text, "confidence": round(confidence, 4), "grammar": grammar is not None})
     except Exception as error:
         reply({"error": str(error)})

@@ -100,6 +100,9 @@ impl Driver {
                 );
                 let speech = gather.input.contains(&GatherInput::Speech);
                 self.listen(Listening::Gather { speech });
+                if speech {
+                    self.media_listen_for_speech(&gather).await;
+                }
             }
             Action::GatherResult(result) => {
                 self.log.push(
@@ -108,6 +111,7 @@ impl Driver {
                            "finished_on_key": result.finished_on_key.map(String::from)}),
                 );
                 self.stop_listening();
+                self.media_stop_listening_for_speech();
             }
             Action::Record(record) => {
                 self.log.push(

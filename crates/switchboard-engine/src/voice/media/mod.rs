@@ -157,6 +157,22 @@ impl Driver {
         }
     }
 
+    /// A speech `<Gather>` starts: a real call's session listens for an utterance (owes
+    /// `SpeechStarted`, then `Speech` or `SpeechUnrecognised`); the sandbox hears `Text` and
+    /// `Speech` instead (`keys.rs`).
+    pub(crate) async fn media_listen_for_speech(&mut self, gather: &switchboard_flow::Gather) {
+        if let MediaEnd::Sip(_) = &self.media {
+            Box::pin(self.sip_listen_for_speech(gather)).await;
+        }
+    }
+
+    /// The gather ended: nothing more is listened for.
+    pub(crate) fn media_stop_listening_for_speech(&mut self) {
+        if let MediaEnd::Sip(_) = &self.media {
+            self.sip_stop_listening_for_speech();
+        }
+    }
+
     /// `StopMedia`: what plays stops, and owes nothing.
     pub(crate) fn media_stop_playback(&mut self) {
         match &mut self.media {

@@ -197,6 +197,8 @@ impl Driver {
             }
             MediaEvent::Digit(key) => self.deliver_digits(key.to_string()),
             MediaEvent::RemoteLatched(_) => {}
+            MediaEvent::SpeechStarted => self.sip_speech_started(),
+            MediaEvent::SpeechCaptured { pcm } => self.sip_speech_captured(pcm),
             MediaEvent::MachineDetected(verdict) => {
                 Box::pin(self.machine_detected(verdict)).await;
             }

@@ -8,6 +8,8 @@
 //!   progress, and the end (`BYE`, `CANCEL` or the final response of an unanswered call).
 //! - `media.rs`: what the leg's RTP session does for the call: say, play, record, ringback and
 //!   bridging to another leg's session.
+//! - `speech.rs`: a speech `<Gather>`: the session's voice activity, the recogniser off the
+//!   call's tasks, barge-in.
 //!
 //! The driver stays the one place of a call's state. SIP signalling (`switchboard_sip_ua`) and
 //! RTP media (`switchboard_media`) run on tasks of their own; what they report (a BYE, a
@@ -31,6 +33,7 @@
 mod accept;
 mod leg;
 mod media;
+mod speech;
 
 use std::net::IpAddr;
 
@@ -96,6 +99,13 @@ pub enum SipInput {
     /// A dialled SIP leg answered (and ran its whisper): bridge to its media.
     ChildAnswered(MediaHandle),
     Media(MediaEvent),
+    /// The recogniser's answer for a speech `<Gather>`'s utterance (`speech.rs`).
+    Recognised {
+        generation: u64,
+        heard: Option<switchboard_media::asr::Heard>,
+        audio_ms: u64,
+        took_ms: u64,
+    },
 }
 
 /// Forwards what a SIP or RTP task reports into the call's inbox (through `input`, which may
@@ -140,6 +150,12 @@ impl Driver {
                 self.dial_child_connected();
             }
             SipInput::Media(event) => self.on_media_event(event).await,
+            SipInput::Recognised {
+                generation,
+                heard,
+                audio_ms,
+                took_ms,
+            } => self.sip_speech_recognised(generation, heard, audio_ms, took_ms),
         }
     }
 }
