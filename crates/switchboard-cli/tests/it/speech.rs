@@ -370,7 +370,13 @@ fn menu_audio(dir: &Path, voice: &str) -> Vec<u8> {
 
 /// One call to the speech IVR whose caller says the menu with `voice`; returns the
 /// `SpeechResult`s the action received, in order.
-async fn ivr_call(test: &SipTest, number: &str, audio: Vec<u8>) -> Vec<(String, f64)> {
+async fn ivr_call(
+    test: &SipTest,
+    number: &str,
+    audio: Vec<u8>,
+    hints: &str,
+    phrases: usize,
+) -> Vec<(String, f64)> {
     let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind RTP");
     let port = socket.local_addr().expect("addr").port().to_string();
     let callee = SippUas::start(
@@ -381,7 +387,6 @@ async fn ivr_call(test: &SipTest, number: &str, audio: Vec<u8>) -> Vec<(String, 
     .await;
     let speaker = tokio::spawn(play_to_engine(socket, audio));
     let (engine, app) = (&test.engine, &test.app);
-    let hints = MENU.join(", ");
     let (first, menu, heard) = (
         format!("/ivr/{number}"),
         format!("/menu/{number}"),
@@ -476,7 +481,7 @@ async fn a_speech_ivr_on_real_calls_hears_the_menu_phrases_of_two_voices() {
     std::fs::create_dir_all(&dir).expect("scratch directory");
     for (voice, number) in [("en-us", "+15550230301"), ("en-us+f3", "+15550230302")] {
         let audio = menu_audio(&dir, voice);
-        let heard = ivr_call(&test, number, audio).await;
+        let heard = ivr_call(&test, number, audio, &MENU.join(", "), MENU.len()).await;
         // Each phrase said counts once if the action received it (a phrase missed does not
         // shift the others).
         let mut results: Vec<&str> = heard.iter().map(|(result, _)| result.as_str()).collect();
@@ -507,4 +512,39 @@ async fn a_speech_ivr_on_real_calls_hears_the_menu_phrases_of_two_voices() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Hostile but valid hints (500 phrases: unknown words, punctuation, symbols, tabs, the longest
+/// phrase allowed) still make a grammar of what is usable: the caller's "billing" is heard.
+#[tokio::test]
+async fn hostile_hints_still_make_a_bounded_grammar_on_a_real_call() {
+    if sox_or_espeak_missing() || recogniser_missing() {
+        return;
+    }
+    let Some(test) = SipTest::start().await else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("switchboard-hints-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    let audio = spoken(&dir, "billing", "en-us", "billing");
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut hints: Vec<String> = (0..497)
+        .map(|i| match i % 4 {
+            0 => format!("xqzv{i} blorf"),
+            1 => format!("&amp;&lt;{i}&gt; !?;"),
+            2 => format!("caf\u{e9}\t{i} \u{1F600}"),
+            _ => "a".repeat(100),
+        })
+        .collect();
+    hints.extend([
+        "billing".to_owned(),
+        "support".to_owned(),
+        "sales".to_owned(),
+    ]);
+    let heard = ivr_call(&test, "+15550230401", audio, &hints.join(", "), 1).await;
+    assert_eq!(
+        heard.first().map(|(text, _)| text.as_str()),
+        Some("billing"),
+        "{heard:?}"
+    );
 }
