@@ -437,7 +437,7 @@ async fn ivr_call(
     // Every phrase is answered within a few seconds of the audio's end.
     let seconds = 60;
     eventually(Duration::from_secs(seconds), async || {
-        hits(app, &heard).len() >= MENU.len()
+        hits(app, &heard).len() >= phrases
             || speaker.is_finished() && {
                 tokio::time::sleep(Duration::from_secs(4)).await;
                 true
