@@ -124,6 +124,20 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_TTS_COMMAND")]
     #[serde(skip_serializing_if = "Option::is_none")]
     tts_command: Option<String>,
+    /// Speech recognition on real calls: `on` (PocketSphinx workers) or `off` (speech gathers
+    /// hear nothing, transcriptions of real audio fail) [default: on].
+    #[arg(long, env = "SWITCHBOARD_ASR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asr: Option<String>,
+    /// The Python interpreter with the PyPI `pocketsphinx` package (its wheel carries the US
+    /// English model) that runs the recogniser's workers [default: python3].
+    #[arg(long, env = "SWITCHBOARD_ASR_PYTHON", value_name = "PROGRAM")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asr_python: Option<String>,
+    /// Recogniser worker processes, each decoding one utterance at a time [default: 2].
+    #[arg(long, env = "SWITCHBOARD_ASR_WORKERS", value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    asr_workers: Option<usize>,
     /// With PostgreSQL: this engine is the database's only node, so rows are cached without
     /// asking other nodes (about twice the calls/s of a cluster node). Refused while other
     /// nodes use the database, and they are refused while it runs [default: false].

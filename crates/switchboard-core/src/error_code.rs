@@ -218,6 +218,7 @@ registry! {
     PARAMETER_IGNORED = 99001, "Parameter not supported by this engine and ignored";
     SIP_SESSION_EXPIRED = 99002, "SIP session expired: the other side stopped refreshing it (RFC 4028)";
     SIP_INVITE_REFUSED = 99003, "SIP INVITE refused";
+    TRANSCRIPTION_FAILED = 99023, "Transcription failed: no recogniser, a full backlog or a recogniser error";
 }
 
 #[cfg(test)]

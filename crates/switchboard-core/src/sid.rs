@@ -18,6 +18,8 @@ pub enum SidKind {
     MediaMessage,
     Media,
     Recording,
+    /// A `<Record transcribe>` transcription.
+    Transcription,
     Notification,
     /// A status callback or debugger webhook in the outbox (beyond Twilio).
     Delivery,
@@ -42,6 +44,7 @@ impl SidKind {
             SidKind::MediaMessage => "MM",
             SidKind::Media => "ME",
             SidKind::Recording => "RE",
+            SidKind::Transcription => "TR",
             SidKind::Notification => "NO",
             SidKind::Delivery => "DL",
             SidKind::MessagingService => "MG",

@@ -127,6 +127,8 @@ pub struct Inner {
     pub(crate) conferences: voice::conference::Conferences,
     /// The call queues of this engine's accounts, with their waiting callers.
     pub(crate) queues: voice::queue::Queues,
+    /// `<Record transcribe>`'s bounded pool (`voice::transcription`).
+    pub(crate) transcriptions: Arc<voice::transcription::Pool>,
     /// Every alert this engine stores, as stored (with its `seq`), to whoever subscribed
     /// (`subscribe_alerts`): the live alert stream.
     pub(crate) alert_feed: tokio::sync::broadcast::Sender<Arc<Record>>,
@@ -196,11 +198,20 @@ impl Engine {
                 live: voice::live::LiveCalls::default(),
                 conferences: Default::default(),
                 queues: Default::default(),
+                transcriptions: Arc::new(voice::transcription::Pool::new(
+                    voice::transcription::WORKERS,
+                    voice::transcription::BACKLOG,
+                )),
                 alert_feed: tokio::sync::broadcast::channel(alerts::FEED_CAPACITY).0,
                 tasks: TaskTracker::new(),
                 closing: CancellationToken::new(),
             }),
         }
+    }
+
+    /// The speech recogniser of real calls, when `--asr` is on.
+    pub(crate) fn recogniser(&self) -> Option<&switchboard_media::asr::Recogniser> {
+        self.telephony.as_ref()?.asr.as_deref()
     }
 
     /// The store the engine writes calls, messages and alerts to.

@@ -38,6 +38,8 @@ pub(crate) enum Kind {
     CallStatus,
     MessageStatus,
     RecordingStatus,
+    /// `transcribeCallback`: a `<Record>`'s transcription ended.
+    Transcription,
     /// The outcome of a caller-ID verification (`crate::caller_ids`).
     VerificationStatus,
     /// `AsyncAmdStatusCallback`: answering-machine detection's verdict.
@@ -55,6 +57,7 @@ impl Kind {
             Kind::CallStatus => "call-status",
             Kind::MessageStatus => "message-status",
             Kind::RecordingStatus => "recording-status",
+            Kind::Transcription => "transcription",
             Kind::VerificationStatus => "verification-status",
             Kind::AmdStatus => "amd-status",
             Kind::ConferenceStatus => "conference-status",

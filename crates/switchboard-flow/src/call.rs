@@ -136,6 +136,8 @@ impl Call {
             Input::Progress(progress) => self.on_progress(progress),
             Input::Digits(digits) => self.on_digits(&digits),
             Input::Speech { result, confidence } => self.on_speech(result, confidence),
+            Input::SpeechStarted => self.on_speech_started(),
+            Input::SpeechUnrecognised => self.on_speech_unrecognised(),
             Input::PlaybackFinished => self.on_playback_finished(),
             Input::RecordingFinished {
                 recording_sid,
@@ -315,6 +317,20 @@ impl Call {
         self.documents_without_input = 0;
         match std::mem::replace(&mut self.step, Step::Idle) {
             Step::Gather(run) => self.gather_speech(run, result, confidence),
+            other => self.step = other,
+        }
+    }
+
+    fn on_speech_started(&mut self) {
+        match std::mem::replace(&mut self.step, Step::Idle) {
+            Step::Gather(run) => self.gather_speech_started(run),
+            other => self.step = other,
+        }
+    }
+
+    fn on_speech_unrecognised(&mut self) {
+        match std::mem::replace(&mut self.step, Step::Idle) {
+            Step::Gather(run) => self.gather_speech_unrecognised(run),
             other => self.step = other,
         }
     }

@@ -44,6 +44,13 @@ pub enum Input {
     Digits(String),
     /// The caller's speech was recognised during a speech `<Gather>`.
     Speech { result: String, confidence: f64 },
+    /// A real caller started speaking during a speech `<Gather>` (voice activity): nested
+    /// prompts stop (`bargeIn`) and the gather waits for the result for up to its
+    /// `maxSpeechTime` instead of its `timeout`.
+    SpeechStarted,
+    /// The speech that started was not recognised as words (noise, a cough): the gather listens
+    /// again, its `timeout` running from now.
+    SpeechUnrecognised,
     /// The last `Say`/`Play` action finished playing (all its loops). Not sent after
     /// `StopMedia` for the stopped media.
     PlaybackFinished,

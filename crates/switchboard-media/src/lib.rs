@@ -1,4 +1,4 @@
-//! Call media IO for real SIP calls: text-to-speech through an external program (`tts`), audio
+//! Call media IO for real SIP calls: speech recognition by PocketSphinx worker processes (`asr`), text-to-speech through an external program (`tts`), audio
 //! decoding and resampling to 8 kHz (`decode`), WAV writing (`wav`), `<Play>` audio over HTTP
 //! (`fetch`), MP3 encoding of recordings by the `lame` program (`mp3`), and RTP sessions that pace, send, receive, record and bridge G.711 audio
 //! (`session`) around the pure `switchboard-rtp` core.
@@ -7,6 +7,7 @@
 //! that is played many times (prompts, hold music) is shared as [`Pcm`], an `Arc<[i16]>`, so a
 //! cached prompt played on a thousand calls is one allocation.
 
+pub mod asr;
 pub mod decode;
 pub mod fetch;
 pub mod mp3;

@@ -61,6 +61,12 @@ pub struct Config {
     pub node_id: Option<String>,
     /// The text-to-speech program: text on stdin, a WAV on stdout (`{language}`, `{voice}`).
     pub tts_command: String,
+    /// Speech recognition on real calls (`on`, `off`): speech `<Gather>` and transcriptions.
+    pub asr: String,
+    /// The Python interpreter with the `pocketsphinx` package (the recogniser's workers).
+    pub asr_python: String,
+    /// Recogniser worker processes.
+    pub asr_workers: usize,
     /// `sqlite://PATH` (default) or `postgres://…`.
     pub database: String,
     /// On PostgreSQL, whether this node has the database to itself (`--single-node`).
@@ -104,6 +110,9 @@ impl Default for Config {
             schedule_min_ahead: 900,
             node_id: None,
             tts_command: "espeak-ng --stdin -b 1 -v {language} --stdout".into(),
+            asr: "on".into(),
+            asr_python: "python3".into(),
+            asr_workers: 2,
             database: "sqlite://switchboard.db".into(),
             public_url: None,
             fallback_scope: FallbackScope::All,
@@ -347,6 +356,19 @@ impl Config {
         anyhow::ensure!(
             !self.tts_command.trim().is_empty(),
             "--tts-command must not be empty"
+        );
+        anyhow::ensure!(
+            matches!(self.asr.as_str(), "on" | "off"),
+            "--asr must be on or off, not {:?}",
+            self.asr
+        );
+        anyhow::ensure!(
+            (1..=64).contains(&self.asr_workers),
+            "--asr-workers must be 1 to 64"
+        );
+        anyhow::ensure!(
+            !self.asr_python.trim().is_empty(),
+            "--asr-python must not be empty"
         );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(

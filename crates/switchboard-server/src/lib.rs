@@ -304,8 +304,43 @@ async fn start_sip(
         media_ip,
         gateway: config.sip_gateway.clone(),
         media_trust: trust,
+        asr: recogniser(config),
     };
     Ok(Some((telephony, incoming)))
+}
+
+/// The speech recogniser of real calls (`None` with `--asr off`). Its first worker starts now,
+/// in the background: loading the model takes about a second, and a missing interpreter,
+/// package or model is a warning on stderr (speech gathers then hear nothing and
+/// transcriptions of real audio fail, each with an alert), not a refusal to start.
+fn recogniser(config: &Config) -> Option<Arc<switchboard_media::asr::Recogniser>> {
+    if config.asr == "off" {
+        eprintln!(
+            "warning: speech recognition is off (--asr off): speech <Gather> on SIP calls hears \
+             nothing and transcriptions of their recordings fail"
+        );
+        return None;
+    }
+    let recogniser = Arc::new(switchboard_media::asr::Recogniser::new(
+        switchboard_media::asr::AsrConfig {
+            python: config.asr_python.clone(),
+            workers: config.asr_workers,
+        },
+    ));
+    let checked = recogniser.clone();
+    let python = config.asr_python.clone();
+    tokio::spawn(async move {
+        match checked.check().await {
+            Ok(model) => tracing::info!(model, "speech recogniser ready"),
+            Err(error) => eprintln!(
+                "warning: the speech recogniser cannot run ({error}); --asr-python {python:?} \
+                 needs the PyPI package pocketsphinx with its model (pip install \
+                 pocketsphinx==5.1.1): speech <Gather> on SIP calls hears nothing and \
+                 transcriptions fail until it can"
+            ),
+        }
+    });
+    Some(recogniser)
 }
 
 /// The program a command line starts (its first word), when it cannot be found: a path that is

@@ -44,6 +44,7 @@ pub(crate) fn kind_from_str(text: &str) -> Option<Kind> {
         Kind::Message,
         Kind::Media,
         Kind::Recording,
+        Kind::Transcription,
         Kind::Alert,
         Kind::LastKnownGood,
         Kind::ConsoleSession,

@@ -13,6 +13,8 @@ pub enum Kind {
     Message,
     Media,
     Recording,
+    /// A recording's transcription (`TR…`); `parent_sid` is the recording.
+    Transcription,
     Alert,
     /// A number's last-known-good voice document (beyond Twilio): engine state, never
     /// rendered by the API; `parent_sid` is the number.
@@ -50,6 +52,7 @@ impl Kind {
             Kind::Message => "message",
             Kind::Media => "media",
             Kind::Recording => "recording",
+            Kind::Transcription => "transcription",
             Kind::Alert => "alert",
             Kind::LastKnownGood => "last_known_good",
             Kind::ConsoleSession => "console_session",

@@ -22,7 +22,7 @@ pub use switchboard_engine::Account;
 pub fn render(account: &Account) -> Value {
     let base = format!("{ACCOUNTS}/{}", account.sid);
     // Only the collections this engine serves, so every link handed out answers (Twilio also
-    // links addresses, conferences, queues, signing keys and transcriptions).
+    // links addresses, conferences, queues and signing keys).
     let subresources = [
         ("applications", "Applications"),
         ("balance", "Balance"),
@@ -33,6 +33,7 @@ pub fn render(account: &Account) -> Value {
         ("notifications", "Notifications"),
         ("outgoing_caller_ids", "OutgoingCallerIds"),
         ("recordings", "Recordings"),
+        ("transcriptions", "Transcriptions"),
     ];
     let uris: serde_json::Map<String, Value> = subresources
         .iter()

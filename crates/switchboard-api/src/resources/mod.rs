@@ -27,6 +27,7 @@ pub mod recording;
 mod sandbox;
 mod schedule;
 pub(crate) mod scoped;
+pub mod transcription;
 mod usage;
 
 use axum::Router;
@@ -128,6 +129,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/2010-04-01/Accounts/{account}/Recordings/{file}",
             get(recording::fetch).delete(recording::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Recordings/{recording}/Transcriptions.json",
+            get(transcription::of_recording),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Recordings/{recording}/Transcriptions/{file}",
+            get(transcription::fetch_of_recording).delete(transcription::delete_of_recording),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Transcriptions.json",
+            get(transcription::list),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Transcriptions/{file}",
+            get(transcription::fetch).delete(transcription::delete),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Calls/{call}/Notifications.json",

@@ -47,9 +47,9 @@ pub fn render(state: &AppState, doc: &Value) -> Value {
     );
     body.insert(
         "subresource_uris".into(),
-        // Add-on results and transcriptions are not served here, so no link to them is handed
-        // out (Twilio links both).
-        json!({}),
+        // Add-on results are not served here, so no link to them is handed out (Twilio links
+        // them too).
+        json!({"transcriptions": format!("{base}/Transcriptions.json")}),
     );
     Value::Object(body)
 }

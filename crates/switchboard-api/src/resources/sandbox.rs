@@ -536,19 +536,7 @@ pub(crate) async fn call_input(
         }
         "Speech" => {
             let result = params.get("SpeechResult").unwrap_or_default().to_owned();
-            let confidence = match params.get("Confidence") {
-                None => 0.9,
-                Some(text) => text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|c| (0.0..=1.0).contains(c))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            error_code::INVALID_PARAMETER,
-                            "Confidence must be a number from 0.0 to 1.0",
-                        )
-                    })?,
-            };
+            let confidence = confidence(&params)?;
             voice::CallInput::Speech { result, confidence }
         }
         "Hangup" => voice::CallInput::Hangup,
@@ -564,13 +552,45 @@ pub(crate) async fn call_input(
     Ok(Json(json!({"call_sid": sid, "accepted": what})))
 }
 
-/// `Audio`: `Seconds=N` (a tone) or `Url` (a PCM WAV, fetched now, played by the caller).
+/// `Confidence` of `Speech` and `Text`: 0.0 to 1.0, 0.9 when not given.
+fn confidence(params: &crate::form::Params) -> ApiResult<f64> {
+    match params.get("Confidence") {
+        None => Ok(0.9),
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|c| (0.0..=1.0).contains(c))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    error_code::INVALID_PARAMETER,
+                    "Confidence must be a number from 0.0 to 1.0",
+                )
+            }),
+    }
+}
+
+/// The longest `Text` a sandbox caller says: 4,096 characters (Twilio's `<Say>` limit).
+const MAX_TEXT_CHARS: usize = 4096;
+
+/// `Audio`: `Seconds=N` (a tone), `Url` (a PCM WAV, fetched now, played by the caller) or `Text`
+/// (words said at 150 a minute, at least a second: what a speech `<Gather>` and a transcription
+/// get).
 async fn caller_audio(
     state: &AppState,
     caller: &Caller,
     params: &crate::form::Params,
 ) -> ApiResult<voice::recording::Clip> {
     let invalid = |message: &str| ApiError::bad_request(error_code::INVALID_PARAMETER, message);
+    if let Some(text) = params.get("Text") {
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.is_empty() || text.chars().count() > MAX_TEXT_CHARS {
+            return Err(invalid("Text must be 1 to 4096 characters of words"));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(invalid("Text must not contain control characters"));
+        }
+        return Ok(voice::recording::Clip::said(&text, confidence(params)?));
+    }
     if let Some(url) = params.get("Url").filter(|url| !url.is_empty()) {
         let url = validate::webhook_url("Url", url, error_code::INVALID_URL)?;
         return match state
@@ -591,6 +611,6 @@ async fn caller_audio(
         .get("Seconds")
         .and_then(|text| text.parse::<u32>().ok())
         .filter(|s| (1..=14_400).contains(s))
-        .ok_or_else(|| invalid("Seconds (1 to 14400) or Url (a WAV) is required"))?;
+        .ok_or_else(|| invalid("Seconds (1 to 14400), Url (a WAV) or Text is required"))?;
     Ok(voice::recording::Clip::tone(seconds))
 }

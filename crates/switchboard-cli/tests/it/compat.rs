@@ -112,3 +112,10 @@ fn node_multipart_bodies_create_what_form_bodies_create() {
 fn twilio_node_sends_through_messaging_services_and_schedules_messages() {
     run_node_with("messaging_services.js", &["--schedule-min-ahead", "1"]);
 }
+
+/// Issue 23: a sandbox caller's `Text` reaches a speech gather and a transcription exactly; the
+/// Transcriptions resource through the official client.
+#[test]
+fn twilio_python_lists_transcriptions_of_voicemails_said_in_the_sandbox() {
+    run_script("transcriptions.py");
+}

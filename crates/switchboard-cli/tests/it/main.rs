@@ -33,6 +33,7 @@ mod sip_outbound;
 mod sip_proxy;
 mod sip_recordings;
 mod sip_streams;
+mod speech;
 mod stream_failover;
 mod tenancy;
 mod usage;

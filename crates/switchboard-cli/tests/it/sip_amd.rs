@@ -19,7 +19,7 @@ use crate::voice::{param, provision};
 const GREETING: &str = "Hello, you have reached the voicemail of John Smith. \
     I cannot take your call right now. Please leave a message after the tone.";
 
-fn sox_or_espeak_missing() -> bool {
+pub(crate) fn sox_or_espeak_missing() -> bool {
     let missing = ["espeak-ng", "sox"].into_iter().find(|program| {
         !Command::new(program)
             .arg("--version")
@@ -36,7 +36,7 @@ fn sox_or_espeak_missing() -> bool {
     missing.is_some()
 }
 
-fn run(program: &str, args: &[&str]) {
+pub(crate) fn run(program: &str, args: &[&str]) {
     let output = Command::new(program).args(args).output().expect(program);
     assert!(
         output.status.success(),
@@ -106,7 +106,7 @@ fn machine_audio(dir: &Path) -> Vec<u8> {
 
 /// The callee's side of the media: once the engine's first packet shows where its RTP comes
 /// from, `audio` goes back to it as PCMU, one packet every 20 ms.
-async fn play_to_engine(socket: UdpSocket, audio: Vec<u8>) {
+pub(crate) async fn play_to_engine(socket: UdpSocket, audio: Vec<u8>) {
     let mut buffer = [0u8; 2048];
     let engine: SocketAddr = match socket.recv_from(&mut buffer).await {
         Ok((_, from)) => from,

@@ -103,6 +103,8 @@ pub(crate) struct Driver {
     pub(crate) media: MediaEnd,
     /// The call's running media streams.
     pub(crate) streams: crate::voice::stream::Streams,
+    /// The running `<Record>`'s transcription request, if it asked for one.
+    pub(crate) transcribe: Option<crate::voice::transcription::Wanted>,
 }
 
 impl Driver {
@@ -203,6 +205,7 @@ impl Driver {
             Due::RecordingDone => Box::pin(self.finish_sandbox_recording()).await,
             Due::Input(Input::Digits(digits)) => self.deliver_digits(digits),
             Due::Input(input) => self.feed(input),
+            Due::Said(said) => self.deliver_speech(said.text.to_string(), said.confidence),
             Due::DialNoAnswer => Box::pin(self.dial_no_answer()).await,
             Due::DialHangup => Box::pin(self.end_dial()).await,
             Due::TimeLimit => self.feed(Input::ApiEnd(switchboard_flow::ApiEnd::Completed)),

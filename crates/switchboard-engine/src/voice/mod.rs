@@ -39,6 +39,7 @@ pub mod sip;
 mod start;
 pub mod stream;
 mod timers;
+pub mod transcription;
 
 pub use amd::MachineDetection;
 pub use call_recording::{

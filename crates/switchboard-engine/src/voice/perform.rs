@@ -103,6 +103,9 @@ impl Driver {
                 );
                 let speech = gather.input.contains(&GatherInput::Speech);
                 self.listen(Listening::Gather { speech });
+                if speech {
+                    self.media_listen_for_speech(&gather).await;
+                }
             }
             Action::GatherResult(result) => {
                 self.log.push(
@@ -111,6 +114,7 @@ impl Driver {
                            "finished_on_key": result.finished_on_key.map(String::from)}),
                 );
                 self.stop_listening();
+                self.media_stop_listening_for_speech();
             }
             Action::Record(record) => {
                 self.log.push(
@@ -118,6 +122,7 @@ impl Driver {
                     json!({"max_length": record.max_length_s, "timeout": record.timeout_s,
                            "finish_on_key": record.finish_on_key}),
                 );
+                self.transcribe = crate::voice::transcription::Wanted::of(&record);
                 self.media_start_recording(&record);
                 self.listen(Listening::Record);
             }

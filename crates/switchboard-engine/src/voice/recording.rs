@@ -29,18 +29,34 @@ pub struct Audio {
 
 const SAMPLE_RATE: u32 = 8000;
 
-/// Something the caller says: a tone of `ms`, or real samples (8 kHz mono) from a WAV it played.
+/// Something the caller says: a tone of `ms`, or real samples (8 kHz mono) from a WAV it played;
+/// a sandbox caller's `Text` is a tone that carries the words it stands for.
 #[derive(Clone, Debug)]
 pub struct Clip {
     pub ms: u64,
     pub pcm: Option<std::sync::Arc<Vec<i16>>>,
+    /// The sandbox's `Text`: what a speech `<Gather>` hears and a transcription writes.
+    pub said: Option<Said>,
 }
+
+/// Words a sandbox caller says (`Text` on `/Audio`), with the confidence a gather reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Said {
+    pub text: std::sync::Arc<str>,
+    pub confidence: f64,
+}
+
+/// How fast a sandbox caller speaks `Text`: 150 words a minute.
+const SAID_MS_PER_WORD: u64 = 400;
+/// The shortest `Text` a sandbox caller says.
+const SAID_MIN_MS: u64 = 1000;
 
 impl Clip {
     pub fn tone(seconds: u32) -> Clip {
         Clip {
             ms: u64::from(seconds) * 1000,
             pcm: None,
+            said: None,
         }
     }
 
@@ -48,8 +64,31 @@ impl Clip {
         Clip {
             ms: pcm.len() as u64 * 1000 / u64::from(SAMPLE_RATE),
             pcm: Some(std::sync::Arc::new(pcm)),
+            said: None,
         }
     }
+
+    /// `text` said at 150 words a minute, at least one second (ten words: four seconds).
+    pub fn said(text: &str, confidence: f64) -> Clip {
+        let words = text.split_whitespace().count() as u64;
+        Clip {
+            ms: (words * SAID_MS_PER_WORD).max(SAID_MIN_MS),
+            pcm: None,
+            said: Some(Said {
+                text: text.into(),
+                confidence,
+            }),
+        }
+    }
+}
+
+/// What `clips` said, in order, one space between them (`None` when none said anything).
+pub fn said_text(clips: &[Clip]) -> Option<String> {
+    let texts: Vec<&str> = clips
+        .iter()
+        .filter_map(|clip| clip.said.as_ref().map(|said| &*said.text))
+        .collect();
+    (!texts.is_empty()).then(|| texts.join(" "))
 }
 
 pub(crate) fn tone_sample(index: usize) -> i16 {
@@ -335,6 +374,28 @@ pub(crate) async fn status_callback(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn said_text_lasts_at_150_words_a_minute_and_at_least_a_second() {
+        let cases = [
+            ("", 1000),
+            ("yes", 1000),
+            ("one two", 1000),
+            ("one two three", 1200),
+        ];
+        for (text, ms) in cases {
+            assert_eq!(Clip::said(text, 0.9).ms, ms, "{text:?}");
+        }
+        let ten = "a b c d e f g h i j";
+        assert_eq!(Clip::said(ten, 0.9).ms, 4000);
+        let clips = [
+            Clip::said("hello", 0.9),
+            Clip::tone(1),
+            Clip::said("there", 0.5),
+        ];
+        assert_eq!(said_text(&clips).as_deref(), Some("hello there"));
+        assert_eq!(said_text(&[Clip::tone(2)]), None);
+    }
 
     #[test]
     fn wav_header_and_length() {

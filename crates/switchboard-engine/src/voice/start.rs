@@ -140,6 +140,7 @@ async fn start_leg_with(
         ready: Default::default(),
         media: sip.map_or_else(MediaEnd::sandbox, MediaEnd::Sip),
         streams: Default::default(),
+        transcribe: None,
     };
     Ok((record, supervise(state.clone(), driver)))
 }

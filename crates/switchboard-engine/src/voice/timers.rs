@@ -13,6 +13,8 @@ pub(crate) enum Due {
     RecordingDone,
     /// Feed this input to the flow (paced digits, a handset's hang-up, outbound progress).
     Input(Input),
+    /// A sandbox caller finished saying `Text`: a speech `<Gather>` hears it now.
+    Said(crate::voice::recording::Said),
     /// The dialled party's ring time is over without an answer.
     DialNoAnswer,
     /// The bridged dialled party hangs up (`HangupAfter`) or `timeLimit` is reached.

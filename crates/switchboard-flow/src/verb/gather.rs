@@ -14,6 +14,10 @@ use crate::call::{Call, Step};
 use crate::params::{Params, push};
 use crate::verb::media::{PlayPlan, SECOND_MS, say_action};
 
+/// How long past `maxSpeechTime` a gather whose caller started speaking waits for the result:
+/// the end of speech (`speechTimeout`) and its recognition.
+const SPEECH_GRACE_MS: u64 = 10_000;
+
 /// What the gather is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -37,6 +41,8 @@ pub(crate) struct GatherRun {
     num_digits: Option<u32>,
     finish_on_key: Option<char>,
     barge_in: bool,
+    /// `maxSpeechTime`, in milliseconds.
+    max_speech_ms: u64,
     prompts: std::vec::IntoIter<GatherPrompt>,
     phase: Phase,
     digits: String,
@@ -95,6 +101,7 @@ impl Call {
             num_digits: gather.num_digits,
             finish_on_key: gather.finish_on_key,
             barge_in: gather.barge_in,
+            max_speech_ms: u64::from(gather.max_speech_time).saturating_mul(SECOND_MS),
             action_on_empty_result: gather.action_on_empty_result,
             method: gather.method,
             action: gather.action,
@@ -195,6 +202,26 @@ impl Call {
         };
         run.result = Some((result, confidence));
         self.finish_gather(run);
+    }
+
+    /// A real caller started speaking: prompts stop (with `bargeIn`), and the result may take
+    /// up to `maxSpeechTime` plus the time to end and recognise it (`SPEECH_GRACE_MS`).
+    pub(crate) fn gather_speech_started(&mut self, mut run: Box<GatherRun>) {
+        if run.speech && self.accept_input(&mut run) {
+            let wait = run.max_speech_ms.saturating_add(SPEECH_GRACE_MS);
+            run.phase = Phase::Listening {
+                deadline_ms: self.now_ms.saturating_add(wait),
+            };
+        }
+        self.step = Step::Gather(run);
+    }
+
+    /// The speech was not words: listening again, the `timeout` running from now.
+    pub(crate) fn gather_speech_unrecognised(&mut self, mut run: Box<GatherRun>) {
+        if matches!(run.phase, Phase::Listening { .. }) {
+            run.listen(self.now_ms);
+        }
+        self.step = Step::Gather(run);
     }
 
     pub(crate) fn gather_playback_finished(&mut self, run: Box<GatherRun>) {

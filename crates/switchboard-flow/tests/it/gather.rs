@@ -52,6 +52,34 @@ fn barge_in_stops_the_prompt_and_num_digits_ends_input() {
 }
 
 #[test]
+fn speech_starting_stops_the_prompt_and_waits_for_the_result_past_the_timeout() {
+    let mut harness = Harness::inbound();
+    harness.feed(
+        0,
+        Feed::Doc(r#"<Gather input="speech" timeout="3" maxSpeechTime="20"><Say>Long menu</Say></Gather><Say>Nothing</Say>"#),
+    );
+    assert_eq!(harness.call.poll_timeout(), None, "the prompt plays");
+    harness.feed(500, Feed::In(Input::SpeechStarted));
+    // maxSpeechTime (20 s) plus the grace for its end and recognition (10 s).
+    assert_eq!(harness.call.poll_timeout(), Some(30_500));
+    harness.feed(4000, Feed::In(Input::SpeechUnrecognised));
+    assert_eq!(
+        harness.call.poll_timeout(),
+        Some(7000),
+        "the timeout runs again"
+    );
+    harness.feed(5000, Feed::In(Input::SpeechStarted));
+    harness.feed(6000, speech("billing"));
+    let transcript = harness.transcript();
+    assert!(transcript.contains("stop-media"), "{transcript}");
+    assert!(
+        transcript.contains("GatherAction [in-progress] SpeechResult=billing Confidence=0.875"),
+        "{transcript}"
+    );
+    assert_eq!(transcript.matches("stop-media").count(), 1, "{transcript}");
+}
+
+#[test]
 fn without_barge_in_input_during_prompts_is_ignored() {
     check(
         r#"<Gather bargeIn="false" numDigits="1"><Say>Menu</Say></Gather>"#,

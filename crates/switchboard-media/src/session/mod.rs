@@ -19,6 +19,7 @@ mod call_recorder;
 mod mixer;
 mod playback;
 mod recorder;
+mod speech;
 mod stream_tap;
 mod task;
 
@@ -168,6 +169,15 @@ impl RtpSocket {
     }
 }
 
+/// How the session listens for one utterance (a speech `<Gather>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpeechOptions {
+    /// The utterance ends after this long without talk (`speechTimeout`).
+    pub end_silence_ms: u64,
+    /// The longest utterance (`maxSpeechTime`), from its start.
+    pub max_ms: u64,
+}
+
 /// Options of one recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordOptions {
@@ -200,6 +210,11 @@ pub enum MediaEvent {
     },
     /// Symmetric RTP latched onto this address: the session sends there from now on.
     RemoteLatched(SocketAddr),
+    /// The caller started speaking while the session listened for speech (voice activity).
+    SpeechStarted,
+    /// The utterance the session listened for ended (silence after it, or its length): its
+    /// audio, 8 kHz, with 300 ms from before it started. Listening stops with it.
+    SpeechCaptured { pcm: Vec<i16> },
     /// Answering-machine detection (`MediaHandle::detect_machine`) decided, from the audio
     /// received since it started (loss counted as silence).
     MachineDetected(switchboard_amd::Verdict),
@@ -236,6 +251,8 @@ pub(crate) enum Command {
     StopPlayback,
     StartRecording(RecordOptions),
     StopRecording,
+    ListenForSpeech(SpeechOptions),
+    StopListening,
     DetectMachine(Box<switchboard_amd::Detector>),
     StartCallRecording {
         id: u64,
@@ -343,6 +360,17 @@ impl MediaHandle {
     /// Ends the recording now (`RecordingFinished` with `RecordEnd::Stopped`).
     pub fn stop_recording(&self) {
         self.send(Command::StopRecording);
+    }
+
+    /// Listens for one utterance of the peer (beside anything else): `SpeechStarted` when it
+    /// starts, `SpeechCaptured` when it ends. Listening again replaces the listener.
+    pub fn listen_for_speech(&self, options: SpeechOptions) {
+        self.send(Command::ListenForSpeech(options));
+    }
+
+    /// Stops listening for speech; nothing more is reported of it.
+    pub fn stop_listening(&self) {
+        self.send(Command::StopListening);
     }
 
     /// Runs answering-machine detection over what the peer sends from now on, alongside

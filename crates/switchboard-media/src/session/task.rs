@@ -24,6 +24,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use super::call_recorder::CallRecorder;
 use super::playback::{FRAME, FrameKind, PlaybackQueue};
 use super::recorder::Recorder;
+use super::speech::SpeechListener;
 use super::stream_tap::AttachedStream;
 use super::{Command, MediaEvent, RecordEnd, RtpConfig};
 
@@ -105,6 +106,8 @@ struct Media {
     detector: Option<DtmfDetector>,
     receive: Option<ReceiveBuffer>,
     recorder: Option<Recorder>,
+    /// A speech `<Gather>`'s listener, until its utterance ends.
+    speech: Option<SpeechListener>,
     /// Answering-machine detection, until it decides.
     machine: Option<Box<switchboard_amd::Detector>>,
     /// Recordings of the whole call (`call_recorder.rs`), usually none or one.
@@ -150,6 +153,7 @@ impl Media {
                 .map(|pt| DtmfDetector::new(pt, DTMF_END_TIMEOUT_MS)),
             receive: None,
             recorder: None,
+            speech: None,
             machine: None,
             call_recorders: Vec::new(),
             decoded: Vec::with_capacity(FRAME),
@@ -188,6 +192,14 @@ impl Media {
                 self.ensure_receive_buffer();
             }
             Command::StopRecording => self.end_recording(now_ms, RecordEnd::Stopped),
+            Command::ListenForSpeech(options) => {
+                self.speech = Some(SpeechListener::new(options));
+                self.ensure_receive_buffer();
+            }
+            Command::StopListening => {
+                self.speech = None;
+                self.release_receive_buffer_if_idle();
+            }
             Command::DetectMachine(detector) => {
                 self.machine = Some(detector);
                 self.ensure_receive_buffer();
@@ -302,6 +314,7 @@ impl Media {
 
     fn release_receive_buffer_if_idle(&mut self) {
         if self.recorder.is_none()
+            && self.speech.is_none()
             && self.bridge.is_none()
             && self.machine.is_none()
             && self.call_recorders.is_empty()
@@ -400,6 +413,11 @@ impl Media {
         }
         if let Some(reason) = self.recorder.as_ref().and_then(|r| r.check(now_ms)) {
             self.end_recording(now_ms, reason);
+        }
+        if let Some(pcm) = self.speech.as_mut().and_then(|s| s.check(now_ms)) {
+            self.speech = None;
+            self.emit(MediaEvent::SpeechCaptured { pcm });
+            self.release_receive_buffer_if_idle();
         }
     }
 
@@ -503,6 +521,7 @@ impl Media {
             match playout {
                 Playout::Audio { payload, .. } => {
                     if self.recorder.is_some()
+                        || self.speech.is_some()
                         || self.machine.is_some()
                         || !self.call_recorders.is_empty()
                     {
@@ -511,6 +530,13 @@ impl Media {
                     }
                     if let Some(recorder) = self.recorder.as_mut() {
                         recorder.push_samples(now_ms, &self.decoded);
+                    }
+                    if let Some(started) = self
+                        .speech
+                        .as_mut()
+                        .and_then(|speech| speech.push_samples(now_ms, &self.decoded))
+                    {
+                        let _ = self.events.send(started);
                     }
                     if let Some(machine) = self.machine.as_mut()
                         && let Some(verdict) = machine.push_samples(&self.decoded)
@@ -535,6 +561,9 @@ impl Media {
                 Playout::Gap { samples } => {
                     if let Some(recorder) = self.recorder.as_mut() {
                         recorder.push_silence(now_ms, samples as usize);
+                    }
+                    if let Some(speech) = self.speech.as_mut() {
+                        speech.push_silence(now_ms, samples as usize);
                     }
                     if let Some(machine) = self.machine.as_mut() {
                         let silence = vec![0i16; samples as usize];

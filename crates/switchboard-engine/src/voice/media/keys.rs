@@ -79,6 +79,28 @@ impl Driver {
         }
     }
 
+    /// A sandbox caller says `Text`: a speech `<Gather>` listening now hears it when the words
+    /// end; while nothing listens it is kept for the next speech `<Gather>`, as `Speech` is.
+    /// Returns whether a speech `<Gather>` took it (else the media model hears it too: a
+    /// `<Record>` running or the next one).
+    pub(crate) fn hear_said(&mut self, clip: &crate::voice::recording::Clip) -> bool {
+        let Some(said) = &clip.said else {
+            return false;
+        };
+        match self.keys.listening {
+            Listening::Gather { speech: true } => {
+                let at = self.clock.now_ms().saturating_add(clip.ms);
+                self.timers.add(at, Due::Said(said.clone()));
+                true
+            }
+            Listening::Nothing => {
+                self.keys.speech_ahead = Some((said.text.to_string(), said.confidence));
+                false
+            }
+            Listening::Gather { speech: false } | Listening::Record | Listening::Dial => false,
+        }
+    }
+
     /// Starts listening, handing over what the caller typed (or said) ahead.
     pub(crate) fn listen(&mut self, listening: Listening) {
         self.keys.listening = listening;

@@ -33,8 +33,9 @@
 //!   itself `DialConnected`.
 //! - `media_ringback` while a dialled leg rings, `media_unbridge` when the `<Dial>` ended:
 //!   nothing.
-//! - `media_caller_talks` (the sandbox's `Audio` input): nothing, unless a recording hears it.
-//!   A real call's audio arrives on its own media.
+//! - `media_caller_talks` (the sandbox's `Audio` input): nothing, unless a recording hears it;
+//!   `Text` that a speech `<Gather>` listens for becomes `Input::Speech` when its words end
+//!   (`keys.rs`). A real call's audio arrives on its own media.
 //! - `media_hang_up` (the terminal status, and again when the driver finishes): nothing; the
 //!   far end learns the call is over (SIP: `BYE`, the final response of an unanswered call or
 //!   `CANCEL`) and the media stops. It acts once.
@@ -91,6 +92,9 @@ pub(crate) struct FinishedRecording {
     pub(crate) audio: recording::Audio,
     /// The captured samples, 8 kHz; `None` for a purely synthetic recording.
     pub(crate) pcm: Option<Vec<i16>>,
+    /// What a sandbox caller said into it (`Text`): its transcription, when one is asked for.
+    /// `None` on a real call, whose transcription is the recogniser's.
+    pub(crate) said: Option<String>,
 }
 
 impl Driver {
@@ -162,6 +166,22 @@ impl Driver {
         }
     }
 
+    /// A speech `<Gather>` starts: a real call's session listens for an utterance (owes
+    /// `SpeechStarted`, then `Speech` or `SpeechUnrecognised`); the sandbox hears `Text` and
+    /// `Speech` instead (`keys.rs`).
+    pub(crate) async fn media_listen_for_speech(&mut self, gather: &switchboard_flow::Gather) {
+        if let MediaEnd::Sip(_) = &self.media {
+            Box::pin(self.sip_listen_for_speech(gather)).await;
+        }
+    }
+
+    /// The gather ended: nothing more is listened for.
+    pub(crate) fn media_stop_listening_for_speech(&mut self) {
+        if let MediaEnd::Sip(_) = &self.media {
+            self.sip_stop_listening_for_speech();
+        }
+    }
+
     /// `StopMedia`: what plays stops, and owes nothing.
     pub(crate) fn media_stop_playback(&mut self) {
         match &mut self.media {
@@ -227,6 +247,9 @@ impl Driver {
     pub(crate) fn media_caller_talks(&mut self, clip: Clip) {
         let now = self.clock.now_ms();
         self.recordings.caller_talks(now, &clip);
+        if self.hear_said(&clip) {
+            return;
+        }
         match &mut self.media {
             MediaEnd::Sandbox(model) => model.caller_talks(&mut self.timers, now, clip),
             MediaEnd::Sip(_) => {}
@@ -255,10 +278,14 @@ impl Driver {
             duration_s,
             audio,
             pcm,
+            said,
         } = finished;
+        let transcribe = self.transcribe.take();
         let url = recording::url(&self.state, &self.account.sid, sid.as_str());
         if duration_s > 0 {
             let call_sid = self.call_sid().to_owned();
+            // The recogniser needs the samples after they are stored.
+            let samples = transcribe.as_ref().and(pcm.clone());
             let new = recording::NewRecording {
                 account_sid: &self.account.sid,
                 call_sid: &call_sid,
@@ -274,6 +301,16 @@ impl Driver {
             if let Some(callback) = &status_callback {
                 let target = self.alert_target();
                 recording::status_callback(target, callback, sid.as_str(), &url, duration_s).await;
+            }
+            if let Some(wanted) = transcribe {
+                let source = crate::voice::transcription::Source {
+                    recording_sid: sid.as_str().to_owned(),
+                    recording_url: url.clone(),
+                    duration_s,
+                    said,
+                    pcm: samples,
+                };
+                Box::pin(self.transcribe(wanted, source)).await;
             }
         }
         self.feed(Input::RecordingFinished {

@@ -9,6 +9,9 @@
 //!   the moment recording starts. A recording ends after `timeout` seconds of silence (never,
 //!   with `timeout="0"`), on a finish key, at `maxLength` or when the caller hangs up; its
 //!   duration is the talking it captured (with `trim="do-not-trim"`, everything it captured).
+//! - `Audio Text=…`: the caller says those words, a tone of 400 ms a word (at least a second)
+//!   that carries them: a recording captures it and its transcription is the words; a speech
+//!   `<Gather>` listening hears them instead (`keys.rs`).
 //! - Recordings of the whole call (`Record=true`, REST `Calls/{Sid}/Recordings`) are
 //!   `call_recording.rs`'s: the caller's talk inside the recorded stretches, silence elsewhere.
 //!
@@ -156,6 +159,7 @@ impl SandboxMedia {
         };
         let with_samples = recording.clips.iter().any(|clip| clip.pcm.is_some());
         Some(FinishedRecording {
+            said: recording::said_text(&recording.clips).filter(|_| duration_s > 0),
             pcm: (duration_s > 0 && with_samples)
                 .then(|| recording::clips_pcm(&recording.clips, talked_ms)),
             sid: recording.sid,

@@ -44,6 +44,8 @@ pub(crate) struct SipLeg {
     pub(super) playing: Option<u64>,
     /// A `<Record>` in progress: its SID and status callback.
     pub(super) recording: Option<(Sid, Option<switchboard_flow::Callback>)>,
+    /// A speech `<Gather>` listening (`speech.rs`).
+    pub(super) speech: Option<super::speech::SpeechGather>,
     answered: bool,
     remote_gone: bool,
     /// The far end was told the call is over and the media stopped.
@@ -86,6 +88,7 @@ impl SipLeg {
             media: None,
             playing: None,
             recording: None,
+            speech: None,
             answered: false,
             remote_gone: false,
             finished: false,

@@ -216,6 +216,8 @@ impl Driver {
             }
             MediaEvent::Digit(key) => self.deliver_digits(key.to_string()),
             MediaEvent::RemoteLatched(_) => {}
+            MediaEvent::SpeechStarted => self.sip_speech_started(),
+            MediaEvent::SpeechCaptured { pcm } => self.sip_speech_captured(pcm),
             MediaEvent::MachineDetected(verdict) => {
                 Box::pin(self.machine_detected(verdict)).await;
             }
@@ -247,6 +249,7 @@ impl Driver {
                 total_ms,
             },
             pcm: Some(pcm),
+            said: None,
         };
         self.recording_finished(finished).await;
     }

@@ -8,6 +8,8 @@
 //!   progress, and the end (`BYE`, `CANCEL` or the final response of an unanswered call).
 //! - `media.rs`: what the leg's RTP session does for the call: say, play, record, ringback and
 //!   bridging to another leg's session.
+//! - `speech.rs`: a speech `<Gather>`: the session's voice activity, the recogniser off the
+//!   call's tasks, barge-in.
 //!
 //! The driver stays the one place of a call's state. SIP signalling (`switchboard_sip_ua`) and
 //! RTP media (`switchboard_media`) run on tasks of their own; what they report (a BYE, a
@@ -32,6 +34,7 @@ mod accept;
 mod leg;
 mod media;
 mod refusals;
+mod speech;
 
 use std::net::IpAddr;
 
@@ -62,6 +65,8 @@ pub struct Telephony {
     /// `--sip-trust`: an SDP address inside these networks gets our RTP as named; any other
     /// gets it only once the far end's RTP arrives from it (symmetric RTP, `leg::media_target`).
     pub media_trust: Vec<Cidr>,
+    /// `--asr`: the speech recogniser (`None`: off).
+    pub asr: Option<std::sync::Arc<switchboard_media::asr::Recogniser>>,
 }
 
 impl Telephony {
@@ -99,6 +104,13 @@ pub enum SipInput {
     MediaChanged(Box<switchboard_sip::Negotiated>),
     /// The peer stopped refreshing the session: our BYE is sent.
     SessionExpired,
+    /// The recogniser's answer for a speech `<Gather>`'s utterance (`speech.rs`).
+    Recognised {
+        generation: u64,
+        heard: Option<switchboard_media::asr::Heard>,
+        audio_ms: u64,
+        took_ms: u64,
+    },
 }
 
 /// Forwards what a SIP or RTP task reports into the call's inbox (through `input`, which may
@@ -162,6 +174,12 @@ impl Driver {
                 }
                 self.feed(switchboard_flow::Input::CallerHungUp);
             }
+            SipInput::Recognised {
+                generation,
+                heard,
+                audio_ms,
+                took_ms,
+            } => self.sip_speech_recognised(generation, heard, audio_ms, took_ms),
         }
     }
 }
