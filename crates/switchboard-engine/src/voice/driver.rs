@@ -231,6 +231,7 @@ impl Driver {
             CallInput::Recording(request) => Box::pin(self.on_recording_request(*request)).await,
             CallInput::Sip(input) => self.on_sip_input(*input).await,
             CallInput::Stream(report) => Box::pin(self.on_stream_report(*report)).await,
+            CallInput::StreamControl(request) => self.on_stream_request(*request),
         }
     }
 

@@ -40,6 +40,9 @@ pub enum CallInput {
     Sip(Box<crate::voice::sip::SipInput>),
     /// What one of the call's media streams reported. (Boxed, like `Update`.)
     Stream(Box<crate::voice::stream::StreamReport>),
+    /// REST `Calls/{Sid}/Streams`: start or stop a one-way stream, answered on the request's
+    /// channel. (Boxed, like `Update`.)
+    StreamControl(Box<crate::voice::stream::StreamRequest>),
 }
 
 /// What a REST update changes of a live call besides its TwiML.

@@ -11,7 +11,10 @@
 //! and plays what the application sends. The sandbox has no media task: a sandbox stream
 //! carries the protocol (`connected`, `start`, `dtmf`, `mark`, `stop`) without audio.
 
+mod rest;
 mod socket;
+
+pub use rest::{NewStream, StreamCommand, StreamRefusal, StreamReply, StreamRequest};
 
 use std::sync::Arc;
 
@@ -58,8 +61,9 @@ pub struct StreamReport {
 }
 
 impl Driver {
-    /// `<Start><Stream>` or `<Connect><Stream>`: the stream's task starts opening the socket.
-    pub(crate) fn open_stream(&mut self, open: StreamOpen) {
+    /// `<Start><Stream>`, `<Connect><Stream>` or REST: the stream's task starts opening the
+    /// socket; returns the stream's SID.
+    pub(crate) fn open_stream(&mut self, open: StreamOpen) -> String {
         let sid = Sid::generate(SidKind::Stream).into_string();
         let (control, commands) = mpsc::unbounded_channel();
         let opening = Opening {
@@ -99,7 +103,7 @@ impl Driver {
             self.streams.connect = Some(sid.clone());
         }
         self.streams.running.push(Running {
-            sid,
+            sid: sid.clone(),
             name: open.name,
             url: open.url,
             two_way: open.two_way,
@@ -108,6 +112,7 @@ impl Driver {
                 .status_callback
                 .map(|url| (url, open.status_callback_method)),
         });
+        sid
     }
 
     /// `<Stop><Stream name>`: the one-way streams of that name (every one-way stream without
