@@ -200,7 +200,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sandbox/Calls/{sid}", get(sandbox::call_transcript))
         .route(
             "/sandbox/Calls/{sid}/{what}",
-            axum::routing::post(sandbox::call_input),
+            axum::routing::post(sandbox::call_input).get(sandbox::heard),
         )
         .route(
             "/sandbox/Phones/{number}",

@@ -217,6 +217,7 @@ impl Driver {
     /// sandbox model hears this.
     pub(crate) fn media_caller_talks(&mut self, clip: Clip) {
         let now = self.clock.now_ms();
+        self.streams_hear_caller(&clip);
         self.recordings.caller_talks(now, &clip);
         match &mut self.media {
             MediaEnd::Sandbox(model) => model.caller_talks(&mut self.timers, now, clip),

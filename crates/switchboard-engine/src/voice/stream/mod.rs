@@ -80,6 +80,10 @@ impl Driver {
                 .as_ref()
                 .filter(|number| number.stream_failover && open.two_way)
                 .map(|_| self.state.stream_retry_for),
+            sandbox: match &self.media {
+                MediaEnd::Sandbox(_) => Some(self.log.clone()),
+                MediaEnd::Sip(_) => None,
+            },
         };
         let media = match &self.media {
             MediaEnd::Sip(leg) => leg.media_handle(),
@@ -147,6 +151,23 @@ impl Driver {
         }
     }
 
+    /// The sandbox caller talks: its streams hear it (a real call's audio reaches them from
+    /// its media task).
+    pub(crate) fn streams_hear_caller(&self, clip: &crate::voice::recording::Clip) {
+        if self.streams.running.is_empty() || !matches!(self.media, MediaEnd::Sandbox(_)) {
+            return;
+        }
+        let samples = Arc::new(match &clip.pcm {
+            Some(pcm) => pcm.as_ref().clone(),
+            None => (0..usize::try_from(clip.ms * 8).unwrap_or(0))
+                .map(crate::voice::recording::tone_sample)
+                .collect(),
+        });
+        for stream in &self.streams.running {
+            let _ = stream.control.send(Control::CallerAudio(samples.clone()));
+        }
+    }
+
     /// The call ends: every stream sends `stop` and closes.
     pub(crate) fn close_streams(&mut self) {
         self.streams.connect = None;
@@ -176,6 +197,7 @@ impl Driver {
                 self.stream_alert(code, Level::Warning, message, url).await;
             }
             Report::Mark(name) => self.log.push("mark", json!({"name": name})),
+            Report::Audio(ms) => self.log.push("stream_audio", json!({"ms": ms})),
             Report::Failed { code, message } => {
                 let url = self.streams.running[index].url.clone();
                 self.stream_alert(code, Level::Error, message.clone(), url)
