@@ -111,10 +111,11 @@ async fn a_websockets_bot_sees_twilios_protocol_on_a_sip_call() {
         .iter()
         .filter(|alert| alert["error_code"] == "31924")
         .collect();
-    assert_eq!(
-        warnings.len(),
-        3,
-        "not JSON, binary, unknown event: {alerts:?}"
+    // Not JSON, binary, an unknown event, not base64, over 64 KiB (and marks past the pending
+    // limit, if the flood outran their echoes): ten at most are recorded per stream.
+    assert!(
+        (5..=10).contains(&warnings.len()),
+        "one warning per bad frame, at most ten: {alerts:?}"
     );
     assert!(
         warnings.iter().all(|alert| alert["log_level"] == "warning"),
