@@ -112,6 +112,11 @@ for params, valid in app.hits("/stream-status"):
     assert params["CallSid"] == call.sid and params["AccountSid"] == SID, params
     assert "T" in params["Timestamp"], params
 
+# A stream still running when the call ends is stopped with it (and its callback says so).
+second = client.calls(call.sid).streams.create(url=STREAM_URL, status_callback=f"{app.url}/second-status")
+assert second.name == second.sid, second.name
+wait_for(lambda: len(app.hits("/second-status")) >= 1, "the second stream started")
+
 client.calls(call.sid).update(status="completed")
 wait_for(lambda: client.calls(call.sid).fetch().status == "completed", "the call did not end")
 try:
@@ -119,5 +124,10 @@ try:
     raise AssertionError("a stream on an ended call was accepted")
 except TwilioRestException as error:
     assert error.code == 21220, error
+
+wait_for(lambda: len(app.hits("/second-status")) >= 2, f"second: {app.hits('/second-status')}")
+events = [params["StreamEvent"] for params, _ in app.hits("/second-status")]
+assert events == ["stream-started", "stream-stopped"], events
+assert all(valid and params["StreamSid"] == second.sid for params, valid in app.hits("/second-status"))
 
 print("all checks passed")

@@ -265,7 +265,7 @@ impl Driver {
         if let Some(dial) = self.dial.take() {
             dial.abandon(&self.state.live);
         }
-        self.close_streams();
+        Box::pin(self.close_streams()).await;
         self.media_hang_up();
         self.callbacks.drain().await;
         self.state.live.unregister(self.call_sid());

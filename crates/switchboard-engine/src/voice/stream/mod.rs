@@ -168,11 +168,20 @@ impl Driver {
         }
     }
 
-    /// The call ends: every stream sends `stop` and closes.
-    pub(crate) fn close_streams(&mut self) {
+    /// The call ends: every stream sends `stop` and closes; the driver will not hear back, so
+    /// their `stop` events and `stream-stopped` callbacks are written now.
+    pub(crate) async fn close_streams(&mut self) {
         self.streams.connect = None;
-        for stream in self.streams.running.drain(..) {
-            let _ = stream.control.send(Control::Stop);
+        while !self.streams.running.is_empty() {
+            let _ = self.streams.running[0].control.send(Control::Stop);
+            let stream = &self.streams.running[0];
+            self.log.push(
+                "stream",
+                json!({"action": "stop", "stream_sid": stream.sid, "name": stream.name,
+                       "url": stream.url, "error_code": null, "normal": true, "by": "engine"}),
+            );
+            self.stream_callback(0, "stream-stopped", None).await;
+            self.streams.running.remove(0);
         }
     }
 
