@@ -6,7 +6,7 @@
 //! engine then requests the `<Connect action>` and hangs up. A refused stream URL is 31902 and
 //! the TwiML after `<Connect>` runs. An unmodified pipecat bot answers a caller's sox tone with
 //! its own and hangs up through REST. A one-way `both_tracks` stream hears the caller's speech
-//! and the engine's `<Play>`.
+//! and the engine's `<Play>`. A SIP INFO key reaches a two-way stream as `dtmf`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -435,4 +435,52 @@ async fn a_one_way_stream_of_both_tracks_hears_the_caller_and_the_engine() {
         "{rest:?}"
     );
     assert_sipp_ok(&outcome, "both-tracks call");
+}
+
+#[tokio::test]
+async fn a_sip_info_key_reaches_a_two_way_stream_as_dtmf() {
+    let Some(python) = switchboard_test_support::python::python("sip_streams") else {
+        return;
+    };
+    let Some(SipTest {
+        sipp_binary,
+        engine,
+        app,
+        _slot,
+        ..
+    }) = SipTest::start().await
+    else {
+        return;
+    };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat/dtmf_bot.py");
+    let mut bot = Command::new(python)
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the bot");
+    let mut lines = BufReader::new(bot.stdout.take().expect("stdout")).lines();
+    let port = lines.next().and_then(Result::ok).expect("the bot's port");
+    app.route(
+        "/voice",
+        200,
+        XML,
+        &format!(
+            r#"<Response><Connect><Stream url="ws://127.0.0.1:{port}/keys"/></Connect><Hangup/></Response>"#
+        ),
+    );
+    let number = "+15550220005";
+    provision(&engine, number, &app.url("/voice"), None).await;
+    let capture = crate::sip_calls::RtpCapture::start().await;
+    let outcome = Sipp::new(&sipp_binary, &scenario("info"), sip_addr(&engine), number)
+        .key("rtp_port", &capture.port)
+        .run()
+        .await;
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(bot.wait().expect("bot").success(), "{rest:?}");
+    assert!(
+        rest.iter().any(|line| line == "all checks passed"),
+        "{rest:?}"
+    );
+    assert_sipp_ok(&outcome, "INFO call");
+    drop(capture);
 }
