@@ -55,7 +55,13 @@ pub struct Transcript {
     done: bool,
     /// SIDs of the messages the session sent.
     pub replies: Vec<String>,
+    /// What the caller heard from a media stream, 8 kHz from the session's start (a sandbox
+    /// call has no other audio); empty for most sessions.
+    heard: Vec<i16>,
 }
+
+/// The longest a sandbox call's heard audio grows (ten minutes).
+const MAX_HEARD_SAMPLES: usize = 10 * 60 * 8000;
 
 /// One session's transcript and the wake-up for its waiters.
 #[derive(Debug)]
@@ -74,9 +80,47 @@ impl Log {
                 last_status: None,
                 done: false,
                 replies: Vec::new(),
+                heard: Vec::new(),
             }),
             changed: Notify::new(),
         }
+    }
+
+    /// Now on the session's clock (`at_ms` of an event pushed now).
+    pub fn now_ms(&self) -> u64 {
+        let transcript = self.lock();
+        transcript.started.elapsed().as_millis() as u64 + transcript.skipped_ms
+    }
+
+    /// The caller heard `samples` (8 kHz) from sample `at` of the session (`now_ms() * 8`
+    /// when it started), over silence or what was there.
+    pub fn heard(&self, at: u64, samples: &[i16]) {
+        let mut transcript = self.lock();
+        let from = usize::try_from(at).unwrap_or(usize::MAX);
+        let until = from.saturating_add(samples.len()).min(MAX_HEARD_SAMPLES);
+        if from >= until {
+            return;
+        }
+        if transcript.heard.len() < until {
+            transcript.heard.resize(until, 0);
+        }
+        transcript.heard[from..until].copy_from_slice(&samples[..until - from]);
+    }
+
+    /// What the caller heard so far, as an 8 kHz WAV: silence where nothing played, up to now.
+    pub fn heard_wav(&self) -> Vec<u8> {
+        let now = self.now_ms();
+        let transcript = self.lock();
+        let length = usize::try_from(now.saturating_mul(8))
+            .unwrap_or(usize::MAX)
+            .clamp(
+                transcript.heard.len(),
+                MAX_HEARD_SAMPLES.max(transcript.heard.len()),
+            );
+        let mut pcm = transcript.heard.clone();
+        drop(transcript);
+        pcm.resize(length, 0);
+        switchboard_media::wav::wav_bytes(&pcm)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Transcript> {

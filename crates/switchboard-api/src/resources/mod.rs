@@ -9,6 +9,7 @@ pub mod application;
 pub mod available;
 pub mod call;
 pub(crate) mod call_recording;
+pub(crate) mod call_stream;
 pub mod caller_id;
 pub(crate) mod conference;
 pub(crate) mod deliveries;
@@ -35,7 +36,7 @@ use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 use switchboard_core::error_code;
 use switchboard_store::{Kind, Record};
@@ -121,6 +122,14 @@ pub(crate) fn routes() -> Router<AppState> {
             get(call_recording::fetch)
                 .post(call_recording::update)
                 .delete(call_recording::delete),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{call}/Streams.json",
+            post(call_stream::create),
+        )
+        .route(
+            "/2010-04-01/Accounts/{account}/Calls/{call}/Streams/{file}",
+            post(call_stream::update),
         )
         .route(
             "/2010-04-01/Accounts/{account}/Recordings.json",
@@ -211,7 +220,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/sandbox/Calls/{sid}", get(sandbox::call_transcript))
         .route(
             "/sandbox/Calls/{sid}/{what}",
-            axum::routing::post(sandbox::call_input),
+            axum::routing::post(sandbox::call_input).get(sandbox::heard),
         )
         .route(
             "/sandbox/Phones/{number}",

@@ -614,3 +614,24 @@ async fn caller_audio(
         .ok_or_else(|| invalid("Seconds (1 to 14400), Url (a WAV) or Text is required"))?;
     Ok(voice::recording::Clip::tone(seconds))
 }
+
+/// `GET /sandbox/Calls/{CallSid}/Heard.wav`: what the caller heard so far, 8 kHz, in real time
+/// from the call's start (silence where nothing played). Today that is a media stream's audio;
+/// `<Say>` and `<Play>` of a sandbox call are modelled by their durations and are silence here.
+pub(crate) async fn heard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((sid, what)): Path<(String, String)>,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    if what != "Heard.wav" {
+        return Err(ApiError::not_found(uri.path()));
+    }
+    owned_call(&state, &caller, &sid, uri.path()).await?;
+    let log = state
+        .engine
+        .sandbox()
+        .log(&sid)
+        .ok_or_else(|| ApiError::not_found(uri.path()))?;
+    Ok(([(CONTENT_TYPE, "audio/x-wav")], log.heard_wav()).into_response())
+}

@@ -7,7 +7,8 @@ the engine sends against Twilio's Media Streams protocol while it drives the eng
 - `connected`, then `start` (sequenceNumber "1", tracks, mediaFormat, customParameters), then
   `media` frames whose sequenceNumber/chunk/timestamp are strings counting up, payload base64
   µ-law of the caller's speech (sipp sends A-law: the engine transcodes);
-- garbage (not JSON, a binary frame) does not end the stream (the test checks the 31924 alerts);
+- garbage (not JSON, a binary frame, an unknown event, a payload that is not base64, a frame over
+  64 KiB, a flood of marks) does not end the stream (the test checks the 31924 alerts);
 - marks come back in order, and not before the audio queued before them has played (timed);
 - `clear` echoes a pending mark at once;
 - the caller's RFC 4733 key arrives as `dtmf`;
@@ -149,6 +150,12 @@ async def bot(ws):
     frame = await next_event(ws, events, {"mark"}, 2)
     check(frame is not None and frame["mark"]["name"] == "cleared", f"cleared mark {frame}")
     check(time.monotonic() - cleared_at < 0.5, "clear echoes at once")
+
+    # Hostile input: a payload that is not base64, a frame over 64 KiB, a flood of marks.
+    await ws.send(json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": "%%% not base64 %%%"}}))
+    await ws.send(json.dumps({"event": "media", "streamSid": stream_sid, "media": {"payload": "A" * (70 * 1024)}}))
+    for n in range(1100):
+        await ws.send(json.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": f"flood-{n}"}}))
 
     # The caller presses 1 (RFC 4733 from sipp).
     frame = await next_event(ws, events, {"dtmf"}, 15)

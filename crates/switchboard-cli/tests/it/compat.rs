@@ -91,6 +91,11 @@ fn twilio_python_records_live_calls() {
     run_script("recordings.py");
 }
 
+#[test]
+fn twilio_python_starts_and_stops_a_media_stream_on_a_live_call() {
+    run_script("streams.py");
+}
+
 /// The same recording flow with the official `twilio` npm package.
 #[test]
 fn twilio_node_records_live_calls() {

@@ -22,6 +22,7 @@ mod outbox;
 mod probes;
 mod recovery;
 mod rest;
+mod sandbox_streams;
 mod scheduled;
 mod sip_amd;
 mod sip_calls;

@@ -241,6 +241,7 @@ impl Driver {
             CallInput::Sip(input) => self.on_sip_input(*input).await,
             CallInput::Room(input) => Box::pin(self.on_room_input(input)).await,
             CallInput::Stream(report) => Box::pin(self.on_stream_report(*report)).await,
+            CallInput::StreamControl(request) => self.on_stream_request(*request),
         }
     }
 
@@ -275,7 +276,7 @@ impl Driver {
             dial.abandon(&self.state.live);
         }
         self.leave_seat();
-        self.close_streams();
+        Box::pin(self.close_streams()).await;
         self.media_hang_up();
         self.callbacks.drain().await;
         self.state.live.unregister(self.call_sid());

@@ -42,6 +42,9 @@ pub enum CallInput {
     Sip(Box<crate::voice::sip::SipInput>),
     /// What one of the call's media streams reported. (Boxed, like `Update`.)
     Stream(Box<crate::voice::stream::StreamReport>),
+    /// REST `Calls/{Sid}/Streams`: start or stop a one-way stream, answered on the request's
+    /// channel. (Boxed, like `Update`.)
+    StreamControl(Box<crate::voice::stream::StreamRequest>),
 }
 
 /// What a conference or a queue tells a call that is in it.

@@ -181,7 +181,9 @@ impl Driver {
                 self.media_unbridge();
             }
             Action::SendSms(sms) => Box::pin(self.send_sms(sms)).await,
-            Action::StartStream(open) | Action::ConnectStream(open) => self.open_stream(open),
+            Action::StartStream(open) | Action::ConnectStream(open) => {
+                self.open_stream(open);
+            }
             Action::StopStream { name } => self.stop_streams(name.as_deref()),
             Action::EndConnect => self.end_connect(),
             Action::Redirect { url } => self.log.push("redirect", json!({"url": url})),

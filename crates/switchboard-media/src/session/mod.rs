@@ -35,7 +35,7 @@ use crate::Pcm;
 pub use call_recorder::{CallAudio, Pause};
 pub use mixer::MixerHandle;
 pub use recorder::{TALK_RMS_THRESHOLD, is_talk};
-pub use stream_tap::{StreamTap, TapFrame};
+pub use stream_tap::{AttachedStream, StreamTap, TapFrame};
 
 /// Ids of playback items and sessions, unique in the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);

@@ -49,10 +49,11 @@ enum Item {
     Mark(String),
 }
 
-/// A stream attached to the media task.
+/// A stream attached to the media task (or, for a sandbox call, which has none, driven by the
+/// stream's own task on a 20 ms clock).
 #[derive(Debug)]
-pub(super) struct AttachedStream {
-    pub(super) id: u64,
+pub struct AttachedStream {
+    pub(crate) id: u64,
     tap: StreamTap,
     queue: VecDeque<Item>,
     /// How much of the front audio item has been played.
@@ -63,7 +64,7 @@ pub(super) struct AttachedStream {
 }
 
 impl AttachedStream {
-    pub(super) fn new(id: u64, tap: StreamTap) -> AttachedStream {
+    pub fn new(id: u64, tap: StreamTap) -> AttachedStream {
         AttachedStream {
             id,
             tap,
@@ -75,7 +76,7 @@ impl AttachedStream {
 
     /// The caller's audio as received (`law`), transcoded to µ-law when needed and sent in
     /// 20 ms frames as soon as each is complete.
-    pub(super) fn inbound(&mut self, law: Law, payload: &[u8]) {
+    pub fn inbound(&mut self, law: Law, payload: &[u8]) {
         if !self.tap.inbound {
             return;
         }
@@ -94,7 +95,7 @@ impl AttachedStream {
     }
 
     /// What the caller hears, one frame of `law`.
-    pub(super) fn outbound(&self, law: Law, payload: &[u8]) {
+    pub fn outbound(&self, law: Law, payload: &[u8]) {
         if self.tap.outbound {
             self.send(TapFrame::Outbound(to_mulaw(law, payload)));
         }
@@ -106,18 +107,18 @@ impl AttachedStream {
         }
     }
 
-    pub(super) fn push_audio(&mut self, mulaw: Vec<u8>) {
+    pub fn push_audio(&mut self, mulaw: Vec<u8>) {
         if !mulaw.is_empty() {
             self.queue.push_back(Item::Audio(mulaw));
         }
     }
 
-    pub(super) fn push_mark(&mut self, name: String) {
+    pub fn push_mark(&mut self, name: String) {
         self.queue.push_back(Item::Mark(name));
     }
 
     /// Drops the queued audio and echoes every pending mark now.
-    pub(super) fn clear(&mut self) {
+    pub fn clear(&mut self) {
         let mut dropped = 0;
         for item in self.queue.drain(..) {
             match item {
@@ -142,7 +143,7 @@ impl AttachedStream {
     }
 
     /// Echoes the marks whose audio has all been sent (those at the front of the queue).
-    pub(super) fn echo_played_marks(&mut self) {
+    pub fn echo_played_marks(&mut self) {
         while let Some(Item::Mark(_)) = self.queue.front() {
             if let Some(Item::Mark(name)) = self.queue.pop_front() {
                 let _ = self.tap.marks.send(name);
@@ -151,13 +152,13 @@ impl AttachedStream {
     }
 
     /// Whether application audio waits to be played.
-    pub(super) fn has_audio(&self) -> bool {
+    pub fn has_audio(&self) -> bool {
         self.queue.iter().any(|item| matches!(item, Item::Audio(_)))
     }
 
     /// Fills `payload` with the next frame of application audio in `law` (silence-padded when
     /// less than a frame is left before a mark or the end). `false` when there is none.
-    pub(super) fn next_frame(&mut self, law: Law, payload: &mut Vec<u8>) -> bool {
+    pub fn next_frame(&mut self, law: Law, payload: &mut Vec<u8>) -> bool {
         self.echo_played_marks();
         let mut taken = 0;
         while taken < FRAME {
@@ -187,7 +188,7 @@ impl AttachedStream {
     }
 
     /// The stream is detached: its queue is gone.
-    pub(super) fn detach(mut self) {
+    pub fn detach(mut self) {
         let pending: usize = self
             .queue
             .drain(..)

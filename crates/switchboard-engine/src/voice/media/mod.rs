@@ -246,6 +246,7 @@ impl Driver {
     /// sandbox model hears this.
     pub(crate) fn media_caller_talks(&mut self, clip: Clip) {
         let now = self.clock.now_ms();
+        self.streams_hear_caller(&clip);
         self.recordings.caller_talks(now, &clip);
         if self.hear_said(&clip) {
             return;

@@ -11,7 +11,10 @@
 //! and plays what the application sends. The sandbox has no media task: a sandbox stream
 //! carries the protocol (`connected`, `start`, `dtmf`, `mark`, `stop`) without audio.
 
+mod rest;
 mod socket;
+
+pub use rest::{NewStream, StreamCommand, StreamRefusal, StreamReply, StreamRequest};
 
 use std::sync::Arc;
 
@@ -58,8 +61,9 @@ pub struct StreamReport {
 }
 
 impl Driver {
-    /// `<Start><Stream>` or `<Connect><Stream>`: the stream's task starts opening the socket.
-    pub(crate) fn open_stream(&mut self, open: StreamOpen) {
+    /// `<Start><Stream>`, `<Connect><Stream>` or REST: the stream's task starts opening the
+    /// socket; returns the stream's SID.
+    pub(crate) fn open_stream(&mut self, open: StreamOpen) -> String {
         let sid = Sid::generate(SidKind::Stream).into_string();
         let (control, commands) = mpsc::unbounded_channel();
         let opening = Opening {
@@ -76,6 +80,10 @@ impl Driver {
                 .as_ref()
                 .filter(|number| number.stream_failover && open.two_way)
                 .map(|_| self.state.stream_retry_for),
+            sandbox: match &self.media {
+                MediaEnd::Sandbox(_) => Some(self.log.clone()),
+                MediaEnd::Sip(_) => None,
+            },
         };
         let media = match &self.media {
             MediaEnd::Sip(leg) => leg.media_handle(),
@@ -99,7 +107,7 @@ impl Driver {
             self.streams.connect = Some(sid.clone());
         }
         self.streams.running.push(Running {
-            sid,
+            sid: sid.clone(),
             name: open.name,
             url: open.url,
             two_way: open.two_way,
@@ -108,6 +116,7 @@ impl Driver {
                 .status_callback
                 .map(|url| (url, open.status_callback_method)),
         });
+        sid
     }
 
     /// `<Stop><Stream name>`: the one-way streams of that name (every one-way stream without
@@ -142,11 +151,37 @@ impl Driver {
         }
     }
 
-    /// The call ends: every stream sends `stop` and closes.
-    pub(crate) fn close_streams(&mut self) {
+    /// The sandbox caller talks: its streams hear it (a real call's audio reaches them from
+    /// its media task).
+    pub(crate) fn streams_hear_caller(&self, clip: &crate::voice::recording::Clip) {
+        if self.streams.running.is_empty() || !matches!(self.media, MediaEnd::Sandbox(_)) {
+            return;
+        }
+        let samples = Arc::new(match &clip.pcm {
+            Some(pcm) => pcm.as_ref().clone(),
+            None => (0..usize::try_from(clip.ms * 8).unwrap_or(0))
+                .map(crate::voice::recording::tone_sample)
+                .collect(),
+        });
+        for stream in &self.streams.running {
+            let _ = stream.control.send(Control::CallerAudio(samples.clone()));
+        }
+    }
+
+    /// The call ends: every stream sends `stop` and closes; the driver will not hear back, so
+    /// their `stop` events and `stream-stopped` callbacks are written now.
+    pub(crate) async fn close_streams(&mut self) {
         self.streams.connect = None;
-        for stream in self.streams.running.drain(..) {
-            let _ = stream.control.send(Control::Stop);
+        while !self.streams.running.is_empty() {
+            let _ = self.streams.running[0].control.send(Control::Stop);
+            let stream = &self.streams.running[0];
+            self.log.push(
+                "stream",
+                json!({"action": "stop", "stream_sid": stream.sid, "name": stream.name,
+                       "url": stream.url, "error_code": null, "normal": true, "by": "engine"}),
+            );
+            self.stream_callback(0, "stream-stopped", None).await;
+            self.streams.running.remove(0);
         }
     }
 
@@ -171,6 +206,7 @@ impl Driver {
                 self.stream_alert(code, Level::Warning, message, url).await;
             }
             Report::Mark(name) => self.log.push("mark", json!({"name": name})),
+            Report::Audio(ms) => self.log.push("stream_audio", json!({"ms": ms})),
             Report::Failed { code, message } => {
                 let url = self.streams.running[index].url.clone();
                 self.stream_alert(code, Level::Error, message.clone(), url)

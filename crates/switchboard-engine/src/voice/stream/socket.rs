@@ -26,6 +26,7 @@ use switchboard_core::error_code::{
     STREAM_PROTOCOL_ERROR, STREAM_TLS_FAILED, STREAM_URL_MALFORMED, STREAM_URL_SCHEME,
 };
 use switchboard_media::session::{MediaHandle, StreamTap, TapFrame};
+use switchboard_rtp::Law;
 use switchboard_twiml::verb::{StreamTrack, UrlProblem, url_problem};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -64,7 +65,13 @@ pub(crate) struct Opening {
     /// Beyond Twilio (`SwitchboardStreamFailover`, two-way streams): how long a socket that
     /// cannot be opened or drops without a normal close is opened again, with backoff.
     pub(crate) retry_for: Option<Duration>,
+    /// A sandbox call (no media task): the transcript whose heard audio the stream's audio
+    /// goes into, played by this task on its own 20 ms clock.
+    pub(crate) sandbox: Option<Arc<crate::sandbox::Log>>,
 }
+
+/// Caller audio of a sandbox call waiting to be "said" to the stream, at most (60 s).
+const MAX_CALLER_SAMPLES: usize = 60 * 8000;
 
 /// Waits between attempts to reopen a failed-over stream (then the last one, repeated).
 const BACKOFF_MS: [u64; 4] = [500, 1000, 2000, 4000];
@@ -76,6 +83,8 @@ pub(crate) enum Control {
     Dtmf(char),
     /// Send `stop` and close the socket normally.
     Stop,
+    /// Sandbox calls: what the caller says (8 kHz), sent on as the inbound track.
+    CallerAudio(Arc<Vec<i16>>),
 }
 
 /// What a stream reports to its call's driver.
@@ -94,6 +103,9 @@ pub(crate) enum Report {
     Warning { code: ErrorCode, message: String },
     /// A mark was echoed to the application.
     Mark(String),
+    /// Sandbox calls: `ms` of the application's audio played to the caller (once per mark,
+    /// or per second).
+    Audio(u64),
     /// The socket closed after it opened: `normal` when by a close frame with code 1000 or
     /// because the engine stopped it.
     Ended { normal: bool, by_engine: bool },
@@ -153,7 +165,7 @@ async fn wait_stop(control: &mut mpsc::UnboundedReceiver<Control>) {
     loop {
         match control.recv().await {
             Some(Control::Stop) | None => return,
-            Some(Control::Dtmf(_)) => {}
+            Some(Control::Dtmf(_) | Control::CallerAudio(_)) => {}
         }
     }
 }
@@ -244,6 +256,7 @@ struct Session<'r, R> {
     two_way: bool,
     parameters: Vec<(String, String)>,
     media: Option<MediaHandle>,
+    sandbox_log: Option<Arc<crate::sandbox::Log>>,
     /// The id the media task knows this stream by, once attached.
     tap: u64,
     report: &'r R,
@@ -256,6 +269,19 @@ struct Session<'r, R> {
     /// Audio is being dropped because the queue was full (until it drains to half).
     overflowing: bool,
     pending_marks: usize,
+    /// Sandbox calls: the stream's audio played here (there is no media task).
+    sandbox: Option<Box<SandboxAudio>>,
+}
+
+/// What a sandbox call's stream plays and hears on its own clock.
+struct SandboxAudio {
+    log: Arc<crate::sandbox::Log>,
+    playout: switchboard_media::session::AttachedStream,
+    caller: std::collections::VecDeque<i16>,
+    /// Application audio heard since the last `Report::Audio`.
+    played_ms: u64,
+    /// Where (in samples of the session) the next frame of a run of audio goes.
+    heard_at: Option<u64>,
 }
 
 impl<'r, R: Fn(Report)> Session<'r, R> {
@@ -267,6 +293,7 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
             track: opening.track,
             two_way: opening.two_way,
             parameters: opening.parameters.clone(),
+            sandbox_log: opening.sandbox.clone(),
             media,
             tap: 0,
             report,
@@ -278,6 +305,7 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
             queued: Arc::new(AtomicUsize::new(0)),
             overflowing: false,
             pending_marks: 0,
+            sandbox: None,
         }
     }
 
@@ -302,9 +330,21 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
             marks: marks_tx.clone(),
             queued: self.queued.clone(),
         };
-        if let Some(media) = &self.media {
-            self.tap = media.attach_stream(tap);
+        match (&self.media, &self.sandbox_log) {
+            (Some(media), _) => self.tap = media.attach_stream(tap),
+            (None, Some(log)) => {
+                self.sandbox = Some(Box::new(SandboxAudio {
+                    log: log.clone(),
+                    playout: switchboard_media::session::AttachedStream::new(0, tap),
+                    caller: std::collections::VecDeque::new(),
+                    played_ms: 0,
+                    heard_at: None,
+                }));
+            }
+            (None, None) => {}
         }
+        let mut clock = tokio::time::interval(Duration::from_millis(20));
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let opening = [self.connected(), self.start()];
         let mut ended = None;
         for frame in opening {
@@ -326,6 +366,12 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
                         }
                     }
                     Some(Control::Dtmf(_)) => {}
+                    Some(Control::CallerAudio(samples)) => {
+                        if let Some(sandbox) = &mut self.sandbox {
+                            let room = MAX_CALLER_SAMPLES.saturating_sub(sandbox.caller.len());
+                            sandbox.caller.extend(samples.iter().take(room));
+                        }
+                    }
                     Some(Control::Stop) | None => {
                         let stop = self.stop();
                         let _ = sink.send(Message::text(stop)).await;
@@ -333,8 +379,14 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
                         ended = Some((true, true));
                     }
                 },
+                _ = clock.tick(), if self.sandbox.is_some() => self.sandbox_tick(),
                 Some(name) = marks.recv() => {
                     self.pending_marks = self.pending_marks.saturating_sub(1);
+                    if let Some(sandbox) = &mut self.sandbox
+                        && sandbox.played_ms > 0
+                    {
+                        (self.report)(Report::Audio(std::mem::take(&mut sandbox.played_ms)));
+                    }
                     let frame = self.mark(&name);
                     (self.report)(Report::Mark(name));
                     if sink.send(Message::text(frame)).await.is_err() {
@@ -401,6 +453,9 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
                 if let Some(media) = &self.media {
                     media.stream_clear(self.tap);
                 }
+                if let Some(sandbox) = &mut self.sandbox {
+                    sandbox.playout.clear();
+                }
             }
             Some(other) => {
                 let other = other.chars().take(40).collect::<String>();
@@ -417,9 +472,9 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
         let Ok(audio) = base64::engine::general_purpose::STANDARD.decode(payload) else {
             return self.warn("a media frame whose payload is not base64");
         };
-        let Some(media) = &self.media else {
+        if self.media.is_none() && self.sandbox.is_none() {
             return;
-        };
+        }
         let queued = self.queued.load(Ordering::Relaxed);
         if self.overflowing && queued <= MAX_QUEUED_AUDIO / 2 {
             self.overflowing = false;
@@ -435,7 +490,11 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
             return;
         }
         self.queued.fetch_add(audio.len(), Ordering::Relaxed);
-        media.stream_audio(self.tap, audio);
+        match (&self.media, &mut self.sandbox) {
+            (Some(media), _) => media.stream_audio(self.tap, audio),
+            (None, Some(sandbox)) => sandbox.playout.push_audio(audio),
+            (None, None) => {}
+        }
     }
 
     fn application_mark(&mut self, name: String, marks: &mpsc::UnboundedSender<String>) {
@@ -445,12 +504,46 @@ impl<'r, R: Fn(Report)> Session<'r, R> {
             ));
         }
         self.pending_marks += 1;
-        match &self.media {
-            Some(media) => media.stream_mark(self.tap, name),
-            // No audio plays here (the sandbox): the audio before it has played.
-            None => {
+        match (&self.media, &mut self.sandbox) {
+            (Some(media), _) => media.stream_mark(self.tap, name),
+            (None, Some(sandbox)) => sandbox.playout.push_mark(name),
+            // No audio plays anywhere: the audio before it has played.
+            (None, None) => {
                 let _ = marks.send(name);
             }
+        }
+    }
+
+    /// One 20 ms slot of a sandbox call: the caller's audio (or silence) goes to the
+    /// application, and the application's next frame is heard by the caller.
+    fn sandbox_tick(&mut self) {
+        let Some(sandbox) = &mut self.sandbox else {
+            return;
+        };
+        let said: Vec<u8> = (0..160)
+            .map(|_| Law::Mu.encode(sandbox.caller.pop_front().unwrap_or(0)))
+            .collect();
+        sandbox.playout.inbound(Law::Mu, &said);
+        let mut payload = Vec::with_capacity(160);
+        if sandbox.playout.next_frame(Law::Mu, &mut payload) {
+            let mut samples = Vec::with_capacity(160);
+            Law::Mu.decode_into(&payload, &mut samples);
+            // Frames follow each other sample for sample while the clock keeps up (a late
+            // tick must not leave a gap in a tone); a drift past 100 ms resyncs to real time.
+            let now = sandbox.log.now_ms() * 8;
+            let at = match sandbox.heard_at {
+                Some(at) if at.abs_diff(now) < 800 => at,
+                _ => now,
+            };
+            sandbox.log.heard(at, &samples);
+            sandbox.heard_at = Some(at + samples.len() as u64);
+            sandbox.played_ms += 20;
+            if sandbox.played_ms >= 1000 {
+                (self.report)(Report::Audio(std::mem::take(&mut sandbox.played_ms)));
+            }
+        } else {
+            sandbox.heard_at = None;
+            sandbox.playout.echo_played_marks();
         }
     }
 
