@@ -2,6 +2,7 @@
 //! each one's SDP points at a socket of this test, which sends a distinct tone generated with
 //! sox (400, 700 and 1,100 Hz) and captures what the engine sends back. Each participant must
 //! hear the other two tones and not its own, checked by Goertzel filters over the captured RTP.
+//! A sandbox caller is a fourth participant of the same conference (it has no audio).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -188,7 +189,17 @@ async fn three_sip_callers_each_hear_the_other_two_tones_and_not_their_own() {
         .key("codec", party.codec);
         calls.push(tokio::spawn(async move { sipp.run().await }));
     }
-    // All three are in and the conference has started; then let them talk for a while.
+    // A sandbox caller joins the same conference: it has no audio, and the SIP participants'
+    // mix is unchanged by it.
+    let sandbox = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls", engine.base_url),
+        &[("To", ROOM), ("From", "+15551239999")],
+    )
+    .await;
+    assert_eq!(sandbox.0, 201, "{sandbox:?}");
+    // All four are in and the conference has started; then let them talk for a while.
     let list = engine.account_url("Conferences.json?FriendlyName=mix&Status=in-progress");
     let mut conference = String::new();
     let started = crate::eventually(Duration::from_secs(20), async || {
@@ -201,10 +212,10 @@ async fn three_sip_callers_each_hear_the_other_two_tones_and_not_their_own() {
         let (_, body) = call(&engine, "GET", &url, &[]).await;
         body["participants"]
             .as_array()
-            .is_some_and(|p| p.len() == 3)
+            .is_some_and(|p| p.len() == 4)
     })
     .await;
-    assert!(started, "three participants did not join");
+    assert!(started, "four participants did not join");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let window_start = Instant::now();
     tokio::time::sleep(Duration::from_millis(2500)).await;
