@@ -42,6 +42,18 @@ pub struct Mixer {
 }
 
 impl Mixer {
+    /// Everyone's audio of the frame last mixed, clipped (a recording of the conference);
+    /// silence before the first `mix`.
+    pub fn last_frame(&self) -> [i16; FRAME] {
+        let mut frame = [0i16; FRAME];
+        for (out, total) in frame.iter_mut().zip(&self.sum) {
+            *out = clip(*total);
+        }
+        frame
+    }
+}
+
+impl Mixer {
     pub fn new() -> Mixer {
         Mixer::default()
     }
@@ -185,6 +197,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_last_frame_is_everyone_mixed() {
+        let mut mixer = Mixer::new();
+        mixer.add(1, Law::Mu);
+        mixer.add(2, Law::A);
+        mixer.push(1, &tone(400.0, 6000.0));
+        mixer.push(2, &tone(1100.0, 6000.0));
+        assert_eq!(mixer.last_frame(), [0; FRAME]);
+        mixer.mix();
+        let heard: Vec<i16> = mixer.last_frame().to_vec();
+        assert!(power(&heard, 400.0) > 1e11 && power(&heard, 1100.0) > 1e11);
     }
 
     #[test]

@@ -45,10 +45,8 @@ pub fn render(doc: &Value) -> Value {
         "status": doc["status"], "reason_conference_ended": doc["reason_conference_ended"],
         "call_sid_ending_conference": doc["call_sid_ending_conference"],
         "uri": format!("{base}.json"),
-        "subresource_uris": {
-            "participants": format!("{base}/Participants.json"),
-            "recordings": format!("{base}/Recordings.json"),
-        },
+        // Only what this engine serves (conference recordings are not made yet).
+        "subresource_uris": {"participants": format!("{base}/Participants.json")},
     })
 }
 

@@ -55,7 +55,7 @@ pub fn render(state: &AppState, doc: &Value) -> Value {
 }
 
 /// `Recordings.json`, newest first, filtered by `CallSid`, the days of `DateCreated`,
-/// `ConferenceSid` (no recording here belongs to a conference) and `IncludeSoftDeleted`
+/// `ConferenceSid` (a recorded conference's mix) and `IncludeSoftDeleted`
 /// (nothing is soft-deleted here).
 const LIST: Listing = Listing {
     kind: Kind::Recording,
@@ -68,7 +68,7 @@ const LIST: Listing = Listing {
             column: switchboard_store::Column::CreatedMs,
             times: true,
         },
-        Param::Custom("ConferenceSid", |_| Ok(super::listing::nothing())),
+        Param::Parent("ConferenceSid"),
         Param::Custom("IncludeSoftDeleted", |value| {
             crate::validate::boolean("IncludeSoftDeleted", value)?;
             Ok(super::listing::everything())

@@ -2,6 +2,8 @@
 //! each one's SDP points at a socket of this test, which sends a distinct tone generated with
 //! sox (400, 700 and 1,100 Hz) and captures what the engine sends back. Each participant must
 //! hear the other two tones and not its own, checked by Goertzel filters over the captured RTP.
+//! A sandbox caller is a fourth participant of the same conference (it has no audio). The
+//! conference is recorded (`record-from-start`): one mixed WAV holding all three tones.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -134,6 +136,49 @@ async fn run_party(
     received
 }
 
+/// The conference's recording: listed by `ConferenceSid`, one channel, every tone in it.
+async fn check_recording(engine: &switchboard_test_support::engine::Engine, conference: &str) {
+    let url = engine.account_url(&format!("Recordings.json?ConferenceSid={conference}"));
+    let mut listed = serde_json::Value::Null;
+    let found = crate::eventually(Duration::from_secs(10), async || {
+        listed = call(engine, "GET", &url, &[]).await.1;
+        listed["recordings"]
+            .as_array()
+            .is_some_and(|list| !list.is_empty())
+    })
+    .await;
+    assert!(found, "no recording of the conference: {listed}");
+    let recording = &listed["recordings"][0];
+    assert_eq!(recording["conference_sid"], conference, "{recording}");
+    assert_eq!(recording["source"], "Conference");
+    assert_eq!(recording["channels"], 1);
+    let sid = recording["sid"].as_str().expect("sid");
+    let wav = engine
+        .request(
+            reqwest::Method::GET,
+            &engine.account_url(&format!("Recordings/{sid}.wav")),
+        )
+        .send()
+        .await
+        .expect("fetch the WAV");
+    assert_eq!(wav.status().as_u16(), 200);
+    let bytes = wav.bytes().await.expect("WAV bytes");
+    assert_eq!(&bytes[..4], b"RIFF");
+    let samples: Vec<i32> = bytes[44..]
+        .chunks_exact(2)
+        .map(|pair| i32::from(i16::from_le_bytes([pair[0], pair[1]])))
+        .collect();
+    assert!(samples.len() >= 3 * 8000, "{} samples", samples.len());
+    for party in &PARTIES {
+        let heard = power(&samples, party.hz);
+        assert!(
+            heard > 1_000_000.0,
+            "the recording lacks {} Hz: {heard:.0}",
+            party.hz
+        );
+    }
+}
+
 #[tokio::test]
 async fn three_sip_callers_each_hear_the_other_two_tones_and_not_their_own() {
     let Some(SipTest {
@@ -162,7 +207,7 @@ async fn three_sip_callers_each_hear_the_other_two_tones_and_not_their_own() {
         "/room",
         200,
         XML,
-        "<Response><Dial><Conference beep=\"false\">mix</Conference></Dial></Response>",
+        "<Response><Dial><Conference beep=\"false\" record=\"record-from-start\">mix</Conference></Dial></Response>",
     );
     provision(&engine, ROOM, &app.url("/room"), None).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -188,7 +233,17 @@ async fn three_sip_callers_each_hear_the_other_two_tones_and_not_their_own() {
         .key("codec", party.codec);
         calls.push(tokio::spawn(async move { sipp.run().await }));
     }
-    // All three are in and the conference has started; then let them talk for a while.
+    // A sandbox caller joins the same conference: it has no audio, and the SIP participants'
+    // mix is unchanged by it.
+    let sandbox = call(
+        &engine,
+        "POST",
+        &format!("{}/sandbox/Calls", engine.base_url),
+        &[("To", ROOM), ("From", "+15551239999")],
+    )
+    .await;
+    assert_eq!(sandbox.0, 201, "{sandbox:?}");
+    // All four are in and the conference has started; then let them talk for a while.
     let list = engine.account_url("Conferences.json?FriendlyName=mix&Status=in-progress");
     let mut conference = String::new();
     let started = crate::eventually(Duration::from_secs(20), async || {
@@ -201,10 +256,10 @@ async fn three_sip_callers_each_hear_the_other_two_tones_and_not_their_own() {
         let (_, body) = call(&engine, "GET", &url, &[]).await;
         body["participants"]
             .as_array()
-            .is_some_and(|p| p.len() == 3)
+            .is_some_and(|p| p.len() == 4)
     })
     .await;
-    assert!(started, "three participants did not join");
+    assert!(started, "four participants did not join");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let window_start = Instant::now();
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -223,6 +278,7 @@ async fn three_sip_callers_each_hear_the_other_two_tones_and_not_their_own() {
         assert_sipp_ok(&outcome, "conference participant");
     }
     stop.store(true, Ordering::Relaxed);
+    check_recording(&engine, &conference).await;
     for (index, (party, capture)) in PARTIES.iter().zip(captures).enumerate() {
         let received = capture.await.expect("capture task");
         let samples: Vec<i32> = received

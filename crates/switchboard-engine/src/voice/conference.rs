@@ -60,6 +60,10 @@ struct Room {
     jobs: mpsc::UnboundedSender<Job>,
     /// The mixer of its real calls' audio, started when the first one needs it.
     mixer: Option<switchboard_media::session::MixerHandle>,
+    /// `record="record-from-start"` on a participant: the conference is recorded from its start.
+    record: bool,
+    /// When the recording began (wall clock), once the conference started.
+    recording_since: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -254,6 +258,12 @@ impl Room {
     fn start(&mut self, by: &str) {
         self.started = true;
         self.updated_ms = now_ms();
+        if self.record {
+            self.recording_since = Some(self.updated_ms);
+            if let Some(mixer) = &self.mixer {
+                mixer.start_recording();
+            }
+        }
         self.store("in-progress", None, false);
         let about = self
             .participants
@@ -325,6 +335,7 @@ impl Engine {
             created_ms: now,
             updated_ms: now,
         };
+        room.record |= join.record;
         room.log(log, "join");
         room.callback("participant-join", Some(&view), &[]);
         room.participants.push(Participant {
@@ -371,6 +382,8 @@ impl Engine {
             sequence: 0,
             jobs,
             mixer: None,
+            record: false,
+            recording_since: None,
         };
         room.store("init", None, true);
         room
@@ -421,6 +434,16 @@ impl Engine {
         }
         room.callback("conference-end", None, &extra);
         room.store("completed", Some((ending, call_sid)), false);
+        if let Some(since) = room.recording_since {
+            let recording = Recording {
+                account_sid: room.account_sid.clone(),
+                conference_sid: room.sid.clone(),
+                since_ms: since,
+                until_ms: room.updated_ms,
+                mixer: room.mixer.take(),
+            };
+            self.spawn(store_recording(self.clone(), recording));
+        }
         for participant in std::mem::take(&mut room.participants) {
             room.log(&participant.log, "end");
             self.live
@@ -457,11 +480,15 @@ impl Engine {
     ) -> Option<switchboard_media::session::MixerHandle> {
         let mut rooms = self.conferences.lock();
         let room = rooms.by_sid.get_mut(sid)?;
-        Some(
-            room.mixer
-                .get_or_insert_with(switchboard_media::session::MixerHandle::start)
-                .clone(),
-        )
+        let recording = room.recording_since.is_some();
+        let mixer = room.mixer.get_or_insert_with(|| {
+            let mixer = switchboard_media::session::MixerHandle::start();
+            if recording {
+                mixer.start_recording();
+            }
+            mixer
+        });
+        Some(mixer.clone())
     }
 
     /// Whether conference `sid` of the account runs on this engine.
@@ -568,6 +595,58 @@ impl Engine {
 impl Conferences {
     fn lock(&self) -> std::sync::MutexGuard<'_, Rooms> {
         self.rooms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A recorded conference at its end.
+struct Recording {
+    account_sid: String,
+    conference_sid: String,
+    since_ms: i64,
+    until_ms: i64,
+    /// The mixer of its real calls: what it recorded; none when no real call took part (the
+    /// sandbox has no audio: the recording is silence of the conference's length).
+    mixer: Option<switchboard_media::session::MixerHandle>,
+}
+
+/// Stores a conference's recording (one mixed mono track, source `Conference`, the
+/// conference as its parent, so `Recordings.json?ConferenceSid=` lists it).
+async fn store_recording(engine: Engine, recording: Recording) {
+    use crate::voice::pieces::{Piece, pieces_of};
+    let length_ms = u64::try_from(recording.until_ms - recording.since_ms).unwrap_or(0);
+    let mixed = match &recording.mixer {
+        Some(mixer) => mixer.stop_recording().await.ok().map(|audio| audio.inbound),
+        None => None,
+    };
+    let (pieces, duration_ms) = match mixed {
+        Some(samples) => {
+            let ms = samples.len() as u64 / 8;
+            (pieces_of(&samples), ms)
+        }
+        None => (vec![Piece::Silence { ms: length_ms }], length_ms),
+    };
+    let sid = Sid::generate(SidKind::Recording).into_string();
+    let now = now_ms();
+    let doc = json!({
+        "sid": sid, "account_sid": recording.account_sid, "call_sid": null,
+        "conference_sid": recording.conference_sid, "date_created": now, "date_updated": now,
+        "start_time": recording.since_ms, "duration": (duration_ms / 1000).to_string(),
+        "price": null, "price_unit": "USD", "status": "completed", "channels": 1,
+        "source": "Conference", "error_code": null, "track": "both",
+        "api_version": "2010-04-01", "encryption_details": null, "engine_tracks": [pieces],
+    });
+    let mut record = Record::new(
+        Kind::Recording,
+        sid,
+        recording.account_sid.clone(),
+        now,
+        doc,
+    );
+    record.parent_sid = Some(recording.conference_sid.clone());
+    record.status = Some("completed".into());
+    record.date_key = Some(now);
+    if let Err(error) = engine.store.insert(&record).await {
+        tracing::error!(?error, conference = %recording.conference_sid, "storing a conference recording failed");
     }
 }
 

@@ -164,9 +164,12 @@ impl Driver {
 
     async fn wait_and_handle(&mut self) {
         let deadline = self.deadline();
-        // In a conference or queue with nothing of its own to time, the leg waits on other
-        // calls: the virtual clock must not skip ahead to its own far timers (the time limit).
-        let in_room = self.seat.is_some() && self.call.poll_timeout().is_none();
+        // In a conference or queue with nothing of its own to time (no pause, no hold music
+        // playing), the leg waits on other calls: the virtual clock must not skip ahead to its
+        // own far timers (the time limit).
+        let in_room = self.seat.is_some()
+            && self.call.poll_timeout().is_none()
+            && !self.timers.any(|due| matches!(due, Due::PlaybackDone));
         let external =
             self.fetch.is_some() || self.dial.as_ref().is_some_and(DialLeg::is_external) || in_room;
         if self.clock.is_fast() && !external {

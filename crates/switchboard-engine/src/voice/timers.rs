@@ -51,6 +51,11 @@ impl Timers {
         self.entries.retain(|(_, _, due)| !matches(due));
     }
 
+    /// Whether a timer `matches` selects is armed.
+    pub(crate) fn any(&self, matches: impl Fn(&Due) -> bool) -> bool {
+        self.entries.iter().any(|(_, _, due)| matches(due))
+    }
+
     /// The earliest deadline.
     pub(crate) fn next_at(&self) -> Option<u64> {
         self.entries.iter().map(|(at, _, _)| *at).min()

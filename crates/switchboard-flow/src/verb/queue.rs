@@ -9,7 +9,7 @@
 //! knows why. A caller who hangs up still has the action requested, its answer ignored, as for
 //! `<Dial action>`.
 
-use switchboard_core::error_code::VERB_NOT_SUPPORTED_IN_API_VERSION;
+use switchboard_core::error_code::{PARAMETER_IGNORED, VERB_NOT_SUPPORTED_IN_API_VERSION};
 use switchboard_twiml::verb::Enqueue;
 use switchboard_twiml::{Level, Method};
 
@@ -53,6 +53,11 @@ impl Call {
                 return self.execution_failure(error, params);
             }
         };
+        if enqueue.workflow_sid.is_some() {
+            let url = self.program.url().map(str::to_owned);
+            let message = "<Enqueue workflowSid> (TaskRouter) is not supported by this engine and was ignored";
+            self.alert(PARAMETER_IGNORED, Level::Warning, message.to_owned(), url);
+        }
         self.ensure_answered();
         self.emit(Action::Enqueue(action::Enqueue {
             name: enqueue.name,

@@ -27,6 +27,23 @@ pub struct MixerHandle {
 }
 
 impl MixerHandle {
+    /// Starts recording the conference: every 20 ms from now, everyone's audio mixed.
+    pub fn start_recording(&self) {
+        let _ = self
+            .commands
+            .send(Command::StartCallRecording { id: self.session });
+    }
+
+    /// Ends the recording; the receiver gets its samples (nothing if it never started).
+    pub fn stop_recording(&self) -> tokio::sync::oneshot::Receiver<super::CallAudio> {
+        let (reply, receiver) = tokio::sync::oneshot::channel();
+        let _ = self.commands.send(Command::StopCallRecording {
+            id: self.session,
+            reply,
+        });
+        receiver
+    }
+
     /// Starts a mixer task (inside a tokio runtime).
     pub fn start() -> MixerHandle {
         let (commands, receiver) = mpsc::unbounded_channel();
@@ -59,6 +76,8 @@ impl MediaHandle {
 async fn run(session: u64, mut commands: mpsc::UnboundedReceiver<Command>) {
     let mut mixer = Mixer::new();
     let mut peers: HashMap<u64, mpsc::WeakUnboundedSender<Command>> = HashMap::new();
+    // The conference's recording: everyone's audio, one frame per tick while it runs.
+    let mut recording: Option<Vec<i16>> = None;
     let mut interval = tokio::time::interval(std::time::Duration::from_millis(20));
     interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
@@ -77,10 +96,20 @@ async fn run(session: u64, mut commands: mpsc::UnboundedReceiver<Command>) {
                 Some(Command::BridgedAudio { from_session, law, payload }) => {
                     mixer.push_encoded(from_session, law, &payload);
                 }
+                Some(Command::StartCallRecording { .. }) => {
+                    recording.get_or_insert_with(Vec::new);
+                }
+                Some(Command::StopCallRecording { reply, .. }) => {
+                    let inbound = recording.take().unwrap_or_default();
+                    let _ = reply.send(super::CallAudio { inbound, outbound: Vec::new() });
+                }
                 Some(_) => {}
             },
             _ = interval.tick() => {
                 if mixer.len() < 2 {
+                    if let Some(recording) = recording.as_mut() {
+                        recording.extend_from_slice(&[0; switchboard_rtp::mix::FRAME]);
+                    }
                     continue;
                 }
                 let mut gone = Vec::new();
@@ -96,6 +125,9 @@ async fn run(session: u64, mut commands: mpsc::UnboundedReceiver<Command>) {
                 for id in gone {
                     mixer.remove(id);
                     peers.remove(&id);
+                }
+                if let Some(recording) = recording.as_mut() {
+                    recording.extend_from_slice(&mixer.last_frame());
                 }
             }
         }
