@@ -548,3 +548,96 @@ async fn hostile_hints_still_make_a_bounded_grammar_on_a_real_call() {
         "{heard:?}"
     );
 }
+
+/// A transcription the engine was making when it was killed (its recogniser never answers
+/// here) fails at the next start, with its callback.
+#[tokio::test]
+async fn a_transcription_cut_off_by_a_crash_fails_at_the_next_start_with_its_callback() {
+    let dir = switchboard_test_support::engine::scratch_dir("asr-hangs");
+    let hang = dir.join("python-that-hangs");
+    std::fs::write(&hang, "#!/bin/sh\nsleep 300\n").expect("script");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hang, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let rtp = switchboard_test_support::net::free_rtp_ports(8);
+    let hang = hang.to_str().expect("UTF-8 path");
+    let mut engine = switchboard_test_support::engine::Engine::start_with_sip(
+        crate::binary(),
+        &["--rtp-ports", &rtp, "--asr-python", hang],
+    );
+    let app = App::start().await;
+    app.route(
+        "/record",
+        200,
+        XML,
+        "<Response><Record timeout=\"1\" action=\"/done\"/></Response>",
+    );
+    app.route(
+        "/voicemail",
+        200,
+        XML,
+        "<Response><Record timeout=\"1\" action=\"/done\" transcribeCallback=\"/transcribed\"/></Response>",
+    );
+    app.route("/done", 200, XML, "<Response><Hangup/></Response>");
+    app.route("/transcribed", 204, "text/plain", "");
+    provision(&engine, "+15550230501", &app.url("/record"), None).await;
+    provision(&engine, "+15550230502", &app.url("/voicemail"), None).await;
+    // A tone recording first, whose WAV the second caller plays: real audio, for the recogniser.
+    let mut recording_url = String::new();
+    for (number, audio) in [("+15550230501", None), ("+15550230502", Some(()))] {
+        let sid = place(&engine, number, &[("Clock", "real")]).await;
+        let form: Vec<(&str, String)> = match audio {
+            None => vec![("Seconds", "3".to_owned())],
+            Some(()) => vec![("Url", format!("{recording_url}.wav"))],
+        };
+        let url = format!("{}/sandbox/Calls/{sid}/Audio", engine.base_url);
+        let sent = engine
+            .request(reqwest::Method::POST, &url)
+            .form(&form)
+            .send()
+            .await;
+        assert_eq!(sent.expect("audio").status(), 200);
+        finished(&engine, &sid).await;
+        let done = hits(&app, "/done");
+        recording_url = param(done.last().expect("action"), "RecordingUrl")
+            .expect("RecordingUrl")
+            .to_owned();
+    }
+    let list = engine.account_url("Transcriptions.json");
+    let listed = call(&engine, "GET", &list, &[]).await;
+    assert_eq!(
+        listed.1["transcriptions"][0]["status"], "in-progress",
+        "{listed:?}"
+    );
+    engine.kill_hard();
+    engine.restart();
+    assert!(
+        eventually(Duration::from_secs(20), async || !hits(
+            &app,
+            "/transcribed"
+        )
+        .is_empty())
+        .await,
+        "no transcription callback after the restart"
+    );
+    let callback = hits(&app, "/transcribed").remove(0);
+    assert_eq!(
+        param(&callback, "TranscriptionStatus"),
+        Some("failed"),
+        "{callback:?}"
+    );
+    assert_eq!(
+        param(&callback, "RecordingUrl"),
+        Some(recording_url.as_str())
+    );
+    assert_eq!(param(&callback, "To"), Some("+15550230502"), "{callback:?}");
+    // The restarted engine listens on a port of its own.
+    let list = engine.account_url("Transcriptions.json");
+    let listed = call(&engine, "GET", &list, &[]).await;
+    assert_eq!(
+        listed.1["transcriptions"][0]["status"], "failed",
+        "{listed:?}"
+    );
+}
