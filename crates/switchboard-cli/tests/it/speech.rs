@@ -641,3 +641,78 @@ async fn a_transcription_cut_off_by_a_crash_fails_at_the_next_start_with_its_cal
         "{listed:?}"
     );
 }
+
+/// With `--asr off`, a speech `<Gather>` on a real call hears nothing (it times out) and gets a
+/// WARNING 99023; one in a language the recogniser lacks gets a WARNING 13331 and listens for
+/// keys only.
+#[tokio::test]
+async fn speech_gathers_warn_when_recognition_is_off_or_the_language_is_missing() {
+    let Some(sipp_binary) = switchboard_test_support::sipp::sipp() else {
+        return;
+    };
+    let _slot = switchboard_test_support::sipp::lock().await;
+    let rtp = switchboard_test_support::net::free_rtp_ports(8);
+    let engine = switchboard_test_support::engine::Engine::start_with_sip(
+        crate::binary(),
+        &["--rtp-ports", &rtp, "--asr", "off"],
+    );
+    let app = App::start().await;
+    app.route(
+        "/speech",
+        200,
+        XML,
+        "<Response><Gather input=\"speech\" language=\"fr-FR\" timeout=\"1\" action=\"/heard\"/>\
+         <Gather input=\"speech\" timeout=\"1\" action=\"/heard\"/><Hangup/></Response>",
+    );
+    app.route("/heard", 200, XML, "<Response><Hangup/></Response>");
+    let number = "+15550230601";
+    provision(&engine, number, &app.url("/unused"), None).await;
+    let callee = SippUas::start(
+        &sipp_binary,
+        Some(&scenario("uas_media")),
+        &["-key", "rtp_port", "9"],
+    )
+    .await;
+    let to = format!("sip:speech@{}", callee.addr());
+    let created = call(
+        &engine,
+        "POST",
+        &engine.account_url("Calls.json"),
+        &[
+            ("To", to.as_str()),
+            ("From", number),
+            ("Url", &app.url("/speech")),
+        ],
+    )
+    .await;
+    assert_eq!(created.0, 201, "{created:?}");
+    let sid = created.1["sid"].as_str().expect("sid").to_owned();
+    assert_sipp_ok(&callee.finish(Duration::from_secs(30)).await, "callee");
+    assert!(hits(&app, "/heard").is_empty(), "nothing was heard");
+    let alerts = call(
+        &engine,
+        "GET",
+        &format!("{}/v1/Alerts?PageSize=1000", engine.base_url),
+        &[],
+    )
+    .await;
+    let mut warnings: Vec<(String, String)> = alerts.1["alerts"]
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter(|a| a["resource_sid"] == sid.as_str())
+        .map(|a| {
+            let code = a["error_code"].as_str().unwrap_or_default().to_owned();
+            (code, a["log_level"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    warnings.sort();
+    assert_eq!(
+        warnings,
+        [
+            ("13331".to_owned(), "warning".to_owned()),
+            ("99023".to_owned(), "warning".to_owned())
+        ],
+        "{alerts:?}"
+    );
+}
