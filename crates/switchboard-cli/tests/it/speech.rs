@@ -387,18 +387,20 @@ async fn ivr_call(
     .await;
     let speaker = tokio::spawn(play_to_engine(socket, audio));
     let (engine, app) = (&test.engine, &test.app);
-    let (first, menu, heard) = (
+    let (first, menu, heard, partial) = (
         format!("/ivr/{number}"),
         format!("/menu/{number}"),
         format!("/heard/{number}"),
+        format!("/partial/{number}"),
     );
+    app.route(&partial, 204, "text/plain", "");
     // The first gather's prompt is long: the caller's first answer barges in on it.
     app.route(
         &first,
         200,
         XML,
         &format!(
-            "<Response><Gather input=\"speech\" hints=\"{hints}\" speechTimeout=\"1\" timeout=\"15\" \
+            "<Response><Gather input=\"speech\" hints=\"{hints}\" speechTimeout=\"1\" timeout=\"15\" partialResultCallback=\"{partial}\" \
              action=\"{heard}\"><Say>Welcome to the speech menu test line. Please tell us which \
              department you would like to reach today, in a few words.</Say></Gather>\
              <Redirect>{menu}</Redirect></Response>"
@@ -409,7 +411,7 @@ async fn ivr_call(
         200,
         XML,
         &format!(
-            "<Response><Gather input=\"speech\" hints=\"{hints}\" speechTimeout=\"1\" timeout=\"15\" \
+            "<Response><Gather input=\"speech\" hints=\"{hints}\" speechTimeout=\"1\" timeout=\"15\" partialResultCallback=\"{partial}\" \
              action=\"{heard}\"/><Redirect>{menu}</Redirect></Response>"
         ),
     );
@@ -454,6 +456,25 @@ async fn ivr_call(
     assert_eq!(ended.0, 200, "{ended:?}");
     assert_sipp_ok(&callee.finish(Duration::from_secs(30)).await, "callee");
     speaker.abort();
+    // Interim results while the caller spoke (each phrase lasts about a second).
+    let partials = hits(app, &partial);
+    println!("{number}: {} partial results", partials.len());
+    for params in &partials {
+        assert!(
+            !param(params, "UnstableSpeechResult")
+                .unwrap_or_default()
+                .is_empty()
+        );
+        let stability: f64 = param(params, "Stability")
+            .and_then(|s| s.parse().ok())
+            .expect("Stability");
+        assert!((0.0..=1.0).contains(&stability), "{params:?}");
+        assert!(param(params, "SequenceNumber").is_some_and(|n| n.parse::<u32>().is_ok()));
+        assert_eq!(param(params, "CallSid"), Some(sid.as_str()));
+    }
+    if phrases > 1 {
+        assert!(!partials.is_empty(), "no partialResultCallback request");
+    }
     hits(app, &heard)
         .iter()
         .map(|params| {
