@@ -218,7 +218,7 @@ async fn a_real_voicemail_is_transcribed_by_the_recogniser_and_a_one_second_one_
         "transcription of a real call: said {sentence:?}, heard {heard:?}, word error rate {:.0}%",
         wer * 100.0
     );
-    // The open model is small (about half of espeak-ng's words wrong, README): the text must be
+    // The open model is small (50–80% of espeak-ng's words wrong, BENCHMARKS.md): the text must be
     // the recogniser's reading of the sentence, with some of its words.
     assert!(!heard.is_empty() && wer < 1.0, "{heard:?}: WER {wer}");
     let sid = param(&callback, "TranscriptionSid").expect("TranscriptionSid");
