@@ -14,6 +14,8 @@
 //!   outbox, where any node's worker sends them again (`crate::outbox`).
 //! - The scheduled messages it had claimed are released, for the next claim to send
 //!   (`crate::scheduled`).
+//! - A transcription left `in-progress` (its audio was in memory) fails, with its WARNING alert
+//!   and its `transcribeCallback` (`crate::voice::transcription`).
 //!
 //! Of an account that is no longer active (suspended meanwhile) nothing runs: its calls end
 //! without a callback and its messages fail with 20005.
@@ -55,6 +57,8 @@ pub struct Recovered {
     /// Status callbacks and debugger webhooks the stopped node was sending, given back to the
     /// outbox to be sent again.
     pub deliveries: usize,
+    /// Transcriptions left `in-progress`, failed with their callback.
+    pub transcriptions: usize,
 }
 
 impl Engine {
@@ -96,6 +100,9 @@ impl Engine {
         let messages = self
             .unfinished(Kind::Message, &DELIVERY_STATUSES, whose)
             .await?;
+        let transcriptions = self
+            .unfinished(Kind::Transcription, &["in-progress"], whose)
+            .await?;
         let mut recovered = Recovered {
             deliveries: usize::try_from(released).unwrap_or(usize::MAX),
             ..Recovered::default()
@@ -125,11 +132,18 @@ impl Engine {
             }
             recovered.messages += 1;
         }
+        for record in transcriptions {
+            if let Some(account) = account::load(&*self.store, &record.account_sid).await? {
+                crate::voice::transcription::fail_orphaned(self, &account, record).await;
+                recovered.transcriptions += 1;
+            }
+        }
         if recovered != Recovered::default() {
             tracing::warn!(
                 calls = recovered.calls,
                 messages = recovered.messages,
                 deliveries = recovered.deliveries,
+                transcriptions = recovered.transcriptions,
                 node = ?whose,
                 "finished the work left by an unclean stop"
             );

@@ -220,6 +220,9 @@ pub struct Gather {
     pub speech_model: String,
     pub profanity_filter: bool,
     pub barge_in: bool,
+    /// `partialResultCallback` (absolute) and its method: interim results while the caller
+    /// speaks.
+    pub partial_result_callback: Option<(String, Method)>,
 }
 
 /// What a `<Gather>` collected.

@@ -212,7 +212,9 @@ async fn insert(owner: &Owner, sid: &str, source: &Source) -> crate::EngineResul
         "date_created": now, "date_updated": now, "duration": source.duration_s.to_string(),
         "price": null, "price_unit": "USD", "recording_sid": source.recording_sid,
         "status": "in-progress", "transcription_text": null, "type": "fast",
-        "engine_call_sid": owner.call_sid,
+        "engine_call_sid": owner.call_sid, "engine_node": &*owner.state.node_id,
+        "engine_callback": owner.callback, "engine_call_params": owner.call_params,
+        "engine_recording_url": source.recording_url,
     });
     let mut record = Record::new(
         Kind::Transcription,
@@ -311,6 +313,40 @@ async fn store_outcome(
     record.status = Some(status.to_owned());
     state.store.update(&record).await?;
     Ok(())
+}
+
+/// Fails a transcription an unclean stop left `in-progress` (`recovery.rs`), with its alert and
+/// its callback as if it had failed then.
+pub(crate) async fn fail_orphaned(state: &Engine, account: &crate::Account, record: Record) {
+    let doc = &record.doc;
+    let text = |name: &str| doc[name].as_str().unwrap_or_default().to_owned();
+    let call_params = serde_json::from_value(doc["engine_call_params"].clone()).unwrap_or_default();
+    let owner = Owner {
+        state: state.clone(),
+        account_sid: account.sid.clone(),
+        auth_token: account.auth_token.clone(),
+        call_sid: text("engine_call_sid"),
+        call_params,
+        callback: doc["engine_callback"].as_str().map(str::to_owned),
+    };
+    let source = Source {
+        recording_sid: text("recording_sid"),
+        recording_url: text("engine_recording_url"),
+        duration_s: doc["duration"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0),
+        said: None,
+        pcm: None,
+    };
+    let message = "the engine stopped before the transcription finished".to_owned();
+    finish(
+        owner,
+        record.sid,
+        source,
+        Outcome::Failed(TRANSCRIPTION_FAILED, message),
+    )
+    .await;
 }
 
 /// `TranscriptionUrl`: the resource's address without extension.

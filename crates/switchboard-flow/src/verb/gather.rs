@@ -74,7 +74,7 @@ impl GatherRun {
     }
 }
 
-fn gather_action(gather: &Gather) -> action::Gather {
+fn gather_action(gather: &Gather, partial: Option<(String, Method)>) -> action::Gather {
     action::Gather {
         input: gather.input.clone(),
         timeout_s: gather.timeout,
@@ -87,13 +87,17 @@ fn gather_action(gather: &Gather) -> action::Gather {
         speech_model: gather.speech_model.clone(),
         profanity_filter: gather.profanity_filter,
         barge_in: gather.barge_in,
+        partial_result_callback: partial,
     }
 }
 
 impl Call {
     pub(crate) fn start_gather(&mut self, gather: Gather) {
         self.ensure_answered();
-        self.emit(Action::Gather(gather_action(&gather)));
+        let partial = self
+            .resolve_callback(gather.partial_result_callback.as_deref())
+            .map(|url| (url, gather.partial_result_callback_method));
+        self.emit(Action::Gather(gather_action(&gather, partial)));
         let run = GatherRun {
             dtmf: gather.input.contains(&GatherInput::Dtmf),
             speech: gather.input.contains(&GatherInput::Speech),

@@ -176,6 +176,9 @@ pub struct SpeechOptions {
     pub end_silence_ms: u64,
     /// The longest utterance (`maxSpeechTime`), from its start.
     pub max_ms: u64,
+    /// While the caller speaks, the audio so far every this often (`SpeechProgress`, for
+    /// `partialResultCallback`); `None`: only the end.
+    pub progress_every_ms: Option<u64>,
 }
 
 /// Options of one recording.
@@ -215,6 +218,8 @@ pub enum MediaEvent {
     /// The utterance the session listened for ended (silence after it, or its length): its
     /// audio, 8 kHz, with 300 ms from before it started. Listening stops with it.
     SpeechCaptured { pcm: Vec<i16> },
+    /// The utterance so far, while it goes on (`SpeechOptions::progress_every_ms`).
+    SpeechProgress { pcm: Vec<i16> },
     /// Answering-machine detection (`MediaHandle::detect_machine`) decided, from the audio
     /// received since it started (loss counted as silence).
     MachineDetected(switchboard_amd::Verdict),

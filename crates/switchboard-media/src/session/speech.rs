@@ -37,6 +37,8 @@ pub(crate) struct SpeechListener {
     last_talk_ms: u64,
     /// How much of `captured` there was at the end of the last talk frame.
     talked_len: usize,
+    /// When the audio so far was last handed on (`progress`).
+    progress_ms: u64,
 }
 
 impl SpeechListener {
@@ -50,6 +52,7 @@ impl SpeechListener {
             started_ms: 0,
             last_talk_ms: 0,
             talked_len: 0,
+            progress_ms: 0,
         }
     }
 
@@ -98,6 +101,7 @@ impl SpeechListener {
         self.captured = Some(captured);
         self.started_ms = now_ms;
         self.last_talk_ms = now_ms;
+        self.progress_ms = now_ms;
         Some(MediaEvent::SpeechStarted)
     }
 
@@ -105,6 +109,17 @@ impl SpeechListener {
     pub(crate) fn push_silence(&mut self, now_ms: u64, count: usize) {
         let silence = vec![0i16; count.min(self.max_samples())];
         self.push_samples(now_ms, &silence);
+    }
+
+    /// The utterance so far, every `progress_every_ms` while it goes on.
+    pub(crate) fn progress(&mut self, now_ms: u64) -> Option<Vec<i16>> {
+        let every = self.options.progress_every_ms?;
+        let captured = self.captured.as_ref()?;
+        if now_ms.saturating_sub(self.progress_ms) < every {
+            return None;
+        }
+        self.progress_ms = now_ms;
+        Some(captured.clone())
     }
 
     /// The utterance, once it ended (silence after it, or its length); `None` while it goes on
@@ -137,6 +152,7 @@ mod tests {
         let mut listener = SpeechListener::new(SpeechOptions {
             end_silence_ms: 1000,
             max_ms: 60_000,
+            progress_every_ms: Some(500),
         });
         // Two loud frames (a click) do not start it.
         assert!(listener.push_samples(0, &frames(3000, 2)).is_none());
@@ -145,7 +161,11 @@ mod tests {
         // Three do.
         let started = listener.push_samples(260, &frames(3000, 3));
         assert!(matches!(started, Some(MediaEvent::SpeechStarted)));
+        assert_eq!(listener.progress(500), None, "not yet 500 ms into it");
         assert!(listener.push_samples(320, &frames(3000, 50)).is_none());
+        let so_far = listener.progress(760).expect("the audio so far");
+        assert_eq!(so_far.len(), PRE_ROLL_SAMPLES + 50 * FRAME);
+        assert_eq!(listener.progress(800), None, "every 500 ms");
         assert_eq!(listener.check(1300), None, "one second after the last talk");
         listener.push_silence(1400, 8000);
         let pcm = listener.check(1400).expect("ended by silence");
@@ -159,6 +179,7 @@ mod tests {
         let mut listener = SpeechListener::new(SpeechOptions {
             end_silence_ms: 1000,
             max_ms: 2000,
+            progress_every_ms: None,
         });
         listener.push_samples(0, &frames(3000, 3));
         for step in 1..200u64 {

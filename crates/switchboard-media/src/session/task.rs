@@ -414,6 +414,9 @@ impl Media {
         if let Some(reason) = self.recorder.as_ref().and_then(|r| r.check(now_ms)) {
             self.end_recording(now_ms, reason);
         }
+        if let Some(pcm) = self.speech.as_mut().and_then(|s| s.progress(now_ms)) {
+            self.emit(MediaEvent::SpeechProgress { pcm });
+        }
         if let Some(pcm) = self.speech.as_mut().and_then(|s| s.check(now_ms)) {
             self.speech = None;
             self.emit(MediaEvent::SpeechCaptured { pcm });

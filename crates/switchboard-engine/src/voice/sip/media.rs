@@ -218,6 +218,7 @@ impl Driver {
             MediaEvent::RemoteLatched(_) => {}
             MediaEvent::SpeechStarted => self.sip_speech_started(),
             MediaEvent::SpeechCaptured { pcm } => self.sip_speech_captured(pcm),
+            MediaEvent::SpeechProgress { pcm } => self.sip_speech_progress(pcm),
             MediaEvent::MachineDetected(verdict) => {
                 Box::pin(self.machine_detected(verdict)).await;
             }

@@ -14,7 +14,11 @@
 //! - A language other than English is a WARNING 13331 and the gather listens for keys only;
 //!   with `--asr off` a WARNING 99023 says it hears no speech (it then times out as if nothing
 //!   was said).
-//! - `partialResultCallback` is not requested: the recogniser decodes whole utterances.
+//! - `partialResultCallback`: every second while the caller speaks, the audio so far is
+//!   recognised (off the call's tasks, like the end) and, when it holds words, requested with
+//!   `UnstableSpeechResult`, `Stability` (the recogniser's confidence) and `SequenceNumber`
+//!   (from 0 per gather) plus the call's parameters; the answer is ignored, and a partial may
+//!   arrive after the final result (they run in parallel).
 
 use std::sync::Arc;
 
@@ -35,6 +39,8 @@ use crate::voice::sip::SipInput;
 const AUTO_END_SILENCE_MS: u64 = 1_000;
 /// The longest utterance, whatever `maxSpeechTime` says (Twilio's limit).
 const MAX_SPEECH_MS: u64 = 60_000;
+/// How often a partial result is made while the caller speaks (`partialResultCallback`).
+const PARTIAL_EVERY_MS: u64 = 1_000;
 
 /// What `speechModel="numbers_and_commands"` listens for when no hints are given.
 const NUMBERS_AND_COMMANDS: &[&str] = &[
@@ -73,6 +79,10 @@ pub(crate) struct SpeechGather {
     phrases: Option<Arc<Vec<String>>>,
     /// Which listening a recognition answers (a stale answer is dropped).
     generation: u64,
+    /// `partialResultCallback` and its method.
+    partial: Option<(String, switchboard_webhook::Method)>,
+    /// The next partial result's `SequenceNumber`.
+    sequence: u32,
 }
 
 impl Driver {
@@ -112,15 +122,19 @@ impl Driver {
             SpeechTimeout::Seconds(seconds) if seconds > 0 => u64::from(seconds) * 1000,
             _ => AUTO_END_SILENCE_MS,
         };
+        let partial = gather.partial_result_callback.clone();
         let options = SpeechOptions {
             end_silence_ms,
             max_ms: (u64::from(gather.max_speech_time_s) * 1000).clamp(1000, MAX_SPEECH_MS),
+            progress_every_ms: partial.is_some().then_some(PARTIAL_EVERY_MS),
         };
         let generation = leg.speech.as_ref().map_or(0, |s| s.generation) + 1;
         leg.speech = Some(SpeechGather {
             options,
             phrases,
             generation,
+            partial,
+            sequence: 0,
         });
         if let Some(media) = &leg.media {
             media.listen_for_speech(options);
@@ -134,6 +148,7 @@ impl Driver {
         {
             speech.generation += 1;
             speech.phrases = None;
+            speech.partial = None;
             if let Some(media) = &leg.media {
                 media.stop_listening();
             }
@@ -193,6 +208,69 @@ impl Driver {
             engine
                 .live
                 .send(&call_sid, CallInput::Sip(Box::new(recognised)));
+        });
+    }
+
+    /// The utterance so far (`MediaEvent::SpeechProgress`): a partial result for
+    /// `partialResultCallback`, recognised and requested off the call's tasks.
+    pub(super) fn sip_speech_progress(&mut self, pcm: Vec<i16>) {
+        let params = self.call.params_at(self.call.status());
+        let MediaEnd::Sip(leg) = &mut self.media else {
+            return;
+        };
+        let Some(asr) = leg.telephony.asr.clone() else {
+            return;
+        };
+        let Some(speech) = leg.speech.as_mut() else {
+            return;
+        };
+        let Some((url, method)) = speech.partial.clone() else {
+            return;
+        };
+        let sequence = speech.sequence;
+        speech.sequence += 1;
+        let phrases = speech.phrases.clone();
+        let target = self.alert_target();
+        self.state.spawn(async move {
+            let Ok(heard) = asr
+                .recognise(&pcm, phrases.as_deref().map(Vec::as_slice))
+                .await
+            else {
+                return;
+            };
+            if heard.text.trim().is_empty() {
+                return;
+            }
+            let mut params = params;
+            for (name, value) in [
+                ("UnstableSpeechResult", heard.text.trim().to_owned()),
+                ("Stability", heard.confidence.to_string()),
+                ("SequenceNumber", sequence.to_string()),
+            ] {
+                params.push((name.to_owned(), value));
+            }
+            let plan = switchboard_webhook::FetchPlan {
+                primary: switchboard_webhook::Endpoint::new(url, method),
+                fallback: None,
+                params,
+                initial: false,
+                scope: target.state.fallback_scope,
+                breaker: false,
+            };
+            let result = switchboard_webhook::fetch_twiml(
+                &target.state.webhooks,
+                &target.auth_token,
+                &mut switchboard_webhook::CookieJar::default(),
+                plan,
+                Channel::Voice,
+                |_| Ok(()),
+            )
+            .await;
+            for event in &result.events {
+                target
+                    .log
+                    .push("webhook", serde_json::to_value(event).unwrap_or_default());
+            }
         });
     }
 
