@@ -146,6 +146,8 @@ pub struct DialOutcome {
     pub bridged: bool,
     /// When `record` was used.
     pub recording: Option<DialRecording>,
+    /// A `<Sip>` leg's final SIP response (`200` when answered), sent as `SipResponseCode`.
+    pub sip_response_code: Option<u16>,
 }
 
 /// The recording of a recorded `<Dial>`.

@@ -129,6 +129,7 @@ async fn dial_sip_bridges_the_caller_to_a_sip_callee_with_rtp_relayed() {
     let dialed = hits(&app, "/dialed");
     assert_eq!(dialed.len(), 1, "{dialed:?}");
     assert_eq!(param(&dialed[0], "DialCallStatus"), Some("completed"));
+    assert_eq!(param(&dialed[0], "SipResponseCode"), Some("200"));
     assert_eq!(param(&dialed[0], "DialBridged"), Some("true"));
     let child = param(&dialed[0], "DialCallSid")
         .expect("DialCallSid")
@@ -239,6 +240,7 @@ async fn dial_sip_to_a_busy_callee_reports_busy_to_the_action() {
     let dialed = hits(&app, "/dialed");
     assert_eq!(dialed.len(), 1, "{dialed:?}");
     assert_eq!(param(&dialed[0], "DialCallStatus"), Some("busy"));
+    assert_eq!(param(&dialed[0], "SipResponseCode"), Some("486"));
     let child = param(&dialed[0], "DialCallSid")
         .expect("DialCallSid")
         .to_owned();

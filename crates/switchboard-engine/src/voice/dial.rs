@@ -68,6 +68,7 @@ impl DialLeg {
         let end = receiver.await.unwrap_or(LegEnd {
             status: CallStatus::Failed,
             duration_s: 0,
+            sip_response_code: None,
         });
         if let Some(DialLeg {
             child: Child::Engine { done, .. },
@@ -146,7 +147,7 @@ impl Driver {
             }
         }
         let Some((target, provisioned, handset)) = chosen else {
-            return self.dial_ended(child_sid, DialCallStatus::Failed, 0, false);
+            return self.dial_ended(child_sid, DialCallStatus::Failed, 0, false, None);
         };
         let time_limit_ms = u64::from(dial.time_limit_s) * 1000;
         let whisper = provisioned.is_none() && target.url.is_some();
@@ -267,7 +268,7 @@ impl Driver {
             };
             self.record_alert(&crate::voice::perform::flow_alert(&alert))
                 .await;
-            return self.dial_ended(child_sid, DialCallStatus::Failed, 0, false);
+            return self.dial_ended(child_sid, DialCallStatus::Failed, 0, false, None);
         };
         let parent = start::DialParent {
             state: self.state.clone(),
@@ -329,7 +330,7 @@ impl Driver {
             }
             Err(error) => {
                 tracing::error!(?error, "starting a dialled leg failed");
-                self.dial_ended(child_sid, DialCallStatus::Failed, 0, false);
+                self.dial_ended(child_sid, DialCallStatus::Failed, 0, false, None);
             }
         }
     }
@@ -416,7 +417,7 @@ impl Driver {
         self.timers
             .cancel_where(|due| matches!(due, Due::DialHangup | Due::DialNoAnswer));
         let duration = u32::try_from(duration_s).unwrap_or(u32::MAX);
-        self.dial_ended(sid, dial_status(status), duration, bridged);
+        self.dial_ended(sid, dial_status(status), duration, bridged, None);
     }
 
     /// `EndDial`, `timeLimit` or the handset hanging up.
@@ -454,16 +455,30 @@ impl Driver {
             .cancel_where(|due| matches!(due, Due::DialHangup));
         let bridged = end.status == CallStatus::Completed;
         let duration = u32::try_from(end.duration_s).unwrap_or(u32::MAX);
-        self.dial_ended(sid, dial_status(end.status), duration, bridged);
+        self.dial_ended(
+            sid,
+            dial_status(end.status),
+            duration,
+            bridged,
+            end.sip_response_code,
+        );
     }
 
-    fn dial_ended(&mut self, sid: Sid, status: DialCallStatus, duration_s: u32, bridged: bool) {
+    fn dial_ended(
+        &mut self,
+        sid: Sid,
+        status: DialCallStatus,
+        duration_s: u32,
+        bridged: bool,
+        sip_response_code: Option<u16>,
+    ) {
         self.feed(Input::DialEnded(DialOutcome {
             status,
             dial_call_sid: sid,
             duration_s,
             bridged,
             recording: None,
+            sip_response_code,
         }));
     }
 }

@@ -52,6 +52,8 @@ pub enum FarEnd {
 pub struct LegEnd {
     pub status: CallStatus,
     pub duration_s: u64,
+    /// A SIP leg's final SIP response (`SipResponseCode` on the parent's `<Dial>` action).
+    pub sip_response_code: Option<u16>,
 }
 
 /// One running leg.
@@ -280,6 +282,7 @@ impl Driver {
         }
         self.leave_seat();
         Box::pin(self.close_streams()).await;
+        let sip_response_code = self.media_response_code(self.call.status());
         self.media_hang_up();
         self.callbacks.drain().await;
         self.state.live.unregister(self.call_sid());
@@ -287,6 +290,7 @@ impl Driver {
         LegEnd {
             status: self.call.status(),
             duration_s: self.call.call_duration_s().unwrap_or(0),
+            sip_response_code,
         }
     }
 }

@@ -53,6 +53,7 @@ fn outcome(status: DialCallStatus, sid: &str, duration_ms: u64, bridged: bool) -
         duration_s: u32::try_from(duration_ms / 1000).unwrap_or(u32::MAX),
         bridged,
         recording: None,
+        sip_response_code: None,
     })
 }
 

@@ -180,6 +180,7 @@ pub(crate) fn supervise_run(
                 LegEnd {
                     status: switchboard_flow::CallStatus::Failed,
                     duration_s: 0,
+                    sip_response_code: None,
                 }
             }
         };

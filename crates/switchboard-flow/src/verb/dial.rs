@@ -353,6 +353,9 @@ fn outcome_params(outcome: DialOutcome) -> Params {
         outcome.duration_s.to_string(),
     );
     push(&mut params, "DialBridged", outcome.bridged.to_string());
+    if let Some(code) = outcome.sip_response_code {
+        push(&mut params, "SipResponseCode", code.to_string());
+    }
     if let Some(recording) = outcome.recording {
         push(&mut params, "RecordingUrl", recording.url);
         push(&mut params, "RecordingSid", recording.sid.into_string());

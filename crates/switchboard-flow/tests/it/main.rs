@@ -86,6 +86,7 @@ pub fn dial_ended(status: DialCallStatus, duration_s: u32, bridged: bool) -> Fee
         duration_s,
         bridged,
         recording: None,
+        sip_response_code: None,
     }))
 }
 

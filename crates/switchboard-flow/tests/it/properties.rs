@@ -68,6 +68,7 @@ fn dial_ended(choice: u8) -> Input {
         duration_s: u32::from(choice % 3),
         bridged: choice.is_multiple_of(2),
         recording: None,
+        sip_response_code: None,
     })
 }
 

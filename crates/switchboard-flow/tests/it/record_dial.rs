@@ -315,6 +315,7 @@ fn a_recorded_dial_sends_the_recording_parameters() {
                 url: "https://engine.example/Recordings/REdd".to_owned(),
                 duration_s: 9,
             }),
+            sip_response_code: None,
         },
     ));
     let got = crate::run(
